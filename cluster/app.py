@@ -1,0 +1,46 @@
+"""`build_app()`: the one Serve application, used by `starling up`, `serve deploy` and KubeRay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.serve import Application
+
+from cluster.gateway import Gateway
+from core.paths import StarlingPaths
+from core.registry import ModelRef, Registry
+from core.settings import Settings
+from rank_service.deployment import Rank
+from recall_service.deployment import Recall
+from rerank_service.deployment import Rerank
+
+
+class NothingToServeError(RuntimeError):
+    """The registry holds no model of a kind the app needs."""
+
+
+def serving_config(registry: Registry, kind: str) -> dict[str, str]:
+    """The user_config that points a replica at the promoted (or newest) version of `kind`."""
+    ref: ModelRef | None = registry.serving(kind)  # type: ignore[arg-type]
+    if ref is None:
+        raise NothingToServeError(f"no {kind} model in {registry.root}; run `starling train {kind}`")
+    return {"name": ref.name, "version": ref.version}
+
+
+def compose(settings: Settings, options: dict[str, dict[str, Any]] | None = None) -> Application:
+    """Bind the four deployments; `options` are per-deployment overrides (serve_config.yaml)."""
+    options = options or {}
+    registry = Registry(StarlingPaths(settings.home).registry)
+    recall = Recall.options(
+        **{"user_config": serving_config(registry, "recall"), **options.get("Recall", {})}
+    ).bind(settings)
+    rank = Rank.options(
+        **{"user_config": serving_config(registry, "rank"), **options.get("Rank", {})}
+    ).bind(settings)
+    rerank = Rerank.options(**options.get("Rerank", {})).bind(settings)
+    return Gateway.options(**options.get("Gateway", {})).bind(settings, recall, rank, rerank)
+
+
+def build_app(args: dict[str, Any]) -> Application:
+    """Entry point for `serve run` / `serve deploy`: `args` are Settings fields (e.g. home)."""
+    return compose(Settings(**args))

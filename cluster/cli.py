@@ -1,0 +1,188 @@
+"""`starling`: the one command line. Each command parses flags, builds Settings, calls one function."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
+
+from cluster import commands
+
+log = logging.getLogger("starling")
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="folder with the lake, features, registry, Milvus Lite and Redis files "
+        "(env STARLING_HOME, default ./.starling)",
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=False, help="show library logs"
+    )
+    return common
+
+
+def _train_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=argparse.SUPPRESS, help="Ray Train workers")
+    parser.add_argument(
+        "--gpu", action="store_true", default=argparse.SUPPRESS, help="use GPU workers if present"
+    )
+    parser.add_argument("--epochs", type=int, default=argparse.SUPPRESS, help="training epochs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="starling",
+        description="Starling: a deep-learning recommender system on Ray.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="source data tools", parents=[common])
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    synth = data_sub.add_parser(
+        "synth",
+        parents=[common],
+        help="write a synthetic MovieLens-format data set",
+        description="Write movies.csv, ratings.csv, links.csv and tags.csv with learnable "
+        "structure (latent tastes, long-tail popularity, taste drift). Same seed, same bytes.",
+    )
+    synth.add_argument("--users", type=int, default=2000)
+    synth.add_argument("--items", type=int, default=1500)
+    synth.add_argument("--ratings", type=int, default=200_000)
+    synth.add_argument("--seed", type=int, default=42)
+    synth.add_argument("--out", type=Path, required=True, help="output directory")
+    synth.set_defaults(run=commands.synth)
+
+    ingest = sub.add_parser(
+        "ingest",
+        parents=[common],
+        help="validate a MovieLens directory into the Parquet lake",
+        description="Read a MovieLens CSV directory with Ray Data, validate every row (bad "
+        "rows go to the quarantine table with their reason) and commit the events lake "
+        "atomically. Files ingested before are skipped.",
+    )
+    ingest.add_argument(
+        "--source", type=Path, default=None, help="MovieLens directory (default: synthetic data)"
+    )
+    ingest.set_defaults(run=commands.ingest)
+
+    features = sub.add_parser(
+        "features",
+        parents=[common],
+        help="compute features, samples, sequences and statistics",
+        description="Compute point-in-time samples, item and user features, positive "
+        "sequences and statistics from the lake with Ray Data, then publish online features "
+        "to Redis.",
+    )
+    features.set_defaults(run=commands.features)
+
+    train = sub.add_parser("train", help="train a model with Ray Train", parents=[common])
+    train_sub = train.add_subparsers(dest="train_command", required=True, metavar="KIND")
+    recall = train_sub.add_parser(
+        "recall",
+        parents=[common],
+        help="train the item embedding model and build its Milvus index",
+        description="Train item2vec on users' positive sequences with Ray Train, write the "
+        "item vectors into a Milvus Lite collection and register a new version.",
+    )
+    _train_flags(recall)
+    recall.set_defaults(run=commands.train_recall)
+    rank = train_sub.add_parser(
+        "rank",
+        parents=[common],
+        help="train a ranking model",
+        description="Train a ranking model on the samples with Ray Train, evaluate it on the "
+        "time-based test split and register a new version.",
+    )
+    rank.add_argument("--model", default=argparse.SUPPRESS, help="ranking model (default mlp)")
+    _train_flags(rank)
+    rank.set_defaults(run=commands.train_rank)
+
+    evaluate = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="show the offline metrics of the serving models",
+        description="Print the offline metrics recorded for the models that serve.",
+    )
+    evaluate.set_defaults(run=commands.evaluate)
+
+    up = sub.add_parser(
+        "up",
+        parents=[common],
+        help="run every stale step, deploy the app and stay in the foreground",
+        description="Generate synthetic data unless --data is given, run each step whose "
+        "outputs are missing or stale, deploy the Serve app and serve until Ctrl-C.",
+    )
+    up.add_argument("--data", type=Path, default=None, help="MovieLens directory")
+    _serve_flags(up)
+    up.set_defaults(run=commands.up)
+
+    serve = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="deploy the app from the registry and stay in the foreground",
+        description="Deploy the Serve app with the registry's serving models and serve "
+        "until Ctrl-C.",
+    )
+    _serve_flags(serve)
+    serve.set_defaults(run=commands.serve)
+
+    status = sub.add_parser(
+        "status",
+        parents=[common],
+        help="show what the home folder holds and whether the app answers",
+        description="Show the lake, features and registry of the home folder and the health "
+        "of the app at its URL.",
+    )
+    _serve_flags(status)
+    status.set_defaults(run=commands.status)
+    return parser
+
+
+def _serve_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", dest="http_host", default=argparse.SUPPRESS, help="HTTP host")
+    parser.add_argument(
+        "--port", dest="http_port", type=int, default=argparse.SUPPRESS, help="HTTP port"
+    )
+
+
+def _raise_interrupt(_signum: int, _frame: Any) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # A SIGTERM (kill, a container stop) shuts down as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return commands.fail(f"invalid setting {where}: {first['msg']}")
+    except commands.USER_ERRORS as error:
+        return commands.fail(str(error))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""What each `starling` command does, once its flags are parsed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from cluster.app import NothingToServeError
+from cluster.local_redis import LocalRedisError
+from cluster.pipeline import StepReport, run_pipeline
+from cluster.runtime import full_runtime, online_store_runtime, ray_runtime
+from cluster.serving import DeployError, base_url, deploy
+from core.online_store import OnlineStore
+from core.paths import StarlingPaths
+from core.registry import ModelNotFoundError, Registry
+from core.settings import Settings
+from core.storage import read_manifest
+from ingest.features import build_features
+from ingest.job import ingest_movielens
+from ingest.movielens import SourceError
+from ingest.online_publish import publish_online
+from ingest.synth import SynthConfig, generate
+from rank_service.train import train_rank as train_rank_model
+from recall_service.train import train_item2vec
+
+USER_ERRORS: tuple[type[Exception], ...] = (
+    SourceError,
+    NothingToServeError,
+    LocalRedisError,
+    DeployError,
+    ModelNotFoundError,
+    FileNotFoundError,
+)
+
+
+def say(line: str) -> None:
+    """User-facing output of the CLI."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str) -> int:
+    sys.stderr.write(f"starling: error: {message}\n")
+    return 1
+
+
+def settings_from(args: argparse.Namespace, **nested: dict[str, Any]) -> Settings:
+    """Settings from the environment, overridden by the flags that were given."""
+    flags = vars(args)
+    top = {k: flags[k] for k in ("home", "http_host", "http_port") if k in flags}
+    return Settings(**top, **{k: v for k, v in nested.items() if v})
+
+
+def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    flags = vars(args)
+    out: dict[str, Any] = {}
+    if "workers" in flags:
+        out["workers"] = flags["workers"]
+    if "gpu" in flags:
+        out["use_gpu"] = True
+    return out
+
+
+def _epochs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"epochs": args.epochs} if "epochs" in vars(args) else {}
+
+
+def report_step(step: StepReport) -> None:
+    mark = "✓" if step.ran else "·"
+    timing = f" ({step.seconds:.1f} s)" if step.ran else ""
+    say(f"{mark} {step.step:<13} {step.detail}{timing}")
+
+
+def synth(args: argparse.Namespace) -> int:
+    config = SynthConfig(users=args.users, items=args.items, ratings=args.ratings, seed=args.seed)
+    summary = generate(
+        config, args.out, progress=lambda done, total: say(f"  {done:,} / {total:,} ratings")
+    )
+    say(
+        f"wrote {summary.ratings:,} ratings of {summary.users:,} users on {summary.items:,} items "
+        f"to {summary.out_dir} in {summary.seconds:.1f} s"
+    )
+    return 0
+
+
+def ingest(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    paths = StarlingPaths(settings.home)
+    source = args.source or paths.data_dir
+    with ray_runtime(settings):
+        summary = ingest_movielens(settings, paths, source)
+    say(summary.model_dump_json(indent=2))
+    return 0
+
+
+def features(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    paths = StarlingPaths(settings.home)
+    if read_manifest(paths.events) is None:
+        raise SourceError(f"no lake in {paths.lake}; run `starling ingest` first")
+    with online_store_runtime(settings), ray_runtime(settings):
+        summary = build_features(settings, paths)
+        users = publish_online(settings, paths, OnlineStore(settings.resolved_redis_url()))
+    say(summary.model_dump_json(indent=2))
+    say(f"published {users:,} user profiles to Redis")
+    return 0
+
+
+def train_recall(args: argparse.Namespace) -> int:
+    settings = settings_from(args, train=_train_overrides(args), item2vec=_epochs(args))
+    with ray_runtime(settings):
+        manifest = train_item2vec(settings, StarlingPaths(settings.home))
+    say(manifest.model_dump_json(indent=2))
+    return 0
+
+
+def train_rank(args: argparse.Namespace) -> int:
+    rank = {**_epochs(args), **({"model": args.model} if "model" in vars(args) else {})}
+    settings = settings_from(args, train=_train_overrides(args), rank=rank)
+    with ray_runtime(settings):
+        manifest = train_rank_model(settings, StarlingPaths(settings.home))
+    say(manifest.model_dump_json(indent=2))
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    registry = Registry(StarlingPaths(settings.home).registry)
+    for kind in ("recall", "rank"):
+        ref = registry.serving(kind)
+        if ref is None:
+            say(f"{kind:<7} no model; run `starling train {kind}`")
+            continue
+        manifest = registry.manifest(ref)
+        say(f"{kind:<7} {ref.name} {ref.version}")
+        for name, value in sorted(manifest.metrics.items()):
+            say(f"          {name:<24} {value:.4f}")
+    return 0
+
+
+def _serve_forever(settings: Settings) -> None:
+    url = deploy(settings)
+    say(f"Starling is up at {url}  (Ctrl-C stops it)")
+    say(
+        f"  curl -s -X POST {url}/recommend -H 'content-type: application/json' "
+        "-d '{\"user_id\": 1, \"k\": 10}'"
+    )
+    say(f"  API docs: {url}/docs")
+    while True:
+        time.sleep(3600)
+
+
+def up(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    say(f"home: {settings.home}")
+    try:
+        with full_runtime(settings):
+            run_pipeline(settings, args.data, report_step)
+            _serve_forever(settings)
+    except KeyboardInterrupt:
+        say("stopped")
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    try:
+        with full_runtime(settings):
+            _serve_forever(settings)
+    except KeyboardInterrupt:
+        say("stopped")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    paths = StarlingPaths(settings.home)
+    say(f"home      {settings.home}")
+    lake = read_manifest(paths.events)
+    say(f"lake      {lake.rows.get('events', 0):,} events" if lake else "lake      empty")
+    samples = read_manifest(paths.train_samples)
+    say(f"features  {samples.created:%Y-%m-%d %H:%M} UTC" if samples else "features  none")
+    registry = Registry(paths.registry)
+    for kind in ("recall", "rank"):
+        ref = registry.serving(kind)
+        say(f"{kind:<9} {ref.name} {ref.version}" if ref else f"{kind:<9} none")
+    url = base_url(settings)
+    try:
+        health = httpx.get(f"{url}/healthz", timeout=3)
+        say(f"app       {url}: {health.json().get('status', health.status_code)}")
+    except httpx.HTTPError:
+        say(f"app       {url}: not running")
+    return 0

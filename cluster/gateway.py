@@ -1,0 +1,104 @@
+"""The Gateway: FastAPI ingress that chains Recall -> Rank -> Rerank."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI, HTTPException, Response
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from cluster.catalog import CatalogItem, load_catalog
+from core.api import (
+    Health,
+    RecommendedItem,
+    RecommendRequest,
+    RecommendResponse,
+    StageResult,
+    StageTrace,
+)
+from core.online_store import OnlineStore
+from core.paths import StarlingPaths
+from core.settings import Settings
+
+APP_NAME = "starling"
+api = FastAPI(
+    title="Starling",
+    description="Recommendations from recall, rank and rerank on Ray Serve.",
+    version="0.1.0",
+)
+
+
+@serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.25})
+@serve.ingress(api)
+class Gateway:
+    def __init__(
+        self,
+        settings: Settings,
+        recall: DeploymentHandle,
+        rank: DeploymentHandle,
+        rerank: DeploymentHandle,
+    ) -> None:
+        self.settings = settings
+        self.recall = recall
+        self.rank = rank
+        self.rerank = rerank
+        self.store = OnlineStore(settings.resolved_redis_url())
+        self.catalog = load_catalog(StarlingPaths(settings.home).items)
+
+    @api.post("/recommend", response_model=RecommendResponse, response_model_exclude_none=True)
+    async def recommend(self, request: RecommendRequest) -> RecommendResponse:
+        """The user's top k items; a user never seen before gets popular items."""
+        if request.k > self.settings.max_k:
+            raise HTTPException(422, f"k must be at most {self.settings.max_k}")
+        started = time.perf_counter()
+        profile = self.store.profile(request.user_id)
+        recalled: StageResult = await self.recall.recall.remote(request.user_id)
+        ranked: StageResult = await self.rank.rank.remote(request.user_id, recalled.candidates)
+        final: StageResult = await self.rerank.rerank.remote(ranked.candidates, request.k)
+        items = [
+            RecommendedItem(
+                item_id=c.item_id,
+                title=self._item(c.item_id).title,
+                genres=self._item(c.item_id).genres,
+                score=c.score,
+            )
+            for c in final.candidates
+        ]
+        trace = None
+        if request.debug:
+            total = StageTrace(
+                stage="total",
+                candidates_in=0,
+                candidates_out=len(items),
+                ms=(time.perf_counter() - started) * 1000,
+            )
+            trace = [recalled.trace, ranked.trace, final.trace, total]
+        return RecommendResponse(
+            user_id=request.user_id,
+            items=items,
+            cold_start=profile is None or not profile.user_recent_items,
+            trace=trace,
+        )
+
+    def _item(self, item_id: int) -> CatalogItem:
+        return self.catalog.get(item_id) or CatalogItem(
+            item_id=item_id, title="", genres=[], year=None
+        )
+
+    @api.get("/items/{item_id}", response_model=CatalogItem)
+    async def item(self, item_id: int) -> CatalogItem:
+        if item_id not in self.catalog:
+            raise HTTPException(404, f"no item {item_id}")
+        return self.catalog[item_id]
+
+    @api.get("/healthz", response_model=Health)
+    async def healthz(self, response: Response) -> Health:
+        """200 once every deployment of the app is healthy, 503 before."""
+        status = serve.status().applications.get(APP_NAME)
+        deployments = (
+            {name: str(d.status.value) for name, d in status.deployments.items()} if status else {}
+        )
+        healthy = bool(deployments) and all(s == "HEALTHY" for s in deployments.values())
+        response.status_code = 200 if healthy else 503
+        return Health(status="ok" if healthy else "starting", deployments=deployments)

@@ -1,0 +1,124 @@
+"""`starling up`'s offline part: run every step whose outputs are missing or stale."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from core.online_store import OnlineStore
+from core.paths import StarlingPaths
+from core.registry import ModelManifest, Registry
+from core.settings import Settings
+from core.storage import fingerprint, is_fresh
+from ingest.features import build_features
+from ingest.job import ingest_movielens
+from ingest.online_publish import publish_online
+from ingest.synth import SynthConfig, generate
+from rank_service.train import train_rank
+from recall_service.train import train_item2vec
+
+SYNTH_STAMP = "_synth.json"
+
+
+class StepReport(BaseModel):
+    """One line of `starling up`'s progress."""
+
+    step: str
+    ran: bool
+    detail: str
+    seconds: float
+
+
+Reporter = Callable[[StepReport], None]
+
+
+def _timed(step: str, report: Reporter, work: Callable[[], str]) -> None:
+    started = time.perf_counter()
+    detail = work()
+    report(StepReport(step=step, ran=True, detail=detail, seconds=time.perf_counter() - started))
+
+
+def _skipped(step: str, report: Reporter, why: str) -> None:
+    report(StepReport(step=step, ran=False, detail=why, seconds=0.0))
+
+
+def synth_config(settings: Settings) -> SynthConfig:
+    return SynthConfig(
+        users=settings.data.synth_users,
+        items=settings.data.synth_items,
+        ratings=settings.data.synth_ratings,
+        seed=settings.train.seed,
+    )
+
+
+def ensure_synthetic(settings: Settings, paths: StarlingPaths, report: Reporter) -> Path:
+    """The synthetic data set of these settings, generated unless it already exists."""
+    config = synth_config(settings)
+    stamp = paths.data_dir / SYNTH_STAMP
+    if stamp.is_file() and SynthConfig.model_validate_json(stamp.read_text()) == config:
+        _skipped("synth", report, f"fresh: {paths.data_dir}")
+        return paths.data_dir
+
+    def work() -> str:
+        summary = generate(config, paths.data_dir)
+        stamp.write_text(config.model_dump_json())
+        return f"{summary.ratings:,} ratings, {summary.users:,} users, {summary.items:,} items"
+
+    _timed("synth", report, work)
+    return paths.data_dir
+
+
+def feature_inputs(paths: StarlingPaths) -> dict[str, str]:
+    return {"events": fingerprint(paths.events), "items": fingerprint(paths.items)}
+
+
+def run_pipeline(settings: Settings, data: Path | None, report: Reporter) -> None:
+    """Data -> lake -> features -> online store -> recall and rank models."""
+    paths = StarlingPaths(settings.home)
+    paths.ensure()
+    source = data if data is not None else ensure_synthetic(settings, paths, report)
+
+    def ingest() -> str:
+        summary = ingest_movielens(settings, paths, source)
+        if summary.skipped_files:
+            return f"nothing new in {source}; lake holds {summary.lake_rows:,} events"
+        bad = sum(summary.quarantined.values())
+        return f"{summary.accepted:,} accepted, {bad:,} quarantined, {summary.lake_rows:,} in lake"
+
+    _timed("ingest", report, ingest)
+
+    if is_fresh(paths.train_samples, feature_inputs(paths)):
+        _skipped("features", report, "fresh")
+    else:
+        _timed("features", report, lambda: _describe(build_features(settings, paths)))
+
+    store = OnlineStore(settings.resolved_redis_url())
+    if store.snapshot() == fingerprint(paths.user_features):
+        _skipped("online", report, "fresh")
+    else:
+        _timed("online", report, lambda: f"{publish_online(settings, paths, store):,} users")
+
+    registry = Registry(paths.registry)
+    recall = registry.latest("recall", "item2vec")
+    if recall is not None and recall.data_snapshot == fingerprint(paths.sequences):
+        _skipped("train recall", report, f"fresh: item2vec {recall.version}")
+    else:
+        _timed("train recall", report, lambda: _describe_model(train_item2vec(settings, paths)))
+
+    rank = registry.latest("rank", settings.rank.model)
+    if rank is not None and rank.data_snapshot == fingerprint(paths.train_samples):
+        _skipped("train rank", report, f"fresh: {rank.name} {rank.version}")
+    else:
+        _timed("train rank", report, lambda: _describe_model(train_rank(settings, paths)))
+
+
+def _describe(summary: BaseModel) -> str:
+    return ", ".join(f"{k}={v}" for k, v in summary.model_dump().items() if not isinstance(v, dict))
+
+
+def _describe_model(manifest: ModelManifest) -> str:
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(manifest.metrics.items())[:4])
+    return f"{manifest.name} {manifest.version} ({shown})"

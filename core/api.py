@@ -1,0 +1,60 @@
+"""HTTP and inter-deployment contracts of the serving path."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RecommendRequest(BaseModel):
+    """Body of `POST /recommend`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    user_id: int = Field(ge=0)
+    k: int = Field(10, ge=1, description="how many items to return (at most Settings.max_k)")
+    debug: bool = Field(False, description="include the per-stage trace")
+
+
+class Candidate(BaseModel):
+    """An item on its way through recall, rank and rerank."""
+
+    item_id: int
+    score: float
+    routes: list[str] = Field(default_factory=list, description="recall routes that proposed it")
+
+
+class StageTrace(BaseModel):
+    """What one stage did for one request."""
+
+    stage: str
+    candidates_in: int
+    candidates_out: int
+    ms: float
+    model: str | None = Field(None, description="model name and version, e.g. item2vec:v3")
+    detail: dict[str, int | float | str] = Field(default_factory=dict)
+
+
+class StageResult(BaseModel):
+    """What a stage deployment returns to the Gateway."""
+
+    candidates: list[Candidate]
+    trace: StageTrace
+
+
+class RecommendedItem(BaseModel):
+    item_id: int
+    title: str
+    genres: list[str]
+    score: float
+
+
+class RecommendResponse(BaseModel):
+    user_id: int
+    items: list[RecommendedItem]
+    cold_start: bool = Field(description="true when the user has no history known to Starling")
+    trace: list[StageTrace] | None = None
+
+
+class Health(BaseModel):
+    status: str
+    deployments: dict[str, str]

@@ -1,0 +1,121 @@
+"""The one Settings object: built at an entry point from flags and environment, passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TrainSettings(BaseModel):
+    """How Ray Train runs a job (shared by recall and rank training)."""
+
+    workers: int = Field(1, ge=1, description="Ray Train workers")
+    cpus_per_worker: float = Field(
+        0.5, gt=0, description="CPUs per worker; below 1 so Ray Data can still read on 2 cores"
+    )
+    use_gpu: bool = Field(False, description="train on GPU workers when a GPU exists")
+    seed: int = 42
+
+
+class Item2VecSettings(BaseModel):
+    """Skip-gram with negative sampling over users' positive item sequences."""
+
+    dim: int = Field(32, ge=2)
+    window: int = Field(5, ge=1)
+    negatives: int = Field(5, ge=1)
+    epochs: int = Field(5, ge=1)
+    batch_size: int = Field(1024, ge=1)
+    lr: float = Field(0.01, gt=0)
+
+
+class RankSettings(BaseModel):
+    """Ranking model training."""
+
+    model: str = "mlp"
+    embedding_dim: int = Field(16, ge=2)
+    hidden: list[int] = Field(default_factory=lambda: [128, 64])
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(512, ge=1)
+    lr: float = Field(2e-3, gt=0)
+
+
+class RecallSettings(BaseModel):
+    """Candidate generation quotas per route."""
+
+    embedding_quota: int = Field(200, ge=0, description="candidates from the embedding route")
+    popular_quota: int = Field(100, ge=0, description="candidates from the popularity route")
+    recent_items: int = Field(10, ge=1, description="recent positives that form the user vector")
+
+
+class RerankSettings(BaseModel):
+    """Final list policies."""
+
+    max_per_genre: int = Field(
+        0, ge=0, description="at most this many items per first genre; 0 switches it off"
+    )
+
+
+class DataSettings(BaseModel):
+    """Ingest, features and samples."""
+
+    label_threshold: float = Field(3.5, description="rating >= threshold is a positive")
+    rating_min: float = Field(0.5, description="smallest valid rating")
+    rating_max: float = Field(5.0, description="largest valid rating")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="last share of time kept for test")
+    popularity_half_life_days: float = Field(90.0, gt=0)
+    synth_users: int = Field(2000, ge=1)
+    synth_items: int = Field(1500, ge=1)
+    synth_ratings: int = Field(200_000, ge=1)
+
+
+class Settings(BaseSettings):
+    """Every setting of Starling. Environment keys are documented in `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STARLING_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    home: Path = Field(Path(".starling"), description="lake, features, registry, local services")
+    ray_address: str | None = Field(
+        None,
+        validation_alias=AliasChoices("RAY_ADDRESS", "STARLING_RAY_ADDRESS"),
+        description="existing Ray cluster; a local Ray starts when unset",
+    )
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_URL", "STARLING_REDIS_URL"),
+        description="Redis for online features; an embedded redis-server starts when unset",
+    )
+    milvus_uri: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MILVUS_URI", "STARLING_MILVUS_URI"),
+        description="Milvus server; each Recall replica opens a Milvus Lite copy when unset",
+    )
+    redis_port: int = Field(6390, ge=1, le=65535, description="port of the embedded Redis")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray; all when unset")
+    ray_dashboard: bool = Field(True, description="start the Ray dashboard with a local Ray")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8000, ge=1, le=65535)
+    max_k: int = Field(100, ge=1, description="largest k a /recommend request may ask for")
+
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    item2vec: Item2VecSettings = Field(default_factory=Item2VecSettings)
+    rank: RankSettings = Field(default_factory=RankSettings)
+    recall: RecallSettings = Field(default_factory=RecallSettings)
+    rerank: RerankSettings = Field(default_factory=RerankSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, home: Path) -> Path:
+        # Replicas and Ray workers run in other working directories.
+        return home.expanduser().resolve()
+
+    def resolved_redis_url(self) -> str:
+        """The Redis URL replicas connect to: the configured one or the embedded server's."""
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"

@@ -1,0 +1,93 @@
+"""Arrow schemas of every table in the lake, features and samples: defined once, used by all."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+EVENT_TYPES: tuple[str, ...] = ("rating", "click", "view", "impression")
+
+EVENTS = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("user_id", pa.int64(), nullable=False),
+        pa.field("item_id", pa.int64(), nullable=False),
+        pa.field("event_type", pa.string(), nullable=False),
+        pa.field("value", pa.float32(), nullable=False),
+        pa.field("ts", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+    ]
+)
+
+# The lake partitions events by month: MovieLens spans decades, and one folder per day would
+# leave thousands of tiny files for a 100k-rating set.
+EVENT_PARTITION = "month"
+
+QUARANTINE = pa.schema(
+    [
+        pa.field("source", pa.string()),
+        pa.field("line", pa.int64()),
+        pa.field("reason", pa.string()),
+        pa.field("raw", pa.string()),
+    ]
+)
+
+ITEMS = pa.schema(
+    [
+        pa.field("item_id", pa.int64(), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("genres", pa.list_(pa.string())),
+        pa.field("year", pa.int32()),
+        pa.field("imdb_id", pa.string()),
+        pa.field("tmdb_id", pa.string()),
+    ]
+)
+
+ITEM_FEATURES = pa.schema(
+    [
+        pa.field("item_id", pa.int64(), nullable=False),
+        pa.field("release_year", pa.int32()),
+        pa.field("item_genres", pa.list_(pa.string())),
+        pa.field("item_rating_count", pa.int64()),
+        pa.field("item_avg_rating", pa.float32()),
+        pa.field("item_rating_stddev", pa.float32()),
+        pa.field("item_popularity", pa.float32()),
+    ]
+)
+
+USER_FEATURES = pa.schema(
+    [
+        pa.field("user_id", pa.int64(), nullable=False),
+        pa.field("user_rating_count", pa.int64()),
+        pa.field("user_avg_rating", pa.float32()),
+        pa.field("user_rating_stddev", pa.float32()),
+        pa.field("user_avg_release_year", pa.float32()),
+        pa.field("user_release_year_stddev", pa.float32()),
+        pa.field("user_genres", pa.list_(pa.string())),
+        pa.field("user_recent_items", pa.list_(pa.int64())),
+    ]
+)
+
+# One row per rating event, features as of strictly before the event (point in time).
+SAMPLES = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("user_id", pa.int64(), nullable=False),
+        pa.field("item_id", pa.int64(), nullable=False),
+        pa.field("ts", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("rating", pa.float32()),
+        pa.field("label", pa.int8()),
+        *[f for f in ITEM_FEATURES if f.name not in ("item_id", "item_popularity")],
+        *[f for f in USER_FEATURES if f.name != "user_id"],
+    ]
+)
+
+SEQUENCES = pa.schema(
+    [
+        pa.field("user_id", pa.int64(), nullable=False),
+        pa.field("items", pa.list_(pa.int64())),
+    ]
+)
+
+MAX_ITEM_GENRES = 3
+MAX_USER_GENRES = 5
+MAX_RECENT_ITEMS = 5

@@ -1,0 +1,130 @@
+"""The events lake: month partitions of Parquet, rewritten as a whole new version per commit.
+
+A commit merges new events into the months they touch (dropping duplicate `event_id`s), links
+the untouched months over from the previous version, and renames the new version into place
+after its manifest is written, so a reader (or a killed ingest) only ever sees a whole version.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import ray
+import ray.data
+
+from core.storage import OutputManifest, atomic_dir, read_manifest, write_manifest
+from core.tables import EVENT_PARTITION, EVENTS
+
+
+def _month_dir(lake: Path, month: str) -> Path:
+    return lake / f"{EVENT_PARTITION}={month}"
+
+
+def _read_month(lake: Path, month: str) -> pd.DataFrame:
+    folder = _month_dir(lake, month)
+    if not folder.is_dir():
+        return pd.DataFrame(columns=EVENTS.names)
+    return pq.read_table(folder, schema=EVENTS).to_pandas()
+
+
+def _merge_month(new: pd.DataFrame, old_lake: str) -> pd.DataFrame:
+    """One month's new events merged with the month already in the lake, duplicates dropped."""
+    month = str(new[EVENT_PARTITION].iloc[0])
+    old = _read_month(Path(old_lake), month)
+    old[EVENT_PARTITION] = month
+    merged = pd.concat([old, new], ignore_index=True) if len(old) else new
+    merged = merged.drop_duplicates("event_id", keep="first").sort_values(["ts", "event_id"])
+    return merged.reset_index(drop=True)
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link a partition folder (copy when the filesystem cannot link)."""
+    dst.mkdir(parents=True)
+    for file in src.iterdir():
+        try:
+            os.link(file, dst / file.name)
+        except OSError:
+            shutil.copy2(file, dst / file.name)
+
+
+def count_rows(lake: Path) -> int:
+    manifest = read_manifest(lake)
+    return 0 if manifest is None else manifest.rows.get("events", 0)
+
+
+def commit_events(
+    events: ray.data.Dataset,
+    lake: Path,
+    sources: dict[str, str],
+) -> tuple[int, int]:
+    """Merge `events` (EVENTS columns plus the month column) into the lake.
+
+    `sources` maps each ingested source file to its fingerprint; they are remembered so that a
+    folder ingested again only adds new files. Returns (rows in the lake, rows added).
+    """
+    before = count_rows(lake)
+    previous = read_manifest(lake)
+    known_sources = dict(previous.extra.get("sources", {})) if previous else {}
+    with atomic_dir(lake) as tmp:
+        # Ray's default of 200 shuffle partitions costs seconds of task overhead on a few cores.
+        partitions = max(2, int(ray.cluster_resources().get("CPU", 2)) * 4)
+        merged = events.groupby(EVENT_PARTITION, num_partitions=partitions).map_groups(
+            _merge_month, fn_args=(str(lake),), batch_format="pandas"
+        )
+        merged.write_parquet(str(tmp), partition_cols=[EVENT_PARTITION])
+        touched = {p.name for p in tmp.iterdir() if p.is_dir()}
+        if lake.is_dir():
+            for folder in lake.iterdir():
+                if folder.is_dir() and folder.name not in touched:
+                    _link_tree(folder, tmp / folder.name)
+        total = sum(
+            pq.ParquetFile(f).metadata.num_rows for f in tmp.rglob("*.parquet") if f.is_file()
+        )
+        write_manifest(
+            tmp,
+            OutputManifest(
+                step="ingest",
+                inputs={},
+                rows={"events": total},
+                extra={"sources": {**known_sources, **sources}},
+            ),
+        )
+    return total, total - before
+
+
+def ingested_sources(lake: Path) -> dict[str, str]:
+    """Source file -> fingerprint of everything already committed to the lake."""
+    manifest = read_manifest(lake)
+    return dict(manifest.extra.get("sources", {})) if manifest else {}
+
+
+def write_items(items: pa.Table, folder: Path, source: str) -> int:
+    """Replace the catalog, keeping earlier items that the new source does not mention."""
+    previous = read_manifest(folder)
+    if previous is not None:
+        old = pq.read_table(folder / "items.parquet")
+        keep = ~pd.Series(old["item_id"].to_numpy()).isin(items["item_id"].to_numpy())
+        items = pa.concat_tables([old.filter(pa.array(keep.to_numpy())), items])
+    items = items.sort_by("item_id")
+    with atomic_dir(folder) as tmp:
+        pq.write_table(items, tmp / "items.parquet")
+        write_manifest(
+            tmp,
+            OutputManifest(step="ingest", inputs={"source": source}, rows={"items": len(items)}),
+        )
+    return len(items)
+
+
+def write_quarantine(rows: pd.DataFrame, folder: Path, run_id: str) -> None:
+    """Keep every rejected row, one file per ingest run."""
+    if rows.empty:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{run_id}.parquet.tmp"
+    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), tmp)
+    os.replace(tmp, folder / f"{run_id}.parquet")

@@ -1,0 +1,144 @@
+"""`starling up` on a small synthetic set, then /recommend over HTTP like a user."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+STARTUP_TIMEOUT_S = 420
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningApp:
+    def __init__(self, url: str, home: Path, log: Path) -> None:
+        self.url = url
+        self.home = home
+        self.log = log
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    home = tmp_path_factory.mktemp("home")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "STARLING_HOME": str(home),
+        "STARLING_HTTP_PORT": str(port),
+        "STARLING_REDIS_PORT": str(_free_port()),
+        "STARLING_RAY_DASHBOARD": "false",
+        "STARLING_NUM_CPUS": "2",
+        "STARLING_DATA__SYNTH_USERS": "300",
+        "STARLING_DATA__SYNTH_ITEMS": "400",
+        "STARLING_DATA__SYNTH_RATINGS": "30000",
+        "STARLING_ITEM2VEC__EPOCHS": "2",
+        "STARLING_RANK__EPOCHS": "1",
+    }
+    log = home / "up.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cluster.cli", "up"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    try:
+        while "Starling is up at" not in log.read_text():
+            if process.poll() is not None:
+                pytest.fail(f"starling up exited with {process.returncode}:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"starling up not ready in {STARTUP_TIMEOUT_S} s:\n{log.read_text()}")
+            time.sleep(1)
+        yield RunningApp(url, home, log)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, log.read_text()
+
+
+def _rated_by(home: Path, user_id: int) -> set[int]:
+    with (home / "data" / "synthetic" / "ratings.csv").open() as handle:
+        return {int(r["movieId"]) for r in csv.DictReader(handle) if int(r["userId"]) == user_id}
+
+
+def test_up_reports_every_step_and_a_curl_example(app: RunningApp) -> None:
+    log = app.log.read_text()
+    for step in ("synth", "ingest", "features", "online", "train recall", "train rank"):
+        assert f"✓ {step}" in log
+    assert f"curl -s -X POST {app.url}/recommend" in log
+
+
+def test_healthz_lists_all_four_deployments(app: RunningApp) -> None:
+    answer = httpx.get(f"{app.url}/healthz")
+    assert answer.status_code == 200
+    assert set(answer.json()["deployments"]) == {"Gateway", "Recall", "Rank", "Rerank"}
+
+
+def test_known_user_gets_k_unseen_titled_items_with_a_trace(app: RunningApp) -> None:
+    answer = httpx.post(f"{app.url}/recommend", json={"user_id": 1, "k": 7, "debug": True})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    items = body["items"]
+    assert len(items) == 7
+    assert len({i["item_id"] for i in items}) == 7
+    assert all(i["title"] for i in items)
+    assert not {i["item_id"] for i in items} & _rated_by(app.home, 1)
+    scores = [i["score"] for i in items]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert body["cold_start"] is False
+    stages = {t["stage"]: t for t in body["trace"]}
+    assert {"recall", "rank", "rerank", "total"} <= set(stages)
+    assert stages["recall"]["candidates_out"] >= stages["rank"]["candidates_out"] >= 7
+    assert stages["recall"]["model"].startswith("item2vec:v")
+    assert stages["rank"]["model"].startswith("mlp:v")
+
+
+def test_unknown_user_gets_popular_items_not_an_error(app: RunningApp) -> None:
+    answer = httpx.post(f"{app.url}/recommend", json={"user_id": 987654321, "k": 5})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["cold_start"] is True
+    assert len(body["items"]) == 5
+    assert "trace" not in body
+
+
+def test_bad_requests_get_a_reason(app: RunningApp) -> None:
+    for bad in ({"user_id": "abc", "k": 5}, {"user_id": 1, "k": 0}, {"user_id": 1, "k": 10_000}):
+        answer = httpx.post(f"{app.url}/recommend", json=bad)
+        assert answer.status_code == 422, bad
+        assert answer.json()["detail"]
+
+
+def test_status_command_sees_the_running_app(app: RunningApp) -> None:
+    port = app.url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "cluster.cli", "status", "--home", str(app.home), "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "item2vec v1" in result.stdout
+    assert ": ok" in result.stdout

