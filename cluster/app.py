@@ -23,7 +23,9 @@ def serving_config(registry: Registry, kind: str) -> dict[str, str]:
     """The user_config that points a replica at the promoted (or newest) version of `kind`."""
     ref: ModelRef | None = registry.serving(kind)  # type: ignore[arg-type]
     if ref is None:
-        raise NothingToServeError(f"no {kind} model in {registry.root}; run `starling train {kind}`")
+        raise NothingToServeError(
+            f"no {kind} model in {registry.root}; run `starling train {kind}`"
+        )
     return {"name": ref.name, "version": ref.version}
 
 

@@ -1,18 +1,17 @@
-"""`starling`: the one command line. Each command parses flags, builds Settings, calls one function."""
+"""`starling`: the one command line; each command parses flags, builds Settings, calls one job."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from cluster import commands
+from cluster.runtime import interrupt_on_signals
 
 log = logging.getLogger("starling")
 
@@ -160,18 +159,13 @@ def _serve_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _raise_interrupt(_signum: int, _frame: Any) -> NoReturn:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # A SIGTERM (kill, a container stop) shuts down as cleanly as Ctrl-C.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    interrupt_on_signals()
     try:
         return args.run(args)
     except KeyboardInterrupt:

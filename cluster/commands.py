@@ -12,7 +12,12 @@ import httpx
 from cluster.app import NothingToServeError
 from cluster.local_redis import LocalRedisError
 from cluster.pipeline import StepReport, run_pipeline
-from cluster.runtime import full_runtime, online_store_runtime, ray_runtime
+from cluster.runtime import (
+    full_runtime,
+    interrupt_on_signals,
+    online_store_runtime,
+    ray_runtime,
+)
 from cluster.serving import DeployError, base_url, deploy
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
@@ -144,14 +149,18 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def _serve_forever(settings: Settings) -> None:
     url = deploy(settings)
+    # Ray Train installs its own SIGINT handler during fit() and leaves it behind.
+    interrupt_on_signals()
     say(f"Starling is up at {url}  (Ctrl-C stops it)")
     say(
         f"  curl -s -X POST {url}/recommend -H 'content-type: application/json' "
-        "-d '{\"user_id\": 1, \"k\": 10}'"
+        '-d \'{"user_id": 1, "k": 10}\''
     )
     say(f"  API docs: {url}/docs")
+    # Short sleeps: a signal that lands on one of Ray's threads only reaches the handler when
+    # the main thread wakes up.
     while True:
-        time.sleep(3600)
+        time.sleep(0.5)
 
 
 def up(args: argparse.Namespace) -> int:

@@ -1,6 +1,8 @@
-"""The Gateway: FastAPI ingress that chains Recall -> Rank -> Rerank."""
+"""The Gateway: FastAPI ingress that chains Recall -> Rank -> Rerank.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI must see real types on the routes of a
+Serve ingress class, or it takes `response: Response` for a query parameter.
+"""
 
 import time
 

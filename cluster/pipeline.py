@@ -13,7 +13,7 @@ from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
 from core.settings import Settings
 from core.storage import fingerprint, is_fresh
-from ingest.features import build_features
+from ingest.features import build_features, feature_inputs
 from ingest.job import ingest_movielens
 from ingest.online_publish import publish_online
 from ingest.synth import SynthConfig, generate
@@ -69,10 +69,6 @@ def ensure_synthetic(settings: Settings, paths: StarlingPaths, report: Reporter)
 
     _timed("synth", report, work)
     return paths.data_dir
-
-
-def feature_inputs(paths: StarlingPaths) -> dict[str, str]:
-    return {"events": fingerprint(paths.events), "items": fingerprint(paths.items)}
 
 
 def run_pipeline(settings: Settings, data: Path | None, report: Reporter) -> None:

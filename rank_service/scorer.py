@@ -1,0 +1,72 @@
+"""Scorer: a registered ranking version plus the item feature table, scoring candidates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from core.online_store import UserProfile
+from core.registry import ModelRef, Registry
+from core.tables import SAMPLES
+from rank_service.artifacts import RankArtifacts, load_artifacts
+from rank_service.parquet import read_folder
+from rank_service.predict import predict
+
+ITEM_COLUMNS = [
+    "item_id",
+    "release_year",
+    "item_genres",
+    "item_rating_count",
+    "item_avg_rating",
+    "item_rating_stddev",
+]
+USER_COLUMNS = [name for name in UserProfile.model_fields if name != "user_id"]
+
+
+class Scorer:
+    """Builds one sample row per candidate (item features + user profile) and scores them all."""
+
+    def __init__(self, artifacts: RankArtifacts, items: pa.Table, ref: ModelRef) -> None:
+        self.artifacts = artifacts
+        self.ref = ref
+        ids = items.column("item_id").to_numpy()
+        # Keeps the first row of an item listed twice, so that lookups stay unambiguous.
+        _, first = np.unique(ids, return_index=True)
+        self.items = items.select(ITEM_COLUMNS).take(np.sort(first))
+        self._positions = pd.Index(self.items.column("item_id").to_numpy())
+
+    @classmethod
+    def load(cls, registry: Registry, ref: ModelRef, item_features: Path) -> Scorer:
+        """Load a version (raises ModelNotFoundError when the registry lacks it) and the items."""
+        registry.manifest(ref)
+        artifacts = load_artifacts(registry.path(ref))
+        return cls(artifacts, read_folder(item_features, ITEM_COLUMNS), ref)
+
+    @property
+    def tag(self) -> str:
+        """`name:version`, as stage traces show it."""
+        return f"{self.ref.name}:{self.ref.version}"
+
+    def rows(self, profile: UserProfile | None, user_id: int, item_ids: list[int]) -> pa.Table:
+        """Sample rows for the candidates; unknown items and a missing profile give defaults."""
+        size = len(item_ids)
+        positions = self._positions.get_indexer(item_ids)
+        indices = pa.array(positions, mask=positions < 0, type=pa.int64())
+        table = self.items.take(indices)
+        columns = {name: table.column(name) for name in ITEM_COLUMNS[1:]}
+        columns["item_id"] = pa.array(item_ids, type=pa.int64())
+        columns["user_id"] = pa.array(np.full(size, user_id, dtype=np.int64))
+        user = profile or UserProfile(user_id=user_id)
+        for name in USER_COLUMNS:
+            columns[name] = pa.array([getattr(user, name)] * size, type=SAMPLES.field(name).type)
+        return pa.table(columns)
+
+    def score(self, profile: UserProfile | None, user_id: int, item_ids: list[int]) -> np.ndarray:
+        """Probabilities float32 (len(item_ids),), in the order of `item_ids`, one forward pass."""
+        if not item_ids:
+            return np.zeros(0, dtype=np.float32)
+        rows = self.rows(profile, user_id, item_ids)
+        return predict(self.artifacts.model, self.artifacts.encoder, rows, batch_size=len(item_ids))

@@ -1,0 +1,13 @@
+"""File and collection names inside a registered recall model version."""
+
+from __future__ import annotations
+
+VECTORS = "vectors.npy"
+ITEM_IDS = "item_ids.npy"
+MILVUS_DB = "milvus.db"
+COLLECTION = "items"
+
+
+def server_collection(name: str, version: str) -> str:
+    """The collection of one model version on a shared Milvus server."""
+    return f"{COLLECTION}_{name}_{version}"

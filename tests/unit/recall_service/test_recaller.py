@@ -1,0 +1,153 @@
+from collections.abc import Sequence
+
+import numpy as np
+
+from core.online_store import UserProfile
+from core.settings import RecallSettings, Settings
+from recall_service.index import l2_normalise
+from recall_service.merge import RouteHits, merge_routes
+from recall_service.recaller import Recaller
+
+
+class FakeIndex:
+    """Exact cosine search over a dict of item vectors."""
+
+    def __init__(self, vectors: dict[int, list[float]]) -> None:
+        self.ids = list(vectors)
+        self.matrix = l2_normalise(np.array([vectors[i] for i in self.ids], dtype=np.float32))
+        self.searches: list[int] = []
+
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return {i: self.matrix[self.ids.index(i)] for i in ids if i in self.ids}
+
+    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        self.searches.append(k)
+        results = []
+        for query in vectors:
+            scores = self.matrix @ query
+            order = np.argsort(-scores)[:k]
+            results.append([(self.ids[j], float(scores[j])) for j in order])
+        return results
+
+
+class FakeStore:
+    def __init__(
+        self,
+        profiles: dict[int, UserProfile],
+        seen: dict[int, set[int]],
+        popular: list[tuple[int, float]],
+    ) -> None:
+        self.profiles, self.seen_sets, self.ranking = profiles, seen, popular
+
+    def profile(self, user_id: int) -> UserProfile | None:
+        return self.profiles.get(user_id)
+
+    def seen(self, user_id: int) -> set[int]:
+        return self.seen_sets.get(user_id, set())
+
+    def popular(self, n: int) -> list[tuple[int, float]]:
+        return self.ranking[:n]
+
+
+# Items 1-4 lie near the x axis, 5-8 near the y axis.
+VECTORS = {
+    1: [1.0, 0.0],
+    2: [1.0, 0.1],
+    3: [1.0, 0.3],
+    4: [1.0, 0.6],
+    5: [0.0, 1.0],
+    6: [0.1, 1.0],
+    7: [0.3, 1.0],
+    8: [0.6, 1.0],
+}
+POPULAR = [(5, 90.0), (1, 80.0), (6, 70.0), (2, 60.0), (9, 50.0)]
+
+
+def _recaller(store: FakeStore, embedding: int = 2, popular: int = 3) -> Recaller:
+    settings = Settings(
+        recall=RecallSettings(embedding_quota=embedding, popular_quota=popular, recent_items=2)
+    )
+    return Recaller(FakeIndex(VECTORS), store, settings, version="item2vec:v1")
+
+
+def test_user_gets_unseen_neighbours_first_then_popular_items_with_their_routes() -> None:
+    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1, 2])}, {7: {1, 2}}, POPULAR)
+
+    result = _recaller(store).recall(7)
+
+    items = [c.item_id for c in result.candidates]
+    routes = {c.item_id: c.routes for c in result.candidates}
+    # The two unseen items nearest to 1 and 2 are 3 and 4; popular without 1 and 2: 5, 6, 9.
+    assert items == [3, 4, 5, 6, 9]
+    assert routes == {
+        3: ["embedding"],
+        4: ["embedding"],
+        5: ["popular"],
+        6: ["popular"],
+        9: ["popular"],
+    }
+    scores = [c.score for c in result.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert result.trace.model == "item2vec:v1"
+    assert result.trace.candidates_out == 5
+    assert result.trace.detail == {"embedding": 2, "popular": 3}
+
+
+def test_an_item_found_by_both_routes_appears_once_with_both_routes() -> None:
+    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[5])}, {7: {5}}, POPULAR)
+
+    result = _recaller(store, embedding=2, popular=2).recall(7)
+
+    items = [c.item_id for c in result.candidates]
+    assert items == [6, 7, 1]
+    assert result.candidates[0].routes == ["embedding", "popular"]
+    assert 5 not in items
+
+
+def test_recent_items_without_a_vector_are_skipped() -> None:
+    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[99, 4])}, {7: {4}}, POPULAR)
+
+    result = _recaller(store, embedding=1, popular=0).recall(7)
+
+    assert [c.item_id for c in result.candidates] == [3]
+
+
+def test_cold_users_get_popular_items_only() -> None:
+    no_profile = FakeStore({}, {}, POPULAR)
+    unknown_items = FakeStore(
+        {8: UserProfile(user_id=8, user_recent_items=[99])}, {8: {99}}, POPULAR
+    )
+
+    for store, user in ((no_profile, 7), (unknown_items, 8)):
+        result = _recaller(store).recall(user)
+        assert [c.item_id for c in result.candidates] == [5, 1, 6]
+        assert all(c.routes == ["popular"] for c in result.candidates)
+        assert result.trace.detail == {"embedding": 0, "popular": 3}
+
+
+def test_each_route_is_asked_for_enough_items_to_fill_its_quota_after_seen_ones() -> None:
+    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1])}, {7: {1, 2, 3}}, POPULAR)
+    recaller = _recaller(store, embedding=2, popular=2)
+
+    result = recaller.recall(7)
+
+    assert recaller.index.searches == [2 + 3]
+    # Nearest to item 1 are 1, 2, 3 (seen), then 4 and 8; popular without seen: 5 and 6.
+    assert [c.item_id for c in result.candidates] == [4, 8, 5, 6]
+
+
+def test_merge_keeps_the_best_score_and_drops_seen_items() -> None:
+    candidates, contributed = merge_routes(
+        [
+            RouteHits("a", [(1, 0.9), (2, 0.8), (3, 0.7)], quota=2),
+            RouteHits("b", [(3, 0.95), (2, 0.1), (4, 0.5)], quota=5),
+        ],
+        seen={1},
+    )
+
+    assert [(c.item_id, c.score, c.routes) for c in candidates] == [
+        (3, 0.95, ["a", "b"]),
+        (2, 0.8, ["a", "b"]),
+        (4, 0.5, ["b"]),
+    ]
+    assert contributed == {"a": 2, "b": 3}
