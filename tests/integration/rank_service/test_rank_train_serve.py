@@ -18,8 +18,8 @@ from core.registry import ModelManifest, Registry
 from core.settings import RankSettings, Settings, TrainSettings
 from rank_service.deployment import Rank
 from rank_service.scorer import Scorer
-from rank_service.synthetic import synthetic_items, synthetic_samples
 from rank_service.train import train_rank
+from tests.support.rank_samples import synthetic_items, synthetic_samples
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from features_hand_case import hand_events, hand_items
 
 from core.tables import ITEM_FEATURES, USER_FEATURES
 from ingest.item_attributes import catalog_attributes, rating_rows
@@ -18,6 +17,7 @@ from ingest.latest_features import (
     latest_item_stats,
     latest_user_features,
 )
+from tests.support.features_hand_case import hand_events, hand_items
 
 THRESHOLD = 3.5
 

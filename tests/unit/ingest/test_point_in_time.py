@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from features_hand_case import hand_events, hand_items
 
 from ingest.item_attributes import catalog_attributes, rating_rows
 from ingest.point_in_time import with_item_side, with_user_side
 from ingest.samples import in_period, split_cutoff, to_samples
+from tests.support.features_hand_case import hand_events, hand_items
 
 THRESHOLD = 3.5
 TOP = ["Comedy", "Action", "Drama", "Romance", "Thriller"]

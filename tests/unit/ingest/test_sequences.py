@@ -1,13 +1,13 @@
-"""Train-period positive sequences of the hand case (see features_hand_case.py)."""
+"""Train-period positive sequences of the hand case (see tests/support/features_hand_case.py)."""
 
 from __future__ import annotations
 
 import pyarrow as pa
-from features_hand_case import hand_events, hand_items
 
 from core.tables import SEQUENCES
 from ingest.item_attributes import catalog_attributes, rating_rows
 from ingest.sequences import user_sequences
+from tests.support.features_hand_case import hand_events, hand_items
 
 
 def _sequences(cutoff_ms: int) -> dict[int, list[int]]:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from features_hand_case import hand_events, hand_items
 
 from ingest.item_attributes import catalog_attributes, rating_rows
 from ingest.stats import daily_counts, daily_distinct, long_tail, rating_counts, write_plots
+from tests.support.features_hand_case import hand_events, hand_items
 
 
 def test_long_tail_takes_most_rated_items_first() -> None:

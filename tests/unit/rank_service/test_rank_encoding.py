@@ -4,7 +4,7 @@ import torch
 
 from core.tables import SAMPLES
 from rank_service.encoding import LABEL, NUMERIC, FeatureEncoder
-from rank_service.synthetic import synthetic_items, synthetic_samples
+from tests.support.rank_samples import synthetic_items, synthetic_samples
 
 
 def _rows(**overrides: list) -> pa.Table:

@@ -13,7 +13,7 @@ from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
 from rank_service.scorer import Scorer
 from rank_service.stage import RankStage
-from rank_service.synthetic import synthetic_items, synthetic_samples
+from tests.support.rank_samples import synthetic_items, synthetic_samples
 
 
 class Profiles:
