@@ -1,11 +1,17 @@
-"""The item catalog as the Gateway shows it: titles and genres by id."""
+"""The item catalog as the Gateway shows it: titles, genres and rating statistics by id."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
+from typing import Literal
 
+import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 from pydantic import BaseModel
+
+from core.paths import StarlingPaths
+
+BrowseOrder = Literal["rating", "year", "popularity"]
 
 
 class CatalogItem(BaseModel):
@@ -13,17 +19,63 @@ class CatalogItem(BaseModel):
     title: str
     genres: list[str]
     year: int | None
+    rating_count: int = 0
+    avg_rating: float = 0.0
+    popularity: float = 0.0
 
 
-def load_catalog(items_folder: Path) -> dict[int, CatalogItem]:
-    """Every catalog item by id."""
-    rows = pq.read_table(items_folder / "items.parquet").to_pylist()
-    return {
-        row["item_id"]: CatalogItem(
-            item_id=row["item_id"],
-            title=row["title"] or "",
-            genres=row["genres"] or [],
-            year=row["year"],
-        )
-        for row in rows
-    }
+_BROWSE_KEYS: dict[str, Callable[[CatalogItem], tuple[float, ...]]] = {
+    "rating": lambda i: (-i.avg_rating, -i.rating_count, i.item_id),
+    "year": lambda i: (-(i.year or 0), -i.popularity, i.item_id),
+    "popularity": lambda i: (-i.popularity, i.item_id),
+}
+
+
+class Catalog:
+    """Every catalog item, with browse orders per genre precomputed."""
+
+    def __init__(self, items: dict[int, CatalogItem]) -> None:
+        self.items = items
+
+    @staticmethod
+    def load(paths: StarlingPaths) -> Catalog:
+        rows = pq.read_table(paths.items / "items.parquet").to_pylist()
+        stats = {
+            row["item_id"]: row
+            for row in pds.dataset(
+                paths.item_features, format="parquet", exclude_invalid_files=True
+            )
+            .to_table(
+                columns=["item_id", "item_rating_count", "item_avg_rating", "item_popularity"]
+            )
+            .to_pylist()
+        }
+        items = {}
+        for row in rows:
+            stat = stats.get(row["item_id"], {})
+            items[row["item_id"]] = CatalogItem(
+                item_id=row["item_id"],
+                title=row["title"] or "",
+                genres=row["genres"] or [],
+                year=row["year"],
+                rating_count=stat.get("item_rating_count") or 0,
+                avg_rating=stat.get("item_avg_rating") or 0.0,
+                popularity=stat.get("item_popularity") or 0.0,
+            )
+        return Catalog(items)
+
+    def get(self, item_id: int) -> CatalogItem | None:
+        return self.items.get(item_id)
+
+    def browse(
+        self, genre: str | None, order: BrowseOrder, limit: int, min_ratings: int
+    ) -> list[CatalogItem]:
+        """Items of a genre (all when None), best first by `order`.
+
+        Ordering by rating only considers items with at least `min_ratings` ratings, so one
+        five-star vote does not top the list.
+        """
+        chosen = [i for i in self.items.values() if genre is None or genre in i.genres]
+        if order == "rating":
+            chosen = [i for i in chosen if i.rating_count >= min_ratings]
+        return sorted(chosen, key=_BROWSE_KEYS[order])[:limit]

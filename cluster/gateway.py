@@ -6,11 +6,11 @@ Serve ingress class, or it takes `response: Response` for a query parameter.
 
 import time
 
-from fastapi import FastAPI, HTTPException, Response
+from fastapi import FastAPI, HTTPException, Query, Response
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from cluster.catalog import CatalogItem, load_catalog
+from cluster.catalog import BrowseOrder, Catalog, CatalogItem
 from core.api import (
     Health,
     RecommendedItem,
@@ -18,6 +18,8 @@ from core.api import (
     RecommendResponse,
     StageResult,
     StageTrace,
+    UserHistoryItem,
+    UserSummary,
 )
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
@@ -46,7 +48,7 @@ class Gateway:
         self.rank = rank
         self.rerank = rerank
         self.store = OnlineStore(settings.resolved_redis_url())
-        self.catalog = load_catalog(StarlingPaths(settings.home).items)
+        self.catalog = Catalog.load(StarlingPaths(settings.home))
 
     @api.post("/recommend", response_model=RecommendResponse, response_model_exclude_none=True)
     async def recommend(self, request: RecommendRequest) -> RecommendResponse:
@@ -57,13 +59,17 @@ class Gateway:
         profile = self.store.profile(request.user_id)
         recalled: StageResult = await self.recall.recall.remote(request.user_id)
         ranked: StageResult = await self.rank.rank.remote(request.user_id, recalled.candidates)
-        final: StageResult = await self.rerank.rerank.remote(ranked.candidates, request.k)
+        final: StageResult = await self.rerank.rerank.remote(
+            ranked.candidates, request.k, request.exclude
+        )
         items = [
             RecommendedItem(
                 item_id=c.item_id,
                 title=self._item(c.item_id).title,
                 genres=self._item(c.item_id).genres,
                 score=c.score,
+                routes=c.routes if request.debug else None,
+                contributions=c.contributions if request.debug else None,
             )
             for c in final.candidates
         ]
@@ -90,9 +96,40 @@ class Gateway:
 
     @api.get("/items/{item_id}", response_model=CatalogItem)
     async def item(self, item_id: int) -> CatalogItem:
-        if item_id not in self.catalog:
+        """One catalog item with its rating statistics; 404 when unknown."""
+        found = self.catalog.get(item_id)
+        if found is None:
             raise HTTPException(404, f"no item {item_id}")
-        return self.catalog[item_id]
+        return found
+
+    @api.get("/items", response_model=list[CatalogItem])
+    async def browse(
+        self,
+        genre: str | None = None,
+        sort: BrowseOrder = "popularity",
+        limit: int = Query(20, ge=1, le=500),
+        min_ratings: int = Query(10, ge=0),
+    ) -> list[CatalogItem]:
+        """Browse the catalog by genre, best first by rating, year or popularity."""
+        return self.catalog.browse(genre, sort, limit, min_ratings)
+
+    @api.get("/users/{user_id}", response_model=UserSummary)
+    async def user(self, user_id: int) -> UserSummary:
+        """A user's rating statistics, favourite genres and recent positives; 404 when unknown."""
+        profile = self.store.profile(user_id)
+        if profile is None:
+            raise HTTPException(404, f"no user {user_id}")
+        return UserSummary(
+            user_id=user_id,
+            rating_count=profile.user_rating_count,
+            avg_rating=profile.user_avg_rating,
+            rating_stddev=profile.user_rating_stddev,
+            favourite_genres=profile.user_genres,
+            recent_positives=[
+                UserHistoryItem(item_id=i, title=self._item(i).title)
+                for i in profile.user_recent_items
+            ],
+        )
 
     @api.get("/healthz", response_model=Health)
     async def healthz(self, response: Response) -> Health:

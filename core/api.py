@@ -12,6 +12,7 @@ class RecommendRequest(BaseModel):
 
     user_id: int = Field(ge=0)
     k: int = Field(10, ge=1, description="how many items to return (at most Settings.max_k)")
+    exclude: list[int] = Field(default_factory=list, description="items not to recommend")
     debug: bool = Field(False, description="include the per-stage trace")
 
 
@@ -21,6 +22,9 @@ class Candidate(BaseModel):
     item_id: int
     score: float
     routes: list[str] = Field(default_factory=list, description="recall routes that proposed it")
+    contributions: dict[str, float] = Field(
+        default_factory=dict, description="what each rerank policy added to the score"
+    )
 
 
 class StageTrace(BaseModel):
@@ -46,6 +50,10 @@ class RecommendedItem(BaseModel):
     title: str
     genres: list[str]
     score: float
+    routes: list[str] | None = Field(None, description="debug: recall routes that proposed it")
+    contributions: dict[str, float] | None = Field(
+        None, description="debug: what each rerank policy added to the rank score"
+    )
 
 
 class RecommendResponse(BaseModel):
@@ -58,3 +66,19 @@ class RecommendResponse(BaseModel):
 class Health(BaseModel):
     status: str
     deployments: dict[str, str]
+
+
+class UserHistoryItem(BaseModel):
+    item_id: int
+    title: str
+
+
+class UserSummary(BaseModel):
+    """`GET /users/{id}`: what Starling knows about a user, computed from their ratings."""
+
+    user_id: int
+    rating_count: int
+    avg_rating: float
+    rating_stddev: float
+    favourite_genres: list[str]
+    recent_positives: list[UserHistoryItem]

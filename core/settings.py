@@ -47,13 +47,38 @@ class RecallSettings(BaseModel):
     embedding_quota: int = Field(200, ge=0, description="candidates from the embedding route")
     popular_quota: int = Field(100, ge=0, description="candidates from the popularity route")
     recent_items: int = Field(10, ge=1, description="recent positives that form the user vector")
+    item_to_item_quota: int = Field(
+        100, ge=0, description="candidates from the neighbours of the user's last positives"
+    )
+    item_to_item_seeds: int = Field(
+        5, ge=1, description="last positive items whose neighbours the item-to-item route takes"
+    )
+    genre_quota: int = Field(
+        50, ge=0, description="candidates from the popular items of the user's top genres"
+    )
 
 
 class RerankSettings(BaseModel):
-    """Final list policies."""
+    """Final list policies; each one is off at its neutral value."""
 
     max_per_genre: int = Field(
         0, ge=0, description="at most this many items per first genre; 0 switches it off"
+    )
+    mmr_lambda: float = Field(
+        0.8, ge=0, le=1, description="MMR relevance weight against genre overlap; 1 is off"
+    )
+    freshness_weight: float = Field(
+        0.05, ge=0, description="score bonus for a brand-new release, halving per half-life"
+    )
+    freshness_half_life_years: float = Field(5.0, gt=0)
+    popularity_debias: float = Field(
+        0.0, ge=0, description="score penalty for the most popular item, scaled by log count"
+    )
+    exclude_items: list[int] = Field(
+        default_factory=list, description="items never recommended (business rule)"
+    )
+    pinned_items: dict[int, int] = Field(
+        default_factory=dict, description="item id -> 0-based position it is pinned to"
     )
 
 

@@ -7,14 +7,17 @@ from ray import serve
 from core.api import Candidate, StageResult
 from core.paths import StarlingPaths
 from core.settings import Settings
-from rerank_service.reranker import Reranker, load_genres
+from rerank_service.item_facts import ItemFacts
+from rerank_service.reranker import Reranker
 
 
 @serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.25})
 class Rerank:
     def __init__(self, settings: Settings) -> None:
-        genres = load_genres(StarlingPaths(settings.home).items)
-        self.reranker = Reranker(settings.rerank, genres)
+        facts = ItemFacts.load(StarlingPaths(settings.home).item_features)
+        self.reranker = Reranker(settings.rerank, facts)
 
-    async def rerank(self, ranked: list[Candidate], k: int) -> StageResult:
-        return self.reranker.rerank(ranked, k)
+    async def rerank(
+        self, ranked: list[Candidate], k: int, excluded: list[int] | None = None
+    ) -> StageResult:
+        return self.reranker.rerank(ranked, k, excluded)

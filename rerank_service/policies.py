@@ -1,16 +1,87 @@
-"""Rerank policies: plain functions over ranked candidates."""
+"""Rerank policies: plain functions over ranked candidates, each recording its contribution."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from core.api import Candidate
+from rerank_service.item_facts import ItemFacts
+
+
+def _adjust(candidate: Candidate, policy: str, delta: float) -> Candidate:
+    contributions = {**candidate.contributions, policy: delta}
+    return candidate.model_copy(
+        update={"score": candidate.score + delta, "contributions": contributions}
+    )
+
+
+def freshness_boost(
+    ranked: list[Candidate], facts: ItemFacts, weight: float, half_life_years: float
+) -> list[Candidate]:
+    """Add `weight` for a release of the newest year, halving every `half_life_years`."""
+    if weight <= 0:
+        return list(ranked)
+    out = []
+    for candidate in ranked:
+        year = facts.year.get(candidate.item_id)
+        age = facts.newest_year - year if year else None
+        bonus = 0.0 if age is None else weight * 0.5 ** (max(age, 0) / half_life_years)
+        out.append(_adjust(candidate, "freshness", bonus))
+    return out
+
+
+def popularity_debias(ranked: list[Candidate], facts: ItemFacts, weight: float) -> list[Candidate]:
+    """Subtract `weight` times the item's log-scaled popularity, so the long tail gets a chance."""
+    if weight <= 0:
+        return list(ranked)
+    return [
+        _adjust(c, "popularity", -weight * facts.popularity.get(c.item_id, 0.0)) for c in ranked
+    ]
+
+
+def exclude(ranked: list[Candidate], excluded: set[int]) -> list[Candidate]:
+    return [c for c in ranked if c.item_id not in excluded]
+
+
+def _genre_overlap(a: list[str], b: list[str]) -> float:
+    union = set(a) | set(b)
+    return len(set(a) & set(b)) / len(union) if union else 0.0
+
+
+def mmr(ranked: list[Candidate], facts: ItemFacts, lam: float, k: int) -> list[Candidate]:
+    """Maximal marginal relevance: pick k items trading score against genre overlap.
+
+    Each pick maximises `lam * score - (1 - lam) * max overlap with the picks so far`; the
+    penalty paid is recorded as the `mmr` contribution. `lam == 1` keeps the rank order.
+    """
+    if lam >= 1:
+        return ranked[:k]
+    pool = sorted(ranked, key=lambda c: -c.score)
+    picked: list[Candidate] = []
+    while pool and len(picked) < k:
+        best_index, best_value, best_penalty = 0, float("-inf"), 0.0
+        for index, candidate in enumerate(pool):
+            genres = facts.genres.get(candidate.item_id, [])
+            overlap = max(
+                (_genre_overlap(genres, facts.genres.get(p.item_id, [])) for p in picked),
+                default=0.0,
+            )
+            value = lam * candidate.score - (1 - lam) * overlap
+            if value > best_value:
+                best_index, best_value, best_penalty = index, value, (1 - lam) * overlap
+        chosen = pool.pop(best_index)
+        picked.append(
+            chosen.model_copy(
+                update={"contributions": {**chosen.contributions, "mmr": -best_penalty}}
+            )
+        )
+    return picked
 
 
 def cap_per_genre(
     ranked: list[Candidate], genres: dict[int, list[str]], max_per_genre: int
 ) -> list[Candidate]:
-    """Keep the rank order but allow at most `max_per_genre` items per first genre.
+    """Keep the order but allow at most `max_per_genre` items per first genre.
 
     Items over the cap are not dropped: they move behind the items that fit, so a short catalog
     still fills the list. `max_per_genre == 0` switches the policy off.
@@ -28,6 +99,21 @@ def cap_per_genre(
         else:
             deferred.append(candidate)
     return kept + deferred
+
+
+def pin(ranked: list[Candidate], pins: dict[int, int], k: int) -> list[Candidate]:
+    """Put pinned items at their positions (within the first k), keeping the rest in order."""
+    if not pins:
+        return ranked[:k]
+    rest = [c for c in ranked if c.item_id not in pins]
+    by_id = {c.item_id: c for c in ranked}
+    out = list(rest)
+    for item_id, position in sorted(pins.items(), key=lambda p: p[1]):
+        if position >= k:
+            continue
+        pinned = by_id.get(item_id) or Candidate(item_id=item_id, score=0.0, routes=["pinned"])
+        out.insert(min(position, len(out)), _adjust(pinned, "pinned", 0.0))
+    return out[:k]
 
 
 def top_k(ranked: list[Candidate], k: int) -> list[Candidate]:

@@ -3,37 +3,56 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-
-import pyarrow.parquet as pq
 
 from core.api import Candidate, StageResult, StageTrace
 from core.settings import RerankSettings
-from rerank_service.policies import cap_per_genre, top_k
-
-
-def load_genres(items_folder: Path) -> dict[int, list[str]]:
-    """item_id -> genres from the catalog."""
-    table = pq.read_table(items_folder / "items.parquet", columns=["item_id", "genres"])
-    return dict(zip(table["item_id"].to_pylist(), table["genres"].to_pylist(), strict=True))
+from rerank_service.item_facts import ItemFacts
+from rerank_service.policies import (
+    cap_per_genre,
+    exclude,
+    freshness_boost,
+    mmr,
+    pin,
+    popularity_debias,
+    top_k,
+)
 
 
 class Reranker:
-    """Turns a ranked candidate list into the final k items."""
+    """Turns a ranked candidate list into the final k items.
 
-    def __init__(self, settings: RerankSettings, genres: dict[int, list[str]]) -> None:
+    Order: business exclusions, score adjustments (freshness, popularity debias), MMR
+    selection, the per-genre cap, then pinned positions.
+    """
+
+    def __init__(self, settings: RerankSettings, facts: ItemFacts) -> None:
         self.settings = settings
-        self.genres = genres
+        self.facts = facts
 
-    def rerank(self, ranked: list[Candidate], k: int) -> StageResult:
+    def rerank(
+        self, ranked: list[Candidate], k: int, excluded: list[int] | None = None
+    ) -> StageResult:
         started = time.perf_counter()
-        diversified = cap_per_genre(ranked, self.genres, self.settings.max_per_genre)
-        final = top_k(diversified, k)
+        s = self.settings
+        blocked = set(s.exclude_items) | set(excluded or [])
+        pool = exclude(ranked, blocked)
+        pool = freshness_boost(pool, self.facts, s.freshness_weight, s.freshness_half_life_years)
+        pool = popularity_debias(pool, self.facts, s.popularity_debias)
+        # MMR picks a reserve beyond k so that the genre cap can still fill k slots.
+        reserve = k * 2 if s.max_per_genre else k
+        chosen = mmr(pool, self.facts, s.mmr_lambda, reserve)
+        chosen = cap_per_genre(chosen, self.facts.genres, s.max_per_genre)
+        pins = {i: p for i, p in s.pinned_items.items() if i not in blocked}
+        final = top_k(pin(chosen, pins, k), k)
         trace = StageTrace(
             stage="rerank",
             candidates_in=len(ranked),
             candidates_out=len(final),
             ms=(time.perf_counter() - started) * 1000,
-            detail={"max_per_genre": self.settings.max_per_genre},
+            detail={
+                "excluded": len(ranked) - len(exclude(ranked, blocked)),
+                "mmr_lambda": s.mmr_lambda,
+                "max_per_genre": s.max_per_genre,
+            },
         )
         return StageResult(candidates=final, trace=trace)

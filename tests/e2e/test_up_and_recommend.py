@@ -113,6 +113,16 @@ def test_known_user_gets_k_unseen_titled_items_with_a_trace(app: RunningApp) -> 
     assert stages["recall"]["candidates_out"] >= stages["rank"]["candidates_out"] >= 7
     assert stages["recall"]["model"].startswith("item2vec:v")
     assert stages["rank"]["model"].startswith("mlp:v")
+    assert all(i["routes"] and "mmr" in i["contributions"] for i in items)
+
+
+def test_excluded_items_never_come_back(app: RunningApp) -> None:
+    first = httpx.post(f"{app.url}/recommend", json={"user_id": 2, "k": 5}).json()["items"]
+    dropped = [i["item_id"] for i in first[:3]]
+    again = httpx.post(f"{app.url}/recommend", json={"user_id": 2, "k": 5, "exclude": dropped})
+    assert again.status_code == 200
+    assert not set(dropped) & {i["item_id"] for i in again.json()["items"]}
+    assert len(again.json()["items"]) == 5
 
 
 def test_unknown_user_gets_popular_items_not_an_error(app: RunningApp) -> None:
@@ -142,3 +152,23 @@ def test_status_command_sees_the_running_app(app: RunningApp) -> None:
     )
     assert "item2vec v1" in result.stdout
     assert ": ok" in result.stdout
+
+
+def test_browse_by_genre_sorted_by_rating(app: RunningApp) -> None:
+    answer = httpx.get(f"{app.url}/items", params={"genre": "Comedy", "sort": "rating", "limit": 5})
+    assert answer.status_code == 200
+    items = answer.json()
+    assert len(items) == 5
+    assert all("Comedy" in i["genres"] for i in items)
+    ratings = [i["avg_rating"] for i in items]
+    assert ratings == sorted(ratings, reverse=True)
+    assert httpx.get(f"{app.url}/items", params={"sort": "nonsense"}).status_code == 422
+
+
+def test_user_page_and_unknown_ids(app: RunningApp) -> None:
+    user = httpx.get(f"{app.url}/users/1").json()
+    assert user["rating_count"] == len(_rated_by(app.home, 1))
+    assert user["favourite_genres"]
+    assert all(i["title"] for i in user["recent_positives"])
+    assert httpx.get(f"{app.url}/users/987654321").status_code == 404
+    assert httpx.get(f"{app.url}/items/987654321").status_code == 404

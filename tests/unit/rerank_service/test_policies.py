@@ -2,31 +2,71 @@ from __future__ import annotations
 
 from core.api import Candidate
 from core.settings import RerankSettings
-from rerank_service.policies import cap_per_genre, top_k
+from rerank_service.item_facts import ItemFacts
+from rerank_service.policies import (
+    cap_per_genre,
+    freshness_boost,
+    mmr,
+    pin,
+    popularity_debias,
+    top_k,
+)
 from rerank_service.reranker import Reranker
 
-GENRES = {1: ["Drama"], 2: ["Drama"], 3: ["Drama"], 4: ["Comedy"], 5: []}
+FACTS = ItemFacts(
+    genres={1: ["Drama"], 2: ["Drama"], 3: ["Drama"], 4: ["Comedy"], 5: []},
+    year={1: 2020, 2: 2010, 3: 2020, 4: 2000},
+    popularity={1: 1.0, 2: 0.5, 3: 0.0, 4: 0.2, 5: 0.0},
+    newest_year=2020,
+)
+OFF = RerankSettings(mmr_lambda=1.0, freshness_weight=0.0)
 
 
 def _ranked(*ids: int) -> list[Candidate]:
     return [Candidate(item_id=i, score=1.0 - i / 10) for i in ids]
 
 
+def _ids(candidates: list[Candidate]) -> list[int]:
+    return [c.item_id for c in candidates]
+
+
 def test_genre_cap_defers_extra_items_instead_of_dropping_them() -> None:
-    out = cap_per_genre(_ranked(1, 2, 3, 4, 5), GENRES, max_per_genre=2)
-    assert [c.item_id for c in out] == [1, 2, 4, 5, 3]
+    assert _ids(cap_per_genre(_ranked(1, 2, 3, 4, 5), FACTS.genres, 2)) == [1, 2, 4, 5, 3]
+    assert _ids(cap_per_genre(_ranked(3, 1, 2), FACTS.genres, 0)) == [3, 1, 2]
 
 
-def test_genre_cap_of_zero_keeps_the_order() -> None:
-    assert [c.item_id for c in cap_per_genre(_ranked(3, 1, 2), GENRES, 0)] == [3, 1, 2]
+def test_freshness_halves_per_half_life_and_is_recorded() -> None:
+    boosted = freshness_boost(_ranked(1, 2, 5), FACTS, weight=0.2, half_life_years=10)
+    assert [c.contributions["freshness"] for c in boosted] == [0.2, 0.1, 0.0]
+    assert boosted[1].score == 0.8 + 0.1
+
+
+def test_popularity_debias_lets_the_long_tail_overtake() -> None:
+    out = popularity_debias(_ranked(1, 3), FACTS, weight=0.5)
+    assert out[0].contributions["popularity"] == -0.5
+    assert sorted(out, key=lambda c: -c.score)[0].item_id == 3
+
+
+def test_mmr_trades_score_for_genre_variety() -> None:
+    assert _ids(mmr(_ranked(1, 2, 3, 4), FACTS, lam=1.0, k=3)) == [1, 2, 3]
+    diverse = mmr(_ranked(1, 2, 3, 4), FACTS, lam=0.5, k=2)
+    assert _ids(diverse) == [1, 4]
+    assert diverse[1].contributions["mmr"] == 0.0
+
+
+def test_pins_take_their_positions_even_when_not_recalled() -> None:
+    assert _ids(pin(_ranked(1, 2, 3), {42: 0, 3: 1}, k=3)) == [42, 3, 1]
+    assert _ids(pin(_ranked(1, 2, 3), {42: 7}, k=3)) == [1, 2, 3]
 
 
 def test_top_k_drops_duplicates() -> None:
-    assert [c.item_id for c in top_k(_ranked(1, 1, 2, 3), 2)] == [1, 2]
+    assert _ids(top_k(_ranked(1, 1, 2, 3), 2)) == [1, 2]
 
 
-def test_reranker_returns_k_items_and_a_trace() -> None:
-    result = Reranker(RerankSettings(max_per_genre=1), GENRES).rerank(_ranked(1, 2, 3, 4), 3)
-    assert [c.item_id for c in result.candidates] == [1, 4, 2]
+def test_reranker_applies_request_exclusions_and_business_rules() -> None:
+    settings = OFF.model_copy(update={"exclude_items": [2], "pinned_items": {5: 0}})
+    result = Reranker(settings, FACTS).rerank(_ranked(1, 2, 3, 4), 3, excluded=[3])
+    assert _ids(result.candidates) == [5, 1, 4]
     assert result.trace.stage == "rerank"
     assert (result.trace.candidates_in, result.trace.candidates_out) == (4, 3)
+    assert result.trace.detail["excluded"] == 2
