@@ -7,16 +7,20 @@ Serve ingress class, or it takes `response: Response` for a query parameter.
 import time
 
 from fastapi import FastAPI, HTTPException, Query, Response
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from cluster.catalog import BrowseOrder, Catalog, CatalogItem
+from cluster.metrics import GatewayMetrics
+from cluster.stage_chain import ChainResult, run_chain
 from core.api import (
+    Candidate,
     Health,
     RecommendedItem,
     RecommendRequest,
     RecommendResponse,
-    StageResult,
     StageTrace,
     UserHistoryItem,
     UserSummary,
@@ -49,6 +53,7 @@ class Gateway:
         self.rerank = rerank
         self.store = OnlineStore(settings.resolved_redis_url())
         self.catalog = Catalog.load(StarlingPaths(settings.home))
+        self.metrics = GatewayMetrics()
 
     @api.post("/recommend", response_model=RecommendResponse, response_model_exclude_none=True)
     async def recommend(self, request: RecommendRequest) -> RecommendResponse:
@@ -57,10 +62,15 @@ class Gateway:
             raise HTTPException(422, f"k must be at most {self.settings.max_k}")
         started = time.perf_counter()
         profile = self.store.profile(request.user_id)
-        recalled: StageResult = await self.recall.recall.remote(request.user_id)
-        ranked: StageResult = await self.rank.rank.remote(request.user_id, recalled.candidates)
-        final: StageResult = await self.rerank.rerank.remote(
-            ranked.candidates, request.k, request.exclude
+        chain = await run_chain(
+            self.recall.recall,
+            self.rank.rank,
+            self.rerank.rerank,
+            self._popular,
+            request.user_id,
+            request.k,
+            request.exclude,
+            self.settings.stage_timeout_s,
         )
         items = [
             RecommendedItem(
@@ -71,23 +81,43 @@ class Gateway:
                 routes=c.routes if request.debug else None,
                 contributions=c.contributions if request.debug else None,
             )
-            for c in final.candidates
+            for c in chain.candidates
         ]
+        seconds = time.perf_counter() - started
+        self._observe(chain, len(items), seconds)
         trace = None
         if request.debug:
             total = StageTrace(
-                stage="total",
-                candidates_in=0,
-                candidates_out=len(items),
-                ms=(time.perf_counter() - started) * 1000,
+                stage="total", candidates_in=0, candidates_out=len(items), ms=seconds * 1000
             )
-            trace = [recalled.trace, ranked.trace, final.trace, total]
+            trace = [*chain.traces, total]
         return RecommendResponse(
             user_id=request.user_id,
             items=items,
             cold_start=profile is None or not profile.user_recent_items,
+            degraded=chain.degraded,
             trace=trace,
         )
+
+    def _popular(self, n: int) -> list[Candidate]:
+        return [
+            Candidate(item_id=item, score=score, routes=["popular"])
+            for item, score in self.store.popular(n)
+        ]
+
+    def _observe(self, chain: ChainResult, items: int, seconds: float) -> None:
+        self.metrics.requests.labels(endpoint="recommend", status="200").inc()
+        self.metrics.latency.observe(seconds)
+        self.metrics.items.inc(items)
+        for trace in chain.traces:
+            self.metrics.stage_latency.labels(stage=trace.stage).observe(trace.ms / 1000)
+        for stage in chain.degraded:
+            self.metrics.degraded.labels(stage=stage).inc()
+
+    @api.get("/metrics", response_class=PlainTextResponse)
+    async def prometheus(self) -> PlainTextResponse:
+        """Prometheus text format: requests, latency per stage, items served, degradations."""
+        return PlainTextResponse(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     def _item(self, item_id: int) -> CatalogItem:
         return self.catalog.get(item_id) or CatalogItem(

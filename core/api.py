@@ -60,6 +60,10 @@ class RecommendResponse(BaseModel):
     user_id: int
     items: list[RecommendedItem]
     cold_start: bool = Field(description="true when the user has no history known to Starling")
+    degraded: list[str] = Field(
+        default_factory=list,
+        description="stages that failed or timed out and fell back to the previous stage's order",
+    )
     trace: list[StageTrace] | None = None
 
 

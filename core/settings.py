@@ -39,6 +39,15 @@ class RankSettings(BaseModel):
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(512, ge=1)
     lr: float = Field(2e-3, gt=0)
+    patience: int = Field(
+        2, ge=1, description="epochs without a better validation AUC before training stops"
+    )
+    validation_fraction: float = Field(
+        0.1, gt=0, lt=1, description="last share of train time held out for early stopping"
+    )
+    random_split_fraction: float = Field(
+        0.2, gt=0, lt=1, description="test share of SparrowRecSys's random split protocol"
+    )
 
 
 class RecallSettings(BaseModel):
@@ -127,6 +136,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=1, le=65535)
     max_k: int = Field(100, ge=1, description="largest k a /recommend request may ask for")
+    stage_timeout_s: float = Field(
+        2.0, gt=0, description="a stage slower than this degrades to the previous stage's order"
+    )
 
     train: TrainSettings = Field(default_factory=TrainSettings)
     item2vec: Item2VecSettings = Field(default_factory=Item2VecSettings)

@@ -108,6 +108,7 @@ def test_known_user_gets_k_unseen_titled_items_with_a_trace(app: RunningApp) -> 
     scores = [i["score"] for i in items]
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert body["cold_start"] is False
+    assert body["degraded"] == []
     stages = {t["stage"]: t for t in body["trace"]}
     assert {"recall", "rank", "rerank", "total"} <= set(stages)
     assert stages["recall"]["candidates_out"] >= stages["rank"]["candidates_out"] >= 7
@@ -172,3 +173,12 @@ def test_user_page_and_unknown_ids(app: RunningApp) -> None:
     assert all(i["title"] for i in user["recent_positives"])
     assert httpx.get(f"{app.url}/users/987654321").status_code == 404
     assert httpx.get(f"{app.url}/items/987654321").status_code == 404
+
+
+def test_metrics_count_requests_and_stage_latency(app: RunningApp) -> None:
+    httpx.post(f"{app.url}/recommend", json={"user_id": 3, "k": 4})
+    text = httpx.get(f"{app.url}/metrics").text
+    assert 'starling_requests_total{endpoint="recommend",status="200"}' in text
+    assert 'starling_stage_seconds_bucket{le="0.1",stage="rank"}' in text
+    served = [ln for ln in text.splitlines() if ln.startswith("starling_items_served_total")]
+    assert served and float(served[0].split()[-1]) >= 4

@@ -1,0 +1,45 @@
+"""The Gateway's Prometheus metrics, served as text at GET /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class GatewayMetrics:
+    """Counters and latency histograms of one Gateway replica (own registry, no globals)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "starling_requests",
+            "Requests answered, by endpoint and HTTP status",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "starling_request_seconds",
+            "End-to-end latency of /recommend inside the Gateway",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.stage_latency = Histogram(
+            "starling_stage_seconds",
+            "Latency of each stage as the stage reports it",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.items = Counter(
+            "starling_items_served", "Items returned by /recommend", registry=self.registry
+        )
+        self.degraded = Counter(
+            "starling_degraded",
+            "Requests answered with a stage degraded, by stage",
+            ["stage"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
