@@ -69,13 +69,42 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser(
         "ingest",
         parents=[common],
-        help="validate a MovieLens directory into the Parquet lake",
-        description="Read a MovieLens CSV directory with Ray Data, validate every row (bad "
-        "rows go to the quarantine table with their reason) and commit the events lake "
-        "atomically. Files ingested before are skipped.",
+        help="validate a MovieLens directory or an event log into the Parquet lake",
+        description="Read a MovieLens release (CSV, ml-1m/ml-10m .dat or ml-100k, detected "
+        "by its files) or event logs (CSV, JSON Lines or Parquet files, or a folder of them) "
+        "with Ray Data, validate every row (bad rows go to the quarantine table with their "
+        "reason, file and line) and commit the events lake atomically. Files ingested before "
+        "are skipped; a killed run leaves the lake at its last commit.",
     )
     ingest.add_argument(
-        "--source", type=Path, default=None, help="MovieLens directory (default: synthetic data)"
+        "--source",
+        type=Path,
+        default=None,
+        help="MovieLens directory, event log file or folder (default: synthetic data)",
+    )
+    ingest.add_argument(
+        "--map",
+        default=argparse.SUPPRESS,
+        help="event log columns, e.g. user=uid,item=sku,ts=time,type=action,value=amount "
+        "(fields: user, item, ts, value, type, event_id, tag; unmapped fields keep their own "
+        "names; without a type column, rows with a value are ratings and others clicks)",
+    )
+    ingest.add_argument(
+        "--ts-unit",
+        choices=("s", "ms", "us", "ns"),
+        default=argparse.SUPPRESS,
+        help="unit of numeric event log timestamps (default s)",
+    )
+    ingest.add_argument(
+        "--ts-format",
+        default=argparse.SUPPRESS,
+        help="strptime format of text timestamps, or ISO8601",
+    )
+    ingest.add_argument(
+        "--rating-range",
+        default=argparse.SUPPRESS,
+        metavar="MIN,MAX",
+        help="valid rating values (default STARLING_DATA__RATING_MIN/MAX, 0.5,5)",
     )
     ingest.set_defaults(run=commands.ingest)
 
@@ -114,8 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser(
         "eval",
         parents=[common],
-        help="show the offline metrics of the serving models",
-        description="Print the offline metrics recorded for the models that serve.",
+        help="offline evaluation of the models",
+        description="Without a KIND: print the offline metrics recorded for the serving models. "
+        "`eval recall`: Recall/NDCG/HitRate@10,50,100 and coverage of every recall route, the "
+        "merged set and the most-popular and item-KNN baselines on the time split. `eval rank`: "
+        "every ranking model against a logistic-regression baseline on the same features. "
+        "Tables are printed and saved as JSON and PNG under the home's stats/ folder.",
+    )
+    evaluate.add_argument(
+        "kind", nargs="?", choices=["recall", "rank"], default=None, help="what to evaluate"
+    )
+    evaluate.add_argument(
+        "--models", nargs="+", default=None, help="ranking models to compare (default: all)"
     )
     evaluate.set_defaults(run=commands.evaluate)
 

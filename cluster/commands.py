@@ -25,11 +25,13 @@ from core.registry import ModelNotFoundError, Registry
 from core.settings import Settings
 from core.storage import read_manifest
 from ingest.features import build_features
-from ingest.job import ingest_movielens
-from ingest.movielens import SourceError
+from ingest.job import ingest_source
 from ingest.online_publish import publish_online
+from ingest.sources.event_log import EventLogOptions, parse_mapping
+from ingest.sources.spec import SourceError
 from ingest.synth import SynthConfig, generate
 from rank_service.train import train_rank as train_rank_model
+from recall_service.offline_eval import evaluate_recall
 from recall_service.train import train_item2vec
 
 USER_ERRORS: tuple[type[Exception], ...] = (
@@ -92,12 +94,32 @@ def synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rating_range(args: argparse.Namespace) -> dict[str, Any]:
+    if "rating_range" not in vars(args):
+        return {}
+    low, _, high = args.rating_range.partition(",")
+    try:
+        return {"rating_min": float(low), "rating_max": float(high)}
+    except ValueError:
+        raise SourceError(f"--rating-range {args.rating_range!r}: expected MIN,MAX") from None
+
+
+def _log_options(args: argparse.Namespace) -> EventLogOptions:
+    flags = vars(args)
+    return EventLogOptions(
+        mapping=parse_mapping(flags.get("map", "")),
+        ts_unit=flags.get("ts_unit", "s"),
+        ts_format=flags.get("ts_format"),
+    )
+
+
 def ingest(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    settings = settings_from(args, data=_rating_range(args))
     paths = StarlingPaths(settings.home)
     source = args.source or paths.data_dir
+    options = _log_options(args)
     with ray_runtime(settings):
-        summary = ingest_movielens(settings, paths, source)
+        summary = ingest_source(settings, paths, source, options)
     say(summary.model_dump_json(indent=2))
     return 0
 
@@ -134,7 +156,12 @@ def train_rank(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    registry = Registry(StarlingPaths(settings.home).registry)
+    paths = StarlingPaths(settings.home)
+    if args.kind == "recall":
+        say(evaluate_recall(settings, paths).to_table())
+        say(f"saved to {paths.stats}")
+        return 0
+    registry = Registry(paths.registry)
     for kind in ("recall", "rank"):
         ref = registry.serving(kind)
         if ref is None:

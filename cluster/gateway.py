@@ -71,6 +71,7 @@ class Gateway:
             request.k,
             request.exclude,
             self.settings.stage_timeout_s,
+            request.genre,
         )
         items = [
             RecommendedItem(

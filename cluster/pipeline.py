@@ -14,7 +14,7 @@ from core.registry import ModelManifest, Registry
 from core.settings import Settings
 from core.storage import fingerprint, is_fresh
 from ingest.features import build_features, feature_inputs
-from ingest.job import ingest_movielens
+from ingest.job import ingest_source
 from ingest.online_publish import publish_online
 from ingest.synth import SynthConfig, generate
 from rank_service.train import train_rank
@@ -78,8 +78,8 @@ def run_pipeline(settings: Settings, data: Path | None, report: Reporter) -> Non
     source = data if data is not None else ensure_synthetic(settings, paths, report)
 
     def ingest() -> str:
-        summary = ingest_movielens(settings, paths, source)
-        if summary.skipped_files:
+        summary = ingest_source(settings, paths, source)
+        if summary.rows_read == 0:
             return f"nothing new in {source}; lake holds {summary.lake_rows:,} events"
         bad = sum(summary.quarantined.values())
         return f"{summary.accepted:,} accepted, {bad:,} quarantined, {summary.lake_rows:,} in lake"

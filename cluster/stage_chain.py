@@ -67,6 +67,7 @@ async def run_chain(
     k: int,
     exclude: list[int],
     timeout_s: float,
+    genre: str | None = None,
 ) -> ChainResult:
     """The three stages in order; each failure degrades to the previous stage's answer."""
     degraded: list[str] = []
@@ -87,7 +88,7 @@ async def run_chain(
             return _fallback(name, fallback(), reason)
 
     excluded = set(exclude)
-    recalled = await stage("recall", recall, (user_id,), lambda: popular(k + len(exclude)))
+    recalled = await stage("recall", recall, (user_id, genre), lambda: popular(k + len(exclude)))
     ranked = await stage("rank", rank, (user_id, recalled.candidates), lambda: recalled.candidates)
     final = await stage(
         "rerank",

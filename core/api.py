@@ -13,6 +13,9 @@ class RecommendRequest(BaseModel):
     user_id: int = Field(ge=0)
     k: int = Field(10, ge=1, description="how many items to return (at most Settings.max_k)")
     exclude: list[int] = Field(default_factory=list, description="items not to recommend")
+    genre: str | None = Field(
+        None, description="context: a genre the user is browsing; cold users get its best items"
+    )
     debug: bool = Field(False, description="include the per-stage trace")
 
 

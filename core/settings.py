@@ -51,13 +51,14 @@ class RankSettings(BaseModel):
 
 
 class RecallSettings(BaseModel):
-    """Candidate generation quotas per route."""
+    """Candidate generation quotas per route; the merge interleaves routes in proportion to
+    them. Defaults tuned on ml-latest-small's time split (see recall_service/offline_eval.py)."""
 
-    embedding_quota: int = Field(200, ge=0, description="candidates from the embedding route")
-    popular_quota: int = Field(100, ge=0, description="candidates from the popularity route")
+    embedding_quota: int = Field(25, ge=0, description="candidates from the embedding route")
+    popular_quota: int = Field(300, ge=0, description="candidates from the popularity route")
     recent_items: int = Field(10, ge=1, description="recent positives that form the user vector")
     item_to_item_quota: int = Field(
-        100, ge=0, description="candidates from the neighbours of the user's last positives"
+        25, ge=0, description="candidates from the neighbours of the user's last positives"
     )
     item_to_item_seeds: int = Field(
         5, ge=1, description="last positive items whose neighbours the item-to-item route takes"

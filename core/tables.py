@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-EVENT_TYPES: tuple[str, ...] = ("rating", "click", "view", "impression")
+EVENT_TYPES: tuple[str, ...] = ("rating", "click", "view", "impression", "tag")
 
 EVENTS = pa.schema(
     [

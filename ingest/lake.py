@@ -52,6 +52,24 @@ def _link_tree(src: Path, dst: Path) -> None:
             shutil.copy2(file, dst / file.name)
 
 
+def recover(lake: Path) -> None:
+    """Bring a lake back to its last committed version after a killed commit.
+
+    `atomic_dir` renames the old version aside before renaming the new one in; a kill between
+    the two leaves only the aside copy, which still holds the last committed manifest.
+    Temporary folders of killed runs are removed.
+    """
+    if not lake.parent.is_dir():
+        return
+    for folder in lake.parent.glob(f".{lake.name}.*.tmp"):
+        shutil.rmtree(folder, ignore_errors=True)
+    aside = [p for p in lake.parent.glob(f".{lake.name}.*.old") if read_manifest(p) is not None]
+    if not lake.exists() and aside:
+        os.replace(max(aside, key=lambda p: p.stat().st_mtime), lake)
+    for folder in lake.parent.glob(f".{lake.name}.*.old"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def count_rows(lake: Path) -> int:
     manifest = read_manifest(lake)
     return 0 if manifest is None else manifest.rows.get("events", 0)
@@ -124,7 +142,11 @@ def write_items(items: pa.Table, folder: Path, source: str) -> int:
 
 
 def write_quarantine(rows: pd.DataFrame, folder: Path, run_id: str) -> None:
-    """Keep every rejected row, one file per ingest run."""
+    """Keep every rejected row, one file per ingest run.
+
+    `run_id` is derived from the files being ingested, so a run repeated after a crash
+    replaces its own earlier file instead of quarantining the same rows twice.
+    """
     if rows.empty:
         return
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.registry import Registry
 from core.settings import Settings
+from recall_service.genre_popularity import GenrePopularity
 from recall_service.recaller import Recaller
 from recall_service.replica_index import ReplicaIndex, open_replica_index, resolve_ref
 
@@ -35,6 +36,8 @@ class Recall:
         self._settings = settings
         self._paths = StarlingPaths(settings.home)
         self._store = OnlineStore(settings.resolved_redis_url())
+        # Genre rankings change only when features are rebuilt, which redeploys the app.
+        self._genres = GenrePopularity.from_item_features(self._paths.item_features)
         # Serve runs a sync reconfigure in a thread pool: the lock keeps it from closing an
         # index that a request is still searching.
         self._lock = threading.Lock()
@@ -55,7 +58,7 @@ class Recall:
                 raise
             logger.exception("recall could not load %s; still serving %s", config, self._label)
             return
-        recaller = Recaller(loaded.index, self._store, self._settings, loaded.label)
+        recaller = Recaller(loaded.index, self._store, self._settings, loaded.label, self._genres)
         with self._lock:
             old, self._loaded, self._recaller = self._loaded, loaded, recaller
         if old is not None:
@@ -66,13 +69,13 @@ class Recall:
     def _label(self) -> str | None:
         return None if self._loaded is None else self._loaded.label
 
-    async def recall(self, user_id: int) -> StageResult:
+    async def recall(self, user_id: int, genre: str | None = None) -> StageResult:
         # Called without awaiting: Milvus Lite's client is not known to be thread-safe, and a
         # request takes milliseconds.
         with self._lock:
             if self._recaller is None:
                 raise RuntimeError("no recall model loaded: give the deployment a user_config")
-            return self._recaller.recall(user_id)
+            return self._recaller.recall(user_id, genre)
 
     def __del__(self) -> None:
         # Serve calls this when it stops a replica, so the private index copy goes with it.

@@ -10,7 +10,7 @@ from core.api import Candidate
 
 @dataclass(frozen=True)
 class RouteHits:
-    """What one route proposed, best first, with scores comparable across routes."""
+    """What one route proposed, best first."""
 
     route: str
     hits: list[tuple[int, float]]
@@ -20,28 +20,33 @@ class RouteHits:
 def merge_routes(
     routes: Sequence[RouteHits], seen: set[int]
 ) -> tuple[list[Candidate], dict[str, int]]:
-    """Union of the routes' first `quota` unseen items each, best score first.
+    """Union of the routes' first `quota` unseen items each, best fused score first.
 
-    An item proposed by several routes appears once, keeps its best score and lists every route
-    that proposed it (in route order). Also returns how many items each route contributed.
+    A route's r-th item taken earns 1 - r / quota: routes interleave in proportion to their
+    quotas (cosines and popularity counts are not on one scale), and an item proposed by several
+    routes adds up their shares, so agreement ranks higher. Each item appears once and lists
+    every route that proposed it (in route order). Also returns how many items each route
+    contributed.
     """
     merged: dict[int, Candidate] = {}
     contributed: dict[str, int] = {}
     for route in routes:
         taken = 0
-        for item, score in route.hits:
+        for item, _ in route.hits:
             if taken >= route.quota:
                 break
             if item in seen:
                 continue
             candidate = merged.get(item)
+            if candidate is not None and route.route in candidate.routes:
+                continue
+            share = 1.0 - taken / route.quota
             if candidate is None:
-                merged[item] = Candidate(item_id=item, score=score, routes=[route.route])
-                taken += 1
-            elif route.route not in candidate.routes:
+                merged[item] = Candidate(item_id=item, score=share, routes=[route.route])
+            else:
                 candidate.routes.append(route.route)
-                candidate.score = max(candidate.score, score)
-                taken += 1
+                candidate.score += share
+            taken += 1
         contributed[route.route] = taken
     # A stable sort keeps route order between equal scores.
     ordered = sorted(merged.values(), key=lambda c: c.score, reverse=True)

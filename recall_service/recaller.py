@@ -1,4 +1,4 @@
-"""Candidate generation for one user: the embedding and popularity routes, merged."""
+"""Candidate generation for one user: every recall route, merged."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import Protocol
 from core.api import StageResult, StageTrace
 from core.online_store import UserProfile
 from core.settings import Settings
+from recall_service.genre_popularity import GenrePopularity, genre_route
 from recall_service.merge import RouteHits, merge_routes
-from recall_service.routes import ItemIndex, embedding_route, popular_scores
+from recall_service.routes import ItemIndex, embedding_route, item_to_item_route, popular_scores
 
 EMBEDDING = "embedding"
+ITEM_TO_ITEM = "item_to_item"
 POPULAR = "popular"
+GENRE = "genre"
 
 
 class OnlineFeatures(Protocol):
@@ -26,35 +29,68 @@ class OnlineFeatures(Protocol):
 
 
 class Recaller:
-    """Recall with one embedding model; `version` labels it in traces, e.g. "item2vec:v1"."""
+    """Recall with one embedding model; `version` labels it in traces, e.g. "item2vec:v1".
+
+    `genres` holds each genre's popular items (loaded at replica start); without it the genre
+    route proposes nothing.
+    """
 
     def __init__(
-        self, index: ItemIndex, store: OnlineFeatures, settings: Settings, version: str
+        self,
+        index: ItemIndex,
+        store: OnlineFeatures,
+        settings: Settings,
+        version: str,
+        genres: GenrePopularity | None = None,
     ) -> None:
         self.index = index
         self.store = store
         self.settings = settings
         self.version = version
+        self.genres = genres or GenrePopularity({})
 
-    def recall(self, user_id: int) -> StageResult:
-        """Unseen candidates: embedding neighbours of the user's recent items by similarity,
-        then popular items. A user without recent items gets popular items only."""
+    def recall(self, user_id: int, genre: str | None = None) -> StageResult:
+        """Unseen candidates of every route, merged. A user without history gets popular items
+        and, when `genre` is given, that genre's best items; `genre` also leads a known user's
+        own top genres."""
         start = time.perf_counter()
         quotas = self.settings.recall
         seen = self.store.seen(user_id)
         profile = self.store.profile(user_id)
-        recent = profile.user_recent_items[: quotas.recent_items] if profile else []
-        # Asking each route for len(seen) extra items leaves it its full quota after filtering.
+        recent = profile.user_recent_items if profile else []
+        top_genres = ([genre] if genre else []) + (profile.user_genres if profile else [])
+
+        # Asking each route for len(seen) extra items leaves it its full quota after filtering;
+        # a route with no quota is not asked at all.
+        def ask(quota: int) -> int:
+            return quota + len(seen) if quota > 0 else 0
+
         routes = [
             RouteHits(
                 EMBEDDING,
-                embedding_route(self.index, recent, quotas.embedding_quota + len(seen)),
+                embedding_route(
+                    self.index, recent[: quotas.recent_items], ask(quotas.embedding_quota)
+                ),
                 quotas.embedding_quota,
             ),
             RouteHits(
+                ITEM_TO_ITEM,
+                item_to_item_route(
+                    self.index,
+                    recent[: quotas.item_to_item_seeds],
+                    ask(quotas.item_to_item_quota),
+                ),
+                quotas.item_to_item_quota,
+            ),
+            RouteHits(
                 POPULAR,
-                popular_scores(self._popular(quotas.popular_quota, len(seen))),
+                popular_scores(self._popular(ask(quotas.popular_quota))),
                 quotas.popular_quota,
+            ),
+            RouteHits(
+                GENRE,
+                genre_route(self.genres, top_genres, quotas.genre_quota, seen),
+                quotas.genre_quota,
             ),
         ]
         candidates, contributed = merge_routes(routes, seen)
@@ -68,6 +104,6 @@ class Recaller:
         )
         return StageResult(candidates=candidates, trace=trace)
 
-    def _popular(self, quota: int, extra: int) -> list[tuple[int, float]]:
+    def _popular(self, n: int) -> list[tuple[int, float]]:
         # OnlineStore.popular(0) would return the whole ranking (a Redis range of 0..-1).
-        return self.store.popular(quota + extra) if quota > 0 else []
+        return self.store.popular(n) if n > 0 else []

@@ -39,3 +39,28 @@ def popular_scores(popular: Sequence[tuple[int, float]]) -> list[tuple[int, floa
     """Popularity ranks mapped into (-2, -1): below every cosine similarity, best first."""
     n = len(popular)
     return [(item, -1.0 - (rank + 1) / (n + 1)) for rank, (item, _) in enumerate(popular)]
+
+
+def item_to_item_route(index: ItemIndex, seeds: Sequence[int], k: int) -> list[tuple[int, float]]:
+    """Neighbours of each seed item (newest first), scored by their mean cosine over all seeds.
+
+    An item near several seeds outranks one near a single seed; averaging over every seed (not
+    only those that found it) keeps the scores within [-1, 1], comparable to the embedding route.
+    Seeds without a vector are skipped; empty when none has one.
+    """
+    if k <= 0 or not seeds:
+        return []
+    found = index.vectors(seeds)
+    known = [item for item in dict.fromkeys(seeds) if item in found]
+    if not known:
+        return []
+    # Each seed's k neighbours cover its share of the answer even after the seeds are dropped.
+    hits = index.search(np.stack([found[item] for item in known]), k + len(known))
+    totals: dict[int, float] = {}
+    for neighbours in hits:
+        for item, score in neighbours:
+            totals[item] = totals.get(item, 0.0) + score
+    for seed in known:
+        totals.pop(seed, None)
+    ranked = sorted(totals.items(), key=lambda pair: pair[1], reverse=True)[:k]
+    return [(item, total / len(known)) for item, total in ranked]

@@ -135,6 +135,13 @@ def test_unknown_user_gets_popular_items_not_an_error(app: RunningApp) -> None:
     assert "trace" not in body
 
 
+def test_unknown_user_browsing_a_genre_gets_that_genres_items(app: RunningApp) -> None:
+    body = {"user_id": 987654321, "k": 5, "genre": "Comedy", "debug": True}
+    items = httpx.post(f"{app.url}/recommend", json=body).json()["items"]
+    assert len(items) == 5
+    assert sum("Comedy" in i["genres"] for i in items) >= 3
+
+
 def test_bad_requests_get_a_reason(app: RunningApp) -> None:
     for bad in ({"user_id": "abc", "k": 5}, {"user_id": 1, "k": 0}, {"user_id": 1, "k": 10_000}):
         answer = httpx.post(f"{app.url}/recommend", json=bad)

@@ -38,7 +38,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settin
         redis_url=redis_url,
         train=TrainSettings(workers=2, cpus_per_worker=0.5),
         item2vec=Item2VecSettings(dim=8, window=2, epochs=1, batch_size=256, lr=0.05),
-        recall=RecallSettings(embedding_quota=5, popular_quota=5, recent_items=5),
+        recall=RecallSettings(
+            embedding_quota=5, popular_quota=5, item_to_item_quota=5, genre_quota=0, recent_items=5
+        ),
     )
 
 
@@ -89,8 +91,11 @@ def test_recaller_on_the_trained_version_skips_seen_items_and_names_routes(
     assert items and not SEEN & set(items)
     assert len(items) == len(set(items))
     assert result.trace.detail["embedding"] == 5
+    assert result.trace.detail["item_to_item"] == 5
     assert all(c.routes for c in result.candidates)
     assert any("embedding" in c.routes for c in result.candidates)
+    # The item-to-item route searched Milvus once per seed and kept its quota of unseen items.
+    assert sum("item_to_item" in c.routes for c in result.candidates) == 5
     assert result.trace.model == "item2vec:v1"
     assert [c.item_id for c in cold.candidates] == [100, 101, 102, 103, 104]
     assert all(c.routes == ["popular"] for c in cold.candidates)

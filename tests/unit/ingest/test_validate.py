@@ -3,13 +3,18 @@ from __future__ import annotations
 import pandas as pd
 
 from ingest.movielens import parse_year
-from ingest.validate import REASON, RatingRules, to_events, validate_ratings
+from ingest.validate import REASON, EventRules, to_events, validate_events
 
 NOW_MS = 1_700_000_000_000
+RULES = EventRules(now_ms=NOW_MS, event_type="rating")
 
 
-def _raw(rows: list[tuple[str | None, ...]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+def _raw(rows: list[tuple[str | None, ...]], columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(columns or ("user", "item", "value", "ts")))
+    frame[REASON] = None
+    frame["line"] = range(2, len(frame) + 2)
+    frame["raw"] = [",".join(str(v) for v in row) for row in rows]
+    return frame
 
 
 def test_each_bad_row_gets_its_reason_and_good_rows_pass() -> None:
@@ -22,29 +27,79 @@ def test_each_bad_row_gets_its_reason_and_good_rows_pass() -> None:
             ("1", "10", "4.0", "99999999999"),
             ("1", "10", None, "964982703"),
             ("1.5", "10", "4.0", "964982703"),
+            ("1", "10", "4.0", "yesterday"),
         ]
     )
-    checked = validate_ratings(raw, RatingRules(now_ms=NOW_MS))
+    raw.loc[1, REASON] = "malformed line: 3 fields, expected 4"
+    checked = validate_events(raw, RULES)
     assert checked[REASON].tolist() == [
         None,
-        "user id not an integer",
+        "malformed line: 3 fields, expected 4",
         "negative id",
         "rating out of range",
         "timestamp in the future",
         "missing field",
         "user id not an integer",
+        "timestamp unparsable",
     ]
     assert checked["raw"].iloc[3] == "1,10,7,964982703"
+    assert pd.isna(checked["raw"].iloc[0])
+    assert checked["line"].tolist() == list(range(2, 10))
+
+
+def test_rating_range_is_configurable() -> None:
+    raw = _raw([("1", "10", "7", "964982703"), ("1", "10", "0", "964982703")])
+    wide = EventRules(now_ms=NOW_MS, event_type="rating", min_value=1, max_value=10)
+    assert validate_events(raw, wide)[REASON].tolist() == [None, "rating out of range"]
+
+
+def test_event_types_outside_the_contract_are_quarantined() -> None:
+    raw = _raw(
+        [("1", "10", "964982703", "click"), ("1", "10", "964982703", "purchase")],
+        columns=("user", "item", "ts", "type"),
+    )
+    checked = validate_events(raw, EventRules(now_ms=NOW_MS))
+    assert checked[REASON].tolist() == [None, "unknown event type"]
+    assert checked["value"].iloc[0] == 1.0
 
 
 def test_events_get_content_ids_and_month_partitions() -> None:
-    checked = validate_ratings(_raw([("1", "10", "4.5", "964982703")]), RatingRules(now_ms=NOW_MS))
-    events = to_events(checked, "rating", "ratings.csv")
+    checked = validate_events(_raw([("1", "10", "4.5", "964982703")]), RULES)
+    checked["file"] = "ratings.csv"
+    events = to_events(checked, "ml", [])
     row = events.iloc[0]
     assert row["event_id"] == "rating:1:10:964982703000"
     assert row["month"] == "2000-07"
     assert row["value"] == 4.5
     assert str(row["ts"]) == "2000-07-30 18:45:03+00:00"
+
+
+def test_tags_of_one_moment_get_distinct_ids() -> None:
+    raw = _raw(
+        [("1", "10", "funny", "964982703"), ("1", "10", "dark", "964982703")],
+        columns=("user", "item", "tag", "ts"),
+    )
+    checked = validate_events(raw, EventRules(now_ms=NOW_MS, event_type="tag"))
+    ids = checked["event_id"].tolist()
+    assert checked[REASON].isna().all() and len(set(ids)) == 2
+    assert all(i.startswith("tag:1:10:964982703000:") for i in ids)
+
+
+def test_given_event_ids_win_and_text_timestamps_parse() -> None:
+    raw = _raw(
+        [("e1", "1", "10", "2024-01-02 03:04:05"), ("", "1", "11", "2024-01-02 03:04:06")],
+        columns=("event_id", "user", "item", "ts"),
+    )
+    rules = EventRules(now_ms=NOW_MS * 2, event_type="view", ts_format="%Y-%m-%d %H:%M:%S")
+    checked = validate_events(raw, rules)
+    assert checked["event_id"].tolist() == ["e1", "view:1:11:1704164646000"]
+    assert checked["ts_ms"].iloc[0] == 1704164645000
+
+
+def test_millisecond_timestamps() -> None:
+    raw = _raw([("1", "10", "4", "964982703123")])
+    checked = validate_events(raw, RULES.model_copy(update={"ts_unit": "ms"}))
+    assert checked["ts_ms"].iloc[0] == 964982703123
 
 
 def test_year_comes_from_the_end_of_the_title() -> None:

@@ -1,12 +1,15 @@
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from core.online_store import UserProfile
 from core.settings import RecallSettings, Settings
+from recall_service.genre_popularity import GenrePopularity
 from recall_service.index import l2_normalise
 from recall_service.merge import RouteHits, merge_routes
 from recall_service.recaller import Recaller
+from recall_service.routes import item_to_item_route
 
 
 class FakeIndex:
@@ -63,14 +66,31 @@ VECTORS = {
 POPULAR = [(5, 90.0), (1, 80.0), (6, 70.0), (2, 60.0), (9, 50.0)]
 
 
-def _recaller(store: FakeStore, embedding: int = 2, popular: int = 3) -> Recaller:
+def _recaller(
+    store: FakeStore,
+    embedding: int = 2,
+    popular: int = 3,
+    item_to_item: int = 0,
+    genre: int = 0,
+    genres: GenrePopularity | None = None,
+) -> Recaller:
     settings = Settings(
-        recall=RecallSettings(embedding_quota=embedding, popular_quota=popular, recent_items=2)
+        recall=RecallSettings(
+            embedding_quota=embedding,
+            popular_quota=popular,
+            item_to_item_quota=item_to_item,
+            genre_quota=genre,
+            recent_items=2,
+            item_to_item_seeds=2,
+        )
     )
-    return Recaller(FakeIndex(VECTORS), store, settings, version="item2vec:v1")
+    return Recaller(FakeIndex(VECTORS), store, settings, version="item2vec:v1", genres=genres)
 
 
-def test_user_gets_unseen_neighbours_first_then_popular_items_with_their_routes() -> None:
+NO_ROUTE = {"embedding": 0, "item_to_item": 0, "popular": 0, "genre": 0}
+
+
+def test_routes_interleave_in_proportion_to_their_quotas_and_name_themselves() -> None:
     store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1, 2])}, {7: {1, 2}}, POPULAR)
 
     result = _recaller(store).recall(7)
@@ -78,7 +98,8 @@ def test_user_gets_unseen_neighbours_first_then_popular_items_with_their_routes(
     items = [c.item_id for c in result.candidates]
     routes = {c.item_id: c.routes for c in result.candidates}
     # The two unseen items nearest to 1 and 2 are 3 and 4; popular without 1 and 2: 5, 6, 9.
-    assert items == [3, 4, 5, 6, 9]
+    # The embedding's second (of 2) ranks below the popularity route's second (of 3).
+    assert items == [3, 5, 6, 4, 9]
     assert routes == {
         3: ["embedding"],
         4: ["embedding"],
@@ -90,16 +111,16 @@ def test_user_gets_unseen_neighbours_first_then_popular_items_with_their_routes(
     assert scores == sorted(scores, reverse=True)
     assert result.trace.model == "item2vec:v1"
     assert result.trace.candidates_out == 5
-    assert result.trace.detail == {"embedding": 2, "popular": 3}
+    assert result.trace.detail == {**NO_ROUTE, "embedding": 2, "popular": 3}
 
 
-def test_an_item_found_by_both_routes_appears_once_with_both_routes() -> None:
+def test_an_item_found_by_both_routes_appears_once_with_both_routes_and_ranks_first() -> None:
     store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[5])}, {7: {5}}, POPULAR)
 
     result = _recaller(store, embedding=2, popular=2).recall(7)
 
     items = [c.item_id for c in result.candidates]
-    assert items == [6, 7, 1]
+    assert items == [6, 1, 7]
     assert result.candidates[0].routes == ["embedding", "popular"]
     assert 5 not in items
 
@@ -122,7 +143,7 @@ def test_cold_users_get_popular_items_only() -> None:
         result = _recaller(store).recall(user)
         assert [c.item_id for c in result.candidates] == [5, 1, 6]
         assert all(c.routes == ["popular"] for c in result.candidates)
-        assert result.trace.detail == {"embedding": 0, "popular": 3}
+        assert result.trace.detail == {**NO_ROUTE, "popular": 3}
 
 
 def test_each_route_is_asked_for_enough_items_to_fill_its_quota_after_seen_ones() -> None:
@@ -133,10 +154,10 @@ def test_each_route_is_asked_for_enough_items_to_fill_its_quota_after_seen_ones(
 
     assert recaller.index.searches == [2 + 3]
     # Nearest to item 1 are 1, 2, 3 (seen), then 4 and 8; popular without seen: 5 and 6.
-    assert [c.item_id for c in result.candidates] == [4, 8, 5, 6]
+    assert [c.item_id for c in result.candidates] == [4, 5, 8, 6]
 
 
-def test_merge_keeps_the_best_score_and_drops_seen_items() -> None:
+def test_merge_adds_up_quota_shares_of_agreeing_routes_and_drops_seen_items() -> None:
     candidates, contributed = merge_routes(
         [
             RouteHits("a", [(1, 0.9), (2, 0.8), (3, 0.7)], quota=2),
@@ -145,9 +166,55 @@ def test_merge_keeps_the_best_score_and_drops_seen_items() -> None:
         seen={1},
     )
 
-    assert [(c.item_id, c.score, c.routes) for c in candidates] == [
-        (3, 0.95, ["a", "b"]),
-        (2, 0.8, ["a", "b"]),
-        (4, 0.5, ["b"]),
+    # a: 2 -> 1, 3 -> 1/2; b: 3 -> 1, 2 -> 4/5, 4 -> 3/5.
+    assert [(c.item_id, c.routes) for c in candidates] == [
+        (2, ["a", "b"]),
+        (3, ["a", "b"]),
+        (4, ["b"]),
     ]
+    assert [c.score for c in candidates] == pytest.approx([1.8, 1.5, 0.6])
     assert contributed == {"a": 2, "b": 3}
+
+
+def test_item_to_item_ranks_items_near_all_seeds_above_items_near_one() -> None:
+    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1, 2])}, {7: {1, 2}}, [])
+
+    result = _recaller(store, embedding=0, popular=0, item_to_item=3).recall(7)
+
+    # Mean cosine to seeds 1 and 2: item 3 0.97, 4 0.88, 8 0.56, then 7 0.33 (over quota).
+    assert [c.item_id for c in result.candidates] == [3, 4, 8]
+    assert all(c.routes == ["item_to_item"] for c in result.candidates)
+    assert result.trace.detail == {**NO_ROUTE, "item_to_item": 3}
+
+
+def test_item_to_item_skips_seeds_without_a_vector_and_never_proposes_a_seed() -> None:
+    hits = item_to_item_route(FakeIndex(VECTORS), [99, 5], k=2)
+
+    assert [item for item, _ in hits] == [6, 7]
+    assert hits[0][1] == pytest.approx(0.995, abs=1e-3)
+    assert item_to_item_route(FakeIndex(VECTORS), [99], k=2) == []
+
+
+def test_a_cold_user_asking_for_a_genre_gets_that_genres_best_items_and_popular_ones() -> None:
+    genres = GenrePopularity.build(
+        [1, 2, 3, 5], [["Drama"], ["Drama", "War"], ["Comedy"], ["Comedy"]], [5.0, 9.0, 7.0, 8.0]
+    )
+    store = FakeStore({}, {}, POPULAR)
+
+    result = _recaller(store, embedding=2, popular=2, genre=2, genres=genres).recall(
+        42, genre="Drama"
+    )
+
+    routes = {c.item_id: c.routes for c in result.candidates}
+    assert routes == {5: ["popular"], 1: ["popular", "genre"], 2: ["genre"]}
+    assert result.trace.detail == {**NO_ROUTE, "popular": 2, "genre": 2}
+
+
+def test_a_known_user_gets_items_of_their_top_genres() -> None:
+    genres = GenrePopularity.build([3, 4, 7], [["War"], ["Drama"], ["War"]], [1.0, 9.0, 2.0])
+    profile = UserProfile(user_id=7, user_genres=["War"], user_recent_items=[1])
+    store = FakeStore({7: profile}, {7: {1, 7}}, [])
+
+    result = _recaller(store, embedding=0, popular=0, genre=5, genres=genres).recall(7)
+
+    assert [(c.item_id, c.routes) for c in result.candidates] == [(3, ["genre"])]

@@ -1,0 +1,1 @@
+"""Source formats that `starling ingest` reads: MovieLens releases and generic event logs."""

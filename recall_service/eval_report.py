@@ -1,0 +1,108 @@
+"""The result of an offline recall evaluation: a table for people, JSON and a PNG plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from core.storage import write_json_atomic
+
+_TABLE_METRICS = ("recall", "ndcg", "hit_rate", "coverage")
+
+MethodKind = Literal["route", "merged", "baseline"]
+
+
+class MethodMetrics(BaseModel):
+    """One candidate generator's metrics, keyed like "recall@10"."""
+
+    name: str
+    kind: MethodKind
+    metrics: dict[str, float]
+    warm_metrics: dict[str, float] = Field(
+        default_factory=dict, description="the same, over users with train-period positives only"
+    )
+    users_with_candidates: int = Field(description="test users it proposed anything to")
+
+
+class RecallEvaluation(BaseModel):
+    """Every route alone, the merged set and the baselines, on the same test users."""
+
+    model: str = Field(description="the embedding model version used, e.g. item2vec:v1")
+    users: int = Field(description="test users with at least one unseen positive")
+    cold_users: int = Field(description="of those, users with no train-period positive")
+    catalog_items: int
+    popularity_half_life_days: float
+    ks: list[int]
+    methods: list[MethodMetrics]
+
+    def method(self, name: str) -> MethodMetrics:
+        for method in self.methods:
+            if method.name == name:
+                return method
+        raise KeyError(name)
+
+    def to_table(self) -> str:
+        """Fixed-width tables, all test users then warm users only: one row per method, one
+        column per metric and k."""
+        warm = self.users - self.cold_users
+        return "\n\n".join(
+            [
+                f"recall evaluation of {self.model}: {self.users} test users "
+                f"({self.cold_users} cold), {self.catalog_items} catalog items\n"
+                + self._table({m.name: m.metrics for m in self.methods}),
+                f"warm users only ({warm}):\n"
+                + self._table({m.name: m.warm_metrics for m in self.methods}),
+            ]
+        )
+
+    def _table(self, rows: dict[str, dict[str, float]]) -> str:
+        columns = [f"{m}@{k}" for m in _TABLE_METRICS for k in self.ks]
+        name_width = max(len("method"), *(len(name) for name in rows))
+        widths = [max(len(c), 6) for c in columns]
+        cells = [c.rjust(w) for c, w in zip(columns, widths, strict=True)]
+        header = "  ".join(["method".ljust(name_width), *cells])
+        lines = [header, "-" * len(header)]
+        for name, metrics in rows.items():
+            cells = [
+                f"{metrics.get(c, float('nan')):.4f}".rjust(w)
+                for c, w in zip(columns, widths, strict=True)
+            ]
+            lines.append("  ".join([name.ljust(name_width), *cells]))
+        return "\n".join(lines)
+
+    def save(self, folder: Path) -> tuple[Path, Path]:
+        """recall_eval.json and recall_eval.png into `folder`; returns both paths."""
+        folder.mkdir(parents=True, exist_ok=True)
+        json_path, png_path = folder / "recall_eval.json", folder / "recall_eval.png"
+        write_json_atomic(json_path, self.model_dump(mode="json"))
+        _plot(self, png_path)
+        return json_path, png_path
+
+
+def _plot(evaluation: RecallEvaluation, path: Path) -> None:
+    """Grouped bars: recall, NDCG and hit rate at each k, one bar per method."""
+    import matplotlib
+
+    # Agg renders without a display; chosen here, not at import, so importers keep their backend.
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = ("recall", "ndcg", "hit_rate")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4.5), sharey=False)
+    width = 0.8 / max(len(evaluation.methods), 1)
+    positions = range(len(evaluation.ks))
+    for ax, metric in zip(axes, metrics, strict=True):
+        for i, method in enumerate(evaluation.methods):
+            values = [method.metrics.get(f"{metric}@{k}", 0.0) for k in evaluation.ks]
+            ax.bar([p + i * width for p in positions], values, width, label=method.name)
+        ax.set_xticks([p + 0.4 - width / 2 for p in positions])
+        ax.set_xticklabels([f"@{k}" for k in evaluation.ks])
+        ax.set_title(metric.replace("_", " "))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"Recall routes vs baselines ({evaluation.model}, {evaluation.users} users)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,44 @@
+"""Exact inner-product search over item vectors held in memory: the offline twin of VectorIndex.
+
+It satisfies routes.ItemIndex, so offline evaluation runs the very route functions serving runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from recall_service.artifacts import ITEM_IDS, VECTORS
+
+
+class ExactIndex:
+    """`ids` (V,) item ids and `vectors` (V, D) L2-normalised rows, searched by inner product."""
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.matrix = np.asarray(vectors, dtype=np.float32)
+        self._rows = {int(item): row for row, item in enumerate(self.ids)}
+
+    @classmethod
+    def load(cls, version_dir: Path) -> ExactIndex:
+        """The vectors a registered recall model version saved next to its Milvus index."""
+        return cls(np.load(version_dir / ITEM_IDS), np.load(version_dir / VECTORS))
+
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return {int(i): self.matrix[self._rows[int(i)]] for i in ids if int(i) in self._rows}
+
+    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """For each query row (Q, D), up to k (item_id, score) pairs, best first."""
+        queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        k = min(k, len(self.ids))
+        if k <= 0:
+            return [[] for _ in range(len(queries))]
+        scores = queries @ self.matrix.T
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        results = []
+        for row, candidates in enumerate(top):
+            ordered = candidates[np.argsort(-scores[row, candidates], kind="stable")]
+            results.append([(int(self.ids[j]), float(scores[row, j])) for j in ordered])
+        return results

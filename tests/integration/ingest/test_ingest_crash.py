@@ -1,0 +1,83 @@
+"""Killing a real `starling ingest` mid-commit leaves the lake at its last committed state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from core.paths import StarlingPaths
+from core.settings import Settings
+from core.storage import read_manifest
+from core.tables import EVENTS
+from ingest.job import ingest_source
+from ingest.synth import SynthConfig, generate
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).parents[3]
+CLI = (sys.executable, "-m", "cluster.cli", "ingest")
+
+
+def _event_ids(paths: StarlingPaths) -> set[str]:
+    return set(pq.read_table(paths.events, schema=EVENTS)["event_id"].to_pylist())
+
+
+def _kill_when(log: Path, marker: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
+    while marker not in log.read_text(errors="replace"):
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    # The whole process group: the driver and the Ray processes it started.
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def test_a_killed_ingest_leaves_the_last_commit_and_a_rerun_completes(
+    ray_local: None, tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    paths = StarlingPaths(settings.home)
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "movies.csv").write_text("movieId,title,genres\n1,Heat (1995),Action\n")
+    (first / "ratings.csv").write_text("userId,movieId,rating,timestamp\n9,1,4.0,964982703\n")
+    ingest_source(settings, paths, first)
+    committed = _event_ids(paths)
+
+    big = tmp_path / "big"
+    generate(SynthConfig(users=3000, items=2000, ratings=300_000), big)
+    log = tmp_path / "ingest.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [*CLI, "--home", str(settings.home), "--source", str(big)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+        _kill_when(log, "committing the lake", process)
+
+    manifest = read_manifest(paths.events)
+    assert manifest is not None and manifest.rows["events"] == 1
+    assert _event_ids(paths) == committed
+
+    rerun = ingest_source(settings, paths, big)
+    ratings = pd.read_csv(big / "ratings.csv")
+    tags = len(pd.read_csv(big / "tags.csv"))
+    expected = {
+        f"rating:{u}:{i}:{t * 1000}"
+        for u, i, t in zip(ratings.userId, ratings.movieId, ratings.timestamp, strict=True)
+    }
+    ids = _event_ids(paths)
+    assert rerun.lake_rows == len(ids) == 1 + len(ratings) + tags
+    assert {i for i in ids if i.startswith("rating:")} == expected | committed
+    assert not list(paths.lake.glob(".events.*"))
