@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pds
 import pyarrow.parquet as pq
@@ -57,6 +58,34 @@ def co_locate(ds: Dataset, key: str, partitions: int) -> Dataset:
     if ds.context.shuffle_strategy in _HASH_SHUFFLES:
         return ds.repartition(partitions, keys=[key], sort=True)
     return ds.sort(key)
+
+
+class SplitEntityError(RuntimeError):
+    """An entity's rows reached `per_block` in more than one block: its features would be wrong."""
+
+
+def check_one_row_per_key(keys: np.ndarray, key: str) -> None:
+    """Raise SplitEntityError when a key repeats in a latest-features table.
+
+    `per_block` emits one latest row per entity and block, so a repeated key is exactly an
+    entity that `co_locate` left split across blocks. Ray 2.60 never splits a keyed
+    repartition's output (`disallow_block_splitting`); this guards that assumption.
+    """
+    unique, counts = np.unique(keys, return_counts=True)
+    if len(unique) != len(keys):
+        examples = unique[counts > 1][:5].tolist()
+        raise SplitEntityError(
+            f"{len(keys) - len(unique)} {key} values were split across blocks (e.g. {examples})"
+        )
+
+
+def checked_per_key(ds: Dataset, key: str) -> Dataset:
+    """`ds` (one row per `key`) materialized, after `check_one_row_per_key`."""
+    ds = ds.materialize()
+    batches = ds.select_columns([key]).iter_batches(batch_format="numpy", batch_size=None)
+    parts = [batch[key] for batch in batches]
+    check_one_row_per_key(np.concatenate(parts) if parts else np.empty(0, np.int64), key)
+    return ds
 
 
 def per_block(ds: Dataset, fn: Callable[..., pa.Table], **fn_kwargs: Any) -> Dataset:

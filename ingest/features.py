@@ -23,6 +23,8 @@ from core.settings import Settings
 from core.storage import OutputManifest, fingerprint
 from core.tables import EVENTS, ITEMS, SAMPLES, SEQUENCES, USER_FEATURES
 from ingest.feature_io import (
+    check_one_row_per_key,
+    checked_per_key,
     co_locate,
     configure_ray_data,
     per_block,
@@ -116,7 +118,7 @@ def build_features(settings: Settings, paths: StarlingPaths) -> FeaturesSummary:
 
     by_user = co_locate(ratings, "user_id", partitions).materialize()
     users = write_dataset(
-        per_block(by_user, latest_user_features, threshold=threshold),
+        checked_per_key(per_block(by_user, latest_user_features, threshold=threshold), "user_id"),
         paths.user_features,
         USER_FEATURES,
         manifest("users"),
@@ -132,6 +134,7 @@ def build_features(settings: Settings, paths: StarlingPaths) -> FeaturesSummary:
 
     kwargs = {"newest_ts_ms": newest_ms, "half_life_days": settings.data.popularity_half_life_days}
     item_stats = _collect(per_block(by_item, latest_item_stats, **kwargs), ITEM_STATS)
+    check_one_row_per_key(item_stats["item_id"].to_numpy(), "item_id")
     item_table = item_features_table(catalog, item_stats)
     items = write_table(item_table, paths.item_features, manifest("items"))
     log.info("features: %d users, %d items, %d sequences written", users, items, sequences)

@@ -28,7 +28,8 @@ USER_SIDE = pa.schema([f for f in USER_FEATURES if f.name != "user_id"])
 ITEM_SIDE = pa.schema(
     [ITEM_FEATURES.field(n) for n in ("item_rating_count", "item_avg_rating", "item_rating_stddev")]
 )
-WITH_USER_SIDE = pa.schema([*RATING_ROWS, *USER_SIDE])
+# The full genre list only feeds the user side: dropping it keeps it out of the item shuffle.
+WITH_USER_SIDE = pa.schema([*RATING_ROWS.remove(RATING_ROWS.get_field_index("genres")), *USER_SIDE])
 WITH_BOTH_SIDES = pa.schema([*WITH_USER_SIDE, *ITEM_SIDE])
 
 

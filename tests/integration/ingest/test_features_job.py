@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 import pytest
+from ray.data import DataContext
 
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
@@ -93,6 +94,24 @@ def built(
     paths = StarlingPaths(settings.home)
     _write_lake(paths, raw_events)
     return paths, build_features(settings, paths)
+
+
+@pytest.fixture(scope="module")
+def built_in_tiny_blocks(
+    ray_local: None, raw_events: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> StarlingPaths:
+    """The same lake built with 4 KiB target blocks: every shuffle partition is far larger."""
+    context = DataContext.get_current()
+    default = context.target_max_block_size
+    context.target_max_block_size = 4 * 1024
+    try:
+        settings = Settings(home=tmp_path_factory.mktemp("tiny-blocks") / "home")
+        paths = StarlingPaths(settings.home)
+        _write_lake(paths, raw_events)
+        build_features(settings, paths)
+    finally:
+        context.target_max_block_size = default
+    return paths
 
 
 def _read(folder: Path) -> pd.DataFrame:
@@ -211,3 +230,22 @@ def test_publish_online_serves_profiles_seen_and_popularity(
     assert store.popular(1)[0] == (best["item_id"], pytest.approx(best["item_popularity"]))
     assert NEVER_RATED not in {item for item, _ in store.popular(100)}
     assert store.snapshot() == fingerprint(paths.user_features)
+
+
+def test_tiny_blocks_never_split_a_user_or_item(
+    built: tuple[StarlingPaths, FeaturesSummary], built_in_tiny_blocks: StarlingPaths
+) -> None:
+    """A user or item whose rows landed in two blocks would get two latest rows or wrong counts."""
+    paths, _ = built
+    keys = {
+        "user_features": "user_id",
+        "item_features": "item_id",
+        "sequences": "user_id",
+        "train_samples": "event_id",
+        "test_samples": "event_id",
+    }
+    for name, key in keys.items():
+        expected = _read(getattr(paths, name)).sort_values(key, ignore_index=True)
+        actual = _read(getattr(built_in_tiny_blocks, name)).sort_values(key, ignore_index=True)
+        assert actual[key].is_unique, name
+        pd.testing.assert_frame_equal(actual, expected, obj=name)

@@ -1,0 +1,127 @@
+"""Benchmark: `starling ingest` and `starling features` against a bare pyarrow conversion.
+
+Run from the repository root with the project's Python:
+
+    python bench/ingest.py [--data DIR] [--ratings N --users U --items I] [--result FILE]
+
+The synthetic MovieLens set is generated once into --data and reused. Each step runs as its own
+process (the CLI a user runs); its wall time and the peak memory of its process tree (Ray's
+raylet, workers and object store included) are printed side by side with the bare conversion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+from process_tree import RunFigures, run_measured
+
+BENCH = Path(__file__).resolve().parent
+STARLING = [sys.executable, "-m", "cluster.cli"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("/tmp/starling-bench/ml-25m-synth"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/starling-bench/work"))
+    parser.add_argument("--ratings", type=int, default=25_000_000)
+    parser.add_argument("--users", type=int, default=162_000)
+    parser.add_argument("--items", type=int, default=62_000)
+    parser.add_argument("--note", default="", help="a line to record with the result")
+    parser.add_argument("--result", type=Path, default=BENCH / "results" / "ingest.txt")
+    return parser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_data(args: argparse.Namespace) -> None:
+    """Generate the synthetic set unless --data already holds it (written aside, then renamed)."""
+    if (args.data / "ratings.csv").is_file():
+        return
+    staging = args.data.with_name(args.data.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    sizes = ["--users", str(args.users), "--items", str(args.items)]
+    command = [*STARLING, "data", "synth", *sizes, "--ratings", str(args.ratings)]
+    subprocess.run([*command, "--out", str(staging)], check=True)
+    staging.rename(args.data)
+
+
+def _checked(name: str, figures: RunFigures) -> RunFigures:
+    if figures.returncode != 0:
+        raise SystemExit(f"{name} failed ({figures.returncode}):\n{figures.output[-4000:]}")
+    return figures
+
+
+def _row(name: str, figures: RunFigures, floor: RunFigures) -> str:
+    ratio = figures.seconds / floor.seconds
+    return (
+        f"{name:<22} {figures.seconds:>9.1f} {ratio:>9.2f}x "
+        f"{figures.peak_pss_gib:>13.2f} {figures.peak_rss_gib:>13.2f}"
+    )
+
+
+def report(args: argparse.Namespace, runs: dict[str, RunFigures], load: str) -> str:
+    floor = runs["pyarrow csv->parquet"]
+    csv_gib = (args.data / "ratings.csv").stat().st_size / 1024**3
+    lines = [
+        f"# bench/ingest.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"# data: {args.data} ({csv_gib:.2f} GiB ratings.csv)",
+        f"# machine: {os.cpu_count()} CPUs, {psutil.virtual_memory().total / 1024**3:.0f} GiB, "
+        f"{platform.platform()}, Python {platform.python_version()}",
+        f"# load average (1, 5, 15 min) before and after: {load}",
+        *([f"# note: {args.note}"] if args.note else []),
+        f"{'step':<22} {'seconds':>9} {'vs floor':>10} {'peak PSS GiB':>13} {'peak RSS GiB':>13}",
+        *(_row(name, figures, floor) for name, figures in runs.items()),
+        "",
+        f"ingest / bare conversion: {runs['starling ingest'].seconds / floor.seconds:.2f}x",
+        f"features: {runs['starling features'].seconds / 60:.1f} min",
+        "PSS splits shared pages (Ray's object store) among processes; RSS counts them repeatedly.",
+        "",
+        "## starling ingest output",
+        runs["starling ingest"].output.strip(),
+        "",
+        "## starling features output",
+        runs["starling features"].output.strip(),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    ensure_data(args)
+    shutil.rmtree(args.work, ignore_errors=True)
+    home = args.work / "home"
+    args.work.mkdir(parents=True)
+    env = {**os.environ, "STARLING_HOME": str(home), "STARLING_REDIS_PORT": str(_free_port())}
+    bare = [sys.executable, str(BENCH / "bare_convert.py")]
+    steps = {
+        "pyarrow csv->parquet": [*bare, str(args.data / "ratings.csv"), str(args.work / "r.pq")],
+        "starling ingest": [*STARLING, "ingest", "--source", str(args.data)],
+        "starling features": [*STARLING, "features"],
+    }
+    before = os.getloadavg()
+    runs = {}
+    for name, command in steps.items():
+        runs[name] = _checked(name, run_measured(command, env=env))
+        sys.stderr.write(f"{name}: {runs[name].seconds:.1f} s\n")
+    load = " / ".join(" ".join(f"{x:.1f}" for x in avg) for avg in (before, os.getloadavg()))
+    text = report(args, runs, load)
+    args.result.parent.mkdir(parents=True, exist_ok=True)
+    args.result.write_text(text)
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Wall time and peak memory of a command together with every process it starts (Ray's too)."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import psutil
+from pydantic import BaseModel
+
+GIB = 1024**3
+
+
+class RunFigures(BaseModel):
+    """What one measured command cost."""
+
+    seconds: float
+    peak_pss_gib: float
+    peak_rss_gib: float
+    returncode: int
+    output: str
+
+
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size: shared pages (Ray's object store in /dev/shm) split among users."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_memory(root: psutil.Process) -> tuple[int, int]:
+    """(PSS, RSS) summed over `root` and its descendants; RSS counts shared pages repeatedly."""
+    try:
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0, 0
+    pss = rss = 0
+    for process in processes:
+        try:
+            rss += process.memory_info().rss
+        except psutil.Error:
+            continue
+        pss += _pss_bytes(process.pid)
+    return pss, rss
+
+
+def run_measured(
+    command: Sequence[str], env: Mapping[str, str] | None = None, interval_s: float = 1.0
+) -> RunFigures:
+    """Run `command` to the end, sampling the memory of its process tree every `interval_s`."""
+    peaks = [0, 0]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    root = psutil.Process(process.pid)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            pss, rss = _tree_memory(root)
+            peaks[0], peaks[1] = max(peaks[0], pss), max(peaks[1], rss)
+            done.wait(interval_s)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = process.communicate()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return RunFigures(
+        seconds=round(seconds, 1),
+        peak_pss_gib=round(peaks[0] / GIB, 2),
+        peak_rss_gib=round(peaks[1] / GIB, 2),
+        returncode=process.returncode,
+        output=output,
+    )
