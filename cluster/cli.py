@@ -156,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--models", nargs="+", default=None, help="ranking models to compare (default: all)"
     )
+    evaluate.add_argument(
+        "--random-split",
+        action="store_true",
+        help="also train and score each ranking model on a random 80/20 split (SparrowRecSys)",
+    )
     evaluate.set_defaults(run=commands.evaluate)
 
     up = sub.add_parser(

@@ -30,6 +30,7 @@ from ingest.online_publish import publish_online
 from ingest.sources.event_log import EventLogOptions, parse_mapping
 from ingest.sources.spec import SourceError
 from ingest.synth import SynthConfig, generate
+from rank_service.evaluate import compare_rank_models
 from rank_service.train import train_rank as train_rank_model
 from recall_service.offline_eval import evaluate_recall
 from recall_service.train import train_item2vec
@@ -159,6 +160,11 @@ def evaluate(args: argparse.Namespace) -> int:
     paths = StarlingPaths(settings.home)
     if args.kind == "recall":
         say(evaluate_recall(settings, paths).to_table())
+        say(f"saved to {paths.stats}")
+        return 0
+    if args.kind == "rank":
+        comparison = compare_rank_models(settings, paths, args.models, args.random_split)
+        say(comparison.table())
         say(f"saved to {paths.stats}")
         return 0
     registry = Registry(paths.registry)

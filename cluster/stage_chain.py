@@ -93,7 +93,7 @@ async def run_chain(
     final = await stage(
         "rerank",
         rerank,
-        (ranked.candidates, k, exclude),
+        (ranked.candidates, k, exclude, genre),
         lambda: [c for c in ranked.candidates if c.item_id not in excluded][:k],
     )
     return ChainResult(

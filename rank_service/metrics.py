@@ -57,6 +57,21 @@ def pr_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((recall_gain * precision).sum())
 
 
+def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rates, true positive rates) from (0, 0) to (1, 1), one point per threshold.
+
+    Tied scores form one threshold, so the curve goes diagonally through them.
+    """
+    y, s = _check(labels, scores)
+    positives, negatives = _both_classes(y)
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
+    true_pos = np.cumsum(y)[last_of_tie]
+    false_pos = last_of_tie + 1 - true_pos
+    return np.r_[0.0, false_pos / negatives], np.r_[0.0, true_pos / positives]
+
+
 def log_loss(labels: np.ndarray, probs: np.ndarray) -> float:
     """Mean binary cross-entropy, probabilities clipped to [1e-7, 1 - 1e-7]."""
     y, p = _check(labels, probs)

@@ -7,9 +7,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import ray.data
 import torch
-from ray.train import Checkpoint, CheckpointConfig, RunConfig, ScalingConfig
+from ray.data import Dataset
+from ray.train import Checkpoint, CheckpointConfig, DataConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from core.feature_schema import RANK_FEATURES
@@ -19,10 +21,12 @@ from core.settings import Settings
 from core.storage import fingerprint
 from rank_service.artifacts import MODEL_FILE, save_artifacts
 from rank_service.encoding import FeatureEncoder
+from rank_service.holdout import local_device, model_config, random_split_metrics
 from rank_service.metrics import evaluate
-from rank_service.models import RankModelConfig, build_model
+from rank_service.models import build_model
 from rank_service.parquet import parquet_files, read_folder
 from rank_service.predict import predict
+from rank_service.splits import TIME_COLUMN, before, from_cutoff, tail_cutoff
 from rank_service.train_loop import loop_config, train_loop
 
 logger = logging.getLogger(__name__)
@@ -42,27 +46,40 @@ def _load_state(checkpoint: Checkpoint | None) -> dict[str, torch.Tensor]:
         return torch.load(Path(folder) / MODEL_FILE, map_location="cpu", weights_only=True)
 
 
+def _filtered(table: pa.Table, cutoff: pa.Scalar, tail: bool) -> pa.Table:
+    return from_cutoff(table, cutoff) if tail else before(table, cutoff)
+
+
+def _read(paths: StarlingPaths, columns: list[str], cutoff: pa.Scalar, tail: bool) -> Dataset:
+    """The train samples before `cutoff` (or from it, with `tail`) as a Ray Data stream."""
+    return ray.data.read_parquet(parquet_files(paths.train_samples), columns=columns).map_batches(
+        _filtered, batch_format="pyarrow", fn_kwargs={"cutoff": cutoff, "tail": tail}
+    )
+
+
 def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     """Train `settings.rank.model` on the train samples and publish it as a new rank version.
 
+    The last `rank.validation_fraction` of train time is held out: training stops when its ROC
+    AUC has not improved for `rank.patience` epochs and keeps the best epoch's weights. Metrics
+    on the time-split test samples go into the manifest, beside `random_split_*` metrics of the
+    same model trained again in process on SparrowRecSys's random 80/20 split of all samples.
     Ray must already be initialised by the caller.
     """
-    columns = [*RANK_FEATURES.columns(), RANK_FEATURES.label]
-    train_table = read_folder(paths.train_samples, columns)
+    columns = [*RANK_FEATURES.columns(), RANK_FEATURES.label, TIME_COLUMN]
+    all_train = read_folder(paths.train_samples, columns)
     test_table = read_folder(paths.test_samples, columns)
-    encoder = FeatureEncoder.fit(train_table)
     rank = settings.rank
-    config = RankModelConfig(
-        name=rank.model,
-        embedding_dim=rank.embedding_dim,
-        hidden=rank.hidden,
-        vocab_sizes=encoder.vocab_sizes(),
-    )
+    cutoff = tail_cutoff(all_train, rank.validation_fraction)
+    train_table = before(all_train, cutoff)
+    encoder = FeatureEncoder.fit(train_table)
+    config = model_config(rank.model, rank, encoder)
     parameters = sum(p.numel() for p in build_model(config).parameters())
     logger.info(
-        "rank %s: %d train rows, %d test rows, vocabularies %s, %d parameters",
+        "rank %s: %d train rows, %d validation rows, %d test rows, vocabularies %s, %d parameters",
         rank.model,
         train_table.num_rows,
+        all_train.num_rows - train_table.num_rows,
         test_table.num_rows,
         config.vocab_sizes,
         parameters,
@@ -71,7 +88,13 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     trainer = TorchTrainer(
         train_loop,
         train_loop_config=loop_config(
-            encoder, config, rank.epochs, rank.batch_size, rank.lr, settings.train.seed
+            encoder,
+            config,
+            rank.epochs,
+            rank.batch_size,
+            rank.lr,
+            settings.train.seed,
+            rank.patience,
         ),
         scaling_config=ScalingConfig(
             num_workers=settings.train.workers,
@@ -81,24 +104,31 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
         run_config=RunConfig(
             storage_path=str((paths.runtime / "ray_train").resolve()),
             name=f"rank-{rank.model}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
-            # Only the last epoch is published; older checkpoints would just fill the disk.
+            # Checkpoints come only with a better validation AUC, so the one kept is the best.
             checkpoint_config=CheckpointConfig(num_to_keep=1),
         ),
         datasets={
-            "train": ray.data.read_parquet(parquet_files(paths.train_samples), columns=columns)
+            "train": _read(paths, columns, cutoff, tail=False),
+            "validation": _read(paths, columns, cutoff, tail=True),
         },
+        dataset_config=DataConfig(datasets_to_split=["train"]),
     )
     started = time.perf_counter()
     result = trainer.fit()
     train_seconds = time.perf_counter() - started
-    last = result.metrics or {}
+    # Ray Train returns the metrics reported with the kept checkpoint, i.e. the best epoch's.
+    best = result.metrics or {}
+    best_epoch = int(best.get("best_epoch", 0))
+    # The stopping rule is deterministic: patience epochs after the best, or the epoch limit.
+    epochs_run = min(best_epoch + rank.patience, rank.epochs)
     logger.info(
-        "rank %s trained in %.1f s: %s epochs, last epoch loss %.4f, %.0f samples/s",
+        "rank %s trained in %.1f s: %d epochs, best epoch %d (validation AUC %.4f), %.0f samples/s",
         rank.model,
         train_seconds,
-        last.get("epoch"),
-        last.get("loss", float("nan")),
-        last.get("samples_per_s", float("nan")),
+        epochs_run,
+        best_epoch,
+        best.get("best_val_roc_auc", float("nan")),
+        best.get("samples_per_s", float("nan")),
     )
 
     model = build_model(config)
@@ -108,11 +138,23 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     labels = test_table.column(RANK_FEATURES.label).to_numpy(zero_copy_only=False)
     metrics = evaluate(labels, probs)
     metrics.update(
-        train_loss=float(last.get("loss", float("nan"))),
+        train_loss=float(best.get("loss", float("nan"))),
         train_seconds=train_seconds,
-        train_samples_per_s=float(last.get("samples_per_s", 0.0)),
+        train_samples_per_s=float(best.get("samples_per_s", 0.0)),
         train_rows=float(train_table.num_rows),
         test_rows=float(test_table.num_rows),
+        val_roc_auc=float(best.get("best_val_roc_auc", float("nan"))),
+        best_epoch=float(best_epoch),
+        epochs_run=float(epochs_run),
+    )
+    metrics.update(
+        random_split_metrics(
+            rank.model,
+            pa.concat_tables([all_train, test_table]),
+            rank,
+            settings.train.seed,
+            local_device(settings.train.use_gpu),
+        )
     )
     logger.info("rank %s test metrics: %s", rank.model, metrics)
 

@@ -18,6 +18,10 @@ class Rerank:
         self.reranker = Reranker(settings.rerank, facts)
 
     async def rerank(
-        self, ranked: list[Candidate], k: int, excluded: list[int] | None = None
+        self,
+        ranked: list[Candidate],
+        k: int,
+        excluded: list[int] | None = None,
+        genre: str | None = None,
     ) -> StageResult:
-        return self.reranker.rerank(ranked, k, excluded)
+        return self.reranker.rerank(ranked, k, excluded, genre)

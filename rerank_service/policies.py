@@ -39,6 +39,18 @@ def popularity_debias(ranked: list[Candidate], facts: ItemFacts, weight: float) 
     ]
 
 
+def context_genre_boost(
+    ranked: list[Candidate], facts: ItemFacts, genre: str | None
+) -> list[Candidate]:
+    """Lift items of the genre the user is browsing above every other item (scores are <= 1)."""
+    if not genre:
+        return list(ranked)
+    return [
+        _adjust(c, "context_genre", 1.0) if genre in facts.genres.get(c.item_id, []) else c
+        for c in ranked
+    ]
+
+
 def exclude(ranked: list[Candidate], excluded: set[int]) -> list[Candidate]:
     return [c for c in ranked if c.item_id not in excluded]
 
@@ -52,11 +64,11 @@ def mmr(ranked: list[Candidate], facts: ItemFacts, lam: float, k: int) -> list[C
     """Maximal marginal relevance: pick k items trading score against genre overlap.
 
     Each pick maximises `lam * score - (1 - lam) * max overlap with the picks so far`; the
-    penalty paid is recorded as the `mmr` contribution. `lam == 1` keeps the rank order.
+    penalty paid is recorded as the `mmr` contribution. `lam == 1` orders by score alone.
     """
-    if lam >= 1:
-        return ranked[:k]
     pool = sorted(ranked, key=lambda c: -c.score)
+    if lam >= 1:
+        return pool[:k]
     picked: list[Candidate] = []
     while pool and len(picked) < k:
         best_index, best_value, best_penalty = 0, float("-inf"), 0.0

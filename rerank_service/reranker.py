@@ -9,6 +9,7 @@ from core.settings import RerankSettings
 from rerank_service.item_facts import ItemFacts
 from rerank_service.policies import (
     cap_per_genre,
+    context_genre_boost,
     exclude,
     freshness_boost,
     mmr,
@@ -21,7 +22,8 @@ from rerank_service.policies import (
 class Reranker:
     """Turns a ranked candidate list into the final k items.
 
-    Order: business exclusions, score adjustments (freshness, popularity debias), MMR
+    Order: business exclusions, score adjustments (context genre, freshness, popularity
+    debias), MMR
     selection, the per-genre cap, then pinned positions.
     """
 
@@ -30,12 +32,17 @@ class Reranker:
         self.facts = facts
 
     def rerank(
-        self, ranked: list[Candidate], k: int, excluded: list[int] | None = None
+        self,
+        ranked: list[Candidate],
+        k: int,
+        excluded: list[int] | None = None,
+        genre: str | None = None,
     ) -> StageResult:
         started = time.perf_counter()
         s = self.settings
         blocked = set(s.exclude_items) | set(excluded or [])
         pool = exclude(ranked, blocked)
+        pool = context_genre_boost(pool, self.facts, genre)
         pool = freshness_boost(pool, self.facts, s.freshness_weight, s.freshness_half_life_years)
         pool = popularity_debias(pool, self.facts, s.popularity_debias)
         # MMR picks a reserve beyond k so that the genre cap can still fill k slots.

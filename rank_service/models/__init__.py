@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from rank_service.models.config import RankModelConfig
+from rank_service.models.deepfm import DeepFM
+from rank_service.models.din import DeepInterestNetwork
+from rank_service.models.logistic_regression import LogisticRegression
 from rank_service.models.mlp import EmbeddingMLP
+from rank_service.models.neural_cf import NeuralCF
 from rank_service.models.parts import RankModel
+from rank_service.models.wide_deep import WideDeep
 
-MODELS: dict[str, type[RankModel]] = {"mlp": EmbeddingMLP}
+BASELINE = "logistic_regression"
+
+MODELS: dict[str, type[RankModel]] = {
+    "mlp": EmbeddingMLP,
+    "wide_deep": WideDeep,
+    "neural_cf": NeuralCF,
+    "deepfm": DeepFM,
+    "din": DeepInterestNetwork,
+    BASELINE: LogisticRegression,
+}
 
 
 def build_model(config: RankModelConfig) -> RankModel:
@@ -16,4 +30,4 @@ def build_model(config: RankModelConfig) -> RankModel:
     return MODELS[config.name](config)
 
 
-__all__ = ["MODELS", "RankModel", "RankModelConfig", "build_model"]
+__all__ = ["BASELINE", "MODELS", "RankModel", "RankModelConfig", "build_model"]

@@ -19,6 +19,10 @@ class RankModelConfig(BaseModel):
     embedding_dim: int = Field(16, ge=2)
     hidden: list[int] = Field(default_factory=lambda: [128, 64])
     vocab_sizes: dict[str, int] = Field(description="rows per embedding table, index 0 included")
+    cross_buckets: int = Field(
+        2**18, ge=1, description="hash buckets of Wide&Deep's candidate x recent item crosses"
+    )
+    attention_hidden: int = Field(32, ge=1, description="hidden width of DIN's attention unit")
 
     def save(self, folder: Path) -> None:
         (folder / CONFIG_FILE).write_text(json.dumps(self.model_dump(), indent=1))

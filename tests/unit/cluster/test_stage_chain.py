@@ -38,7 +38,9 @@ class Stage:
         return self.answer(*args) if callable(self.answer) else self.answer
 
 
-def _rerank(candidates: list[Candidate], k: int, exclude: list[int]) -> StageResult:
+def _rerank(
+    candidates: list[Candidate], k: int, exclude: list[int], genre: str | None
+) -> StageResult:
     kept = [c.item_id for c in candidates if c.item_id not in exclude][:k]
     return _result("rerank", kept)
 

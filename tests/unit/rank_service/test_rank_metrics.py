@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from rank_service.metrics import accuracy, evaluate, log_loss, pr_auc, roc_auc
+from rank_service.metrics import accuracy, evaluate, log_loss, pr_auc, roc_auc, roc_curve
 
 
 def test_roc_auc_of_perfect_reversed_and_hand_counted_orders() -> None:
@@ -47,3 +47,18 @@ def test_evaluate_skips_auc_when_one_class_only() -> None:
     assert set(result) == {"log_loss", "accuracy"}
     with pytest.raises(ValueError, match="both"):
         roc_auc(np.array([1, 1]), np.array([0.7, 0.2]))
+
+
+def test_roc_curve_by_hand_and_its_area_matches_roc_auc() -> None:
+    y = np.array([0, 0, 1, 1])
+    s = np.array([0.1, 0.4, 0.35, 0.8])
+    fpr, tpr = roc_curve(y, s)
+    # Thresholds 0.8 (+), 0.4 (-), 0.35 (+), 0.1 (-).
+    assert fpr.tolist() == [0.0, 0.0, 0.5, 0.5, 1.0]
+    assert tpr.tolist() == [0.0, 0.5, 0.5, 1.0, 1.0]
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc(y, s))
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    s = np.round(rng.uniform(size=200), 1)
+    fpr, tpr = roc_curve(y, s)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc(y, s))

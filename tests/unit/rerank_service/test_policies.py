@@ -70,3 +70,9 @@ def test_reranker_applies_request_exclusions_and_business_rules() -> None:
     assert result.trace.stage == "rerank"
     assert (result.trace.candidates_in, result.trace.candidates_out) == (4, 3)
     assert result.trace.detail["excluded"] == 2
+
+
+def test_a_context_genre_lifts_its_items_to_the_top() -> None:
+    result = Reranker(OFF, FACTS).rerank(_ranked(1, 2, 4, 5), 2, genre="Comedy")
+    assert _ids(result.candidates) == [4, 1]
+    assert result.candidates[0].contributions["context_genre"] == 1.0
