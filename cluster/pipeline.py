@@ -21,6 +21,8 @@ from rank_service.train import train_rank
 from recall_service.train import train_item2vec
 
 SYNTH_STAMP = "_synth.json"
+# The metrics `starling up` prints for a freshly trained model; all are in its manifest.
+HEADLINE_METRICS = ("hit_rate_at_50", "popularity_hit_rate_at_50", "roc_auc", "log_loss")
 
 
 class StepReport(BaseModel):
@@ -116,5 +118,6 @@ def _describe(summary: BaseModel) -> str:
 
 
 def _describe_model(manifest: ModelManifest) -> str:
-    shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(manifest.metrics.items())[:4])
+    headline = [m for m in HEADLINE_METRICS if m in manifest.metrics]
+    shown = ", ".join(f"{k}={manifest.metrics[k]:.4f}" for k in headline)
     return f"{manifest.name} {manifest.version} ({shown})"
