@@ -22,7 +22,7 @@ from recall_service.train import train_item2vec
 
 SYNTH_STAMP = "_synth.json"
 # The metrics `starling up` prints for a freshly trained model; all are in its manifest.
-HEADLINE_METRICS = ("hit_rate_at_50", "popularity_hit_rate_at_50", "roc_auc", "log_loss")
+HEADLINE_METRICS = ("hit_rate_at_50", "popular_hit_rate_at_50", "roc_auc", "log_loss")
 
 
 class StepReport(BaseModel):
