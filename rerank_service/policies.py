@@ -55,9 +55,9 @@ def exclude(ranked: list[Candidate], excluded: set[int]) -> list[Candidate]:
     return [c for c in ranked if c.item_id not in excluded]
 
 
-def _genre_overlap(a: list[str], b: list[str]) -> float:
-    union = set(a) | set(b)
-    return len(set(a) & set(b)) / len(union) if union else 0.0
+def _genre_overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    union = a | b
+    return len(a & b) / len(union) if union else 0.0
 
 
 def mmr(ranked: list[Candidate], facts: ItemFacts, lam: float, k: int) -> list[Candidate]:
@@ -65,28 +65,24 @@ def mmr(ranked: list[Candidate], facts: ItemFacts, lam: float, k: int) -> list[C
 
     Each pick maximises `lam * score - (1 - lam) * max overlap with the picks so far`; the
     penalty paid is recorded as the `mmr` contribution. `lam == 1` orders by score alone.
+    Each item's max overlap is updated with the newest pick only, so a request costs
+    O(k * candidates) overlaps instead of O(k^2 * candidates).
     """
     pool = sorted(ranked, key=lambda c: -c.score)
     if lam >= 1:
         return pool[:k]
+    genres = [frozenset(facts.genres.get(c.item_id, ())) for c in pool]
+    overlap = [0.0] * len(pool)
+    alive = list(range(len(pool)))
     picked: list[Candidate] = []
-    while pool and len(picked) < k:
-        best_index, best_value, best_penalty = 0, float("-inf"), 0.0
-        for index, candidate in enumerate(pool):
-            genres = facts.genres.get(candidate.item_id, [])
-            overlap = max(
-                (_genre_overlap(genres, facts.genres.get(p.item_id, [])) for p in picked),
-                default=0.0,
-            )
-            value = lam * candidate.score - (1 - lam) * overlap
-            if value > best_value:
-                best_index, best_value, best_penalty = index, value, (1 - lam) * overlap
-        chosen = pool.pop(best_index)
-        picked.append(
-            chosen.model_copy(
-                update={"contributions": {**chosen.contributions, "mmr": -best_penalty}}
-            )
-        )
+    while alive and len(picked) < k:
+        best = max(alive, key=lambda i: lam * pool[i].score - (1 - lam) * overlap[i])
+        alive.remove(best)
+        chosen = pool[best]
+        penalty = {**chosen.contributions, "mmr": -(1 - lam) * overlap[best]}
+        picked.append(chosen.model_copy(update={"contributions": penalty}))
+        for i in alive:
+            overlap[i] = max(overlap[i], _genre_overlap(genres[i], genres[best]))
     return picked
 
 
