@@ -52,11 +52,6 @@ class IngestSummary(BaseModel):
     seconds: float
 
 
-def ingest_movielens(settings: Settings, paths: StarlingPaths, source: Path) -> IngestSummary:
-    """Ingest a MovieLens release (the pipeline's data step); see `ingest_source`."""
-    return ingest_source(settings, paths, source)
-
-
 def ingest_source(
     settings: Settings,
     paths: StarlingPaths,

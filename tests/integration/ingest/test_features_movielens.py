@@ -17,7 +17,7 @@ import pytest
 from core.paths import StarlingPaths
 from core.settings import Settings
 from ingest.features import FeaturesSummary, build_features
-from ingest.job import ingest_movielens
+from ingest.job import ingest_source
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def built(
 ) -> tuple[StarlingPaths, FeaturesSummary]:
     settings = Settings(home=tmp_path_factory.mktemp("ml-small") / "home")
     paths = StarlingPaths(settings.home)
-    ingest_movielens(settings, paths, movielens_small)
+    ingest_source(settings, paths, movielens_small)
     return paths, build_features(settings, paths)
 
 
