@@ -11,7 +11,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cluster import commands
+from cluster.k8s_render import RAYSERVICE_MANIFEST, ClusterTarget
 from cluster.runtime import interrupt_on_signals
+from cluster.serve_config import DEFAULT_CONFIG
 
 log = logging.getLogger("starling")
 
@@ -193,6 +195,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _serve_flags(status)
     status.set_defaults(run=commands.status)
+
+    k8s = sub.add_parser("k8s", help="KubeRay manifests", parents=[common])
+    k8s_sub = k8s.add_subparsers(dest="k8s_command", required=True, metavar="COMMAND")
+    render = k8s_sub.add_parser(
+        "render",
+        parents=[common],
+        help="write the RayService's serveConfigV2 from cluster/serve_config.yaml",
+        description="Render cluster/serve_config.yaml with the in-cluster home and HTTP address "
+        "into the serveConfigV2 block of k8s/rayservice.yaml; the rest of the manifest is kept.",
+    )
+    render.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when the manifest differs from what rendering gives",
+    )
+    render.add_argument("--manifest", type=Path, default=RAYSERVICE_MANIFEST)
+    render.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="serve config")
+    render.add_argument(
+        "--cluster-home",
+        default=ClusterTarget().home,
+        help="STARLING_HOME inside the pods (the shared volume's mount path)",
+    )
+    render.set_defaults(run=commands.k8s_render)
     return parser
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from cluster.app import NothingToServeError
+from cluster.k8s_render import ClusterTarget, RenderError, render
 from cluster.local_redis import LocalRedisError
 from cluster.pipeline import StepReport, run_pipeline
 from cluster.runtime import (
@@ -42,6 +43,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     DeployError,
     ModelNotFoundError,
     FileNotFoundError,
+    RenderError,
 )
 
 
@@ -236,4 +238,22 @@ def status(args: argparse.Namespace) -> int:
         say(f"app       {url}: {health.json().get('status', health.status_code)}")
     except httpx.HTTPError:
         say(f"app       {url}: not running")
+    return 0
+
+
+def k8s_render(args: argparse.Namespace) -> int:
+    result = render(args.manifest, args.config, ClusterTarget(home=args.cluster_home))
+    if args.check:
+        if result.changed:
+            return fail(
+                f"{args.manifest}: serveConfigV2 differs from {args.config}; "
+                "run `starling k8s render`"
+            )
+        say(f"{args.manifest} matches {args.config}")
+        return 0
+    if result.changed:
+        args.manifest.write_text(result.text)
+        say(f"wrote serveConfigV2 of {args.manifest} from {args.config}")
+    else:
+        say(f"{args.manifest} already matches {args.config}")
     return 0
