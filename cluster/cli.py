@@ -30,6 +30,13 @@ def _common() -> argparse.ArgumentParser:
         "(env STARLING_HOME, default ./.starling)",
     )
     common.add_argument(
+        "--address",
+        dest="ray_address",
+        default=argparse.SUPPRESS,
+        help="an existing Ray cluster, e.g. ray://head:10001 or head:6379 "
+        "(env RAY_ADDRESS; a local Ray starts when unset)",
+    )
+    common.add_argument(
         "-v", "--verbose", action="store_true", default=False, help="show library logs"
     )
     return common

@@ -61,7 +61,7 @@ def fail(message: str) -> int:
 def settings_from(args: argparse.Namespace, **nested: dict[str, Any]) -> Settings:
     """Settings from the environment, overridden by the flags that were given."""
     flags = vars(args)
-    top = {k: flags[k] for k in ("home", "http_host", "http_port") if k in flags}
+    top = {k: flags[k] for k in ("home", "http_host", "http_port", "ray_address") if k in flags}
     return Settings(**top, **{k: v for k, v in nested.items() if v})
 
 

@@ -64,6 +64,13 @@ def online_store_runtime(settings: Settings) -> Iterator[None]:
     if settings.redis_url:
         yield
         return
+    if settings.ray_address:
+        # An app deployed to an existing cluster outlives this command, and replicas on other
+        # machines cannot reach this machine's 127.0.0.1.
+        log.warning(
+            "RAY_ADDRESS is set but REDIS_URL is not: the embedded Redis runs on this machine "
+            "only while this command runs; set REDIS_URL to a Redis every Ray node reaches"
+        )
     server = LocalRedis(StarlingPaths(settings.home).redis_dir, settings.redis_port)
     server.start()
     try:

@@ -42,7 +42,7 @@ CONFIG = DOCS["ConfigMap", ENV_CONFIG_MAP]["data"]
 def _cluster_specs() -> dict[str, dict[str, Any]]:
     """Every RayCluster spec in the manifests, the RayService's included."""
     return {
-        "raycluster": DOCS["RayCluster", "starling"]["spec"],
+        "raycluster": DOCS["RayCluster", "starling-batch"]["spec"],
         "rayservice": DOCS["RayService", "starling"]["spec"]["rayClusterConfig"],
     }
 
@@ -82,7 +82,7 @@ def test_every_ray_resource_is_kuberay_v1_on_the_installed_ray() -> None:
 
 
 def test_raycluster_autoscales_a_cpu_and_a_gpu_worker_group() -> None:
-    spec = DOCS["RayCluster", "starling"]["spec"]
+    spec = DOCS["RayCluster", "starling-batch"]["spec"]
     assert spec["enableInTreeAutoscaling"] is True
     groups = {g["groupName"]: g for g in spec["workerGroupSpecs"]}
     assert set(groups) == {"cpu", "gpu"}
@@ -94,6 +94,13 @@ def test_raycluster_autoscales_a_cpu_and_a_gpu_worker_group() -> None:
     assert groups["gpu"]["minReplicas"] == 0, "GPU pods only while something asks for a GPU"
     cpu = groups["cpu"]["template"]["spec"]["containers"][0]["resources"]
     assert "nvidia.com/gpu" not in cpu["limits"]
+
+
+def test_services_kuberay_creates_do_not_collide_with_each_other_or_ours() -> None:
+    ours = [name for kind, name in DOCS if kind == "Service"]
+    kuberay = [f"{name}-head-svc" for kind, name in DOCS if kind in ("RayCluster", "RayService")]
+    kuberay += [f"{name}-serve-svc" for kind, name in DOCS if kind == "RayService"]
+    assert len(set(ours + kuberay)) == len(ours + kuberay)
 
 
 def test_ray_start_params_are_strings_as_kuberay_requires() -> None:
@@ -181,8 +188,8 @@ def test_rayservice_serves_the_starling_app_from_the_shared_home() -> None:
 
 def test_rayjob_runs_ingest_features_and_training_on_the_raycluster() -> None:
     spec = DOCS["RayJob", "starling-train"]["spec"]
-    assert spec["clusterSelector"] == {"ray.io/cluster": "starling"}
-    assert ("RayCluster", "starling") in DOCS
+    assert spec["clusterSelector"] == {"ray.io/cluster": "starling-batch"}
+    assert ("RayCluster", "starling-batch") in DOCS
     parser = build_parser()
     steps = [shlex.split(step) for step in spec["entrypoint"].split("&&")]
     assert all(step[0] == "starling" for step in steps)
