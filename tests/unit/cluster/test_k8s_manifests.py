@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import re
 import shlex
@@ -69,6 +70,15 @@ def _settings_env_names() -> set[str]:
         choices = getattr(alias, "choices", None)
         names.update(choices if choices else [f"STARLING_{name.upper()}"])
     return names
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    parts = (
+        args.command,
+        getattr(args, "data_command", None),
+        getattr(args, "train_command", None),
+    )
+    return " ".join(part for part in parts if part)
 
 
 def test_every_ray_resource_is_kuberay_v1_on_the_installed_ray() -> None:
@@ -194,15 +204,7 @@ def test_rayjob_runs_ingest_features_and_training_on_the_raycluster() -> None:
     steps = [shlex.split(step) for step in spec["entrypoint"].split("&&")]
     assert all(step[0] == "starling" for step in steps)
     parsed = [parser.parse_args(step[1:]) for step in steps]
-    commands = [
-        " ".join(
-            filter(
-                None,
-                (a.command, getattr(a, "data_command", None), getattr(a, "train_command", None)),
-            )
-        )
-        for a in parsed
-    ]
+    commands = [_command_name(args) for args in parsed]
     assert commands == ["data synth", "ingest", "features", "train recall", "train rank"]
     # `starling ingest` without --source reads what synth wrote: the home's synthetic folder.
     assert parsed[0].out == StarlingPaths(Path(CONFIG["STARLING_HOME"])).data_dir
