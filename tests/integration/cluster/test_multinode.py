@@ -64,16 +64,14 @@ def _recommend(url: str, user_id: int) -> httpx.Response:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[TwoNodeApp]:
     """Head and worker with 2 CPUs each; the pipeline trains on both, then the app is deployed."""
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={
-            "num_cpus": 2,
-            "include_dashboard": True,
-            "dashboard_port": free_port(),
-            "temp_dir": str(tmp_path_factory.mktemp("ray")),
-        },
-    )
+    cluster = Cluster()
     try:
+        cluster.add_node(
+            num_cpus=2,
+            include_dashboard=True,
+            dashboard_port=free_port(),
+            temp_dir=str(tmp_path_factory.mktemp("ray")),
+        )
         worker = cluster.add_node(num_cpus=2)
         ray.init(address=cluster.address, log_to_driver=False)
         configure_ray_data()
