@@ -63,6 +63,8 @@ class Recaller:
         profile = self.store.profile(user_id)
         recent = profile.user_recent_items if profile else []
         top_genres = ([genre] if genre else []) + (profile.user_genres if profile else [])
+        # The two-tower's user vector costs a forward pass: only made when the route is on.
+        query = self.user_vectors.vector(profile) if quotas.embedding_quota > 0 else None
 
         # Asking each route for len(seen) extra items leaves it its full quota after filtering;
         # a route with no quota is not asked at all.
@@ -72,9 +74,7 @@ class Recaller:
         routes = [
             RouteHits(
                 EMBEDDING,
-                embedding_route(
-                    self.index, self.user_vectors.vector(profile), ask(quotas.embedding_quota)
-                ),
+                embedding_route(self.index, query, ask(quotas.embedding_quota)),
                 quotas.embedding_quota,
             ),
             RouteHits(
