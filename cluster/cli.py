@@ -14,6 +14,7 @@ from cluster import commands
 from cluster.k8s_render import RAYSERVICE_MANIFEST, ClusterTarget
 from cluster.runtime import interrupt_on_signals
 from cluster.serve_config import DEFAULT_CONFIG
+from recall_service.trainers import TRAINERS
 
 log = logging.getLogger("starling")
 
@@ -132,9 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
     recall = train_sub.add_parser(
         "recall",
         parents=[common],
-        help="train the item embedding model and build its Milvus index",
-        description="Train item2vec on users' positive sequences with Ray Train, write the "
-        "item vectors into a Milvus Lite collection and register a new version.",
+        help="train an item embedding model and build its Milvus index",
+        description="Train a recall model with Ray Train (item2vec or DeepWalk on users' "
+        "positive sequences, or the two-tower on the positive samples), write the item vectors "
+        "into a Milvus Lite collection and register a new version.",
+    )
+    recall.add_argument(
+        "--model",
+        choices=list(TRAINERS),
+        default=argparse.SUPPRESS,
+        help="recall model (default STARLING_RECALL_MODEL, item2vec)",
     )
     _train_flags(recall)
     recall.set_defaults(run=commands.train_recall)
@@ -164,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--models", nargs="+", default=None, help="ranking models to compare (default: all)"
+    )
+    evaluate.add_argument(
+        "--model",
+        choices=list(TRAINERS),
+        default=None,
+        help="recall model whose newest version the embedding routes use (default: serving)",
     )
     evaluate.add_argument(
         "--random-split",

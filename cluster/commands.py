@@ -34,7 +34,7 @@ from ingest.synth import SynthConfig, generate
 from rank_service.evaluate import compare_rank_models
 from rank_service.train import train_rank as train_rank_model
 from recall_service.offline_eval import evaluate_recall
-from recall_service.train import train_item2vec
+from recall_service.trainers import recall_trainer
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     SourceError,
@@ -141,9 +141,11 @@ def features(args: argparse.Namespace) -> int:
 
 
 def train_recall(args: argparse.Namespace) -> int:
-    settings = settings_from(args, train=_train_overrides(args), item2vec=_epochs(args))
+    name = args.model if "model" in vars(args) else Settings().recall_model
+    trainer = recall_trainer(name)
+    settings = settings_from(args, train=_train_overrides(args), **{name: _epochs(args)})
     with ray_runtime(settings):
-        manifest = train_item2vec(settings, StarlingPaths(settings.home))
+        manifest = trainer.train(settings, StarlingPaths(settings.home))
     say(manifest.model_dump_json(indent=2))
     return 0
 
@@ -161,7 +163,7 @@ def evaluate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     paths = StarlingPaths(settings.home)
     if args.kind == "recall":
-        say(evaluate_recall(settings, paths).to_table())
+        say(evaluate_recall(settings, paths, model=args.model).to_table())
         say(f"saved to {paths.stats}")
         return 0
     if args.kind == "rank":

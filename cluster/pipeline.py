@@ -18,7 +18,7 @@ from ingest.job import ingest_source
 from ingest.online_publish import publish_online
 from ingest.synth import SynthConfig, generate
 from rank_service.train import train_rank
-from recall_service.train import train_item2vec
+from recall_service.trainers import recall_trainer
 
 SYNTH_STAMP = "_synth.json"
 # The metrics `starling up` prints for a freshly trained model; all are in its manifest.
@@ -100,11 +100,12 @@ def run_pipeline(settings: Settings, data: Path | None, report: Reporter) -> Non
         _timed("online", report, lambda: f"{publish_online(settings, paths, store):,} users")
 
     registry = Registry(paths.registry)
-    recall = registry.latest("recall", "item2vec")
-    if recall is not None and recall.data_snapshot == fingerprint(paths.sequences):
-        _skipped("train recall", report, f"fresh: item2vec {recall.version}")
+    trainer = recall_trainer(settings.recall_model)
+    recall = registry.latest("recall", settings.recall_model)
+    if recall is not None and recall.data_snapshot == fingerprint(trainer.data(paths)):
+        _skipped("train recall", report, f"fresh: {recall.name} {recall.version}")
     else:
-        _timed("train recall", report, lambda: _describe_model(train_item2vec(settings, paths)))
+        _timed("train recall", report, lambda: _describe_model(trainer.train(settings, paths)))
 
     rank = registry.latest("rank", settings.rank.model)
     if rank is not None and rank.data_snapshot == fingerprint(paths.train_samples):

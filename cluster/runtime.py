@@ -37,7 +37,9 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
         yield
         return
     ray.init(
-        address=settings.ray_address,
+        # Without "local", ray.init joins whatever cluster `ray start` last recorded on this
+        # machine (/tmp/ray/ray_current_cluster), someone else's included.
+        address=settings.ray_address or "local",
         num_cpus=None if settings.ray_address else settings.num_cpus,
         include_dashboard=settings.ray_dashboard if not settings.ray_address else None,
         log_to_driver=False,

@@ -30,6 +30,27 @@ class Item2VecSettings(BaseModel):
     lr: float = Field(0.01, gt=0)
 
 
+class DeepWalkSettings(Item2VecSettings):
+    """Skip-gram over random walks on the item transition graph of the same sequences."""
+
+    walks_per_item: int = Field(4, ge=1, description="walks started from every item")
+    walk_length: int = Field(10, ge=2, description="most items in one walk")
+    window: int = Field(3, ge=1)
+    epochs: int = Field(2, ge=1)
+
+
+class TwoTowerSettings(BaseModel):
+    """User tower (recent items, genres, activity) and item tower (id, genres, year), trained
+    with in-batch negatives and log-q correction on the positive train samples."""
+
+    dim: int = Field(32, ge=2, description="embedding and output dimension of both towers")
+    hidden: int = Field(64, ge=1, description="width of each tower's hidden layer")
+    temperature: float = Field(0.1, gt=0, description="cosine similarities are divided by it")
+    epochs: int = Field(8, ge=1)
+    batch_size: int = Field(512, ge=2, description="global batch: the in-batch negatives")
+    lr: float = Field(5e-3, gt=0)
+
+
 class RankSettings(BaseModel):
     """Ranking model training."""
 
@@ -143,6 +164,9 @@ class Settings(BaseSettings):
 
     train: TrainSettings = Field(default_factory=TrainSettings)
     item2vec: Item2VecSettings = Field(default_factory=Item2VecSettings)
+    recall_model: str = Field("item2vec", description="recall model that `starling up` trains")
+    deepwalk: DeepWalkSettings = Field(default_factory=DeepWalkSettings)
+    two_tower: TwoTowerSettings = Field(default_factory=TwoTowerSettings)
     rank: RankSettings = Field(default_factory=RankSettings)
     recall: RecallSettings = Field(default_factory=RecallSettings)
     rerank: RerankSettings = Field(default_factory=RerankSettings)

@@ -17,6 +17,7 @@ from core.settings import Settings
 from recall_service.genre_popularity import GenrePopularity
 from recall_service.recaller import Recaller
 from recall_service.replica_index import ReplicaIndex, open_replica_index, resolve_ref
+from recall_service.user_vectors import user_vectors_for
 
 logger = logging.getLogger(__name__)
 
@@ -49,16 +50,26 @@ class Recall:
         fails, keep serving the version already loaded, or raise when there is none."""
         try:
             wanted = RecallConfig.model_validate(config)
-            ref = resolve_ref(Registry(self._paths.registry), wanted.name, wanted.version)
+            registry = Registry(self._paths.registry)
+            ref = resolve_ref(registry, wanted.name, wanted.version)
             if self._loaded is not None and self._loaded.ref == ref:
                 return
             loaded = open_replica_index(self._settings, self._paths, ref)
+            try:
+                users = user_vectors_for(
+                    ref.name, registry.path(ref), loaded.index, self._settings.recall.recent_items
+                )
+            except BaseException:
+                loaded.close()
+                raise
         except Exception:
             if self._loaded is None:
                 raise
             logger.exception("recall could not load %s; still serving %s", config, self._label)
             return
-        recaller = Recaller(loaded.index, self._store, self._settings, loaded.label, self._genres)
+        recaller = Recaller(
+            loaded.index, self._store, self._settings, loaded.label, self._genres, users
+        )
         with self._lock:
             old, self._loaded, self._recaller = self._loaded, loaded, recaller
         if old is not None:

@@ -39,22 +39,36 @@ def next_item_hit_rates(
         kept.append(i)
     if not kept:
         return {"hit_rate": 0.0, "popular_hit_rate": 0.0, "eval_users": 0.0}
-    wanted = targets[np.asarray(kept)]
+    return hit_rates(np.stack(queries), exclude, targets[np.asarray(kept)], vectors, counts, k)
+
+
+def hit_rates(
+    queries: np.ndarray,
+    exclude: list[np.ndarray],
+    targets: np.ndarray,
+    vectors: np.ndarray,
+    counts: np.ndarray,
+    k: int,
+) -> dict[str, float]:
+    """Hit rate@k of searching `vectors` (V, D) with `queries` (Q, D) and of plain popularity
+    (`counts` (V,)), when query i wants row `targets[i]` and must not get rows `exclude[i]`."""
+    if len(queries) == 0:
+        return {"hit_rate": 0.0, "popular_hit_rate": 0.0, "eval_users": 0.0}
     popularity = np.asarray(counts, dtype=np.float64)
     embedding_hits = popular_hits = 0
-    for begin in range(0, len(kept), _CHUNK):
+    for begin in range(0, len(queries), _CHUNK):
         block = slice(begin, begin + _CHUNK)
-        scores = np.stack(queries[block]) @ vectors.T
+        scores = queries[block] @ vectors.T
         popular = np.broadcast_to(popularity, scores.shape).copy()
         for row, seen in enumerate(exclude[block]):
             scores[row, seen] = -np.inf
             popular[row, seen] = -np.inf
-        embedding_hits += _hits(scores, wanted[block], k)
-        popular_hits += _hits(popular, wanted[block], k)
+        embedding_hits += _hits(scores, targets[block], k)
+        popular_hits += _hits(popular, targets[block], k)
     return {
-        "hit_rate": embedding_hits / len(kept),
-        "popular_hit_rate": popular_hits / len(kept),
-        "eval_users": float(len(kept)),
+        "hit_rate": embedding_hits / len(queries),
+        "popular_hit_rate": popular_hits / len(queries),
+        "eval_users": float(len(queries)),
     }
 
 

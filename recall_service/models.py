@@ -5,5 +5,11 @@ from __future__ import annotations
 from torch import nn
 
 from recall_service.item2vec import SkipGram
+from recall_service.two_tower import TwoTower
 
-MODELS: dict[str, type[nn.Module]] = {"item2vec": SkipGram}
+# DeepWalk is skip-gram too: only its training pairs (from random walks) differ.
+MODELS: dict[str, type[nn.Module]] = {
+    "item2vec": SkipGram,
+    "deepwalk": SkipGram,
+    "two_tower": TwoTower,
+}

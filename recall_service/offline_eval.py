@@ -10,7 +10,7 @@ import logging
 from collections.abc import Sequence
 
 from core.paths import StarlingPaths
-from core.registry import ModelNotFoundError, Registry
+from core.registry import ModelNotFoundError, ModelRef, Registry
 from core.settings import RecallSettings, Settings
 from recall_service.eval_report import MethodKind, MethodMetrics, RecallEvaluation
 from recall_service.exact_index import ExactIndex
@@ -25,6 +25,7 @@ from recall_service.offline_data import (
 )
 from recall_service.offline_store import FrozenFeatures
 from recall_service.recaller import EMBEDDING, GENRE, ITEM_TO_ITEM, POPULAR, Recaller
+from recall_service.user_vectors import user_vectors_for
 
 logger = logging.getLogger(__name__)
 
@@ -41,19 +42,23 @@ _QUOTA_FIELDS = {
 
 
 def evaluate_recall(
-    settings: Settings, paths: StarlingPaths, ks: Sequence[int] = KS
+    settings: Settings, paths: StarlingPaths, ks: Sequence[int] = KS, model: str | None = None
 ) -> RecallEvaluation:
     """Recall@K, NDCG@K, HitRate@K (K in `ks`) and catalog coverage on the test period.
 
     A test user's relevant items are their positives after the cutoff that they had not rated
     before it. Methods see only the train period. Writes recall_eval.json and recall_eval.png
-    into `paths.stats` and returns the evaluation.
+    into `paths.stats` and returns the evaluation. The embedding routes use the serving recall
+    model, or the newest version of `model` when given.
     """
     registry = Registry(paths.registry)
-    ref = registry.serving("recall")
+    ref = registry.serving("recall") if model is None else _newest(registry, model)
     if ref is None:
         raise ModelNotFoundError("no recall model: run `starling train recall` first")
     index = ExactIndex.load(registry.path(ref))
+    user_vectors = user_vectors_for(
+        ref.name, registry.path(ref), index, settings.recall.recent_items
+    )
     version = f"{ref.name}:{ref.version}"
 
     train = read_train_period(paths.train_samples)
@@ -78,7 +83,12 @@ def evaluate_recall(
 
     def run(store: FrozenFeatures, quotas: RecallSettings) -> list[list[int]]:
         recaller = Recaller(
-            index, store, settings.model_copy(update={"recall": quotas}), version, genres
+            index,
+            store,
+            settings.model_copy(update={"recall": quotas}),
+            version,
+            genres,
+            user_vectors,
         )
         return [[c.item_id for c in recaller.recall(u).candidates][:k_max] for u in users]
 
@@ -104,6 +114,15 @@ def evaluate_recall(
     )
     evaluation.save(paths.stats)
     return evaluation
+
+
+def _newest(registry: Registry, model: str) -> ModelRef:
+    manifest = registry.latest("recall", model)
+    if manifest is None:
+        raise ModelNotFoundError(
+            f"no recall model {model}: run `starling train recall --model {model}`"
+        )
+    return manifest.ref()
 
 
 def _only(quotas: RecallSettings, field: str, k: int) -> RecallSettings:

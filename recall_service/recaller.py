@@ -11,6 +11,7 @@ from core.settings import Settings
 from recall_service.genre_popularity import GenrePopularity, genre_route
 from recall_service.merge import RouteHits, merge_routes
 from recall_service.routes import ItemIndex, embedding_route, item_to_item_route, popular_scores
+from recall_service.user_vectors import MeanOfRecentItems, UserVectors
 
 EMBEDDING = "embedding"
 ITEM_TO_ITEM = "item_to_item"
@@ -32,7 +33,8 @@ class Recaller:
     """Recall with one embedding model; `version` labels it in traces, e.g. "item2vec:v1".
 
     `genres` holds each genre's popular items (loaded at replica start); without it the genre
-    route proposes nothing.
+    route proposes nothing. `user_vectors` makes the embedding route's query (the two-tower's
+    user tower); by default it is the mean vector of the user's recent items.
     """
 
     def __init__(
@@ -42,12 +44,14 @@ class Recaller:
         settings: Settings,
         version: str,
         genres: GenrePopularity | None = None,
+        user_vectors: UserVectors | None = None,
     ) -> None:
         self.index = index
         self.store = store
         self.settings = settings
         self.version = version
         self.genres = genres or GenrePopularity({})
+        self.user_vectors = user_vectors or MeanOfRecentItems(index, settings.recall.recent_items)
 
     def recall(self, user_id: int, genre: str | None = None) -> StageResult:
         """Unseen candidates of every route, merged. A user without history gets popular items
@@ -59,6 +63,8 @@ class Recaller:
         profile = self.store.profile(user_id)
         recent = profile.user_recent_items if profile else []
         top_genres = ([genre] if genre else []) + (profile.user_genres if profile else [])
+        # The two-tower's user vector costs a forward pass: only made when the route is on.
+        query = self.user_vectors.vector(profile) if quotas.embedding_quota > 0 else None
 
         # Asking each route for len(seen) extra items leaves it its full quota after filtering;
         # a route with no quota is not asked at all.
@@ -68,9 +74,7 @@ class Recaller:
         routes = [
             RouteHits(
                 EMBEDDING,
-                embedding_route(
-                    self.index, recent[: quotas.recent_items], ask(quotas.embedding_quota)
-                ),
+                embedding_route(self.index, query, ask(quotas.embedding_quota)),
                 quotas.embedding_quota,
             ),
             RouteHits(

@@ -18,21 +18,23 @@ class ItemIndex(Protocol):
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]: ...
 
 
-def embedding_route(index: ItemIndex, recent: Sequence[int], k: int) -> list[tuple[int, float]]:
-    """Items nearest to the mean vector of `recent` (unknown items skipped), cosine scores.
-
-    Empty when none of the recent items has a vector.
-    """
-    if k <= 0 or not recent:
+def embedding_route(index: ItemIndex, query: np.ndarray | None, k: int) -> list[tuple[int, float]]:
+    """Items nearest to the user vector `query` (D,), cosine scores; empty without one."""
+    if k <= 0 or query is None:
         return []
+    return index.search(query[None, :], k)[0]
+
+
+def mean_item_vector(index: ItemIndex, recent: Sequence[int]) -> np.ndarray | None:
+    """The unit mean vector of `recent` (unknown items skipped); None when none has a vector."""
+    if not recent:
+        return None
     found = index.vectors(recent)
     known = [found[item] for item in recent if item in found]
     if not known:
-        return []
+        return None
     query = l2_normalise(np.mean(known, axis=0))
-    if not np.any(query):
-        return []
-    return index.search(query[None, :], k)[0]
+    return query if np.any(query) else None
 
 
 def popular_scores(popular: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:

@@ -56,10 +56,10 @@ def train_loop(config: dict[str, Any]) -> None:
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(totals)
         metrics = {"epoch": epoch + 1, "loss": float(totals[0] / totals[1].clamp(min=1))}
-        _report(metrics, model if rank == 0 else None)
+        report(metrics, model if rank == 0 else None)
 
 
-def _report(metrics: dict[str, float], model: torch.nn.Module | None) -> None:
+def report(metrics: dict[str, float], model: torch.nn.Module | None) -> None:
     """Report from every worker (a barrier); only rank 0 passes its weights along."""
     if model is None:
         ray.train.report(metrics)

@@ -1,0 +1,58 @@
+"""A registered two-tower's user tower, loaded by a serving replica to embed users online."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+
+from core.online_store import UserProfile
+from recall_service.models import MODELS
+from recall_service.two_tower import TwoTower
+from recall_service.two_tower_encoder import ENCODER_FILE, TwoTowerEncoder, profile_table
+
+MODEL_FILE = "two_tower.pt"
+MODEL_PARAMS_FILE = "two_tower_params.json"
+
+
+class TowerParams(BaseModel):
+    """TwoTower's constructor arguments, saved next to its weights."""
+
+    num_items: int
+    num_genres: int
+    dim: int
+    hidden: int
+    temperature: float
+
+
+class UserTowerVectors:
+    """A user's vector computed at request time from their current online profile."""
+
+    def __init__(self, model: TwoTower, encoder: TwoTowerEncoder) -> None:
+        self.model = model.eval()
+        self.encoder = encoder
+
+    @classmethod
+    def load(cls, folder: Path) -> UserTowerVectors:
+        """From a two_tower version folder of the registry."""
+        params = TowerParams.model_validate_json((folder / MODEL_PARAMS_FILE).read_text())
+        model = MODELS["two_tower"](**params.model_dump())
+        model.load_state_dict(
+            torch.load(folder / MODEL_FILE, map_location="cpu", weights_only=True)
+        )
+        encoder = TwoTowerEncoder.model_validate_json((folder / ENCODER_FILE).read_text())
+        return cls(model, encoder)  # type: ignore[arg-type]
+
+    def vector(self, profile: UserProfile | None) -> np.ndarray | None:
+        """The user tower's unit vector (D,); None without a profile or any recent item the
+        tower knows, where the route leaves the user to the other routes."""
+        if profile is None:
+            return None
+        features = self.encoder.users(profile_table(profile))
+        if not features["recent"].any():
+            return None
+        with torch.no_grad():
+            batch = {name: torch.as_tensor(values) for name, values in features.items()}
+            return self.model.users(batch)[0].numpy()
