@@ -8,18 +8,24 @@ from typing import Protocol
 import numpy as np
 
 from recall_service.index import l2_normalise
+from recall_service.item_attributes import ItemFilter
 
 
 class ItemIndex(Protocol):
-    """What the embedding route needs from a vector index (VectorIndex provides it)."""
+    """What the embedding route needs from a vector index (VectorIndex, ExactIndex)."""
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]: ...
 
-    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]: ...
+    def search(
+        self, vectors: np.ndarray, k: int, where: ItemFilter | None = None
+    ) -> list[list[tuple[int, float]]]: ...
 
 
-def embedding_route(index: ItemIndex, recent: Sequence[int], k: int) -> list[tuple[int, float]]:
-    """Items nearest to the mean vector of `recent` (unknown items skipped), cosine scores.
+def embedding_route(
+    index: ItemIndex, recent: Sequence[int], k: int, where: ItemFilter | None = None
+) -> list[tuple[int, float]]:
+    """Items nearest to the mean vector of `recent` (unknown items skipped), cosine scores;
+    only items passing `where` when it is given.
 
     Empty when none of the recent items has a vector.
     """
@@ -32,7 +38,7 @@ def embedding_route(index: ItemIndex, recent: Sequence[int], k: int) -> list[tup
     query = l2_normalise(np.mean(known, axis=0))
     if not np.any(query):
         return []
-    return index.search(query[None, :], k)[0]
+    return index.search(query[None, :], k, where)[0]
 
 
 def popular_scores(popular: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:

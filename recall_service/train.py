@@ -19,9 +19,9 @@ from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
 from core.settings import Settings
 from core.storage import fingerprint
-from recall_service.artifacts import COLLECTION, ITEM_IDS, MILVUS_DB, VECTORS
 from recall_service.evaluate import next_item_hit_rates
-from recall_service.index import VectorIndex, l2_normalise
+from recall_service.index import l2_normalise
+from recall_service.index_artifacts import write_index_artifacts
 from recall_service.models import MODELS
 from recall_service.pairs import negative_table, skipgram_pairs
 from recall_service.sequences import ItemSequences, read_sequences
@@ -72,9 +72,8 @@ def train_item2vec(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     logger.info("item2vec metrics: %s", metrics)
 
     def write(folder: Path) -> None:
-        np.save(folder / VECTORS, vectors)
-        np.save(folder / ITEM_IDS, vocab.item_ids)
-        VectorIndex.build(folder / MILVUS_DB, COLLECTION, vocab.item_ids, vectors).close()
+        # Skip-gram scores pairs by dot product; on these unit vectors that is cosine.
+        write_index_artifacts(folder, paths, vocab.item_ids, vectors, metric="IP")
 
     return Registry(paths.registry).publish(
         "recall",
