@@ -60,15 +60,16 @@ class VectorIndex:
         attributes: ItemAttributes | None = None,
         metric: str = "IP",
         replace: bool = True,
+        plan: IndexPlan | None = None,
     ) -> VectorIndex:
-        """Create `collection` with the backend's best index (index_plan.choose_index) and
-        upsert the items. An existing collection is dropped first, or, with `replace=False`,
-        kept and upserted into (what replicas sharing a server do)."""
+        """Create `collection` with `plan`'s index (by default the backend's best, see
+        index_plan.choose_index) and upsert the items. An existing collection is dropped first,
+        or, with `replace=False`, kept and upserted into (what replicas sharing a server do)."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if is_lite(uri):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         client = MilvusClient(uri=str(uri))
-        plan = choose_index(is_lite_version(client.get_server_version()))
+        plan = plan or choose_index(is_lite_version(client.get_server_version()))
         index = cls(client, collection, uri, plan)
         try:
             index._create(vectors.shape[1], metric, replace)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 LITE_VERSION_PREFIX = "milvus_lite"
 HNSW_M = 16
@@ -29,11 +29,14 @@ class IndexPlan(BaseModel):
 
     index_type: str
     build_params: dict[str, Any] = {}
+    search_defaults: dict[str, Any] = Field(
+        default_factory=dict, description="e.g. IVF's nprobe; HNSW's ef follows k"
+    )
 
     def search_params(self, k: int) -> dict[str, Any]:
         if self.index_type == "HNSW":
-            return {"ef": max(HNSW_MIN_EF, HNSW_EF_PER_K * k)}
-        return {}
+            return {**self.search_defaults, "ef": max(HNSW_MIN_EF, HNSW_EF_PER_K * k)}
+        return dict(self.search_defaults)
 
 
 def is_lite_version(server_version: str) -> bool:
