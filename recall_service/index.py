@@ -12,6 +12,7 @@ from pymilvus import DataType, MilvusClient
 from recall_service.index_plan import IndexPlan, choose_index, is_lite_version
 from recall_service.item_attributes import (
     MAX_GENRE_LENGTH,
+    MAX_GENRE_TAGS_LENGTH,
     MAX_GENRES,
     ItemAttributes,
     ItemFilter,
@@ -20,6 +21,7 @@ from recall_service.item_attributes import (
 ID_FIELD = "item_id"
 VECTOR_FIELD = "vector"
 GENRES_FIELD = "genres"
+GENRE_TAGS_FIELD = "genre_tags"
 YEAR_FIELD = "year"
 POPULARITY_FIELD = "popularity"
 _UPSERT_BATCH = 5_000
@@ -36,7 +38,8 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
 
 class VectorIndex:
     """One Milvus collection of (item_id INT64 primary, vector FLOAT_VECTOR, genres
-    ARRAY<VARCHAR>, year INT64, popularity FLOAT).
+    ARRAY<VARCHAR>, genre_tags VARCHAR (the genres as "|A||B|", what filters match), year
+    INT64, popularity FLOAT).
 
     `uri` is a Milvus Lite folder (`something.db`; one process at a time may open it) or a
     server address such as `http://host:19530`; the same calls work on both.
@@ -49,6 +52,8 @@ class VectorIndex:
         self.collection = collection
         self.uri = str(uri)
         self.plan = plan
+        # Collections built before items carried scalar fields cannot be filtered.
+        self.filterable = True
 
     @classmethod
     def build(
@@ -90,6 +95,8 @@ class VectorIndex:
             client.load_collection(collection)
             built = client.describe_index(collection, VECTOR_FIELD)
             index.plan = IndexPlan(index_type=str(built.get("index_type", "FLAT")))
+            fields = client.describe_collection(collection)["fields"]
+            index.filterable = any(field["name"] == GENRE_TAGS_FIELD for field in fields)
         except BaseException:
             index.close()
             raise
@@ -112,6 +119,7 @@ class VectorIndex:
             max_capacity=MAX_GENRES,
             max_length=MAX_GENRE_LENGTH,
         )
+        schema.add_field(GENRE_TAGS_FIELD, DataType.VARCHAR, max_length=MAX_GENRE_TAGS_LENGTH)
         schema.add_field(YEAR_FIELD, DataType.INT64)
         schema.add_field(POPULARITY_FIELD, DataType.FLOAT)
         index_params = client.prepare_index_params()
@@ -172,6 +180,11 @@ class VectorIndex:
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if k <= 0 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
+        if where is not None and not self.filterable:
+            raise ValueError(
+                f"{self.collection} at {self.uri} has no genre/year fields to filter on: "
+                "retrain the recall model to rebuild its index"
+            )
         limit = min(k, MAX_K)
         results = self.client.search(
             self.collection,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 # Milvus array fields have a fixed capacity; MovieLens items carry at most 10 genres.
 MAX_GENRES = 32
 MAX_GENRE_LENGTH = 64
+MAX_GENRE_TAGS_LENGTH = 4096
 # Milvus scalar fields are not nullable here: an unknown year is stored as 0, so that any
 # `min_year` filter leaves such items out.
 UNKNOWN_YEAR = 0
@@ -46,12 +46,27 @@ class ItemFilter(BaseModel):
         """The Milvus boolean expression; "" when the filter lets everything through."""
         parts = []
         if self.genre is not None:
-            # A JSON string literal is a valid Milvus string literal, quotes and backslashes
-            # escaped, so a genre from a query string cannot break out of the expression.
-            parts.append(f"array_contains(genres, {json.dumps(self.genre)})")
+            # Milvus Lite evaluates array_contains row by row in Python (0.5 s for 10k items)
+            # but LIKE as one Arrow kernel, so genres are matched in their tag string.
+            parts.append(f'genre_tags like "%{genre_tag(self.genre)}%"')
         if self.min_year is not None:
             parts.append(f"year >= {int(self.min_year)}")
         return " and ".join(parts)
+
+
+def genre_tag(genre: str) -> str:
+    """`genre` as it appears in a tag string: "|Sci-Fi|". Characters other than ASCII letters,
+    digits and "-" are spelled as "~hex;", so no genre can hold a LIKE wildcard, a quote or
+    the separator, and a genre from a query string cannot change the expression."""
+    safe = "".join(
+        c if (c.isascii() and c.isalnum()) or c == "-" else f"~{ord(c):x};" for c in genre
+    )
+    return f"|{safe}|"
+
+
+def genre_tags(genres: list[str]) -> str:
+    """All of an item's genres in one string that a LIKE pattern can search."""
+    return "".join(genre_tag(genre) for genre in genres)[:MAX_GENRE_TAGS_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -129,6 +144,7 @@ class ItemAttributes:
         return [
             {
                 "genres": self.genres[p],
+                "genre_tags": genre_tags(self.genres[p]),
                 "year": int(self.years[p]),
                 "popularity": float(self.popularity[p]),
             }

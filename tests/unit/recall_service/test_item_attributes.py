@@ -5,16 +5,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.tables import ITEM_FEATURES
-from recall_service.item_attributes import UNKNOWN_YEAR, ItemAttributes, ItemFilter
+from recall_service.item_attributes import UNKNOWN_YEAR, ItemAttributes, ItemFilter, genre_tags
 
 
-def test_filter_expression_names_genre_and_year_and_quotes_the_genre() -> None:
+def test_filter_expression_names_genre_and_year_and_cannot_be_escaped() -> None:
     assert ItemFilter().empty and ItemFilter().expression() == ""
-    assert ItemFilter(genre="Comedy").expression() == 'array_contains(genres, "Comedy")'
+    assert ItemFilter(genre="Comedy").expression() == 'genre_tags like "%|Comedy|%"'
     both = ItemFilter(genre="Sci-Fi", min_year=2000).expression()
-    assert both == 'array_contains(genres, "Sci-Fi") and year >= 2000'
-    hostile = ItemFilter(genre='x") or (year >= 0').expression()
-    assert hostile == 'array_contains(genres, "x\\") or (year >= 0")'
+    assert both == 'genre_tags like "%|Sci-Fi|%" and year >= 2000'
+    hostile = ItemFilter(genre='x" or year >= 0 or "%').expression()
+    assert hostile.count('"') == 2 and "%|x~22;~20;or" in hostile
+    assert genre_tags(["(no genres listed)", "Film-Noir"]) == (
+        "|~28;no~20;genres~20;listed~29;||Film-Noir|"
+    )
 
 
 def test_attributes_follow_the_ids_order_and_unknown_items_match_no_filter(tmp_path: Path) -> None:
