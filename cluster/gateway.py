@@ -21,6 +21,9 @@ from core.api import (
     RecommendedItem,
     RecommendRequest,
     RecommendResponse,
+    SimilarItem,
+    SimilarItems,
+    SimilarResponse,
     StageTrace,
     UserHistoryItem,
     UserSummary,
@@ -132,6 +135,52 @@ class Gateway:
         if found is None:
             raise HTTPException(404, f"no item {item_id}")
         return found
+
+    @api.get("/items/{item_id}/similar", response_model=SimilarResponse)
+    async def similar(
+        self,
+        item_id: int,
+        k: int = Query(10, ge=1),
+        genre: str | None = None,
+        min_year: int | None = Query(None, ge=0),
+    ) -> SimilarResponse:
+        """Items nearest to this one in the recall model's vector space, optionally only of a
+        genre or from a year on; 404 when the item is unknown."""
+        if k > self.settings.max_k:
+            raise HTTPException(422, f"k must be at most {self.settings.max_k}")
+        found = self.catalog.get(item_id)
+        if found is None:
+            raise HTTPException(404, f"no item {item_id}")
+        answer: SimilarItems = await self.recall.similar.remote(item_id, k, genre, min_year)
+        if answer.embedded:
+            scored = [(self._item(c.item_id), c.score) for c in answer.items]
+            source = "embedding"
+        else:
+            scored = [(i, 0.0) for i in self._genre_stand_ins(found, k, genre, min_year)]
+            source = "genre_popular"
+        return SimilarResponse(
+            item_id=item_id,
+            items=[
+                SimilarItem(
+                    item_id=i.item_id, title=i.title, genres=i.genres, year=i.year, score=score
+                )
+                for i, score in scored
+            ],
+            source=source,
+            model=answer.model,
+        )
+
+    def _genre_stand_ins(
+        self, item: CatalogItem, k: int, genre: str | None, min_year: int | None
+    ) -> list[CatalogItem]:
+        """Popular items sharing the item's first genre (or `genre`), for an item the model has
+        no vector for (too few ratings to learn one)."""
+        wanted = genre or (item.genres[0] if item.genres else None)
+        return [
+            i
+            for i in self.catalog.browse(wanted, "popularity", len(self.catalog.items), 0)
+            if i.item_id != item.item_id and (min_year is None or (i.year or 0) >= min_year)
+        ][:k]
 
     @api.get("/items", response_model=list[CatalogItem])
     async def browse(

@@ -89,3 +89,32 @@ class UserSummary(BaseModel):
     rating_stddev: float
     favourite_genres: list[str]
     recent_positives: list[UserHistoryItem]
+
+
+class SimilarItems(BaseModel):
+    """What the Recall deployment returns for one item's nearest neighbours."""
+
+    item_id: int
+    embedded: bool = Field(description="false when the model has no vector for the item")
+    items: list[Candidate]
+    model: str = Field(description="model name and version, e.g. item2vec:v3")
+
+
+class SimilarItem(BaseModel):
+    item_id: int
+    title: str
+    genres: list[str]
+    year: int | None
+    score: float = Field(description="cosine similarity to the item; 0 for fallback items")
+
+
+class SimilarResponse(BaseModel):
+    """`GET /items/{id}/similar`."""
+
+    item_id: int
+    items: list[SimilarItem]
+    source: str = Field(
+        description="'embedding' (nearest item vectors) or 'genre_popular' when the model has "
+        "no vector for the item and popular items of its genre stand in"
+    )
+    model: str | None = None

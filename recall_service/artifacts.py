@@ -4,7 +4,9 @@ from __future__ import annotations
 
 VECTORS = "vectors.npy"
 ITEM_IDS = "item_ids.npy"
+ITEM_ATTRIBUTES = "item_attributes.parquet"
 MILVUS_DB = "milvus.db"
+INDEX_SPEC = "index.json"
 COLLECTION = "items"
 
 

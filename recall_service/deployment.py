@@ -9,14 +9,16 @@ from typing import Any
 from pydantic import BaseModel
 from ray import serve
 
-from core.api import StageResult
+from core.api import SimilarItems, StageResult
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.registry import Registry
 from core.settings import Settings
 from recall_service.genre_popularity import GenrePopularity
+from recall_service.item_attributes import ItemFilter
 from recall_service.recaller import Recaller
 from recall_service.replica_index import ReplicaIndex, open_replica_index, resolve_ref
+from recall_service.similar import similar_items
 from recall_service.user_vectors import user_vectors_for
 
 logger = logging.getLogger(__name__)
@@ -87,6 +89,18 @@ class Recall:
             if self._recaller is None:
                 raise RuntimeError("no recall model loaded: give the deployment a user_config")
             return self._recaller.recall(user_id, genre)
+
+    async def similar(
+        self, item_id: int, k: int, genre: str | None = None, min_year: int | None = None
+    ) -> SimilarItems:
+        """The k items nearest to `item_id`, optionally only of `genre` / from `min_year` on."""
+        where = ItemFilter(genre=genre, min_year=min_year)
+        with self._lock:
+            if self._loaded is None:
+                raise RuntimeError("no recall model loaded: give the deployment a user_config")
+            return similar_items(
+                self._loaded.index, item_id, k, None if where.empty else where, self._loaded.label
+            )
 
     def __del__(self) -> None:
         # Serve calls this when it stops a replica, so the private index copy goes with it.

@@ -10,8 +10,7 @@ import numpy as np
 
 from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
-from recall_service.artifacts import COLLECTION, ITEM_IDS, MILVUS_DB, VECTORS
-from recall_service.index import VectorIndex
+from recall_service.index_artifacts import write_index_artifacts
 
 # Every recall model's item vectors are L2-normalised and searched by inner product, which is
 # their cosine: the similarity skip-gram's and the two-tower's vectors are compared by.
@@ -35,9 +34,7 @@ def publish_item_vectors(
     """
 
     def write(folder: Path) -> None:
-        np.save(folder / VECTORS, vectors)
-        np.save(folder / ITEM_IDS, item_ids)
-        VectorIndex.build(folder / MILVUS_DB, COLLECTION, item_ids, vectors, INDEX_METRIC).close()
+        write_index_artifacts(folder, paths, item_ids, vectors, INDEX_METRIC)
         if write_model is not None:
             write_model(folder)
 

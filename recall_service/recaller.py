@@ -9,6 +9,7 @@ from core.api import StageResult, StageTrace
 from core.online_store import UserProfile
 from core.settings import Settings
 from recall_service.genre_popularity import GenrePopularity, genre_route
+from recall_service.item_attributes import ItemFilter
 from recall_service.merge import RouteHits, merge_routes
 from recall_service.routes import ItemIndex, embedding_route, item_to_item_route, popular_scores
 from recall_service.user_vectors import MeanOfRecentItems, UserVectors
@@ -56,7 +57,7 @@ class Recaller:
     def recall(self, user_id: int, genre: str | None = None) -> StageResult:
         """Unseen candidates of every route, merged. A user without history gets popular items
         and, when `genre` is given, that genre's best items; `genre` also leads a known user's
-        own top genres."""
+        own top genres and keeps the embedding route to items of that genre."""
         start = time.perf_counter()
         quotas = self.settings.recall
         seen = self.store.seen(user_id)
@@ -74,7 +75,12 @@ class Recaller:
         routes = [
             RouteHits(
                 EMBEDDING,
-                embedding_route(self.index, query, ask(quotas.embedding_quota)),
+                embedding_route(
+                    self.index,
+                    query,
+                    ask(quotas.embedding_quota),
+                    ItemFilter(genre=genre) if genre else None,
+                ),
                 quotas.embedding_quota,
             ),
             RouteHits(

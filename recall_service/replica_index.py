@@ -12,6 +12,7 @@ from core.registry import ModelNotFoundError, ModelRef, Registry
 from core.settings import Settings
 from recall_service.artifacts import COLLECTION, MILVUS_DB, server_collection
 from recall_service.index import VectorIndex
+from recall_service.index_artifacts import open_server_collection
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,15 @@ def resolve_ref(registry: Registry, name: str, version: str | None) -> ModelRef:
 
 
 def open_replica_index(settings: Settings, paths: StarlingPaths, ref: ModelRef) -> ReplicaIndex:
-    """Connect to the version's collection on `settings.milvus_uri`, or, without a server, open a
-    private copy of the version's Milvus Lite folder: only one process may open a folder."""
+    """Connect to the version's collection on `settings.milvus_uri` (built from the version's
+    files on first use), or, without a server, open a private copy of the version's Milvus Lite
+    folder: only one process may open a folder."""
+    version_dir = Registry(paths.registry).path(ref)
     if settings.milvus_uri:
         collection = server_collection(ref.name, ref.version)
-        return ReplicaIndex(ref, VectorIndex.open(settings.milvus_uri, collection), None)
-    source = Registry(paths.registry).path(ref) / MILVUS_DB
+        index = open_server_collection(settings.milvus_uri, collection, version_dir)
+        return ReplicaIndex(ref, index, None)
+    source = version_dir / MILVUS_DB
     if not source.is_dir():
         raise FileNotFoundError(f"{ref.name}:{ref.version} has no vector index at {source}")
     workdir = paths.runtime / "recall" / uuid.uuid4().hex

@@ -8,21 +8,27 @@ from typing import Protocol
 import numpy as np
 
 from recall_service.index import l2_normalise
+from recall_service.item_attributes import ItemFilter
 
 
 class ItemIndex(Protocol):
-    """What the embedding route needs from a vector index (VectorIndex provides it)."""
+    """What the embedding route needs from a vector index (VectorIndex, ExactIndex)."""
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]: ...
 
-    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]: ...
+    def search(
+        self, vectors: np.ndarray, k: int, where: ItemFilter | None = None
+    ) -> list[list[tuple[int, float]]]: ...
 
 
-def embedding_route(index: ItemIndex, query: np.ndarray | None, k: int) -> list[tuple[int, float]]:
-    """Items nearest to the user vector `query` (D,), cosine scores; empty without one."""
+def embedding_route(
+    index: ItemIndex, query: np.ndarray | None, k: int, where: ItemFilter | None = None
+) -> list[tuple[int, float]]:
+    """Items nearest to the user vector `query` (D,), cosine scores, only items passing `where`
+    when it is given; empty without a query."""
     if k <= 0 or query is None:
         return []
-    return index.search(query[None, :], k)[0]
+    return index.search(query[None, :], k, where)[0]
 
 
 def mean_item_vector(index: ItemIndex, recent: Sequence[int]) -> np.ndarray | None:

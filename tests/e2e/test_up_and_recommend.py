@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -189,3 +190,40 @@ def test_metrics_count_requests_and_stage_latency(app: RunningApp) -> None:
     assert 'starling_stage_seconds_bucket{le="0.1",stage="rank"}' in text
     served = [ln for ln in text.splitlines() if ln.startswith("starling_items_served_total")]
     assert served and float(served[0].split()[-1]) >= 4
+
+
+def test_similar_items_are_titled_and_share_a_genre_more_often_than_chance(
+    app: RunningApp,
+) -> None:
+    catalog = httpx.get(f"{app.url}/items", params={"limit": 500}).json()
+    shared = chance = 0.0
+    for item in catalog[:10]:
+        answer = httpx.get(f"{app.url}/items/{item['item_id']}/similar", params={"k": 10})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["source"] == "embedding" and body["model"].startswith("item2vec:v")
+        similar = body["items"]
+        assert len(similar) == 10 and all(i["title"] for i in similar)
+        assert item["item_id"] not in {i["item_id"] for i in similar}
+        genres = set(item["genres"])
+        shared += np.mean([bool(genres & set(i["genres"])) for i in similar])
+        chance += np.mean([bool(genres & set(i["genres"])) for i in catalog if i != item])
+    assert shared > 1.2 * chance, (shared / 10, chance / 10)
+
+
+def test_similar_items_keep_to_the_genre_and_year_asked_for(app: RunningApp) -> None:
+    item = httpx.get(f"{app.url}/items", params={"limit": 1}).json()[0]
+    params = {"k": 5, "genre": "Comedy", "min_year": 2000}
+    similar = httpx.get(f"{app.url}/items/{item['item_id']}/similar", params=params).json()
+    assert similar["items"]
+    assert all("Comedy" in i["genres"] and i["year"] >= 2000 for i in similar["items"])
+
+
+def test_similar_items_of_unknown_items_and_bad_k_get_a_reason(app: RunningApp) -> None:
+    missing = httpx.get(f"{app.url}/items/987654321/similar")
+    assert missing.status_code == 404 and missing.json()["detail"]
+    item = httpx.get(f"{app.url}/items", params={"limit": 1}).json()[0]["item_id"]
+    for k in ("0", "abc", "10000"):
+        answer = httpx.get(f"{app.url}/items/{item}/similar", params={"k": k})
+        assert answer.status_code == 422, k
+        assert answer.json()["detail"]

@@ -2,6 +2,8 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,12 @@ from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, Registry
 from core.settings import Settings
 from recall_service.artifacts import COLLECTION, MILVUS_DB
+from recall_service.exact_index import ExactIndex
 from recall_service.index import VectorIndex, l2_normalise
+from recall_service.index_artifacts import write_index_artifacts
+from recall_service.item_attributes import ItemAttributes, ItemFilter
 from recall_service.replica_index import open_replica_index, resolve_ref
+from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +29,28 @@ N, D, K = 400, 16, 10
 def vectors() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(3)
     return np.arange(N, dtype=np.int64) * 7 + 1, l2_normalise(rng.normal(size=(N, D)))
+
+
+GENRES = ("Comedy", "Drama", "Horror", "Sci-Fi")
+FILTERS = (
+    ItemFilter(genre="Comedy"),
+    ItemFilter(min_year=2000),
+    ItemFilter(genre="Sci-Fi", min_year=1990),
+    ItemFilter(genre="Western"),
+)
+
+
+@pytest.fixture(scope="module")
+def attributes(vectors: tuple[np.ndarray, np.ndarray]) -> ItemAttributes:
+    ids, _ = vectors
+    rng = np.random.default_rng(4)
+    genres = [sorted({GENRES[g] for g in rng.integers(0, 4, 2)}) for _ in ids]
+    years = rng.integers(1960, 2020, len(ids))
+    return ItemAttributes(ids, genres, years, rng.random(len(ids)).astype(np.float32))
+
+
+def _ids(hits: list[list[tuple[int, float]]]) -> list[list[int]]:
+    return [[item for item, _ in row] for row in hits]
 
 
 def _exact_top(ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray) -> list[list[int]]:
@@ -106,3 +134,93 @@ def test_each_replica_opens_its_own_copy_and_removes_it_on_close(
     assert list((paths.runtime / "recall").iterdir()) == []
     with pytest.raises(ModelNotFoundError):
         resolve_ref(registry, "item2vec", "v2")
+
+
+def test_filtered_searches_after_reopening_match_exact_filtered_search(
+    tmp_path: Path, vectors: tuple[np.ndarray, np.ndarray], attributes: ItemAttributes
+) -> None:
+    ids, matrix = vectors
+    VectorIndex.build(tmp_path / MILVUS_DB, COLLECTION, ids, matrix, attributes).close()
+    exact = ExactIndex(ids, matrix, attributes)
+    queries = matrix[:4] + 0.1
+
+    index = VectorIndex.open(tmp_path / MILVUS_DB, COLLECTION)
+    try:
+        assert index.count() == N and index.plan.index_type == "FLAT"
+        for where in FILTERS:
+            found = index.search(queries, K, where)
+            assert _ids(found) == _ids(exact.search(queries, K, where)), where
+        comedies = {int(i) for i, g in zip(ids, attributes.genres, strict=True) if "Comedy" in g}
+        assert {i for row in _ids(index.search(queries, K, FILTERS[0])) for i in row} <= comedies
+        assert index.search(queries, K, FILTERS[3]) == [[], [], [], []]
+    finally:
+        index.close()
+
+
+@pytest.fixture()
+def milvus_server(tmp_path: Path) -> Iterator[str]:
+    """`milvus-lite server` on a free port: what MILVUS_URI points replicas at."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "milvus-lite"),
+            *("server", "--data-dir", str(tmp_path / "milvus-server")),
+            *("--host", "127.0.0.1", "--port", str(port)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                VectorIndex.open(uri, "none")
+            except LookupError:
+                break
+            except Exception:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield uri
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_replicas_on_a_milvus_server_share_one_collection_built_from_the_registry(
+    tmp_path: Path,
+    vectors: tuple[np.ndarray, np.ndarray],
+    attributes: ItemAttributes,
+    milvus_server: str,
+) -> None:
+    ids, matrix = vectors
+    paths = StarlingPaths(tmp_path / "home")
+    registry = Registry(paths.registry)
+    manifest = registry.publish(
+        "recall",
+        "item2vec",
+        write=lambda folder: write_index_artifacts(folder, paths, ids, matrix, "IP"),
+        metrics={},
+        data_snapshot="test",
+    )
+    settings = Settings(home=paths.home, milvus_uri=milvus_server)
+    exact = ExactIndex(ids, matrix)
+    queries = matrix[:3] + 0.1
+
+    first = open_replica_index(settings, paths, manifest.ref())
+    second = open_replica_index(settings, paths, manifest.ref())
+    try:
+        assert first.workdir is None and second.workdir is None
+        assert first.index.count() == N
+        for replica in (first, second):
+            assert _ids(replica.index.search(queries, K)) == _ids(exact.search(queries, K))
+        # Without item features every item has no genre and an unknown year.
+        assert second.index.search(queries, K, ItemFilter(min_year=1900)) == [[], [], []]
+        moved = l2_normalise(np.ones((1, D)))
+        first.index.upsert(ids[:1], moved)
+        assert second.index.search(moved, 1)[0][0][0] == ids[0]
+    finally:
+        first.close()
+        second.close()
+    assert not (paths.runtime / "recall").exists()

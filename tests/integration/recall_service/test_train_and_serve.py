@@ -7,12 +7,12 @@ import pyarrow.parquet as pq
 import pytest
 from ray import serve
 
-from core.api import StageResult
+from core.api import SimilarItems, StageResult
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
 from core.settings import Item2VecSettings, RecallSettings, Settings, TrainSettings
-from core.tables import SEQUENCES
+from core.tables import ITEM_FEATURES, SEQUENCES
 from recall_service.artifacts import ITEM_IDS, MILVUS_DB, VECTORS
 from recall_service.deployment import Recall
 from recall_service.recaller import Recaller
@@ -33,6 +33,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settin
     store.publish_users([UserProfile(user_id=USER, user_recent_items=RECENT)], {USER: sorted(SEEN)})
     store.publish_popularity({item: float(200 - item) for item in range(100, 160)})
     _write_sequences(StarlingPaths(home).sequences)
+    _write_item_features(StarlingPaths(home).item_features)
     return Settings(
         home=home,
         redis_url=redis_url,
@@ -52,6 +53,29 @@ def _write_sequences(folder: Path) -> None:
     table = pa.table({"user_id": list(range(300)), "items": items}, schema=SEQUENCES)
     pq.write_table(table, folder / "part-0.parquet")
     (folder / "_manifest.json").write_text('{"step": "sequences", "inputs": {}}')
+
+
+def _group(item: int) -> int:
+    return (item - 100) // 20
+
+
+def _write_item_features(folder: Path) -> None:
+    """Each group's items share a genre ("G0", "G1", "G2"); odd items are from 2000 on."""
+    items = list(range(100, 160))
+    folder.mkdir(parents=True)
+    table = pa.table(
+        {
+            "item_id": items,
+            "release_year": [1990 + 10 * (item % 2) for item in items],
+            "item_genres": [[f"G{_group(item)}"] for item in items],
+            "item_rating_count": [10] * len(items),
+            "item_avg_rating": [4.0] * len(items),
+            "item_rating_stddev": [0.5] * len(items),
+            "item_popularity": [1.0] * len(items),
+        },
+        schema=ITEM_FEATURES,
+    )
+    pq.write_table(table, folder / "part-0.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +159,19 @@ def test_recall_deployment_serves_and_swaps_versions_without_leaving_copies(
         # replica instead, so the method is called directly on the running replica.
         handle.reconfigure.remote({"name": "item2vec", "version": version}).result(timeout_s=60)
 
+    def similar(item: int, **where: str | int) -> SimilarItems:
+        return handle.similar.remote(item, 10, **where).result(timeout_s=60)
+
     try:
+        nearest = similar(100)
+        assert nearest.embedded and nearest.model == "item2vec:v1"
+        assert len(nearest.items) == 10 and 100 not in {c.item_id for c in nearest.items}
+        # Items liked by the same users end up near each other: a third would be chance.
+        assert sum(_group(c.item_id) == 0 for c in nearest.items) >= 8
+        other_genre = similar(100, genre="G1", min_year=2000)
+        assert other_genre.items
+        assert all(_group(c.item_id) == 1 and c.item_id % 2 for c in other_genre.items)
+        assert not similar(999).embedded
         assert served_model() == "item2vec:v1"
         reconfigure("v9")
         assert served_model() == "item2vec:v1", "a missing version keeps the old one"

@@ -5,8 +5,10 @@ import pytest
 
 from core.online_store import UserProfile
 from core.settings import RecallSettings, Settings
+from recall_service.exact_index import ExactIndex
 from recall_service.genre_popularity import GenrePopularity
 from recall_service.index import l2_normalise
+from recall_service.item_attributes import ItemAttributes, ItemFilter
 from recall_service.merge import RouteHits, merge_routes
 from recall_service.recaller import Recaller
 from recall_service.routes import item_to_item_route
@@ -23,7 +25,10 @@ class FakeIndex:
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         return {i: self.matrix[self.ids.index(i)] for i in ids if i in self.ids}
 
-    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+    def search(
+        self, vectors: np.ndarray, k: int, where: ItemFilter | None = None
+    ) -> list[list[tuple[int, float]]]:
+        assert where is None, "these tests send no genre"
         self.searches.append(k)
         results = []
         for query in vectors:
@@ -218,3 +223,29 @@ def test_a_known_user_gets_items_of_their_top_genres() -> None:
     result = _recaller(store, embedding=0, popular=0, genre=5, genres=genres).recall(7)
 
     assert [(c.item_id, c.routes) for c in result.candidates] == [(3, ["genre"])]
+
+
+def test_a_requested_genre_keeps_the_embedding_route_to_that_genre() -> None:
+    ids = np.array(list(VECTORS))
+    westerns = {7, 8}
+    attributes = ItemAttributes(
+        ids,
+        [["Western"] if item in westerns else ["Drama"] for item in ids.tolist()],
+        np.full(len(ids), 2000),
+        np.zeros(len(ids), dtype=np.float32),
+    )
+    index = ExactIndex(ids, l2_normalise(np.array(list(VECTORS.values()))), attributes)
+    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1, 2])}, {7: {1, 2}}, [])
+    settings = Settings(
+        recall=RecallSettings(
+            embedding_quota=2, popular_quota=0, item_to_item_quota=0, genre_quota=0
+        )
+    )
+    recaller = Recaller(index, store, settings, version="item2vec:v1")
+
+    plain = recaller.recall(7)
+    browsing = recaller.recall(7, genre="Western")
+
+    # Without the genre the nearest items to 1 and 2 (the x axis) win; with it, the Westerns.
+    assert [c.item_id for c in plain.candidates] == [3, 4]
+    assert [c.item_id for c in browsing.candidates] == [8, 7]
