@@ -155,7 +155,7 @@ def main() -> None:
                 for size in args.sizes
             }
 
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
             try:
                 serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
                 settings = Settings(home=paths.home, redis_url=redis_url)

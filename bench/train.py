@@ -231,7 +231,7 @@ def main() -> None:
             path = work / f"part-{n}.parquet"
             pq.write_table(train.slice(n * step, step), path)
             files.append(str(path))
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         quiet_ray_data()
         try:
             for name in args.models:
