@@ -61,6 +61,17 @@ class OnlineStore:
         raw = self.client.get(self._profile_key(user_id))
         return None if raw is None else UserProfile.model_validate_json(raw)
 
+    def profiles(self, user_ids: list[int]) -> dict[int, UserProfile]:
+        """The profiles of these users that exist, in one round trip."""
+        if not user_ids:
+            return {}
+        raw = self.client.mget([self._profile_key(u) for u in user_ids])
+        return {
+            user_id: UserProfile.model_validate_json(value)
+            for user_id, value in zip(user_ids, raw, strict=True)
+            if value is not None
+        }
+
     def seen(self, user_id: int) -> set[int]:
         return {int(x) for x in self.client.smembers(self._seen_key(user_id))}
 

@@ -71,6 +71,20 @@ class RankSettings(BaseModel):
     )
 
 
+class RankServingSettings(BaseModel):
+    """How Rank replicas batch concurrent requests and how many multiplexed models they keep."""
+
+    max_batch_size: int = Field(
+        16, ge=1, description="requests scored together, grouped by model, in one batch"
+    )
+    batch_wait_ms: float = Field(
+        2.0, ge=0, description="how long the first request of a batch waits for company"
+    )
+    max_models_per_replica: int = Field(
+        4, ge=1, description="multiplexed rank models a replica keeps loaded (LRU)"
+    )
+
+
 class RecallSettings(BaseModel):
     """Candidate generation quotas per route; the merge interleaves routes in proportion to
     them. Defaults tuned on ml-latest-small's time split (see recall_service/offline_eval.py)."""
@@ -168,6 +182,7 @@ class Settings(BaseSettings):
     deepwalk: DeepWalkSettings = Field(default_factory=DeepWalkSettings)
     two_tower: TwoTowerSettings = Field(default_factory=TwoTowerSettings)
     rank: RankSettings = Field(default_factory=RankSettings)
+    rank_serving: RankServingSettings = Field(default_factory=RankServingSettings)
     recall: RecallSettings = Field(default_factory=RecallSettings)
     rerank: RerankSettings = Field(default_factory=RerankSettings)
     data: DataSettings = Field(default_factory=DataSettings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,15 @@ ITEM_COLUMNS = [
     "item_rating_stddev",
 ]
 USER_COLUMNS = [name for name in UserProfile.model_fields if name != "user_id"]
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """One user's candidates to score; `profile` is None for a user the online store lacks."""
+
+    profile: UserProfile | None
+    user_id: int
+    item_ids: list[int]
 
 
 class Scorer:
@@ -66,7 +76,16 @@ class Scorer:
 
     def score(self, profile: UserProfile | None, user_id: int, item_ids: list[int]) -> np.ndarray:
         """Probabilities float32 (len(item_ids),), in the order of `item_ids`, one forward pass."""
-        if not item_ids:
-            return np.zeros(0, dtype=np.float32)
-        rows = self.rows(profile, user_id, item_ids)
-        return predict(self.artifacts.model, self.artifacts.encoder, rows, batch_size=len(item_ids))
+        return self.score_many([ScoreRequest(profile, user_id, item_ids)])[0]
+
+    def score_many(self, requests: list[ScoreRequest]) -> list[np.ndarray]:
+        """Each request's probabilities, in its candidates' order, from one forward pass."""
+        sizes = [len(r.item_ids) for r in requests]
+        total = sum(sizes)
+        if total == 0:
+            return [np.zeros(0, dtype=np.float32) for _ in requests]
+        rows = pa.concat_tables(
+            [self.rows(r.profile, r.user_id, r.item_ids) for r in requests if r.item_ids]
+        )
+        scores = predict(self.artifacts.model, self.artifacts.encoder, rows, batch_size=total)
+        return np.split(scores, np.cumsum(sizes)[:-1])

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -11,17 +12,38 @@ from core.registry import ModelNotFoundError, ModelRef, Registry
 from rank_service.artifacts import save_artifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
+from rank_service.probe import UnusableModelError
 from rank_service.scorer import Scorer
-from rank_service.stage import RankStage
+from rank_service.stage import RankRequest, RankStage, model_ref
 from tests.support.rank_samples import synthetic_items, synthetic_samples
 
 
 class Profiles:
-    def __init__(self, profiles: dict[int, UserProfile]) -> None:
-        self.profiles = profiles
+    def __init__(self, known: dict[int, UserProfile]) -> None:
+        self.known = known
 
-    def profile(self, user_id: int) -> UserProfile | None:
-        return self.profiles.get(user_id)
+    def profiles(self, user_ids: list[int]) -> dict[int, UserProfile]:
+        return {u: self.known[u] for u in user_ids if u in self.known}
+
+
+def publish(registry: Registry, items: pa.Table, name: str, seed: int, nan: bool = False) -> str:
+    """Publish an untrained `name` initialised with `seed` (all weights NaN with `nan`)."""
+    encoder = FeatureEncoder.fit(synthetic_samples(items, rows=300, n_users=30))
+    config = RankModelConfig(
+        name=name, embedding_dim=4, hidden=[8], vocab_sizes=encoder.vocab_sizes()
+    )
+    torch.manual_seed(seed)
+    state = build_model(config).state_dict()
+    if nan:
+        state = {k: torch.full_like(v, float("nan")) for k, v in state.items()}
+    manifest = registry.publish(
+        "rank",
+        name,
+        write=lambda folder: save_artifacts(folder, config, encoder, state),
+        metrics={},
+        data_snapshot="test",
+    )
+    return f"{name}/{manifest.version}"
 
 
 @pytest.fixture
@@ -31,20 +53,8 @@ def home(tmp_path: Path) -> tuple[Registry, Path]:
     (tmp_path / "items").mkdir()
     pq.write_table(items, tmp_path / "items" / "part-0.parquet")
     (tmp_path / "items" / "_manifest.json").write_text("{}")
-    encoder = FeatureEncoder.fit(synthetic_samples(items, rows=300, n_users=30))
-    config = RankModelConfig(
-        name="mlp", embedding_dim=4, hidden=[8], vocab_sizes=encoder.vocab_sizes()
-    )
-    torch.manual_seed(0)
-    state = build_model(config).state_dict()
     registry = Registry(tmp_path / "registry")
-    registry.publish(
-        "rank",
-        "mlp",
-        write=lambda folder: save_artifacts(folder, config, encoder, state),
-        metrics={},
-        data_snapshot="test",
-    )
+    publish(registry, items, "mlp", seed=0)
     return registry, tmp_path / "items"
 
 
@@ -98,3 +108,99 @@ def test_reconfigure_keeps_the_serving_version_when_the_new_one_fails(home) -> N
     stage.reconfigure({"name": "mlp", "version": "v1"})
     stage.reconfigure({"name": "mlp", "version": "v9"})
     assert stage.rank(1, [Candidate(item_id=1, score=0.0)]).trace.model == "mlp:v1"
+
+
+def test_a_version_that_scores_nan_is_refused_and_the_old_one_keeps_serving(home) -> None:
+    registry, items = home
+    bad = publish(registry, pq.read_table(items), "mlp", seed=1, nan=True)
+    assert bad == "mlp/v2"
+    fresh = RankStage(Profiles({}), registry, items)
+    with pytest.raises(UnusableModelError, match="NaN or inf"):
+        fresh.reconfigure({"name": "mlp", "version": "v2"})
+    with pytest.raises(UnusableModelError):
+        fresh.load(bad)
+
+    stage = RankStage(Profiles({}), registry, items)
+    stage.reconfigure({"name": "mlp", "version": "v1"})
+    candidates = [Candidate(item_id=i, score=0.0) for i in range(1, 21)]
+    before = stage.rank(4, candidates)
+    stage.reconfigure({"name": "mlp", "version": "v2"})
+    after = stage.rank(4, candidates)
+    assert after.trace.model == "mlp:v1"
+    assert [c.score for c in after.candidates] == [c.score for c in before.candidates]
+    assert all(np.isfinite(c.score) for c in after.candidates)
+
+
+def test_a_batch_is_scored_with_one_forward_pass_per_model_and_split_back(home) -> None:
+    registry, items = home
+    other = publish(registry, pq.read_table(items), "deepfm", seed=3)
+    profile = UserProfile(
+        user_id=1, user_rating_count=5, user_genres=["Drama"], user_recent_items=[2]
+    )
+    stage = RankStage(Profiles({1: profile}), registry, items)
+    stage.reconfigure({"name": "mlp", "version": "v1"})
+    scorers = {other: stage.load(other), "mlp/v1": stage.load("mlp/v1")}
+    passes: dict[str, int] = {}
+    for model_id, scorer in [("", stage.scorer), *scorers.items()]:
+        scorer.artifacts.model.register_forward_hook(
+            lambda *_, key=model_id: passes.__setitem__(key, passes.get(key, 0) + 1)
+        )
+    requests = [
+        RankRequest(user_id=1, candidates=[Candidate(item_id=i, score=0.0) for i in range(1, 11)]),
+        RankRequest(
+            user_id=2,
+            candidates=[Candidate(item_id=i, score=0.0) for i in range(20, 45)],
+            model_id=other,
+        ),
+        RankRequest(user_id=3, candidates=[Candidate(item_id=i, score=0.0) for i in (50, 7, 9)]),
+        RankRequest(
+            user_id=1,
+            candidates=[Candidate(item_id=i, score=0.0) for i in range(5, 16)],
+            model_id="mlp/v1",
+        ),
+        RankRequest(user_id=1, candidates=[], model_id=other),
+    ]
+    results = stage.rank_batch(requests, scorers)
+
+    # The serving version and "mlp/v1" are one version: a pass for it, a pass for deepfm.
+    assert sum(passes.values()) == 2 and passes[other] == 1
+    assert [r.trace.model for r in results] == [
+        "mlp:v1",
+        "deepfm:v1",
+        "mlp:v1",
+        "mlp:v1",
+        "deepfm:v1",
+    ]
+    assert [r.trace.detail["model_batch"] for r in results] == [3, 2, 3, 3, 2]
+    assert all(r.trace.detail["batch"] == 5 for r in results)
+    assert [r.trace.detail["profile"] for r in results] == [
+        "found",
+        "cold",
+        "cold",
+        "found",
+        "found",
+    ]
+    for request, result in zip(requests, results, strict=True):
+        scores = [c.score for c in result.candidates]
+        assert scores == sorted(scores, reverse=True)
+        assert sorted(c.item_id for c in result.candidates) == sorted(
+            c.item_id for c in request.candidates
+        )
+        scorer = scorers[request.model_id] if request.model_id else stage.scorer
+        alone = scorer.score(
+            profile if request.user_id == 1 else None,
+            request.user_id,
+            [c.item_id for c in request.candidates],
+        )
+        by_item = dict(zip([c.item_id for c in request.candidates], alone, strict=True))
+        assert all(abs(c.score - by_item[c.item_id]) < 1e-6 for c in result.candidates)
+    # The two models disagree, so matching each one's own scores identifies the model.
+    ids = list(range(20, 45))
+    assert not np.allclose(scorers[other].score(None, 2, ids), stage.scorer.score(None, 2, ids))
+
+
+def test_model_ids_must_name_a_version() -> None:
+    assert model_ref("deepfm/v2") == ModelRef(kind="rank", name="deepfm", version="v2")
+    for bad in ("deepfm", "/v2", "deepfm/", "a/b/c"):
+        with pytest.raises(ValueError, match="NAME/VERSION"):
+            model_ref(bad)
