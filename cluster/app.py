@@ -6,13 +6,17 @@ from typing import Any
 
 from ray.serve import Application
 
-from cluster.gateway import Gateway
+from cluster.gateway import APP_NAME, Gateway
+from cluster.serve_config import config_path, load_serve_config
 from core.paths import StarlingPaths
-from core.registry import ModelRef, Registry
+from core.registry import ModelKind, ModelNotFoundError, ModelRef, Registry
 from core.settings import Settings
 from rank_service.deployment import Rank
 from recall_service.deployment import Recall
 from rerank_service.deployment import Rerank
+
+# The deployment that serves each kind of model; its user_config names the version.
+DEPLOYMENTS: dict[ModelKind, str] = {"recall": "Recall", "rank": "Rank"}
 
 
 class NothingToServeError(RuntimeError):
@@ -27,6 +31,27 @@ def serving_config(registry: Registry, kind: str) -> dict[str, str]:
             f"no {kind} model in {registry.root}; run `starling train {kind}`"
         )
     return {"name": ref.name, "version": ref.version}
+
+
+def serving_refs(settings: Settings) -> dict[ModelKind, ModelRef]:
+    """What Recall and Rank serve: the version the serve config pins in its user_config (which
+    `starling models promote` writes), else the registry's serving version."""
+    registry = Registry(StarlingPaths(settings.home).registry)
+    path = config_path(settings)
+    app = load_serve_config(path).app(APP_NAME)
+    refs: dict[ModelKind, ModelRef] = {}
+    for kind, deployment in DEPLOYMENTS.items():
+        pinned = app.deployment(deployment).user_config
+        if not pinned:
+            refs[kind] = ModelRef(kind=kind, **serving_config(registry, kind))
+            continue
+        ref = ModelRef(kind=kind, name=pinned["name"], version=pinned["version"])
+        try:
+            registry.manifest(ref)
+        except ModelNotFoundError as error:
+            raise ModelNotFoundError(f"{error} in {registry.root}, which {path} names") from None
+        refs[kind] = ref
+    return refs
 
 
 def compose(settings: Settings, options: dict[str, dict[str, Any]] | None = None) -> Application:

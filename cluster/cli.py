@@ -193,7 +193,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _serve_flags(status)
     status.set_defaults(run=commands.status)
+    _models_parser(sub, common)
+    _scale_parser(sub, common)
     return parser
+
+
+def _models_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    models = sub.add_parser("models", help="registered models and promotion", parents=[common])
+    models_sub = models.add_subparsers(dest="models_command", required=True, metavar="COMMAND")
+    listing = models_sub.add_parser(
+        "list",
+        parents=[common],
+        help="every registered model version with its metrics and which one serves",
+    )
+    listing.add_argument("--json", action="store_true", help="print the manifests as JSON")
+    listing.set_defaults(run=commands.models_list)
+    promote = models_sub.add_parser(
+        "promote",
+        parents=[common],
+        help="serve a registered version; the running app swaps it in without a restart",
+        description="Point the Recall or Rank deployment's user_config at NAME VERSION. The "
+        "running app (RAY_ADDRESS, or the one `starling up`/`serve` runs on this home) loads it "
+        "in each replica's reconfigure() while requests keep flowing; a version the replicas "
+        "cannot load is refused and the old one keeps serving. The registry's serving pointer "
+        "and the serve config file record the promotion.",
+    )
+    promote.add_argument("kind", choices=["recall", "rank"])
+    promote.add_argument("name", help="model name, e.g. mlp or item2vec")
+    promote.add_argument("version", help="version, e.g. v2")
+    promote.set_defaults(run=commands.models_promote)
+
+
+def _scale_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    scale = sub.add_parser(
+        "scale",
+        parents=[common],
+        help="set a deployment's replicas or autoscaling bounds",
+        description="Give DEPLOYMENT (Gateway, Recall, Rank, Rerank) a fixed number of replicas "
+        "or autoscaling bounds. The running app applies it without dropping requests; the "
+        "serve config file keeps it for later deploys.",
+    )
+    scale.add_argument("deployment", help="Gateway, Recall, Rank or Rerank")
+    scale.add_argument("--replicas", type=int, default=argparse.SUPPRESS, help="fixed count")
+    scale.add_argument("--min", type=int, default=argparse.SUPPRESS, help="autoscaling minimum")
+    scale.add_argument("--max", type=int, default=argparse.SUPPRESS, help="autoscaling maximum")
+    scale.set_defaults(run=commands.scale)
 
 
 def _serve_flags(parser: argparse.ArgumentParser) -> None:

@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     stage_timeout_s: float = Field(
         2.0, gt=0, description="a stage slower than this degrades to the previous stage's order"
     )
+    serve_config: Path | None = Field(
+        None,
+        description="serve config that deploys read and `starling scale`/`models promote` "
+        "update; the packaged cluster/serve_config.yaml when unset",
+    )
 
     train: TrainSettings = Field(default_factory=TrainSettings)
     item2vec: Item2VecSettings = Field(default_factory=Item2VecSettings)
