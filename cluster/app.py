@@ -54,20 +54,12 @@ def serving_refs(settings: Settings) -> dict[ModelKind, ModelRef]:
     return refs
 
 
-def compose(settings: Settings, options: dict[str, dict[str, Any]] | None = None) -> Application:
-    """Bind the four deployments; `options` are per-deployment overrides (serve_config.yaml)."""
-    options = options or {}
-    registry = Registry(StarlingPaths(settings.home).registry)
-    recall = Recall.options(
-        **{"user_config": serving_config(registry, "recall"), **options.get("Recall", {})}
-    ).bind(settings)
-    rank = Rank.options(
-        **{"user_config": serving_config(registry, "rank"), **options.get("Rank", {})}
-    ).bind(settings)
-    rerank = Rerank.options(**options.get("Rerank", {})).bind(settings)
-    return Gateway.options(**options.get("Gateway", {})).bind(settings, recall, rank, rerank)
-
-
 def build_app(args: dict[str, Any]) -> Application:
-    """Entry point for `serve run` / `serve deploy`: `args` are Settings fields (e.g. home)."""
-    return compose(Settings(**args))
+    """Entry point of the serve config (`import_path`): `args` are Settings fields (e.g. home).
+    Replica counts, resources and model versions come from the config's deployment options;
+    the registry's serving versions are the user_config when the config names none."""
+    settings = Settings(**args)
+    registry = Registry(StarlingPaths(settings.home).registry)
+    recall = Recall.options(user_config=serving_config(registry, "recall")).bind(settings)
+    rank = Rank.options(user_config=serving_config(registry, "rank")).bind(settings)
+    return Gateway.bind(settings, recall, rank, Rerank.bind(settings))

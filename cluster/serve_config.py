@@ -15,8 +15,8 @@ from ray.serve.schema import ServeDeploySchema
 from core.settings import Settings
 
 DEFAULT_CONFIG = Path(__file__).with_name("serve_config.yaml")
-# Settings that only the process starting Ray needs; replicas must not see them.
-_DRIVER_ONLY = {"ray_address", "serve_config"}
+# Replicas run inside the cluster: they need no address to reach it.
+_DRIVER_ONLY = {"ray_address"}
 
 
 class DeploymentConfig(BaseModel):
@@ -75,9 +75,15 @@ def load_serve_config(path: Path = DEFAULT_CONFIG) -> ServeConfigFile:
 
 
 def app_args(settings: Settings) -> dict[str, Any]:
-    """`build_app`'s args: the Settings this process resolved, so replicas see the same."""
+    """`build_app`'s args: the Settings this process resolved, so replicas see the same, and
+    the serve config file by absolute path, so that changes made from inside the app (admin
+    routes) land in the file this deploy read."""
     args = settings.model_dump(mode="json", exclude=_DRIVER_ONLY, exclude_defaults=True)
-    return {**args, "home": str(settings.home)}
+    return {
+        **args,
+        "home": str(settings.home),
+        "serve_config": str(config_path(settings).resolve()),
+    }
 
 
 def declarative_config(

@@ -67,7 +67,7 @@ def test_declarative_config_carries_settings_and_serving_versions(settings: Sett
     assert rebuilt.home == settings.home
     assert rebuilt.redis_url == settings.redis_url
     assert rebuilt.rank.epochs == 7
-    assert "serve_config" not in app.args
+    assert rebuilt.serve_config == settings.serve_config
     rank = next(d for d in app.deployments if d.name == "Rank")
     assert rank.user_config == {"name": "mlp", "version": "v2"}
     assert rank.autoscaling_config == {"min_replicas": 1, "max_replicas": 1}
