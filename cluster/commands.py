@@ -14,6 +14,7 @@ from cluster.app import NothingToServeError, serving_refs
 from cluster.control import (
     AppNotRunningError,
     AppStatus,
+    NotSettledError,
     PromotionRefusedError,
     ScaleError,
     app_status,
@@ -58,6 +59,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     PromotionRefusedError,
     ScaleError,
     UnknownDeploymentError,
+    NotSettledError,
 )
 
 

@@ -46,6 +46,10 @@ class ScaleError(ValueError):
     """Replica numbers that make no sense."""
 
 
+class NotSettledError(TimeoutError):
+    """A deployment did not reach the wanted state in time."""
+
+
 class ReplicaInfo(BaseModel):
     replica_id: str
     state: str
@@ -193,7 +197,7 @@ def _wait_for(done: Callable[[DeploymentStatus], bool], deployment: str, timeout
         if state is not None and done(state):
             return
         time.sleep(0.25)
-    raise TimeoutError(f"{deployment} did not settle in {timeout_s:.0f} s: {state}")
+    raise NotSettledError(f"{deployment} did not settle in {timeout_s:.0f} s: {state}")
 
 
 def _settled(state: DeploymentStatus) -> bool:
@@ -227,8 +231,9 @@ def scale(
     low, high = bounds.get("min_replicas", 1), bounds.get("max_replicas", 1)
     if low < 1 or high < low:
         raise ScaleError(f"{deployment}: need 1 <= min_replicas <= max_replicas, got {low}..{high}")
-    if not _apply_to_running(deployment, {"autoscaling_config": bounds}):
-        update_deployment(path, APP_NAME, deployment, {"autoscaling_config": bounds})
+    live = _apply_to_running(deployment, {"autoscaling_config": bounds})
+    update_deployment(path, APP_NAME, deployment, {"autoscaling_config": bounds})
+    if not live:
         return None
 
     def in_bounds(state: DeploymentStatus) -> bool:
@@ -239,7 +244,6 @@ def scale(
         )
 
     _wait_for(in_bounds, deployment, timeout_s)
-    update_deployment(path, APP_NAME, deployment, {"autoscaling_config": bounds})
     return app_status()
 
 
