@@ -48,6 +48,12 @@ api = FastAPI(
 )
 
 
+# Module-level helpers of the routes must come before the class: @serve.ingress pickles the
+# FastAPI app (and the globals its routes use) when the class is decorated.
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 @serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.25})
 @serve.ingress(api)
 class Gateway:
@@ -77,14 +83,14 @@ class Gateway:
         if request.variants and scope != Scope.ADMIN:
             raise HTTPException(403, "forcing variants needs an admin API key")
         try:
-            variant = assign(self.settings.experiments, request.user_id, request.variants)
+            assignment = assign(self.settings.experiments, request.user_id, request.variants)
         except UnknownVariantError as error:
             raise HTTPException(422, str(error)) from None
         started = time.perf_counter()
         profile = self.store.profile(request.user_id)
         chain = await run_chain(
             self.recall.recall,
-            self._rank_for(variant).rank,
+            self._rank_for(assignment).rank,
             self.rerank.rerank,
             self._popular,
             request.user_id,
@@ -92,7 +98,7 @@ class Gateway:
             request.exclude,
             self.settings.stage_timeout_s,
             request.genre,
-            variant.rerank,
+            assignment.rerank,
         )
         items = [
             RecommendedItem(
@@ -107,9 +113,9 @@ class Gateway:
         ]
         seconds = time.perf_counter() - started
         self._observe(chain, len(items), seconds)
-        self.metrics.observe_variants(variant.variants, len(items), seconds)
+        self.metrics.observe_variants(assignment.variants, len(items), seconds)
         request_id = uuid.uuid4().hex
-        self._log_impressions(request_id, request.user_id, [i.item_id for i in items], variant)
+        self._log_impressions(request_id, request.user_id, [i.item_id for i in items], assignment)
         trace = None
         if request.debug:
             total = StageTrace(
@@ -123,26 +129,25 @@ class Gateway:
             degraded=chain.degraded,
             trace=trace,
             request_id=request_id,
-            variants=variant.variants,
+            variants=assignment.variants,
         )
 
-    def _rank_for(self, variant: Assignment) -> DeploymentHandle:
+    def _rank_for(self, assignment: Assignment) -> DeploymentHandle:
         """The Rank pool, asked for the variant's model (Serve model multiplexing)."""
-        if not variant.rank_model:
+        model = assignment.rank_model
+        if not model:
             return self.rank
-        if variant.rank_model not in self._rank_by_model:
-            self._rank_by_model[variant.rank_model] = self.rank.options(
-                multiplexed_model_id=variant.rank_model
-            )
-        return self._rank_by_model[variant.rank_model]
+        if model not in self._rank_by_model:
+            self._rank_by_model[model] = self.rank.options(multiplexed_model_id=model)
+        return self._rank_by_model[model]
 
     def _log_impressions(
-        self, request_id: str, user_id: int, items: list[int], variant: Assignment
+        self, request_id: str, user_id: int, items: list[int], assignment: Assignment
     ) -> None:
         # A lost impression costs the A/B report one row; a failed request costs a user.
         try:
             self.store.append_events(
-                impressions(request_id, user_id, items, variant.variants, _now())
+                impressions(request_id, user_id, items, assignment.variants, _now())
             )
         except Exception:
             log.exception("impressions of request %s not logged", request_id)
@@ -234,7 +239,3 @@ class Gateway:
         healthy = bool(deployments) and all(s == "HEALTHY" for s in deployments.values())
         response.status_code = 200 if healthy else 503
         return Health(status="ok" if healthy else "starting", deployments=deployments)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
