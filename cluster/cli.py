@@ -184,6 +184,33 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_flags(serve)
     serve.set_defaults(run=commands.serve)
 
+    events = sub.add_parser("events", help="the live event stream", parents=[common])
+    events_sub = events.add_subparsers(dest="events_command", required=True, metavar="COMMAND")
+    consume = events_sub.add_parser(
+        "consume",
+        parents=[common],
+        help="land the Redis event stream in the lake",
+        description="Read the events posted to POST /events and the impressions of "
+        "/recommend from the Redis Stream (consumer group) and commit them to the lake's "
+        "events table; entries are acknowledged only after the commit, so each lands once.",
+    )
+    consume.set_defaults(run=commands.consume_events)
+
+    abtest = sub.add_parser("abtest", help="A/B experiments", parents=[common])
+    abtest_sub = abtest.add_subparsers(dest="abtest_command", required=True, metavar="COMMAND")
+    report = abtest_sub.add_parser(
+        "report",
+        parents=[common],
+        help="click-through and rating rates per variant, with confidence intervals",
+        description="From the impressions and the clicks and ratings in the lake: per "
+        "experiment and variant, the share of impressions clicked and rated within the window, "
+        "with 95 %% Wilson intervals. Run `starling events consume` first.",
+    )
+    report.add_argument(
+        "--window-hours", type=float, default=24.0, help="attribution window (default 24)"
+    )
+    report.set_defaults(run=commands.abtest_report)
+
     status = sub.add_parser(
         "status",
         parents=[common],

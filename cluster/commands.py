@@ -6,10 +6,15 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import redis
 
+from cluster.abtest_report import read_feedback, report_table, variant_reports
 from cluster.app import NothingToServeError, serving_refs
 from cluster.control import (
     AppNotRunningError,
@@ -42,6 +47,7 @@ from ingest.job import ingest_source
 from ingest.online_publish import publish_online
 from ingest.sources.event_log import EventLogOptions, parse_mapping
 from ingest.sources.spec import SourceError
+from ingest.stream_consumer import consume_events as consume_stream
 from ingest.synth import SynthConfig, generate
 from rank_service.evaluate import compare_rank_models
 from rank_service.train import train_rank as train_rank_model
@@ -339,3 +345,37 @@ def show_deployments(status: AppStatus) -> None:
             f"{d.name:<10} {d.status:<9} {d.running_replicas:>7} {d.target_replicas:>6} "
             f"{bounds:>7}  {serves}"
         )
+
+
+@contextmanager
+def _redis(settings: Settings) -> Iterator[OnlineStore]:
+    """The Redis a running app uses, or the embedded one started for this command."""
+    store = OnlineStore(settings.resolved_redis_url())
+    try:
+        running = store.ping()
+    except redis.ConnectionError:
+        running = False
+    if running:
+        yield store
+        return
+    with online_store_runtime(settings):
+        yield store
+
+
+def consume_events(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with _redis(settings) as store:
+        summary = consume_stream(store, StarlingPaths(settings.home).events)
+    say(
+        f"landed {summary.added:,} new events of {summary.read:,} read "
+        f"({summary.redelivered:,} redelivered); the lake holds {summary.lake_rows:,}"
+    )
+    return 0
+
+
+def abtest_report(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    window = timedelta(hours=args.window_hours)
+    events = read_feedback(StarlingPaths(settings.home).events)
+    say(report_table(variant_reports(events, window), window))
+    return 0

@@ -37,7 +37,8 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
         yield
         return
     ray.init(
-        # "local": without it ray.init joins the last `ray start` cluster on this machine.
+        # "local" starts a fresh Ray even when a `ray start` cluster runs on this machine;
+        # None would join that cluster instead.
         address=settings.ray_address or "local",
         num_cpus=None if settings.ray_address else settings.num_cpus,
         include_dashboard=settings.ray_dashboard if not settings.ray_address else None,
