@@ -6,7 +6,8 @@ from typing import Any
 
 from ray.serve import Application
 
-from cluster.gateway import APP_NAME, Gateway
+from cluster.gateway import Gateway
+from cluster.names import APP_NAME, DEPLOYMENTS
 from cluster.serve_config import config_path, load_serve_config
 from core.paths import StarlingPaths
 from core.registry import ModelKind, ModelNotFoundError, ModelRef, Registry
@@ -16,7 +17,6 @@ from recall_service.deployment import Recall
 from rerank_service.deployment import Rerank
 
 # The deployment that serves each kind of model; its user_config names the version.
-DEPLOYMENTS: dict[ModelKind, str] = {"recall": "Recall", "rank": "Rank"}
 
 
 class NothingToServeError(RuntimeError):

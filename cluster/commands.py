@@ -16,18 +16,17 @@ import redis
 
 from cluster.abtest_report import read_feedback, report_table, variant_reports
 from cluster.app import NothingToServeError, serving_refs
-from cluster.control import (
+from cluster.local_redis import LocalRedisError
+from cluster.operations import (
     AppNotRunningError,
     AppStatus,
     NotSettledError,
     PromotionRefusedError,
     ScaleError,
     app_status,
-    connected,
     promote,
 )
-from cluster.control import scale as scale_deployment
-from cluster.local_redis import LocalRedisError
+from cluster.operations import scale as scale_deployment
 from cluster.pipeline import StepReport, run_pipeline
 from cluster.runtime import (
     full_runtime,
@@ -36,7 +35,7 @@ from cluster.runtime import (
     ray_runtime,
 )
 from cluster.serve_config import UnknownDeploymentError
-from cluster.serving import DeployError, base_url, deploy, forget_address
+from cluster.serving import DeployError, base_url, connected, deploy, forget_address
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, ModelRef, Registry

@@ -18,7 +18,10 @@ from ray.serve.handle import DeploymentHandle
 from cluster.auth import ApiKeys, CallerScope, Scope, WriteScope
 from cluster.catalog import BrowseOrder, Catalog, CatalogItem
 from cluster.live_events import RejectedEventsError, accept_events
+from cluster.live_stats import LiveStats, TrackedCall
 from cluster.metrics import GatewayMetrics
+from cluster.names import APP_NAME
+from cluster.ops import router as ops_router
 from cluster.stage_chain import ChainResult, run_chain
 from core.api import (
     Candidate,
@@ -40,12 +43,12 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "starling"
 api = FastAPI(
     title="Starling",
     description="Recommendations from recall, rank and rerank on Ray Serve.",
     version="0.1.0",
 )
+api.include_router(ops_router)
 
 
 # Module-level helpers of the routes must come before the class: @serve.ingress pickles the
@@ -73,6 +76,7 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.api_keys = ApiKeys.from_settings(settings)
         self._rank_by_model: dict[str, DeploymentHandle] = {}
+        self.live = LiveStats()
 
     @api.post("/recommend", response_model=RecommendResponse, response_model_exclude_none=True)
     async def recommend(self, request: RecommendRequest, scope: CallerScope) -> RecommendResponse:
@@ -86,12 +90,18 @@ class Gateway:
             assignment = assign(self.settings.experiments, request.user_id, request.variants)
         except UnknownVariantError as error:
             raise HTTPException(422, str(error)) from None
+        with self.live.track("Gateway"):
+            return await self._recommend(request, assignment)
+
+    async def _recommend(
+        self, request: RecommendRequest, assignment: Assignment
+    ) -> RecommendResponse:
         started = time.perf_counter()
         profile = self.store.profile(request.user_id)
         chain = await run_chain(
-            self.recall.recall,
-            self._rank_for(assignment).rank,
-            self.rerank.rerank,
+            TrackedCall(self.live, "Recall", self.recall.recall),
+            TrackedCall(self.live, "Rank", self._rank_for(assignment).rank),
+            TrackedCall(self.live, "Rerank", self.rerank.rerank),
             self._popular,
             request.user_id,
             request.k,

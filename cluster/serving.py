@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import ray
 from ray import serve
-from ray.serve.context import _get_global_client
-from ray.serve.schema import ServeDeploySchema
 
-from cluster.app import DEPLOYMENTS, serving_refs
-from cluster.gateway import APP_NAME
+from cluster.app import serving_refs
+from cluster.names import APP_NAME, DEPLOYMENTS
+from cluster.operations import apply_config
 from cluster.serve_config import declarative_config
 from core.paths import StarlingPaths
 from core.settings import Settings
@@ -49,12 +51,6 @@ def deploy(settings: Settings, timeout_s: float = 120.0) -> str:
     url = base_url(settings)
     wait_healthy(url, timeout_s)
     return url
-
-
-def apply_config(config: ServeDeploySchema) -> None:
-    """What `serve deploy` and the dashboard's PUT /api/serve/applications/ do, without needing
-    the dashboard: hand the whole declarative config to the Serve controller."""
-    _get_global_client().deploy_apps(config)
 
 
 def wait_running(timeout_s: float) -> None:
@@ -103,3 +99,33 @@ def recorded_address(settings: Settings) -> str | None:
 
 def forget_address(settings: Settings) -> None:
     (StarlingPaths(settings.home).runtime / ADDRESS_FILE).unlink(missing_ok=True)
+
+
+@contextmanager
+def connected(settings: Settings) -> Iterator[bool]:
+    """Connect to the Ray cluster that runs the app (RAY_ADDRESS, else the one `starling up`
+    recorded in the home); yields False when there is none to reach."""
+    if ray.is_initialized():
+        yield True
+        return
+    address = settings.ray_address or recorded_address(settings)
+    if address is None or not _reachable(address):
+        yield False
+        return
+    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        yield True
+    finally:
+        ray.shutdown()
+
+
+def _reachable(address: str) -> bool:
+    """A quick look before ray.init, which waits a minute for a cluster that is gone."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not port.isdigit():
+        return True
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False

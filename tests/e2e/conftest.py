@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from cluster.serve_config import DEFAULT_CONFIG
 from tests.support.running_app import RunningApp
 
 WRITE_KEY = "e2e-write-key"
@@ -53,6 +55,8 @@ def _free_port() -> int:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     home = tmp_path_factory.mktemp("home")
     port = _free_port()
+    serve_config = home / "serve_config.yaml"
+    shutil.copy(DEFAULT_CONFIG, serve_config)
     env = {
         **os.environ,
         "STARLING_HOME": str(home),
@@ -68,6 +72,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
         "STARLING_WRITE_API_KEYS": json.dumps([WRITE_KEY]),
         "STARLING_ADMIN_API_KEYS": json.dumps([ADMIN_KEY]),
         "STARLING_EXPERIMENTS": json.dumps(EXPERIMENTS),
+        # The ops tests scale deployments, which rewrites the serve config: a copy takes it.
+        "STARLING_SERVE_CONFIG": str(serve_config),
     }
     log = home / "up.log"
     with log.open("w") as out:

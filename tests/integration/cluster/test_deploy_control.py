@@ -19,7 +19,7 @@ import pytest
 import yaml
 from ray import serve
 
-from cluster.control import PromotionRefusedError, app_status, promote, scale
+from cluster.operations import PromotionRefusedError, app_status, promote, scale
 from cluster.pipeline import run_pipeline
 from cluster.serve_config import DEFAULT_CONFIG, app_args, load_serve_config
 from cluster.serving import deploy

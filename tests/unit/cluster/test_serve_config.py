@@ -10,7 +10,7 @@ import yaml
 
 from cluster.app import serving_refs
 from cluster.cli import main
-from cluster.control import ScaleError, promote, scale
+from cluster.operations import ScaleError, promote, scale
 from cluster.serve_config import (
     DEFAULT_CONFIG,
     UnknownDeploymentError,

@@ -9,11 +9,8 @@ them in a thread. They need a connected Ray (`connected()` from a CLI process).
 
 from __future__ import annotations
 
-import logging
-import socket
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import ray
@@ -22,10 +19,8 @@ from ray import serve
 from ray.serve.context import _get_global_client
 from ray.serve.schema import ServeDeploySchema, ServeInstanceDetails
 
-from cluster.app import DEPLOYMENTS
-from cluster.gateway import APP_NAME
+from cluster.names import APP_NAME, DEPLOYMENTS
 from cluster.serve_config import config_path, load_serve_config, update_deployment
-from cluster.serving import apply_config, recorded_address
 from core.api import Candidate, StageResult
 from core.paths import StarlingPaths
 from core.registry import ModelKind, ModelRef, Registry
@@ -87,34 +82,10 @@ class Promotion(BaseModel):
     )
 
 
-@contextmanager
-def connected(settings: Settings) -> Iterator[bool]:
-    """Connect to the Ray cluster that runs the app (RAY_ADDRESS, else the one `starling up`
-    recorded in the home); yields False when there is none to reach."""
-    if ray.is_initialized():
-        yield True
-        return
-    address = settings.ray_address or recorded_address(settings)
-    if address is None or not _reachable(address):
-        yield False
-        return
-    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-    try:
-        yield True
-    finally:
-        ray.shutdown()
-
-
-def _reachable(address: str) -> bool:
-    """A quick look before ray.init, which waits a minute for a cluster that is gone."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not port.isdigit():
-        return True
-    try:
-        with socket.create_connection((host, int(port)), timeout=2):
-            return True
-    except OSError:
-        return False
+def apply_config(config: ServeDeploySchema) -> None:
+    """What `serve deploy` and the dashboard's PUT /api/serve/applications/ do, without needing
+    the dashboard: hand the whole declarative config to the Serve controller."""
+    _get_global_client().deploy_apps(config)
 
 
 def _details() -> ServeInstanceDetails:
