@@ -15,8 +15,11 @@ from ray.serve.schema import ServeDeploySchema
 from core.settings import Settings
 
 DEFAULT_CONFIG = Path(__file__).with_name("serve_config.yaml")
-# Replicas run inside the cluster: they need no address to reach it.
-_DRIVER_ONLY = {"ray_address"}
+# Replicas run inside the cluster: they need no address to reach it. API keys never go into
+# the Serve config, which the dashboard and `serve status` show to anyone who can read them:
+# replicas take them from their own environment (the CLI's, on a local Ray it starts; a
+# Secret on KubeRay).
+_NOT_IN_ARGS = {"ray_address", "write_api_keys", "admin_api_keys"}
 
 
 class DeploymentConfig(BaseModel):
@@ -78,7 +81,7 @@ def app_args(settings: Settings) -> dict[str, Any]:
     """`build_app`'s args: the Settings this process resolved, so replicas see the same, and
     the serve config file by absolute path, so that changes made from inside the app (admin
     routes) land in the file this deploy read."""
-    args = settings.model_dump(mode="json", exclude=_DRIVER_ONLY, exclude_defaults=True)
+    args = settings.model_dump(mode="json", exclude=_NOT_IN_ARGS, exclude_defaults=True)
     return {
         **args,
         "home": str(settings.home),

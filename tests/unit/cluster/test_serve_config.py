@@ -14,6 +14,7 @@ from cluster.operations import ScaleError, promote, scale
 from cluster.serve_config import (
     DEFAULT_CONFIG,
     UnknownDeploymentError,
+    app_args,
     declarative_config,
     load_serve_config,
     update_deployment,
@@ -134,3 +135,13 @@ def test_models_list_shows_every_version_its_metrics_and_what_serves(
     )
     assert rows[("rank", "mlp", "v1")].startswith(" ")
     assert rows[("recall", "item2vec", "v1")].startswith("*")
+
+
+def test_api_keys_never_travel_in_the_serve_config(tmp_path) -> None:
+    settings = Settings(
+        home=tmp_path, write_api_keys=["w-secret"], admin_api_keys=["a-secret"], max_k=50
+    )
+    args = app_args(settings)
+    assert args["max_k"] == 50
+    assert "write_api_keys" not in args and "admin_api_keys" not in args
+    assert "secret" not in str(args)
