@@ -7,12 +7,16 @@ from typing import Any
 from ray.serve import Application
 
 from cluster.gateway import Gateway
+from cluster.names import APP_NAME, DEPLOYMENTS
+from cluster.serve_config import config_path, load_serve_config
 from core.paths import StarlingPaths
-from core.registry import ModelRef, Registry
+from core.registry import ModelKind, ModelNotFoundError, ModelRef, Registry
 from core.settings import Settings
 from rank_service.deployment import Rank
 from recall_service.deployment import Recall
 from rerank_service.deployment import Rerank
+
+# The deployment that serves each kind of model; its user_config names the version.
 
 
 class NothingToServeError(RuntimeError):
@@ -29,20 +33,33 @@ def serving_config(registry: Registry, kind: str) -> dict[str, str]:
     return {"name": ref.name, "version": ref.version}
 
 
-def compose(settings: Settings, options: dict[str, dict[str, Any]] | None = None) -> Application:
-    """Bind the four deployments; `options` are per-deployment overrides (serve_config.yaml)."""
-    options = options or {}
+def serving_refs(settings: Settings) -> dict[ModelKind, ModelRef]:
+    """What Recall and Rank serve: the version the serve config pins in its user_config (which
+    `starling models promote` writes), else the registry's serving version."""
     registry = Registry(StarlingPaths(settings.home).registry)
-    recall = Recall.options(
-        **{"user_config": serving_config(registry, "recall"), **options.get("Recall", {})}
-    ).bind(settings)
-    rank = Rank.options(
-        **{"user_config": serving_config(registry, "rank"), **options.get("Rank", {})}
-    ).bind(settings)
-    rerank = Rerank.options(**options.get("Rerank", {})).bind(settings)
-    return Gateway.options(**options.get("Gateway", {})).bind(settings, recall, rank, rerank)
+    path = config_path(settings)
+    app = load_serve_config(path).app(APP_NAME)
+    refs: dict[ModelKind, ModelRef] = {}
+    for kind, deployment in DEPLOYMENTS.items():
+        pinned = app.deployment(deployment).user_config
+        if not pinned:
+            refs[kind] = ModelRef(kind=kind, **serving_config(registry, kind))
+            continue
+        ref = ModelRef(kind=kind, name=pinned["name"], version=pinned["version"])
+        try:
+            registry.manifest(ref)
+        except ModelNotFoundError as error:
+            raise ModelNotFoundError(f"{error} in {registry.root}, which {path} names") from None
+        refs[kind] = ref
+    return refs
 
 
 def build_app(args: dict[str, Any]) -> Application:
-    """Entry point for `serve run` / `serve deploy`: `args` are Settings fields (e.g. home)."""
-    return compose(Settings(**args))
+    """Entry point of the serve config (`import_path`): `args` are Settings fields (e.g. home).
+    Replica counts, resources and model versions come from the config's deployment options;
+    the registry's serving versions are the user_config when the config names none."""
+    settings = Settings(**args)
+    registry = Registry(StarlingPaths(settings.home).registry)
+    recall = Recall.options(user_config=serving_config(registry, "recall")).bind(settings)
+    rank = Rank.options(user_config=serving_config(registry, "rank")).bind(settings)
+    return Gateway.bind(settings, recall, rank, Rerank.bind(settings))

@@ -4,7 +4,10 @@ No `from __future__ import annotations` here: FastAPI must see real types on the
 Serve ingress class, or it takes `response: Response` for a query parameter.
 """
 
+import logging
 import time
+import uuid
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, HTTPException, Query, Response
 from fastapi.responses import PlainTextResponse
@@ -12,11 +15,18 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from cluster.auth import ApiKeys, CallerScope, Scope, WriteScope
 from cluster.catalog import BrowseOrder, Catalog, CatalogItem
+from cluster.live_events import RejectedEventsError, accept_events
+from cluster.live_stats import LiveStats, TrackedCall
 from cluster.metrics import GatewayMetrics
+from cluster.names import APP_NAME
+from cluster.ops import router as ops_router
 from cluster.stage_chain import ChainResult, run_chain
 from core.api import (
     Candidate,
+    EventBatch,
+    EventsAccepted,
     Health,
     RecommendedItem,
     RecommendRequest,
@@ -28,16 +38,26 @@ from core.api import (
     UserHistoryItem,
     UserSummary,
 )
+from core.events import impressions
+from core.experiments import Assignment, UnknownVariantError, assign
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.settings import Settings
 
-APP_NAME = "starling"
+log = logging.getLogger(__name__)
+
 api = FastAPI(
     title="Starling",
     description="Recommendations from recall, rank and rerank on Ray Serve.",
     version="0.1.0",
 )
+api.include_router(ops_router)
+
+
+# Module-level helpers of the routes must come before the class: @serve.ingress pickles the
+# FastAPI app (and the globals its routes use) when the class is decorated.
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.25})
@@ -57,24 +77,41 @@ class Gateway:
         self.store = OnlineStore(settings.resolved_redis_url())
         self.catalog = Catalog.load(StarlingPaths(settings.home))
         self.metrics = GatewayMetrics()
+        self.api_keys = ApiKeys.from_settings(settings)
+        self._rank_by_model: dict[str, DeploymentHandle] = {}
+        self.live = LiveStats()
 
     @api.post("/recommend", response_model=RecommendResponse, response_model_exclude_none=True)
-    async def recommend(self, request: RecommendRequest) -> RecommendResponse:
-        """The user's top k items; a user never seen before gets popular items."""
+    async def recommend(self, request: RecommendRequest, scope: CallerScope) -> RecommendResponse:
+        """The user's top k items; a user never seen before gets popular items. Each user is
+        in one variant of every A/B experiment; an admin key may force `variants`."""
         if request.k > self.settings.max_k:
             raise HTTPException(422, f"k must be at most {self.settings.max_k}")
+        if request.variants and scope != Scope.ADMIN:
+            raise HTTPException(403, "forcing variants needs an admin API key")
+        try:
+            assignment = assign(self.settings.experiments, request.user_id, request.variants)
+        except UnknownVariantError as error:
+            raise HTTPException(422, str(error)) from None
+        with self.live.track("Gateway"):
+            return await self._recommend(request, assignment)
+
+    async def _recommend(
+        self, request: RecommendRequest, assignment: Assignment
+    ) -> RecommendResponse:
         started = time.perf_counter()
         profile = self.store.profile(request.user_id)
         chain = await run_chain(
-            self.recall.recall,
-            self.rank.rank,
-            self.rerank.rerank,
+            TrackedCall(self.live, "Recall", self.recall.recall),
+            TrackedCall(self.live, "Rank", self._rank_for(assignment).rank),
+            TrackedCall(self.live, "Rerank", self.rerank.rerank),
             self._popular,
             request.user_id,
             request.k,
             request.exclude,
             self.settings.stage_timeout_s,
             request.genre,
+            assignment.rerank,
         )
         items = [
             RecommendedItem(
@@ -89,6 +126,9 @@ class Gateway:
         ]
         seconds = time.perf_counter() - started
         self._observe(chain, len(items), seconds)
+        self.metrics.observe_variants(assignment.variants, len(items), seconds)
+        request_id = uuid.uuid4().hex
+        self._log_impressions(request_id, request.user_id, [i.item_id for i in items], assignment)
         trace = None
         if request.debug:
             total = StageTrace(
@@ -101,7 +141,44 @@ class Gateway:
             cold_start=profile is None or not profile.user_recent_items,
             degraded=chain.degraded,
             trace=trace,
+            request_id=request_id,
+            variants=assignment.variants,
         )
+
+    def _rank_for(self, assignment: Assignment) -> DeploymentHandle:
+        """The Rank pool, asked for the variant's model (Serve model multiplexing)."""
+        model = assignment.rank_model
+        if not model:
+            return self.rank
+        if model not in self._rank_by_model:
+            self._rank_by_model[model] = self.rank.options(multiplexed_model_id=model)
+        return self._rank_by_model[model]
+
+    def _log_impressions(
+        self, request_id: str, user_id: int, items: list[int], assignment: Assignment
+    ) -> None:
+        # A lost impression costs the A/B report one row; a failed request costs a user.
+        try:
+            self.store.append_events(
+                impressions(request_id, user_id, items, assignment.variants, _now())
+            )
+        except Exception:
+            log.exception("impressions of request %s not logged", request_id)
+
+    @api.post("/events", response_model=EventsAccepted)
+    async def events(self, batch: EventBatch, _scope: WriteScope) -> EventsAccepted:
+        """Record user events (needs a write API key). They reach the event stream, which
+        lands in the lake, and the user's online state at once: rated and clicked items are
+        not recommended again, a positive rating steers the user's next recommendations."""
+        try:
+            accepted = accept_events(batch, self.catalog.items, self.settings.data, _now())
+        except RejectedEventsError as error:
+            raise HTTPException(422, str(error)) from None
+        self.store.record_events(
+            accepted, self.settings.data.label_threshold, self.settings.recall.recent_items
+        )
+        self.metrics.requests.labels(endpoint="events", status="200").inc()
+        return EventsAccepted(accepted=len(accepted), event_ids=[e.event_id for e in accepted])
 
     def _popular(self, n: int) -> list[Candidate]:
         return [

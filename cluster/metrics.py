@@ -41,5 +41,31 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.variant_requests = Counter(
+            "starling_variant_requests",
+            "/recommend requests by A/B experiment and variant",
+            ["experiment", "variant"],
+            registry=self.registry,
+        )
+        self.variant_latency = Histogram(
+            "starling_variant_request_seconds",
+            "End-to-end latency of /recommend by A/B experiment and variant",
+            ["experiment", "variant"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.variant_items = Counter(
+            "starling_variant_items_served",
+            "Items returned by /recommend by A/B experiment and variant",
+            ["experiment", "variant"],
+            registry=self.registry,
+        )
+
+    def observe_variants(self, variants: dict[str, str], items: int, seconds: float) -> None:
+        for experiment, variant in variants.items():
+            self.variant_requests.labels(experiment=experiment, variant=variant).inc()
+            self.variant_latency.labels(experiment=experiment, variant=variant).observe(seconds)
+            self.variant_items.labels(experiment=experiment, variant=variant).inc(items)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -39,6 +39,8 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
     ray.init(
         # Without "local", ray.init joins whatever cluster `ray start` last recorded on this
         # machine (/tmp/ray/ray_current_cluster), someone else's included.
+        # "local" starts a fresh Ray even when a `ray start` cluster runs on this machine;
+        # None would join that cluster instead.
         address=settings.ray_address or "local",
         num_cpus=None if settings.ray_address else settings.num_cpus,
         include_dashboard=settings.ray_dashboard if not settings.ray_address else None,

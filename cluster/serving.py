@@ -1,19 +1,26 @@
-"""Deploying the app on the connected Ray cluster and waiting until it answers."""
+"""Deploying the app declaratively on the connected Ray cluster and waiting until it answers."""
 
 from __future__ import annotations
 
 import logging
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
+import ray
 from ray import serve
 
-from cluster.app import compose
-from cluster.gateway import APP_NAME
-from cluster.serve_config import DEFAULT_CONFIG, load_serve_config
+from cluster.app import serving_refs
+from cluster.names import APP_NAME, DEPLOYMENTS
+from cluster.operations import apply_config
+from cluster.serve_config import declarative_config
+from core.paths import StarlingPaths
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
+ADDRESS_FILE = "ray_address"
 
 
 class DeployError(RuntimeError):
@@ -25,27 +32,40 @@ def base_url(settings: Settings) -> str:
 
 
 def deploy(settings: Settings, timeout_s: float = 120.0) -> str:
-    """Deploy the app with the options of serve_config.yaml; returns its base URL once healthy."""
-    config = load_serve_config(DEFAULT_CONFIG)
-    app_config = config.app(APP_NAME)
-    options = {d.name: d.options() for d in app_config.deployments}
+    """Apply serve_config.yaml with these Settings and the serving model versions; returns the
+    app's base URL once healthy. Redeploying a running app with only replicas or model versions
+    changed updates its replicas in place instead of restarting them."""
+    refs = serving_refs(settings)
+    user_configs = {
+        DEPLOYMENTS[kind]: {"name": ref.name, "version": ref.version} for kind, ref in refs.items()
+    }
+    config = declarative_config(settings, APP_NAME, user_configs)
     serve.start(
-        http_options={
-            **config.http_options,
-            "host": settings.http_host,
-            "port": settings.http_port,
-        },
-        logging_config=config.logging_config or None,
+        proxy_location=config.proxy_location,
+        http_options=config.http_options.model_dump(exclude_unset=True),
+        logging_config=config.logging_config,
     )
-    serve.run(
-        compose(settings, options),
-        name=APP_NAME,
-        route_prefix=app_config.route_prefix,
-        logging_config=config.logging_config or None,
-    )
+    apply_config(config)
+    wait_running(timeout_s)
+    record_address(settings)
     url = base_url(settings)
     wait_healthy(url, timeout_s)
     return url
+
+
+def wait_running(timeout_s: float) -> None:
+    """Wait until the app's status is RUNNING; a failed deploy raises with Serve's reason."""
+    deadline = time.monotonic() + timeout_s
+    status = None
+    while time.monotonic() < deadline:
+        status = serve.status().applications.get(APP_NAME)
+        if status is not None and status.status == "RUNNING":
+            return
+        if status is not None and status.status == "DEPLOY_FAILED":
+            raise DeployError(f"deploying {APP_NAME} failed: {status.message}")
+        time.sleep(0.5)
+    state = status.status if status is not None else "not deployed"
+    raise DeployError(f"{APP_NAME} not running after {timeout_s:.0f} s ({state})")
 
 
 def wait_healthy(url: str, timeout_s: float) -> None:
@@ -62,3 +82,50 @@ def wait_healthy(url: str, timeout_s: float) -> None:
             last = str(error)
         time.sleep(0.5)
     raise DeployError(f"{url}/healthz not healthy after {timeout_s:.0f} s: {last}")
+
+
+def record_address(settings: Settings) -> None:
+    """Leave the cluster's address in the home, so that `starling scale` and `starling models
+    promote` find the app that `starling up` or `starling serve` runs."""
+    path = StarlingPaths(settings.home).runtime / ADDRESS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ray.get_runtime_context().gcs_address)
+
+
+def recorded_address(settings: Settings) -> str | None:
+    path = StarlingPaths(settings.home).runtime / ADDRESS_FILE
+    return path.read_text().strip() if path.is_file() else None
+
+
+def forget_address(settings: Settings) -> None:
+    (StarlingPaths(settings.home).runtime / ADDRESS_FILE).unlink(missing_ok=True)
+
+
+@contextmanager
+def connected(settings: Settings) -> Iterator[bool]:
+    """Connect to the Ray cluster that runs the app (RAY_ADDRESS, else the one `starling up`
+    recorded in the home); yields False when there is none to reach."""
+    if ray.is_initialized():
+        yield True
+        return
+    address = settings.ray_address or recorded_address(settings)
+    if address is None or not _reachable(address):
+        yield False
+        return
+    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        yield True
+    finally:
+        ray.shutdown()
+
+
+def _reachable(address: str) -> bool:
+    """A quick look before ray.init, which waits a minute for a cluster that is gone."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not port.isdigit():
+        return True
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False

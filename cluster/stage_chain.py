@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from ray.exceptions import ActorDiedError, ActorUnavailableError
 
 from core.api import Candidate, StageResult, StageTrace
+from core.experiments import RerankOverrides
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,13 @@ async def run_chain(
     exclude: list[int],
     timeout_s: float,
     genre: str | None = None,
+    rerank_overrides: RerankOverrides | None = None,
 ) -> ChainResult:
-    """The three stages in order; each failure degrades to the previous stage's answer."""
+    """The three stages in order; each failure degrades to the previous stage's answer.
+
+    `rank` is already bound to the A/B variant's model (a multiplexed model id);
+    `rerank_overrides` are the variant's rerank policy changes.
+    """
     degraded: list[str] = []
 
     async def stage(
@@ -93,7 +99,7 @@ async def run_chain(
     final = await stage(
         "rerank",
         rerank,
-        (ranked.candidates, k, exclude, genre),
+        (ranked.candidates, k, exclude, genre, rerank_overrides),
         lambda: [c for c in ranked.candidates if c.item_id not in excluded][:k],
     )
     return ChainResult(

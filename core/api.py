@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Ids land in int64 columns of the lake.
+MAX_ID = 2**63 - 1
+EARLIEST_TS = datetime(1970, 1, 1)
+LATEST_TS = datetime(2200, 1, 1)
 
 
 class RecommendRequest(BaseModel):
@@ -10,13 +18,17 @@ class RecommendRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    user_id: int = Field(ge=0)
+    user_id: int = Field(ge=0, le=MAX_ID)
     k: int = Field(10, ge=1, description="how many items to return (at most Settings.max_k)")
     exclude: list[int] = Field(default_factory=list, description="items not to recommend")
     genre: str | None = Field(
         None, description="context: a genre the user is browsing; cold users get its best items"
     )
     debug: bool = Field(False, description="include the per-stage trace")
+    variants: dict[str, str] = Field(
+        default_factory=dict,
+        description="debugging: force experiment -> variant (needs an admin API key)",
+    )
 
 
 class Candidate(BaseModel):
@@ -68,6 +80,10 @@ class RecommendResponse(BaseModel):
         description="stages that failed or timed out and fell back to the previous stage's order",
     )
     trace: list[StageTrace] | None = None
+    request_id: str = Field("", description="names this answer's impressions in the event log")
+    variants: dict[str, str] = Field(
+        default_factory=dict, description="the user's variant in each running A/B experiment"
+    )
 
 
 class Health(BaseModel):
@@ -118,3 +134,38 @@ class SimilarResponse(BaseModel):
         "no vector for the item and popular items of its genre stand in"
     )
     model: str | None = None
+
+
+class EventIn(BaseModel):
+    """One user event posted to `POST /events`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    user_id: int = Field(ge=0, le=MAX_ID)
+    item_id: int = Field(ge=0, le=MAX_ID)
+    event_type: Literal["rating", "click", "view"]
+    value: float = Field(1.0, allow_inf_nan=False, description="the rating; 1 for click and view")
+    ts: datetime | None = Field(
+        None, strict=False, description="when it happened (ISO 8601); the server's time when unset"
+    )
+
+    @field_validator("ts")
+    @classmethod
+    def _plausible_time(cls, ts: datetime | None) -> datetime | None:
+        # The lake's readers hold times as nanoseconds since 1970, which end in 2262.
+        if ts is not None and not EARLIEST_TS <= ts.replace(tzinfo=None) < LATEST_TS:
+            raise ValueError(f"ts must be between {EARLIEST_TS:%Y} and {LATEST_TS:%Y}")
+        return ts
+
+
+class EventBatch(BaseModel):
+    """Body of `POST /events`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    events: list[EventIn] = Field(min_length=1, max_length=1000)
+
+
+class EventsAccepted(BaseModel):
+    accepted: int
+    event_ids: list[str]

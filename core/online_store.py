@@ -1,4 +1,5 @@
-"""Online features in Redis: user profiles, recent and seen items, item popularity."""
+"""Online features in Redis: user profiles, recent and seen items, item popularity, and the
+stream of live events."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from collections.abc import Iterable
 import redis
 from pydantic import BaseModel, Field
 
+from core.events import LoggedEvent
+
 _BATCH = 1000
+EVENT_STREAM = "events:stream"
+# Events that hide an item from the user's next recommendations.
+_SEEN_EVENTS = ("rating", "click")
 
 
 class UserProfile(BaseModel):
@@ -99,3 +105,81 @@ class OnlineStore:
     def snapshot(self) -> str | None:
         raw = self.client.get("meta:features_snapshot")
         return None if raw is None else raw.decode()
+
+    def append_events(self, events: list[LoggedEvent]) -> list[str]:
+        """Append to the event stream only (impressions); returns the stream entry ids."""
+        pipe = self.client.pipeline(transaction=True)
+        for event in events:
+            pipe.xadd(EVENT_STREAM, event.to_stream())  # type: ignore[arg-type]
+        return [entry.decode() for entry in pipe.execute()]
+
+    def record_events(
+        self, events: list[LoggedEvent], positive_rating: float, recent_limit: int
+    ) -> list[str]:
+        """Append user feedback to the stream and apply it to the users' online state in one
+        transaction: rated and clicked items join the seen set (never recommended again), a
+        rating >= `positive_rating` leads the recent items that drive recall."""
+        users = sorted({e.user_id for e in events})
+        keys = [self._profile_key(u) for u in users]
+
+        def apply(pipe: redis.client.Pipeline) -> None:
+            raw = pipe.mget(keys) if keys else []
+            profiles = {
+                user: UserProfile.model_validate_json(r) if r else UserProfile(user_id=user)
+                for user, r in zip(users, raw, strict=True)
+            }
+            pipe.multi()
+            for event in events:
+                pipe.xadd(EVENT_STREAM, event.to_stream())  # type: ignore[arg-type]
+                if event.event_type in _SEEN_EVENTS:
+                    pipe.sadd(self._seen_key(event.user_id), event.item_id)
+                if event.event_type == "rating":
+                    _add_rating(profiles[event.user_id], event, positive_rating, recent_limit)
+            for user, profile in profiles.items():
+                pipe.set(self._profile_key(user), profile.model_dump_json())
+
+        # WATCH on the profiles: a concurrent update of the same user retries instead of losing
+        # one of the two.
+        results = self.client.transaction(apply, *keys)
+        return [r.decode() for r in results if isinstance(r, bytes)]
+
+    def ensure_group(self, group: str) -> None:
+        """Create the consumer group (and the stream) unless it exists; it starts at the
+        stream's beginning so that nothing appended before is skipped."""
+        try:
+            self.client.xgroup_create(EVENT_STREAM, group, id="0", mkstream=True)
+        except redis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    def read_events(
+        self, group: str, consumer: str, count: int, pending: bool
+    ) -> list[tuple[str, LoggedEvent]]:
+        """Entries for this consumer: its delivered-but-unacknowledged ones when `pending`
+        (what a crashed run left), otherwise new ones."""
+        answer = self.client.xreadgroup(
+            group, consumer, {EVENT_STREAM: "0" if pending else ">"}, count=count
+        )
+        return [
+            (entry.decode(), LoggedEvent.from_stream(fields))
+            for _stream, rows in answer or []
+            for entry, fields in rows
+            if fields
+        ]
+
+    def ack_events(self, group: str, entries: list[str]) -> int:
+        return int(self.client.xack(EVENT_STREAM, group, *entries)) if entries else 0
+
+    def stream_length(self) -> int:
+        return int(self.client.xlen(EVENT_STREAM))
+
+
+def _add_rating(
+    profile: UserProfile, event: LoggedEvent, positive_rating: float, recent_limit: int
+) -> None:
+    count = profile.user_rating_count
+    profile.user_avg_rating = (profile.user_avg_rating * count + event.value) / (count + 1)
+    profile.user_rating_count = count + 1
+    if event.value >= positive_rating:
+        recent = [event.item_id, *(i for i in profile.user_recent_items if i != event.item_id)]
+        profile.user_recent_items = recent[: max(recent_limit, len(profile.user_recent_items))]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.experiments import Experiment, RerankOverrides, check_experiments
 
 
 class TrainSettings(BaseModel):
@@ -126,6 +128,14 @@ class RerankSettings(BaseModel):
         default_factory=dict, description="item id -> 0-based position it is pinned to"
     )
 
+    def with_overrides(self, overrides: RerankOverrides | None) -> RerankSettings:
+        """These settings with an A/B variant's changes applied."""
+        if overrides is None:
+            return self
+        return RerankSettings.model_validate(
+            {**self.model_dump(), **overrides.model_dump(exclude_none=True)}
+        )
+
 
 class DataSettings(BaseModel):
     """Ingest, features and samples."""
@@ -175,6 +185,21 @@ class Settings(BaseSettings):
     stage_timeout_s: float = Field(
         2.0, gt=0, description="a stage slower than this degrades to the previous stage's order"
     )
+    serve_config: Path | None = Field(
+        None,
+        description="serve config that deploys read and `starling scale`/`models promote` "
+        "update; the packaged cluster/serve_config.yaml when unset",
+    )
+    write_api_keys: list[SecretStr] = Field(
+        default_factory=list, description="Bearer keys allowed to call write routes (POST /events)"
+    )
+    admin_api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Bearer keys allowed to call admin routes and write routes, and force variants",
+    )
+    experiments: list[Experiment] = Field(
+        default_factory=list, description="A/B experiments running side by side"
+    )
 
     train: TrainSettings = Field(default_factory=TrainSettings)
     item2vec: Item2VecSettings = Field(default_factory=Item2VecSettings)
@@ -192,6 +217,11 @@ class Settings(BaseSettings):
     def _absolute_home(cls, home: Path) -> Path:
         # Replicas and Ray workers run in other working directories.
         return home.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _experiments_do_not_collide(self) -> Settings:
+        check_experiments(self.experiments)
+        return self
 
     def resolved_redis_url(self) -> str:
         """The Redis URL replicas connect to: the configured one or the embedded server's."""

@@ -95,24 +95,46 @@ def commit_events(
             _merge_month, fn_args=(str(lake),), batch_format="pandas"
         )
         merged.write_parquet(str(tmp), partition_cols=[EVENT_PARTITION])
-        touched = {p.name for p in tmp.iterdir() if p.is_dir()}
-        if lake.is_dir():
-            for folder in lake.iterdir():
-                if folder.is_dir() and folder.name not in touched:
-                    _link_tree(folder, tmp / folder.name)
-        total = sum(
-            pq.ParquetFile(f).metadata.num_rows for f in tmp.rglob("*.parquet") if f.is_file()
-        )
-        write_manifest(
-            tmp,
-            OutputManifest(
-                step="ingest",
-                inputs={},
-                rows={"events": total},
-                extra={"sources": {**known_sources, **sources}},
-            ),
-        )
+        total = _finish_version(tmp, lake, {**known_sources, **sources})
     return total, total - before
+
+
+def commit_event_rows(events: pd.DataFrame, lake: Path) -> tuple[int, int]:
+    """Merge a small in-memory batch of EVENTS rows into the lake without Ray (the stream
+    consumer's batches). Events whose `event_id` the lake holds already are dropped, so a batch
+    committed twice lands once. Returns (rows in the lake, rows added)."""
+    before = count_rows(lake)
+    previous = read_manifest(lake)
+    sources = dict(previous.extra.get("sources", {})) if previous else {}
+    events = events.assign(**{EVENT_PARTITION: events["ts"].dt.strftime("%Y-%m")})
+    with atomic_dir(lake) as tmp:
+        for month, rows in events.groupby(EVENT_PARTITION):
+            merged = _merge_month(rows.reset_index(drop=True), str(lake))
+            table = pa.Table.from_pandas(
+                merged.drop(columns=[EVENT_PARTITION]), schema=EVENTS, preserve_index=False
+            )
+            folder = _month_dir(tmp, str(month))
+            folder.mkdir()
+            pq.write_table(table, folder / "part-0.parquet")
+        total = _finish_version(tmp, lake, sources)
+    return total, total - before
+
+
+def _finish_version(tmp: Path, lake: Path, sources: dict[str, str]) -> int:
+    """Link the months `tmp` does not rewrite from the lake and write the manifest."""
+    touched = {p.name for p in tmp.iterdir() if p.is_dir()}
+    if lake.is_dir():
+        for folder in lake.iterdir():
+            if folder.is_dir() and folder.name not in touched:
+                _link_tree(folder, tmp / folder.name)
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in tmp.rglob("*.parquet") if f.is_file())
+    write_manifest(
+        tmp,
+        OutputManifest(
+            step="ingest", inputs={}, rows={"events": total}, extra={"sources": sources}
+        ),
+    )
+    return total
 
 
 def ingested_sources(lake: Path) -> dict[str, str]:

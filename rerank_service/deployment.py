@@ -5,6 +5,7 @@ from __future__ import annotations
 from ray import serve
 
 from core.api import Candidate, StageResult
+from core.experiments import RerankOverrides
 from core.paths import StarlingPaths
 from core.settings import Settings
 from rerank_service.item_facts import ItemFacts
@@ -23,5 +24,6 @@ class Rerank:
         k: int,
         excluded: list[int] | None = None,
         genre: str | None = None,
+        overrides: RerankOverrides | None = None,
     ) -> StageResult:
-        return self.reranker.rerank(ranked, k, excluded, genre)
+        return self.reranker.rerank(ranked, k, excluded, genre, overrides)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from core.api import Candidate, StageResult, StageTrace
+from core.experiments import RerankOverrides
 from core.settings import RerankSettings
 from rerank_service.item_facts import ItemFacts
 from rerank_service.policies import (
@@ -37,9 +38,11 @@ class Reranker:
         k: int,
         excluded: list[int] | None = None,
         genre: str | None = None,
+        overrides: RerankOverrides | None = None,
     ) -> StageResult:
+        """The final k items; `overrides` are an A/B variant's changes to the policy settings."""
         started = time.perf_counter()
-        s = self.settings
+        s = self.settings.with_overrides(overrides)
         blocked = set(s.exclude_items) | set(excluded or [])
         pool = exclude(ranked, blocked)
         pool = context_genre_boost(pool, self.facts, genre)

@@ -3,80 +3,17 @@
 from __future__ import annotations
 
 import csv
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
+from tests.support.running_app import RunningApp
+
 pytestmark = pytest.mark.e2e
-
-STARTUP_TIMEOUT_S = 420
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RunningApp:
-    def __init__(self, url: str, home: Path, log: Path) -> None:
-        self.url = url
-        self.home = home
-        self.log = log
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    home = tmp_path_factory.mktemp("home")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "STARLING_HOME": str(home),
-        "STARLING_HTTP_PORT": str(port),
-        "STARLING_REDIS_PORT": str(_free_port()),
-        "STARLING_RAY_DASHBOARD": "false",
-        "STARLING_NUM_CPUS": "2",
-        "STARLING_DATA__SYNTH_USERS": "300",
-        "STARLING_DATA__SYNTH_ITEMS": "400",
-        "STARLING_DATA__SYNTH_RATINGS": "30000",
-        "STARLING_ITEM2VEC__EPOCHS": "2",
-        "STARLING_RANK__EPOCHS": "1",
-    }
-    log = home / "up.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cluster.cli", "up"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    try:
-        while "Starling is up at" not in log.read_text():
-            if process.poll() is not None:
-                pytest.fail(f"starling up exited with {process.returncode}:\n{log.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"starling up not ready in {STARTUP_TIMEOUT_S} s:\n{log.read_text()}")
-            time.sleep(1)
-        yield RunningApp(url, home, log)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, log.read_text()
 
 
 def _rated_by(home: Path, user_id: int) -> set[int]:

@@ -51,7 +51,7 @@ def test_a_serve_config_edit_is_drift_until_rendered(copies, capsys) -> None:
     before = yaml.safe_load(manifest.read_text())
     local = yaml.safe_load(config.read_text())
     rank = next(d for d in local["applications"][0]["deployments"] if d["name"] == "Rank")
-    rank["num_replicas"] = 3
+    rank["autoscaling_config"]["max_replicas"] = 3
     config.write_text(yaml.safe_dump(local, sort_keys=False))
 
     assert _render(manifest, config, "--check") == 1
@@ -62,20 +62,23 @@ def test_a_serve_config_edit_is_drift_until_rendered(copies, capsys) -> None:
     assert _render(manifest, config, "--check") == 0
     after = yaml.safe_load(manifest.read_text())
     deployments = _serve_config_of(manifest)["applications"][0]["deployments"]
-    assert next(d for d in deployments if d["name"] == "Rank")["num_replicas"] == 3
+    rank = next(d for d in deployments if d["name"] == "Rank")
+    assert rank["autoscaling_config"]["max_replicas"] == 3
     assert after["spec"]["rayClusterConfig"] == before["spec"]["rayClusterConfig"]
     assert "# Rendered from cluster/serve_config.yaml" in manifest.read_text()
 
 
 def test_a_hand_edit_of_the_manifest_block_is_drift(copies) -> None:
     manifest, config = copies
-    manifest.write_text(manifest.read_text().replace("num_replicas: 1", "num_replicas: 5", 1))
+    manifest.write_text(manifest.read_text().replace("max_replicas: 1", "max_replicas: 5", 1))
     assert _render(manifest, config, "--check") == 1
 
 
 def test_a_serve_config_that_serve_would_refuse_is_an_error(copies, capsys) -> None:
     manifest, config = copies
-    config.write_text(config.read_text().replace("num_replicas: 1", "num_replicas: -1", 1))
+    config.write_text(
+        config.read_text().replace("max_ongoing_requests: 64", "max_ongoing_requests: -1", 1)
+    )
     assert _render(manifest, config) == 1
     assert "not a valid Serve config" in capsys.readouterr().err
 

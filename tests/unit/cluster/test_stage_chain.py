@@ -7,6 +7,7 @@ from ray.exceptions import ActorUnavailableError
 
 from cluster.stage_chain import run_chain
 from core.api import Candidate, StageResult, StageTrace
+from core.experiments import RerankOverrides
 
 
 def _result(stage: str, ids: list[int]) -> StageResult:
@@ -39,9 +40,14 @@ class Stage:
 
 
 def _rerank(
-    candidates: list[Candidate], k: int, exclude: list[int], genre: str | None
+    candidates: list[Candidate],
+    k: int,
+    exclude: list[int],
+    genre: str | None,
+    overrides: RerankOverrides | None,
 ) -> StageResult:
-    kept = [c.item_id for c in candidates if c.item_id not in exclude][:k]
+    blocked = set(exclude) | set(overrides.exclude_items or [] if overrides else [])
+    kept = [c.item_id for c in candidates if c.item_id not in blocked][:k]
     return _result("rerank", kept)
 
 
@@ -49,9 +55,17 @@ def _popular(n: int) -> list[Candidate]:
     return [Candidate(item_id=i, score=0.0, routes=["popular"]) for i in range(900, 900 + n)]
 
 
-def _chain(recall: Stage, rank: Stage, rerank: Stage, exclude: list[int] | None = None):
+def _chain(
+    recall: Stage,
+    rank: Stage,
+    rerank: Stage,
+    exclude: list[int] | None = None,
+    overrides: RerankOverrides | None = None,
+):
     return asyncio.run(
-        run_chain(recall, rank, rerank, _popular, 1, 2, exclude or [], timeout_s=0.2)
+        run_chain(
+            recall, rank, rerank, _popular, 1, 2, exclude or [], 0.2, rerank_overrides=overrides
+        )
     )
 
 
@@ -88,4 +102,11 @@ def test_a_replica_that_died_mid_request_is_retried_once() -> None:
     out = _chain(Stage(_result("recall", [1, 2])), rank, Stage(_rerank))
     assert [c.item_id for c in out.candidates] == [2, 1]
     assert rank.calls == 2
+    assert out.degraded == []
+
+
+def test_a_variants_rerank_policy_reaches_the_rerank_stage() -> None:
+    recall, rank = Stage(_result("recall", [1, 2, 3])), Stage(_result("rank", [3, 1, 2]))
+    out = _chain(recall, rank, Stage(_rerank), overrides=RerankOverrides(exclude_items=[3]))
+    assert [c.item_id for c in out.candidates] == [1, 2]
     assert out.degraded == []

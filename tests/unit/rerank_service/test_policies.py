@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from core.api import Candidate
+from core.experiments import RerankOverrides
 from core.settings import RerankSettings
 from rerank_service.item_facts import ItemFacts
 from rerank_service.policies import (
@@ -76,3 +77,10 @@ def test_a_context_genre_lifts_its_items_to_the_top() -> None:
     result = Reranker(OFF, FACTS).rerank(_ranked(1, 2, 4, 5), 2, genre="Comedy")
     assert _ids(result.candidates) == [4, 1]
     assert result.candidates[0].contributions["context_genre"] == 1.0
+
+
+def test_a_variants_overrides_change_only_that_request() -> None:
+    reranker = Reranker(OFF, FACTS)
+    with_cap = RerankOverrides(max_per_genre=1)
+    assert _ids(reranker.rerank(_ranked(1, 2, 3, 4), 2, overrides=with_cap).candidates) == [1, 4]
+    assert _ids(reranker.rerank(_ranked(1, 2, 3, 4), 2).candidates) == [1, 2]

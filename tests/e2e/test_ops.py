@@ -1,0 +1,180 @@
+"""The ops page and its admin routes on the running app: status, scaling under load, and the
+page driven in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cluster.serve_config import load_serve_config
+from tests.e2e.conftest import ADMIN_KEY, WRITE_KEY
+from tests.support.running_app import RunningApp
+
+ARTIFACTS = Path(os.environ.get("STARLING_TEST_ARTIFACTS", "test-artifacts"))
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def _admin(key: str = ADMIN_KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _scale(app: RunningApp, deployment: str, replicas: int) -> httpx.Response:
+    return httpx.post(
+        f"{app.url}/admin/scale",
+        json={"deployment": deployment, "num_replicas": replicas},
+        headers=_admin(),
+        timeout=180,
+    )
+
+
+def _rank(status: dict) -> dict:
+    return next(d for d in status["deployments"] if d["name"] == "Rank")
+
+
+def _file_replicas(app: RunningApp, deployment: str) -> dict:
+    config = load_serve_config(Path(app.env["STARLING_SERVE_CONFIG"]))
+    return config.app("starling").deployment(deployment).autoscaling_config or {}
+
+
+class Traffic:
+    """/recommend calls in a loop on a thread, counting the ones that did not answer 200."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sent = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            while not self._stop.is_set():
+                body = {"user_id": 1 + self.sent % 50, "k": 10}
+                try:
+                    answer = client.post(f"{self.url}/recommend", json=body)
+                    if answer.status_code != 200 or answer.json()["degraded"]:
+                        self.failures.append(f"{answer.status_code} {answer.text[:200]}")
+                except httpx.HTTPError as error:
+                    self.failures.append(repr(error))
+                self.sent += 1
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
+@pytest.fixture
+def one_rank_replica(app: RunningApp) -> Iterator[None]:
+    """Leave Rank at one replica after the test, whatever it did."""
+    yield
+    assert _scale(app, "Rank", 1).status_code == 200
+
+
+def _status_code(app: RunningApp, key: str | None) -> int:
+    headers = _admin(key) if key is not None else {}
+    return httpx.get(f"{app.url}/admin/status", headers=headers, timeout=30).status_code
+
+
+def test_admin_routes_need_an_admin_key(app: RunningApp) -> None:
+    assert _status_code(app, None) == 401
+    assert _status_code(app, "wrong") == 401
+    assert _status_code(app, WRITE_KEY) == 403
+    body = {"deployment": "Rank", "num_replicas": 2}
+    assert httpx.post(f"{app.url}/admin/scale", json=body, timeout=30).status_code == 401
+
+
+def test_status_shows_every_deployment_with_its_model_and_the_experiments(
+    app: RunningApp,
+) -> None:
+    httpx.post(f"{app.url}/recommend", json={"user_id": 1, "k": 5}, timeout=30).raise_for_status()
+    answer = httpx.get(f"{app.url}/admin/status", headers=_admin(), timeout=30)
+    assert answer.status_code == 200, answer.text
+    status = answer.json()
+    by_name = {d["name"]: d for d in status["deployments"]}
+    assert set(by_name) == {"Gateway", "Recall", "Rank", "Rerank"}
+    assert all(d["running_replicas"] >= 1 for d in by_name.values())
+    assert by_name["Rank"]["model"].startswith("mlp:v")
+    assert by_name["Recall"]["model"].startswith("item2vec:v")
+    assert by_name["Recall"]["calls"] >= 1 and by_name["Recall"]["p50_ms"] > 0
+    assert [e["name"] for e in status["experiments"]] == ["ranker", "diversity"]
+
+
+def test_bad_scale_requests_get_a_reason(app: RunningApp) -> None:
+    for body in (
+        {"deployment": "Nope", "num_replicas": 2},
+        {"deployment": "Rank", "num_replicas": 0},
+        {"deployment": "Rank"},
+        {"deployment": "Rank", "num_replicas": 2, "min_replicas": 1},
+        {"deployment": "Rank", "min_replicas": 3, "max_replicas": 2},
+    ):
+        answer = httpx.post(f"{app.url}/admin/scale", json=body, headers=_admin(), timeout=30)
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.json()["detail"]
+
+
+def test_scaling_rank_while_requests_flow_drops_none_and_persists(
+    app: RunningApp, one_rank_replica: None
+) -> None:
+    with Traffic(app.url) as traffic:
+        time.sleep(2)
+        answer = _scale(app, "Rank", 2)
+        time.sleep(2)
+    assert answer.status_code == 200, answer.text
+    rank = _rank(answer.json())
+    assert (rank["target_replicas"], rank["running_replicas"]) == (2, 2)
+    assert traffic.sent > 5
+    assert traffic.failures == []
+    assert _file_replicas(app, "Rank") == {"min_replicas": 2, "max_replicas": 2}
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+)
+def test_an_operator_scales_rank_from_the_ops_page(app: RunningApp, one_rank_replica: None) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-background-networking"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1400,800")
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        browser.get(f"{app.url}/ops")
+        browser.find_element(By.ID, "key").send_keys(ADMIN_KEY)
+        browser.find_element(By.ID, "connect").click()
+        row = 'tr[data-deployment="Rank"]'
+        wait = WebDriverWait(browser, 30)
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, f"{row} td.running"))
+        assert browser.find_element(By.CSS_SELECTOR, f"{row} td.running").text == "1"
+
+        replicas = browser.find_element(By.CSS_SELECTOR, f"{row} input[name=replicas]")
+        replicas.clear()
+        replicas.send_keys("2")
+        browser.find_element(By.CSS_SELECTOR, f"{row} button.apply").click()
+        WebDriverWait(browser, 180).until(
+            lambda b: b.find_element(By.CSS_SELECTOR, f"{row} td.running").text == "2"
+        )
+        assert "Rank runs 2 replicas" in browser.find_element(By.ID, "message").text
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "ops_page.png"))
+    finally:
+        browser.quit()
+    answer = httpx.get(f"{app.url}/admin/status", headers=_admin(), timeout=30)
+    assert _rank(answer.json())["running_replicas"] == 2

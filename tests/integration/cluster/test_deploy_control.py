@@ -1,0 +1,301 @@
+"""The declaratively deployed app: promotion and scaling while requests flow, and `serve deploy`
+of the serve config file against a `ray start --head` cluster."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from ray import serve
+
+from cluster.operations import PromotionRefusedError, app_status, promote, scale
+from cluster.pipeline import run_pipeline
+from cluster.serve_config import DEFAULT_CONFIG, app_args, load_serve_config
+from cluster.serving import deploy
+from core.paths import StarlingPaths
+from core.registry import ModelRef, Registry
+from core.settings import DataSettings, Item2VecSettings, RankSettings, Settings
+from tests.integration.conftest import free_port
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).parents[3]
+
+
+@pytest.fixture(scope="module")
+def settings(ray_local: None, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A small home with trained recall and rank models, rank mlp v1 and an identical v2, and a
+    copy of the serve config that the tests may change."""
+    home = tmp_path_factory.mktemp("home")
+    serve_config = home / "serve_config.yaml"
+    shutil.copy(DEFAULT_CONFIG, serve_config)
+    settings = Settings(
+        home=home,
+        redis_url=redis_url,
+        http_port=free_port(),
+        serve_config=serve_config,
+        # Only a failure, not a slow answer on a busy 2-core machine, may degrade a request.
+        stage_timeout_s=30.0,
+        data=DataSettings(synth_users=150, synth_items=200, synth_ratings=6000),
+        item2vec=Item2VecSettings(epochs=1),
+        rank=RankSettings(epochs=1),
+    )
+    run_pipeline(settings, None, lambda _step: None)
+    registry = Registry(StarlingPaths(home).registry)
+    v1 = registry.latest("rank", "mlp")
+    assert v1 is not None and v1.version == "v1"
+    registry.publish(
+        "rank",
+        "mlp",
+        write=lambda folder: shutil.copytree(registry.path(v1.ref()), folder, dirs_exist_ok=True),
+        metrics=v1.metrics,
+        data_snapshot=v1.data_snapshot,
+    )
+    registry.promote(v1.ref())
+    return settings
+
+
+@pytest.fixture(scope="module")
+def url(settings: Settings) -> Iterator[str]:
+    yield deploy(settings)
+    serve.shutdown()
+
+
+class Load:
+    """Two threads sending /recommend until stopped; every answer is kept."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.answers: list[tuple[int, str, list[str]]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._send, args=(n,)) for n in range(2)]
+
+    def _send(self, n: int) -> None:
+        with httpx.Client(timeout=60) as client:
+            user = n
+            while not self._stop.is_set():
+                user = user % 150 + 1
+                body = {"user_id": user, "k": 5, "debug": True}
+                try:
+                    answer = client.post(f"{self.url}/recommend", json=body)
+                except httpx.HTTPError as error:
+                    self.answers.append((0, str(error), []))
+                    continue
+                if answer.status_code != 200:
+                    self.answers.append((answer.status_code, answer.text, []))
+                    continue
+                reply = answer.json()
+                rank = next(t["model"] for t in reply["trace"] if t["stage"] == "rank")
+                self.answers.append((200, rank, reply["degraded"]))
+
+    def wait_for(self, count: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(self.answers) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        self.wait_for(5)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def failures(self) -> list[tuple[int, str, list[str]]]:
+        return [a for a in self.answers if a[0] != 200 or a[2]]
+
+
+def _rank_actors() -> set[tuple[str | None, int | None]]:
+    return {(r.actor_id, r.pid) for r in app_status().deployments["Rank"].replicas}
+
+
+def _file_entry(settings: Settings, name: str) -> dict:
+    assert settings.serve_config is not None
+    return load_serve_config(settings.serve_config).app("starling").deployment(name).model_dump()
+
+
+def test_promotion_swaps_the_rank_model_in_place_while_requests_flow(
+    settings: Settings, url: str
+) -> None:
+    actors = _rank_actors()
+    with Load(url) as load:
+        done = promote(settings, "rank", "mlp", "v2")
+        load.wait_for(len(load.answers) + 10)
+    assert done.live and done.previous == ModelRef(kind="rank", name="mlp", version="v1")
+    assert load.failures() == []
+    served = [a[1] for a in load.answers]
+    assert served[0] == "mlp:v1" and served[-1] == "mlp:v2"
+    # The same replica actors (same processes) serve before and after: nothing restarted.
+    assert _rank_actors() == actors
+    registry = Registry(StarlingPaths(settings.home).registry)
+    assert registry.serving("rank") == ModelRef(kind="rank", name="mlp", version="v2")
+    assert _file_entry(settings, "Rank")["user_config"] == {"name": "mlp", "version": "v2"}
+
+
+def test_a_version_that_fails_to_load_is_refused_and_the_old_one_keeps_serving(
+    settings: Settings, url: str
+) -> None:
+    registry = Registry(StarlingPaths(settings.home).registry)
+    broken = registry.publish(
+        "rank",
+        "mlp",
+        write=lambda folder: (folder / "model.pt").write_bytes(b"not a model"),
+        metrics={},
+        data_snapshot="none",
+    )
+    with Load(url) as load, pytest.raises(PromotionRefusedError, match="still serve mlp:v2"):
+        promote(settings, "rank", "mlp", broken.version)
+    assert load.failures() == []
+    assert {a[1] for a in load.answers} == {"mlp:v2"}
+    assert registry.serving("rank") == ModelRef(kind="rank", name="mlp", version="v2")
+    assert _file_entry(settings, "Rank")["user_config"] == {"name": "mlp", "version": "v2"}
+    assert app_status().deployments["Rank"].user_config == {"name": "mlp", "version": "v2"}
+
+
+def test_scaling_rank_from_one_to_two_replicas_drops_no_request(
+    settings: Settings, url: str
+) -> None:
+    actors = _rank_actors()
+    with Load(url) as load:
+        status = scale(settings, "Rank", num_replicas=2)
+        load.wait_for(len(load.answers) + 10)
+    assert status is not None
+    rank = status.deployments["Rank"]
+    assert rank.running_replicas == rank.target_replicas == 2
+    assert actors < _rank_actors()
+    assert load.failures() == []
+    bounds = _file_entry(settings, "Rank")["autoscaling_config"]
+    assert (bounds["min_replicas"], bounds["max_replicas"]) == (2, 2)
+
+
+@pytest.fixture(scope="module")
+def ray_head() -> Iterator[tuple[str, int]]:
+    """A `ray start --head` cluster of its own on free ports; yields (GCS address, dashboard
+    port). Stopped by signalling its `--block` process, which takes its children down: a plain
+    `ray stop` would stop every Ray on the machine."""
+    temp = tempfile.mkdtemp(prefix="rayhead", dir="/tmp")
+    ports = {
+        flag: free_port()
+        for flag in (
+            "port",
+            "dashboard-port",
+            "node-manager-port",
+            "object-manager-port",
+            "ray-client-server-port",
+            "dashboard-agent-listen-port",
+            "dashboard-agent-grpc-port",
+            "runtime-env-agent-port",
+            "metrics-export-port",
+        )
+    }
+    workers = 20000 + free_port() % 40000
+    command = [
+        str(Path(sys.executable).with_name("ray")),
+        *("start", "--head", "--block", "--num-cpus", "2", "--disable-usage-stats"),
+        *("--temp-dir", temp, "--min-worker-port", str(workers)),
+        *("--max-worker-port", str(workers + 100)),
+        *(arg for flag, port in ports.items() for arg in (f"--{flag}", str(port))),
+    ]
+    # Workers import cluster.app from this checkout, whatever the venv has installed.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log = Path(temp) / "ray_start.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        dashboard = f"http://127.0.0.1:{ports['dashboard-port']}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{dashboard}/api/version", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.5)
+        yield f"127.0.0.1:{ports['port']}", ports["dashboard-port"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_serve_deploy_of_the_config_file_brings_the_app_up(
+    settings: Settings, ray_head: tuple[str, int], tmp_path: Path
+) -> None:
+    gcs, dashboard_port = ray_head
+    port = free_port()
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["http_options"]["port"] = port
+    config["applications"][0]["args"] = app_args(settings)
+    copy = tmp_path / "serve_config.yaml"
+    copy.write_text(yaml.safe_dump(config, sort_keys=False))
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "PYTHONPATH": str(ROOT)}
+    serve_cli = str(Path(sys.executable).with_name("serve"))
+    # The dashboard answers before its Serve module does: retry until the deploy is accepted.
+    for _ in range(10):
+        deployed = subprocess.run(
+            [serve_cli, "deploy", str(copy), "-a", f"http://127.0.0.1:{dashboard_port}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if deployed.returncode == 0:
+            break
+        time.sleep(5)
+    assert deployed.returncode == 0, deployed.stderr
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the app deployed with `serve deploy` never got healthy"
+        time.sleep(1)
+    answer = httpx.post(f"{url}/recommend", json={"user_id": 3, "k": 5, "debug": True}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["items"]) == 5
+
+    # `starling models promote` from another process reaches that cluster through RAY_ADDRESS.
+    serving = Registry(StarlingPaths(settings.home).registry).serving("rank")
+    assert serving is not None
+    other = "v1" if serving.version == "v2" else "v2"
+    promoted = subprocess.run(
+        [sys.executable, "-m", "cluster.cli", "models", "promote", "rank", "mlp", other],
+        env={
+            **env,
+            "RAY_ADDRESS": gcs,
+            "STARLING_HOME": str(settings.home),
+            "STARLING_SERVE_CONFIG": str(copy),
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert promoted.returncode == 0, promoted.stderr
+    assert "without restarting" in promoted.stdout
+    answer = httpx.post(f"{url}/recommend", json={"user_id": 3, "k": 5, "debug": True}, timeout=60)
+    rank = next(t for t in answer.json()["trace"] if t["stage"] == "rank")
+    assert rank["model"] == f"mlp:{other}"

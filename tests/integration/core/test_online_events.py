@@ -1,0 +1,59 @@
+"""Live events against a real Redis: the stream and the user's online state move together."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.events import LoggedEvent, impressions
+from core.online_store import OnlineStore, UserProfile
+
+pytestmark = pytest.mark.integration
+
+T = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def _event(n: int, user: int, item: int, kind: str, value: float = 1.0) -> LoggedEvent:
+    return LoggedEvent(
+        event_id=f"e{n}",
+        user_id=user,
+        item_id=item,
+        event_type=kind,
+        value=value,
+        ts=T,
+        source="api",
+    )
+
+
+def test_feedback_updates_seen_items_and_recent_positives(redis_url: str) -> None:
+    store = OnlineStore(redis_url)
+    store.publish_users([UserProfile(user_id=7, user_recent_items=[1, 2, 3])], {7: [1, 2, 3]})
+    before = store.stream_length()
+    entries = store.record_events(
+        [
+            _event(1, 7, 40, "rating", 5.0),
+            _event(2, 7, 41, "rating", 2.0),
+            _event(3, 7, 42, "click"),
+            _event(4, 7, 43, "view"),
+            _event(5, 8, 50, "rating", 4.0),
+        ],
+        positive_rating=3.5,
+        recent_limit=3,
+    )
+    assert len(entries) == 5 and store.stream_length() == before + 5
+    assert store.seen(7) == {1, 2, 3, 40, 41, 42}
+    profile = store.profile(7)
+    assert profile is not None and profile.user_recent_items == [40, 1, 2]
+    assert profile.user_rating_count == 2 and profile.user_avg_rating == pytest.approx(3.5)
+    newcomer = store.profile(8)
+    assert newcomer is not None and newcomer.user_recent_items == [50]
+    assert store.seen(8) == {50}
+
+
+def test_impressions_reach_the_stream_and_touch_no_state(redis_url: str) -> None:
+    store = OnlineStore(redis_url)
+    before = store.stream_length()
+    store.append_events(impressions("req1", 9, [5, 6, 7], {"exp": "a"}, T))
+    assert store.stream_length() == before + 3
+    assert store.seen(9) == set() and store.profile(9) is None

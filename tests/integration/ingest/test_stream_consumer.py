@@ -1,0 +1,82 @@
+"""The stream consumer against a real Redis: events land in the lake exactly once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyarrow.parquet as pq
+import pytest
+import redis
+
+from core.events import LoggedEvent, impressions
+from core.online_store import EVENT_STREAM, OnlineStore
+from core.tables import EVENTS
+from ingest.lake import commit_event_rows
+from ingest.stream_consumer import GROUP, consume_events, events_frame
+
+pytestmark = pytest.mark.integration
+
+T = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(redis_url: str) -> OnlineStore:
+    redis.Redis.from_url(redis_url).delete(EVENT_STREAM)
+    return OnlineStore(redis_url)
+
+
+def _clicks(first: int, n: int) -> list[LoggedEvent]:
+    return [
+        LoggedEvent(
+            event_id=f"click-{i}",
+            user_id=i % 7,
+            item_id=i,
+            event_type="click",
+            value=1.0,
+            ts=T + timedelta(hours=i),
+            source="api",
+        )
+        for i in range(first, first + n)
+    ]
+
+
+def _lake_ids(lake) -> list[str]:
+    return pq.read_table(lake, schema=EVENTS).column("event_id").to_pylist()
+
+
+def test_consumer_lands_new_events_once_across_months(store: OnlineStore, tmp_path) -> None:
+    lake = tmp_path / "events"
+    store.record_events(_clicks(0, 3), 3.5, 10)
+    store.append_events(impressions("r1", 1, [10, 11], {"exp": "a"}, T))
+    first = consume_events(store, lake, batch=2)
+    assert (first.read, first.added, first.lake_rows) == (5, 5, 5)
+    assert {p.name for p in lake.iterdir() if p.is_dir()} == {"month=2026-10", "month=2026-11"}
+    table = pq.read_table(lake, schema=EVENTS)
+    assert sorted(table.column("event_type").to_pylist()) == ["click"] * 3 + ["impression"] * 2
+    again = consume_events(store, lake)
+    assert (again.read, again.added, again.lake_rows) == (0, 0, 5)
+
+
+def test_entries_delivered_but_never_acked_are_redelivered(store: OnlineStore, tmp_path) -> None:
+    lake = tmp_path / "events"
+    store.record_events(_clicks(0, 4), 3.5, 10)
+    store.ensure_group(GROUP)
+    # A consumer that died after reading, before writing: its entries stay pending.
+    assert len(store.read_events(GROUP, "lake-writer", 10, pending=False)) == 4
+    summary = consume_events(store, lake)
+    assert (summary.redelivered, summary.added) == (4, 4)
+    assert sorted(_lake_ids(lake)) == [f"click-{i}" for i in range(4)]
+
+
+def test_a_batch_written_but_not_acked_lands_only_once(store: OnlineStore, tmp_path) -> None:
+    lake = tmp_path / "events"
+    store.record_events(_clicks(0, 3), 3.5, 10)
+    store.ensure_group(GROUP)
+    # A consumer that died after committing the lake version, before XACK.
+    entries = store.read_events(GROUP, "lake-writer", 10, pending=False)
+    commit_event_rows(events_frame([event for _, event in entries]), lake)
+    store.record_events(_clicks(3, 2), 3.5, 10)
+    summary = consume_events(store, lake)
+    assert (summary.read, summary.redelivered, summary.added) == (5, 3, 2)
+    assert sorted(_lake_ids(lake)) == [f"click-{i}" for i in range(5)]
+    assert consume_events(store, lake).read == 0
