@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import httpx
 from cluster.app import NothingToServeError
 from cluster.local_redis import LocalRedisError
 from cluster.pipeline import StepReport, run_pipeline
+from cluster.recommend_eval import recommend_lists
 from cluster.runtime import (
     full_runtime,
     interrupt_on_signals,
@@ -159,7 +161,11 @@ def evaluate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     paths = StarlingPaths(settings.home)
     if args.kind == "recall":
-        say(evaluate_recall(settings, paths).to_table())
+
+        def replay(users: Sequence[int], k: int) -> list[list[int]]:
+            return recommend_lists(settings, paths, users, k)
+
+        say(evaluate_recall(settings, paths, pipeline=replay).to_table())
         say(f"saved to {paths.stats}")
         return 0
     if args.kind == "rank":

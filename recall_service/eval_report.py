@@ -11,7 +11,7 @@ from core.storage import write_json_atomic
 
 _TABLE_METRICS = ("recall", "ndcg", "hit_rate", "coverage")
 
-MethodKind = Literal["route", "merged", "baseline"]
+MethodKind = Literal["route", "merged", "baseline", "pipeline"]
 
 
 class MethodMetrics(BaseModel):

@@ -39,6 +39,17 @@ def popularity_debias(ranked: list[Candidate], facts: ItemFacts, weight: float) 
     ]
 
 
+def trending_boost(ranked: list[Candidate], facts: ItemFacts, weight: float) -> list[Candidate]:
+    """Add `weight` times the item's trending score (1 for the hottest item).
+
+    The ranker estimates whether a user would like an item once they watch it, not whether they
+    will watch it; what people watch right now carries that second half.
+    """
+    if weight <= 0:
+        return list(ranked)
+    return [_adjust(c, "trending", weight * facts.trending.get(c.item_id, 0.0)) for c in ranked]
+
+
 def context_genre_boost(
     ranked: list[Candidate], facts: ItemFacts, genre: str | None
 ) -> list[Candidate]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import socket
@@ -189,3 +190,23 @@ def test_metrics_count_requests_and_stage_latency(app: RunningApp) -> None:
     assert 'starling_stage_seconds_bucket{le="0.1",stage="rank"}' in text
     served = [ln for ln in text.splitlines() if ln.startswith("starling_items_served_total")]
     assert served and float(served[0].split()[-1]) >= 4
+
+
+def test_offline_replay_of_recommend_beats_a_random_ranking(app: RunningApp) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cluster.cli", "eval", "recall", "--home", str(app.home)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((app.home / "stats" / "recall_eval.json").read_text())
+    rows = {m["name"]: m for m in saved["methods"]}
+    assert "recommend" in result.stdout
+    recommend = rows["recommend"]
+    assert recommend["kind"] == "pipeline"
+    assert recommend["users_with_candidates"] == saved["users"]
+    # A random list of 50 unseen items finds about 50 / catalog of each user's relevant items.
+    random_recall_at_50 = 50 / saved["catalog_items"]
+    assert recommend["metrics"]["recall@50"] > 2 * random_recall_at_50
+    assert recommend["metrics"]["ndcg@10"] > 0
