@@ -10,6 +10,7 @@ from rerank_service.policies import (
     pin,
     popularity_debias,
     top_k,
+    trending_boost,
 )
 from rerank_service.reranker import Reranker
 
@@ -76,3 +77,19 @@ def test_a_context_genre_lifts_its_items_to_the_top() -> None:
     result = Reranker(OFF, FACTS).rerank(_ranked(1, 2, 4, 5), 2, genre="Comedy")
     assert _ids(result.candidates) == [4, 1]
     assert result.candidates[0].contributions["context_genre"] == 1.0
+
+
+def test_trending_adds_its_weight_times_how_hot_the_item_is() -> None:
+    facts = ItemFacts(genres={}, year={}, popularity={}, newest_year=0, trending={1: 1.0, 2: 0.5})
+    boosted = trending_boost(_ranked(1, 2, 3), facts, weight=0.4)
+    assert [c.contributions["trending"] for c in boosted] == [0.4, 0.2, 0.0]
+    assert [round(c.score, 6) for c in boosted] == [1.3, 1.0, 0.7]
+    assert trending_boost(_ranked(1, 2), facts, weight=0.0) == _ranked(1, 2)
+
+
+def test_a_trending_weight_lets_a_hot_item_overtake_a_better_scored_one() -> None:
+    facts = ItemFacts(genres={}, year={}, popularity={}, newest_year=0, trending={3: 1.0})
+    quiet = Reranker(OFF, facts).rerank(_ranked(1, 3), k=2).candidates
+    hot = Reranker(OFF.model_copy(update={"trending_weight": 0.5}), facts)
+    assert _ids(quiet) == [1, 3]
+    assert _ids(hot.rerank(_ranked(1, 3), k=2).candidates) == [3, 1]
