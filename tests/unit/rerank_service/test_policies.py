@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from core.api import Candidate
 from core.settings import RerankSettings
 from rerank_service.item_facts import ItemFacts
@@ -20,7 +22,7 @@ FACTS = ItemFacts(
     popularity={1: 1.0, 2: 0.5, 3: 0.0, 4: 0.2, 5: 0.0},
     newest_year=2020,
 )
-OFF = RerankSettings(mmr_lambda=1.0, freshness_weight=0.0)
+OFF = RerankSettings(mmr_lambda=1.0, freshness_weight=0.0, trending_weight=0.0)
 
 
 def _ranked(*ids: int) -> list[Candidate]:
@@ -76,7 +78,21 @@ def test_reranker_applies_request_exclusions_and_business_rules() -> None:
 def test_a_context_genre_lifts_its_items_to_the_top() -> None:
     result = Reranker(OFF, FACTS).rerank(_ranked(1, 2, 4, 5), 2, genre="Comedy")
     assert _ids(result.candidates) == [4, 1]
-    assert result.candidates[0].contributions["context_genre"] == 1.0
+    # One more than the spread of the scores, 0.9 - 0.5.
+    assert result.candidates[0].contributions["context_genre"] == pytest.approx(1.4)
+
+
+def test_a_context_genre_stays_on_top_of_a_strong_trending_bonus() -> None:
+    facts = ItemFacts(
+        genres={1: ["Drama"], 4: ["Comedy"]},
+        year={},
+        popularity={},
+        newest_year=0,
+        trending={1: 1.0, 4: 0.0},
+    )
+    hot = OFF.model_copy(update={"trending_weight": 5.0})
+    result = Reranker(hot, facts).rerank(_ranked(1, 4), 2, genre="Comedy")
+    assert _ids(result.candidates) == [4, 1]
 
 
 def test_trending_adds_its_weight_times_how_hot_the_item_is() -> None:
