@@ -35,7 +35,6 @@ class CutoffStore:
         self._seen = features.seen
         items = features.items.filter(features.items["item_rating_count"].to_numpy() > 0)
         pairs = zip(items["item_id"].to_pylist(), items["item_popularity"].to_pylist(), strict=True)
-        # Redis sorts equal scores by member; ties are rare in decayed counts and order-free here.
         self._ranking = sorted(pairs, key=lambda pair: (-pair[1], pair[0]))
 
     def profile(self, user_id: int) -> UserProfile | None:
