@@ -106,8 +106,12 @@ def test_known_user_gets_k_unseen_titled_items_with_a_trace(app: RunningApp) -> 
     assert len({i["item_id"] for i in items}) == 7
     assert all(i["title"] for i in items)
     assert not {i["item_id"] for i in items} & _rated_by(app.home, 1)
-    scores = [i["score"] for i in items]
-    assert all(0.0 <= s <= 1.0 for s in scores)
+    # A score is the ranker's probability plus what the rerank policies added (MMR only picks).
+    probabilities = [
+        i["score"] - sum(v for name, v in i["contributions"].items() if name != "mmr")
+        for i in items
+    ]
+    assert all(-1e-6 <= p <= 1.0 + 1e-6 for p in probabilities)
     assert body["cold_start"] is False
     assert body["degraded"] == []
     stages = {t["stage"]: t for t in body["trace"]}
