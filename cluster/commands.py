@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from cluster.operations import (
 )
 from cluster.operations import scale as scale_deployment
 from cluster.pipeline import StepReport, run_pipeline
+from cluster.recommend_eval import recommend_lists
 from cluster.runtime import (
     full_runtime,
     interrupt_on_signals,
@@ -186,7 +187,11 @@ def evaluate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     paths = StarlingPaths(settings.home)
     if args.kind == "recall":
-        say(evaluate_recall(settings, paths, model=args.model).to_table())
+
+        def replay(users: Sequence[int], k: int) -> list[list[int]]:
+            return recommend_lists(settings, paths, users, k)
+
+        say(evaluate_recall(settings, paths, model=args.model, pipeline=replay).to_table())
         say(f"saved to {paths.stats}")
         return 0
     if args.kind == "rank":

@@ -112,12 +112,15 @@ class RerankSettings(BaseModel):
         0, ge=0, description="at most this many items per first genre; 0 switches it off"
     )
     mmr_lambda: float = Field(
-        0.8, ge=0, le=1, description="MMR relevance weight against genre overlap; 1 is off"
+        0.95, ge=0, le=1, description="MMR relevance weight against genre overlap; 1 is off"
     )
     freshness_weight: float = Field(
         0.05, ge=0, description="score bonus for a brand-new release, halving per half-life"
     )
     freshness_half_life_years: float = Field(5.0, gt=0)
+    trending_weight: float = Field(
+        2.0, ge=0, description="score bonus for the most-watched item of late, linear in it"
+    )
     popularity_debias: float = Field(
         0.0, ge=0, description="score penalty for the most popular item, scaled by log count"
     )
@@ -144,7 +147,7 @@ class DataSettings(BaseModel):
     rating_min: float = Field(0.5, description="smallest valid rating")
     rating_max: float = Field(5.0, description="largest valid rating")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="last share of time kept for test")
-    popularity_half_life_days: float = Field(90.0, gt=0)
+    popularity_half_life_days: float = Field(365.0, gt=0)
     synth_users: int = Field(2000, ge=1)
     synth_items: int = Field(1500, ge=1)
     synth_ratings: int = Field(200_000, ge=1)

@@ -11,7 +11,7 @@ from core.storage import write_json_atomic
 
 _TABLE_METRICS = ("recall", "ndcg", "hit_rate", "coverage")
 
-MethodKind = Literal["route", "merged", "baseline"]
+MethodKind = Literal["route", "merged", "baseline", "pipeline"]
 
 
 class MethodMetrics(BaseModel):
@@ -47,15 +47,36 @@ class RecallEvaluation(BaseModel):
         """Fixed-width tables, all test users then warm users only: one row per method, one
         column per metric and k."""
         warm = self.users - self.cold_users
-        return "\n\n".join(
-            [
-                f"recall evaluation of {self.model}: {self.users} test users "
-                f"({self.cold_users} cold), {self.catalog_items} catalog items\n"
-                + self._table({m.name: m.metrics for m in self.methods}),
-                f"warm users only ({warm}):\n"
-                + self._table({m.name: m.warm_metrics for m in self.methods}),
-            ]
-        )
+        parts = [
+            f"recall evaluation of {self.model}: {self.users} test users "
+            f"({self.cold_users} cold), {self.catalog_items} catalog items\n"
+            + self._table({m.name: m.metrics for m in self.methods}),
+            f"warm users only ({warm}):\n"
+            + self._table({m.name: m.warm_metrics for m in self.methods}),
+        ]
+        return "\n\n".join([*parts, *self._ratios()])
+
+    def _ratios(self) -> list[str]:
+        """The pipeline against each baseline, and the merge against the best route alone."""
+        lines = []
+        k_mid, k_top, k_max = self.ks[len(self.ks) // 2], self.ks[0], self.ks[-1]
+        for pipeline in (m for m in self.methods if m.kind == "pipeline"):
+            for baseline in (m for m in self.methods if m.kind == "baseline"):
+                cells = [
+                    _ratio(pipeline.metrics, baseline.metrics, f"recall@{k_mid}"),
+                    _ratio(pipeline.metrics, baseline.metrics, f"ndcg@{k_top}"),
+                ]
+                lines.append(f"{pipeline.name} / {baseline.name}: " + ", ".join(cells))
+        routes = [m for m in self.methods if m.kind == "route"]
+        key = f"recall@{k_max}"
+        for merged in (m for m in self.methods if m.kind == "merged"):
+            if routes:
+                best = max(routes, key=lambda m: m.metrics.get(key, 0.0))
+                lines.append(
+                    f"{merged.name} / best route ({best.name}): "
+                    + _ratio(merged.metrics, best.metrics, key)
+                )
+        return ["\n".join(lines)] if lines else []
 
     def _table(self, rows: dict[str, dict[str, float]]) -> str:
         columns = [f"{m}@{k}" for m in _TABLE_METRICS for k in self.ks]
@@ -79,6 +100,12 @@ class RecallEvaluation(BaseModel):
         write_json_atomic(json_path, self.model_dump(mode="json"))
         _plot(self, png_path)
         return json_path, png_path
+
+
+def _ratio(top: dict[str, float], bottom: dict[str, float], key: str) -> str:
+    below = bottom.get(key, 0.0)
+    ratio = f"x{top.get(key, 0.0) / below:.3f}" if below > 0 else "n/a"
+    return f"{key} {top.get(key, 0.0):.4f} vs {below:.4f} ({ratio})"
 
 
 def _plot(evaluation: RecallEvaluation, path: Path) -> None:

@@ -7,7 +7,7 @@ and an in-memory copy of the features as they stood at the cutoff. No Ray, Serve
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, ModelRef, Registry
@@ -33,6 +33,10 @@ KS = (10, 50, 100)
 MERGED = "merged"
 MOST_POPULAR = "most_popular"
 ITEM_KNN = "item_knn"
+RECOMMEND = "recommend"
+
+# Each test user's end-to-end top-k list, best first: given the users and k.
+Pipeline = Callable[[Sequence[int], int], list[list[int]]]
 _QUOTA_FIELDS = {
     EMBEDDING: "embedding_quota",
     ITEM_TO_ITEM: "item_to_item_quota",
@@ -42,14 +46,19 @@ _QUOTA_FIELDS = {
 
 
 def evaluate_recall(
-    settings: Settings, paths: StarlingPaths, ks: Sequence[int] = KS, model: str | None = None
+    settings: Settings,
+    paths: StarlingPaths,
+    ks: Sequence[int] = KS,
+    model: str | None = None,
+    pipeline: Pipeline | None = None,
 ) -> RecallEvaluation:
     """Recall@K, NDCG@K, HitRate@K (K in `ks`) and catalog coverage on the test period.
 
     A test user's relevant items are their positives after the cutoff that they had not rated
-    before it. Methods see only the train period. Writes recall_eval.json and recall_eval.png
-    into `paths.stats` and returns the evaluation. The embedding routes use the serving recall
-    model, or the newest version of `model` when given.
+    before it. Methods see only the train period. The embedding routes use the serving recall
+    model, or the newest version of `model` when given. `pipeline`, when given, adds the row
+    "recommend": what it answers for max(ks) items. Writes recall_eval.json and recall_eval.png
+    into `paths.stats` and returns the evaluation.
     """
     registry = Registry(paths.registry)
     ref = registry.serving("recall") if model is None else _newest(registry, model)
@@ -99,6 +108,8 @@ def evaluate_recall(
     popular_only = _only(settings.recall, _QUOTA_FIELDS[POPULAR], k_max)
     lists[MOST_POPULAR] = ("baseline", run(counts_store, popular_only))
     lists[ITEM_KNN] = ("baseline", item_knn_lists(history, users, seen, k_max))
+    if pipeline is not None:
+        lists[RECOMMEND] = ("pipeline", pipeline(users, k_max))
 
     evaluation = RecallEvaluation(
         model=version,

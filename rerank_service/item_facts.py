@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.dataset as pds
@@ -11,26 +11,37 @@ import pyarrow.dataset as pds
 
 @dataclass(frozen=True)
 class ItemFacts:
-    """Per-item facts, with popularity scaled to [0, 1] by log rating count."""
+    """Per-item facts, with popularity scaled to [0, 1] by log rating count and trending (the
+    time-decayed rating count the features job publishes) scaled to [0, 1] by its maximum."""
 
     genres: dict[int, list[str]]
     year: dict[int, int]
     popularity: dict[int, float]
     newest_year: int
+    trending: dict[int, float] = field(default_factory=dict)
 
     @staticmethod
     def load(item_features: Path) -> ItemFacts:
         table = pds.dataset(item_features, format="parquet", exclude_invalid_files=True).to_table(
-            columns=["item_id", "item_genres", "release_year", "item_rating_count"]
+            columns=[
+                "item_id",
+                "item_genres",
+                "release_year",
+                "item_rating_count",
+                "item_popularity",
+            ]
         )
         ids = table["item_id"].to_pylist()
         years = table["release_year"].to_pylist()
         counts = table["item_rating_count"].to_pylist()
         top = max((math.log1p(c or 0) for c in counts), default=0.0) or 1.0
+        decayed = [p or 0.0 for p in table["item_popularity"].to_pylist()]
+        hottest = max(decayed, default=0.0) or 1.0
         known_years = [y for y in years if y]
         return ItemFacts(
             genres=dict(zip(ids, (g or [] for g in table["item_genres"].to_pylist()), strict=True)),
             year={i: y for i, y in zip(ids, years, strict=True) if y},
             popularity={i: math.log1p(c or 0) / top for i, c in zip(ids, counts, strict=True)},
             newest_year=max(known_years, default=0),
+            trending={i: p / hottest for i, p in zip(ids, decayed, strict=True)},
         )

@@ -39,14 +39,31 @@ def popularity_debias(ranked: list[Candidate], facts: ItemFacts, weight: float) 
     ]
 
 
+def trending_boost(ranked: list[Candidate], facts: ItemFacts, weight: float) -> list[Candidate]:
+    """Add `weight` times the item's trending score (1 for the hottest item).
+
+    The ranker estimates whether a user would like an item once they watch it, not whether they
+    will watch it; what people watch right now carries that second half.
+    """
+    if weight <= 0:
+        return list(ranked)
+    return [_adjust(c, "trending", weight * facts.trending.get(c.item_id, 0.0)) for c in ranked]
+
+
 def context_genre_boost(
     ranked: list[Candidate], facts: ItemFacts, genre: str | None
 ) -> list[Candidate]:
-    """Lift items of the genre the user is browsing above every other item (scores are <= 1)."""
-    if not genre:
+    """Lift items of the genre the user is browsing above every other item.
+
+    The lift is one more than the spread of the scores, so it holds whatever the other policies
+    added before it (trending alone can add up to its weight).
+    """
+    if not genre or not ranked:
         return list(ranked)
+    scores = [c.score for c in ranked]
+    lift = 1.0 + max(scores) - min(scores)
     return [
-        _adjust(c, "context_genre", 1.0) if genre in facts.genres.get(c.item_id, []) else c
+        _adjust(c, "context_genre", lift) if genre in facts.genres.get(c.item_id, []) else c
         for c in ranked
     ]
 

@@ -17,15 +17,15 @@ from rerank_service.policies import (
     pin,
     popularity_debias,
     top_k,
+    trending_boost,
 )
 
 
 class Reranker:
     """Turns a ranked candidate list into the final k items.
 
-    Order: business exclusions, score adjustments (context genre, freshness, popularity
-    debias), MMR
-    selection, the per-genre cap, then pinned positions.
+    Order: business exclusions, score adjustments (trending, freshness, popularity debias, then
+    the context genre above them all), MMR selection, the per-genre cap, then pinned positions.
     """
 
     def __init__(self, settings: RerankSettings, facts: ItemFacts) -> None:
@@ -45,9 +45,10 @@ class Reranker:
         s = self.settings.with_overrides(overrides)
         blocked = set(s.exclude_items) | set(excluded or [])
         pool = exclude(ranked, blocked)
-        pool = context_genre_boost(pool, self.facts, genre)
+        pool = trending_boost(pool, self.facts, s.trending_weight)
         pool = freshness_boost(pool, self.facts, s.freshness_weight, s.freshness_half_life_years)
         pool = popularity_debias(pool, self.facts, s.popularity_debias)
+        pool = context_genre_boost(pool, self.facts, genre)
         # MMR picks a reserve beyond k so that the genre cap can still fill k slots.
         reserve = k * 2 if s.max_per_genre else k
         chosen = mmr(pool, self.facts, s.mmr_lambda, reserve)

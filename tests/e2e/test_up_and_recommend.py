@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -43,8 +44,12 @@ def test_known_user_gets_k_unseen_titled_items_with_a_trace(app: RunningApp) -> 
     assert len({i["item_id"] for i in items}) == 7
     assert all(i["title"] for i in items)
     assert not {i["item_id"] for i in items} & _rated_by(app.home, 1)
-    scores = [i["score"] for i in items]
-    assert all(0.0 <= s <= 1.0 for s in scores)
+    # A score is the ranker's probability plus what the rerank policies added (MMR only picks).
+    probabilities = [
+        i["score"] - sum(v for name, v in i["contributions"].items() if name != "mmr")
+        for i in items
+    ]
+    assert all(-1e-6 <= p <= 1.0 + 1e-6 for p in probabilities)
     assert body["cold_start"] is False
     assert body["degraded"] == []
     stages = {t["stage"]: t for t in body["trace"]}
@@ -164,3 +169,23 @@ def test_similar_items_of_unknown_items_and_bad_k_get_a_reason(app: RunningApp) 
         answer = httpx.get(f"{app.url}/items/{item}/similar", params={"k": k})
         assert answer.status_code == 422, k
         assert answer.json()["detail"]
+
+
+def test_offline_replay_of_recommend_beats_a_random_ranking(app: RunningApp) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cluster.cli", "eval", "recall", "--home", str(app.home)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((app.home / "stats" / "recall_eval.json").read_text())
+    rows = {m["name"]: m for m in saved["methods"]}
+    assert "recommend" in result.stdout
+    recommend = rows["recommend"]
+    assert recommend["kind"] == "pipeline"
+    assert recommend["users_with_candidates"] == saved["users"]
+    # A random list of 50 unseen items finds about 50 / catalog of each user's relevant items.
+    random_recall_at_50 = 50 / saved["catalog_items"]
+    assert recommend["metrics"]["recall@50"] > 2 * random_recall_at_50
+    assert recommend["metrics"]["ndcg@10"] > 0

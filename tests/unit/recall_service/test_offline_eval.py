@@ -108,3 +108,31 @@ def test_every_route_baseline_and_the_merge_are_measured_on_train_period_knowled
     saved = json.loads((paths.stats / "recall_eval.json").read_text())
     assert saved["methods"][4]["name"] == "merged"
     assert (paths.stats / "recall_eval.png").stat().st_size > 0
+
+
+def test_a_pipeline_gets_the_test_users_and_its_row_is_compared_with_the_baselines(
+    paths: StarlingPaths,
+) -> None:
+    asked: list[tuple[list[int], int]] = []
+
+    def pipeline(users, k):
+        asked.append((list(users), k))
+        # Finds the warm user's item 2, misses the cold user's item 3.
+        return [[2, 4], [5]]
+
+    evaluation = evaluate_recall(Settings(home=paths.home), paths, ks=(1, 6), pipeline=pipeline)
+
+    assert asked == [([1, 2], 6)]
+    row = evaluation.method("recommend")
+    assert (row.kind, row.metrics["recall@1"], row.warm_metrics["recall@1"]) == (
+        "pipeline",
+        0.5,
+        1.0,
+    )
+    ratios = evaluation.to_table().splitlines()[-3:]
+    assert ratios[0] == (
+        "recommend / most_popular: recall@6 0.5000 vs 1.0000 (x0.500), "
+        "ndcg@1 0.5000 vs 0.5000 (x1.000)"
+    )
+    assert ratios[1].startswith("recommend / item_knn: ")
+    assert ratios[2].startswith("merged / best route (")

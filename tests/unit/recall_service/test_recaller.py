@@ -95,7 +95,7 @@ def _recaller(
 NO_ROUTE = {"embedding": 0, "item_to_item": 0, "popular": 0, "genre": 0}
 
 
-def test_routes_interleave_in_proportion_to_their_quotas_and_name_themselves() -> None:
+def test_routes_weigh_in_proportion_to_their_quotas_and_name_themselves() -> None:
     store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1, 2])}, {7: {1, 2}}, POPULAR)
 
     result = _recaller(store).recall(7)
@@ -103,8 +103,9 @@ def test_routes_interleave_in_proportion_to_their_quotas_and_name_themselves() -
     items = [c.item_id for c in result.candidates]
     routes = {c.item_id: c.routes for c in result.candidates}
     # The two unseen items nearest to 1 and 2 are 3 and 4; popular without 1 and 2: 5, 6, 9.
-    # The embedding's second (of 2) ranks below the popularity route's second (of 3).
-    assert items == [3, 5, 6, 4, 9]
+    # Shares over the largest quota, 3: popular 5 -> 1, 6 -> 2/3, 9 -> 1/3; embedding (quota 2)
+    # 3 -> 2/3, 4 -> 1/3. Equal shares keep route order.
+    assert items == [5, 3, 6, 4, 9]
     assert routes == {
         3: ["embedding"],
         4: ["embedding"],
@@ -166,19 +167,33 @@ def test_merge_adds_up_quota_shares_of_agreeing_routes_and_drops_seen_items() ->
     candidates, contributed = merge_routes(
         [
             RouteHits("a", [(1, 0.9), (2, 0.8), (3, 0.7)], quota=2),
-            RouteHits("b", [(3, 0.95), (2, 0.1), (4, 0.5)], quota=5),
+            RouteHits("b", [(3, 0.95), (2, 0.1), (4, 0.5), (5, 0.4)], quota=5),
         ],
         seen={1},
     )
 
-    # a: 2 -> 1, 3 -> 1/2; b: 3 -> 1, 2 -> 4/5, 4 -> 3/5.
+    # Shares are (quota - r) / 5. a: 2 -> 2/5, 3 -> 1/5; b: 3 -> 1, 2 -> 4/5, 4 -> 3/5, 5 -> 2/5.
     assert [(c.item_id, c.routes) for c in candidates] == [
         (2, ["a", "b"]),
         (3, ["a", "b"]),
         (4, ["b"]),
+        (5, ["b"]),
     ]
-    assert [c.score for c in candidates] == pytest.approx([1.8, 1.5, 0.6])
-    assert contributed == {"a": 2, "b": 3}
+    assert [c.score for c in candidates] == pytest.approx([1.2, 1.2, 0.6, 0.4])
+    assert contributed == {"a": 2, "b": 4}
+
+
+def test_a_narrow_route_lifts_the_wide_routes_items_it_agrees_with() -> None:
+    wide = RouteHits("popular", [(i, 0.0) for i in range(1, 11)], quota=10)
+    narrow = RouteHits("genre", [(7, 0.0), (20, 0.0)], quota=2)
+
+    candidates, _ = merge_routes([wide, narrow], seen=set())
+
+    order = [c.item_id for c in candidates]
+    # Item 7 (popular share 0.4, the genre route's best: + 0.2) overtakes popular item 6 (0.5);
+    # the genre route's own find, item 20 (0.1), joins the candidates near the end.
+    assert order.index(4) < order.index(7) < order.index(6)
+    assert order.index(20) > order.index(9)
 
 
 def test_item_to_item_ranks_items_near_all_seeds_above_items_near_one() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from core.api import Candidate
 from core.experiments import RerankOverrides
 from core.settings import RerankSettings
@@ -11,6 +13,7 @@ from rerank_service.policies import (
     pin,
     popularity_debias,
     top_k,
+    trending_boost,
 )
 from rerank_service.reranker import Reranker
 
@@ -20,7 +23,7 @@ FACTS = ItemFacts(
     popularity={1: 1.0, 2: 0.5, 3: 0.0, 4: 0.2, 5: 0.0},
     newest_year=2020,
 )
-OFF = RerankSettings(mmr_lambda=1.0, freshness_weight=0.0)
+OFF = RerankSettings(mmr_lambda=1.0, freshness_weight=0.0, trending_weight=0.0)
 
 
 def _ranked(*ids: int) -> list[Candidate]:
@@ -76,7 +79,8 @@ def test_reranker_applies_request_exclusions_and_business_rules() -> None:
 def test_a_context_genre_lifts_its_items_to_the_top() -> None:
     result = Reranker(OFF, FACTS).rerank(_ranked(1, 2, 4, 5), 2, genre="Comedy")
     assert _ids(result.candidates) == [4, 1]
-    assert result.candidates[0].contributions["context_genre"] == 1.0
+    # One more than the spread of the scores, 0.9 - 0.5.
+    assert result.candidates[0].contributions["context_genre"] == pytest.approx(1.4)
 
 
 def test_a_variants_overrides_change_only_that_request() -> None:
@@ -84,3 +88,32 @@ def test_a_variants_overrides_change_only_that_request() -> None:
     with_cap = RerankOverrides(max_per_genre=1)
     assert _ids(reranker.rerank(_ranked(1, 2, 3, 4), 2, overrides=with_cap).candidates) == [1, 4]
     assert _ids(reranker.rerank(_ranked(1, 2, 3, 4), 2).candidates) == [1, 2]
+
+
+def test_a_context_genre_stays_on_top_of_a_strong_trending_bonus() -> None:
+    facts = ItemFacts(
+        genres={1: ["Drama"], 4: ["Comedy"]},
+        year={},
+        popularity={},
+        newest_year=0,
+        trending={1: 1.0, 4: 0.0},
+    )
+    hot = OFF.model_copy(update={"trending_weight": 5.0})
+    result = Reranker(hot, facts).rerank(_ranked(1, 4), 2, genre="Comedy")
+    assert _ids(result.candidates) == [4, 1]
+
+
+def test_trending_adds_its_weight_times_how_hot_the_item_is() -> None:
+    facts = ItemFacts(genres={}, year={}, popularity={}, newest_year=0, trending={1: 1.0, 2: 0.5})
+    boosted = trending_boost(_ranked(1, 2, 3), facts, weight=0.4)
+    assert [c.contributions["trending"] for c in boosted] == [0.4, 0.2, 0.0]
+    assert [round(c.score, 6) for c in boosted] == [1.3, 1.0, 0.7]
+    assert trending_boost(_ranked(1, 2), facts, weight=0.0) == _ranked(1, 2)
+
+
+def test_a_trending_weight_lets_a_hot_item_overtake_a_better_scored_one() -> None:
+    facts = ItemFacts(genres={}, year={}, popularity={}, newest_year=0, trending={3: 1.0})
+    quiet = Reranker(OFF, facts).rerank(_ranked(1, 3), k=2).candidates
+    hot = Reranker(OFF.model_copy(update={"trending_weight": 0.5}), facts)
+    assert _ids(quiet) == [1, 3]
+    assert _ids(hot.rerank(_ranked(1, 3), k=2).candidates) == [3, 1]
