@@ -66,9 +66,10 @@ def _checked(name: str, figures: RunFigures) -> RunFigures:
 
 def _row(name: str, figures: RunFigures, floor: RunFigures) -> str:
     ratio = figures.seconds / floor.seconds
+    cpu_ratio = figures.cpu_seconds / max(floor.cpu_seconds, 0.1)
     return (
-        f"{name:<22} {figures.seconds:>9.1f} {ratio:>9.2f}x "
-        f"{figures.peak_pss_gib:>13.2f} {figures.peak_rss_gib:>13.2f}"
+        f"{name:<22} {figures.seconds:>9.1f} {ratio:>9.2f}x {figures.cpu_seconds:>9.1f} "
+        f"{cpu_ratio:>9.2f}x {figures.peak_pss_gib:>13.2f} {figures.peak_rss_gib:>13.2f}"
     )
 
 
@@ -82,12 +83,14 @@ def report(args: argparse.Namespace, runs: dict[str, RunFigures], load: str) -> 
         f"{platform.platform()}, Python {platform.python_version()}",
         f"# load average (1, 5, 15 min) before and after: {load}",
         *([f"# note: {args.note}"] if args.note else []),
-        f"{'step':<22} {'seconds':>9} {'vs floor':>10} {'peak PSS GiB':>13} {'peak RSS GiB':>13}",
+        f"{'step':<22} {'seconds':>9} {'vs floor':>10} {'CPU s':>9} {'vs floor':>10} "
+        f"{'peak PSS GiB':>13} {'peak RSS GiB':>13}",
         *(_row(name, figures, floor) for name, figures in runs.items()),
         "",
         f"ingest / bare conversion: {runs['starling ingest'].seconds / floor.seconds:.2f}x",
         f"features: {runs['starling features'].seconds / 60:.1f} min",
         "PSS splits shared pages (Ray's object store) among processes; RSS counts them repeatedly.",
+        "CPU s: user + system seconds of the step's whole process tree (sampled every second).",
         "",
         "## starling ingest output",
         runs["starling ingest"].output.strip(),

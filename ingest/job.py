@@ -103,13 +103,24 @@ def ingest_source(
     if any(p.chunks for p in plans):
         summary = _ingest_chunks(settings, paths, source, plans, summary, progress)
     summary.seconds = progress.elapsed()
-    progress.phase(
-        f"done: {summary.rows_read:,} rows read, {summary.accepted:,} accepted, "
-        f"{summary.duplicates:,} duplicates, {sum(summary.quarantined.values()):,} quarantined, "
-        f"{len(summary.unreadable_files)} unreadable file(s); the lake holds "
-        f"{summary.lake_rows:,} events"
-    )
+    for line in summary_lines(summary):
+        progress.phase(line)
     return summary
+
+
+def summary_lines(summary: IngestSummary) -> list[str]:
+    """The closing summary: counts, quarantine by reason, unreadable files, time taken."""
+    quarantined = sum(summary.quarantined.values())
+    lines = [
+        f"done in {summary.seconds:.1f} s: {summary.rows_read:,} rows read, "
+        f"{summary.accepted:,} accepted, {summary.duplicates:,} duplicates, "
+        f"{quarantined:,} quarantined, {len(summary.unreadable_files)} unreadable file(s); "
+        f"the lake holds {summary.lake_rows:,} events"
+    ]
+    by_count = sorted(summary.quarantined.items(), key=lambda item: -item[1])
+    lines += [f"  quarantined {count:,}: {reason}" for reason, count in by_count]
+    lines += [f"  unreadable {name}: {why}" for name, why in summary.unreadable_files.items()]
+    return lines
 
 
 def _write_catalog(

@@ -17,6 +17,8 @@ from core.tables import EVENT_PARTITION, EVENTS
 from ingest.stage_chunks import bucket_dir, staged_file_index
 from ingest.validate import MONTH, month_name
 
+# Event ids are nearly all distinct: trying a dictionary for them only costs write time.
+DICTIONARY_COLUMNS = ["event_type", "source"]
 MERGE_RESULT = pa.schema([pa.field("month", pa.string()), pa.field("rows", pa.int64())])
 
 
@@ -76,7 +78,7 @@ def merge_bucket(
         merged = merged.sort_by([("ts", "ascending"), ("event_id", "ascending")])
         folder = month_dir(new_lake, month)
         folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(merged, folder / "part-0.parquet")
+        pq.write_table(merged, folder / "part-0.parquet", use_dictionary=DICTIONARY_COLUMNS)
         written.append((month, merged.num_rows))
     return pa.table(
         {"month": [m for m, _ in written], "rows": [n for _, n in written]}, schema=MERGE_RESULT
