@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -23,6 +25,7 @@ class RunFigures(BaseModel):
     peak_rss_gib: float
     returncode: int
     output: str
+    timed_out: bool = False
 
 
 def _pss_bytes(pid: int) -> int:
@@ -58,18 +61,28 @@ def _tree_memory(root: psutil.Process, cpu: dict[int, float]) -> tuple[int, int]
 
 
 def run_measured(
-    command: Sequence[str], env: Mapping[str, str] | None = None, interval_s: float = 1.0
+    command: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    interval_s: float = 1.0,
+    timeout_s: float | None = None,
 ) -> RunFigures:
     """Run `command` to the end, sampling the memory of its process tree every `interval_s`.
 
     CPU seconds are summed over every process seen, as of its last sample: a fair measure of
     work on a machine that other jobs load, since wall time there depends on their load too.
+    Past `timeout_s` the command and every process it started (Ray's too) are killed.
     """
     peaks = [0, 0]
     cpu: dict[int, float] = {}
     started = time.perf_counter()
+    # A session of its own, so that a timeout can kill the driver and Ray's processes at once.
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     root = psutil.Process(process.pid)
     done = threading.Event()
@@ -82,7 +95,13 @@ def run_measured(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    output, _ = process.communicate()
+    timed_out = False
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
@@ -93,4 +112,5 @@ def run_measured(
         peak_rss_gib=round(peaks[1] / GIB, 2),
         returncode=process.returncode,
         output=output,
+        timed_out=timed_out,
     )
