@@ -121,12 +121,7 @@ def main() -> None:
     home = args.work / "home"
     args.work.mkdir(parents=True)
     # RAY_ADDRESS=local: each step starts its own Ray, never joins a cluster someone else runs.
-    env = {
-        **os.environ,
-        "STARLING_HOME": str(home),
-        "STARLING_REDIS_PORT": str(_free_port()),
-        "RAY_ADDRESS": "local",
-    }
+    env = {**os.environ, "STARLING_HOME": str(home), "RAY_ADDRESS": "local"}
     bare = [sys.executable, str(BENCH / "bare_convert.py")]
     steps = {
         "pyarrow csv->parquet": [*bare, str(args.data / "ratings.csv"), str(args.work / "r.pq")],
@@ -137,7 +132,9 @@ def main() -> None:
     runs = {}
     for name, command in steps.items():
         timeout = args.features_timeout if name == "starling features" else None
-        runs[name] = _checked(name, run_measured(command, env=env, timeout_s=timeout))
+        # A port picked per step: one picked minutes earlier may be someone else's by now.
+        step_env = {**env, "STARLING_REDIS_PORT": str(_free_port())}
+        runs[name] = _checked(name, run_measured(command, env=step_env, timeout_s=timeout))
         sys.stderr.write(f"{name}: {runs[name].seconds:.1f} s\n")
     load = " / ".join(" ".join(f"{x:.1f}" for x in avg) for avg in (before, os.getloadavg()))
     text = report(args, runs, load)

@@ -223,21 +223,19 @@ def _ingest_chunks(
         run_id = hashlib.sha256(repr(sorted(stamps.items())).encode()).hexdigest()[:16]
         write_quarantine(quarantine, paths.quarantine, run_id)
         progress.phase("committing the lake")
+        accepted = read - quarantine.num_rows
         lake_rows, added = commit_events(
-            staging, buckets, sorted(errors), paths.events, stamps, source.name, progress
+            staging, buckets, sorted(errors), accepted, paths.events, stamps, source.name, progress
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    accepted = read - quarantine.num_rows
-    reasons = pc.value_counts(quarantine["reason"]) if quarantine.num_rows else []
+    reasons = pc.value_counts(quarantine["reason"]).to_pylist()
     return summary.model_copy(
         update={
             "rows_read": read,
             "accepted": accepted,
             "duplicates": accepted - added,
-            "quarantined": {r["values"]: r["counts"] for r in reasons.to_pylist()}
-            if quarantine.num_rows
-            else {},
+            "quarantined": {r["values"]: r["counts"] for r in reasons},
             "unreadable_files": unreadable,
             "lake_rows": lake_rows,
         }

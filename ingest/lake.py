@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray.data
 
 from core.storage import OutputManifest, atomic_dir, read_manifest, write_manifest
-from core.tables import EVENT_PARTITION, ITEMS, QUARANTINE
+from core.tables import ITEMS, QUARANTINE
 from ingest.month_merge import merge_buckets
 from ingest.progress import Progress
 
@@ -65,6 +66,7 @@ def commit_events(
     staging: Path,
     buckets: int,
     skip_files: list[int],
+    staged_rows: int,
     lake: Path,
     sources: dict[str, str],
     source_name: str,
@@ -72,7 +74,8 @@ def commit_events(
 ) -> tuple[int, int]:
     """Merge the staged rows (`ingest.stage_chunks`) into a new version of the lake.
 
-    Files numbered in `skip_files` are left out. `sources` maps each ingested source file to
+    Files numbered in `skip_files` are left out; `staged_rows` (the rows of the others) is the
+    total of the progress bar. `sources` maps each ingested source file to
     its fingerprint; they are remembered so that a folder ingested again only adds new files.
     Returns (rows in the lake, rows added).
     """
@@ -90,28 +93,28 @@ def commit_events(
         merged = ray.data.from_items(
             [{"bucket": b} for b in range(buckets)], override_num_blocks=buckets
         ).map_batches(merge_buckets, fn_kwargs=kwargs, batch_size=1, batch_format="pyarrow")
-        touched: set[str] = set()
-        with progress.bar("merging months", buckets, "buckets") as bar:
+        with progress.bar("merging months", staged_rows, "rows") as bar:
             for batch in merged.iter_batches(batch_format="pyarrow", batch_size=None):
-                touched |= {f"{EVENT_PARTITION}={m}" for m in batch["month"].to_pylist()}
-                bar.advance(1)
-        if lake.is_dir():
-            for folder in lake.iterdir():
-                if folder.is_dir() and folder.name not in touched:
-                    _link_tree(folder, tmp / folder.name)
-        total = sum(
-            pq.ParquetFile(f).metadata.num_rows for f in tmp.rglob("*.parquet") if f.is_file()
-        )
-        write_manifest(
-            tmp,
-            OutputManifest(
-                step="ingest",
-                inputs={},
-                rows={"events": total},
-                extra={"sources": {**known_sources, **sources}},
-            ),
-        )
+                bar.advance(pc.sum(batch["staged"]).as_py() or 0)
+        total = _finish_version(tmp, lake, {**known_sources, **sources})
     return total, total - before
+
+
+def _finish_version(tmp: Path, lake: Path, sources: dict[str, str]) -> int:
+    """Link the months `tmp` does not rewrite from the lake and write the manifest."""
+    touched = {p.name for p in tmp.iterdir() if p.is_dir()}
+    if lake.is_dir():
+        for folder in lake.iterdir():
+            if folder.is_dir() and folder.name not in touched:
+                _link_tree(folder, tmp / folder.name)
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in tmp.rglob("*.parquet") if f.is_file())
+    write_manifest(
+        tmp,
+        OutputManifest(
+            step="ingest", inputs={}, rows={"events": total}, extra={"sources": sources}
+        ),
+    )
+    return total
 
 
 def ingested_sources(lake: Path) -> dict[str, str]:

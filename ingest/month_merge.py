@@ -19,7 +19,10 @@ from ingest.validate import MONTH, month_name
 
 # Event ids are nearly all distinct: trying a dictionary for them only costs write time.
 DICTIONARY_COLUMNS = ["event_type", "source"]
-MERGE_RESULT = pa.schema([pa.field("month", pa.string()), pa.field("rows", pa.int64())])
+# Per month written: its rows after the merge, and the new rows it took from the staging area.
+MERGE_RESULT = pa.schema(
+    [pa.field("month", pa.string()), pa.field("rows", pa.int64()), pa.field("staged", pa.int64())]
+)
 
 
 def month_dir(lake: Path, month: str) -> Path:
@@ -70,7 +73,7 @@ def merge_bucket(
     new = new.append_column("source", pa.repeat(pa.scalar(source, pa.string()), new.num_rows))
     present, starts = np.unique(months[order], return_index=True)
     ends = [*starts[1:], len(order)]
-    written: list[tuple[str, int]] = []
+    written: list[tuple[str, int, int]] = []
     for index, start, end in zip(present, starts, ends, strict=True):
         month = month_name(index)
         rows = new.slice(start, end - start).select(EVENTS.names).cast(EVENTS)
@@ -79,9 +82,10 @@ def merge_bucket(
         folder = month_dir(new_lake, month)
         folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(merged, folder / "part-0.parquet", use_dictionary=DICTIONARY_COLUMNS)
-        written.append((month, merged.num_rows))
+        written.append((month, merged.num_rows, rows.num_rows))
     return pa.table(
-        {"month": [m for m, _ in written], "rows": [n for _, n in written]}, schema=MERGE_RESULT
+        {name: [w[i] for w in written] for i, name in enumerate(MERGE_RESULT.names)},
+        schema=MERGE_RESULT,
     )
 
 

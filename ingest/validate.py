@@ -35,7 +35,6 @@ CHECKED = pa.schema(
         pa.field("raw", pa.string()),
     ]
 )
-CHECKED_COLUMNS = tuple(CHECKED.names)
 # Good events as a chunk stages them: EVENTS without `source` (one value per run, added when
 # the lake is written) plus the month they belong to, as months since 1970-01.
 MONTH = "month_index"
