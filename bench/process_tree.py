@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -18,10 +20,12 @@ class RunFigures(BaseModel):
     """What one measured command cost."""
 
     seconds: float
+    cpu_seconds: float
     peak_pss_gib: float
     peak_rss_gib: float
     returncode: int
     output: str
+    timed_out: bool = False
 
 
 def _pss_bytes(pid: int) -> int:
@@ -35,8 +39,11 @@ def _pss_bytes(pid: int) -> int:
     return 0
 
 
-def _tree_memory(root: psutil.Process) -> tuple[int, int]:
-    """(PSS, RSS) summed over `root` and its descendants; RSS counts shared pages repeatedly."""
+def _tree_memory(root: psutil.Process, cpu: dict[int, float]) -> tuple[int, int]:
+    """(PSS, RSS) summed over `root` and its descendants; RSS counts shared pages repeatedly.
+
+    Also records each process's CPU seconds so far in `cpu` (by pid).
+    """
     try:
         processes = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
@@ -45,40 +52,65 @@ def _tree_memory(root: psutil.Process) -> tuple[int, int]:
     for process in processes:
         try:
             rss += process.memory_info().rss
+            times = process.cpu_times()
         except psutil.Error:
             continue
+        cpu[process.pid] = max(cpu.get(process.pid, 0.0), times.user + times.system)
         pss += _pss_bytes(process.pid)
     return pss, rss
 
 
 def run_measured(
-    command: Sequence[str], env: Mapping[str, str] | None = None, interval_s: float = 1.0
+    command: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    interval_s: float = 1.0,
+    timeout_s: float | None = None,
 ) -> RunFigures:
-    """Run `command` to the end, sampling the memory of its process tree every `interval_s`."""
+    """Run `command` to the end, sampling the memory of its process tree every `interval_s`.
+
+    CPU seconds are summed over every process seen, as of its last sample: a fair measure of
+    work on a machine that other jobs load, since wall time there depends on their load too.
+    Past `timeout_s` the command and every process it started (Ray's too) are killed.
+    """
     peaks = [0, 0]
+    cpu: dict[int, float] = {}
     started = time.perf_counter()
+    # A session of its own, so that a timeout can kill the driver and Ray's processes at once.
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     root = psutil.Process(process.pid)
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            pss, rss = _tree_memory(root)
+            pss, rss = _tree_memory(root, cpu)
             peaks[0], peaks[1] = max(peaks[0], pss), max(peaks[1], rss)
             done.wait(interval_s)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    output, _ = process.communicate()
+    timed_out = False
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
     return RunFigures(
         seconds=round(seconds, 1),
+        cpu_seconds=round(sum(cpu.values()), 1),
         peak_pss_gib=round(peaks[0] / GIB, 2),
         peak_rss_gib=round(peaks[1] / GIB, 2),
         returncode=process.returncode,
         output=output,
+        timed_out=timed_out,
     )

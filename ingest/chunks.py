@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from ingest.sources.spec import FileSpec
 
-CHUNK_BYTES = 8 * 1024 * 1024
+# Large enough that per-task overhead is small next to the work, small enough for a progress bar.
+CHUNK_BYTES = 16 * 1024 * 1024
 
 
 class Chunk(BaseModel, frozen=True):
@@ -114,13 +115,11 @@ def plan_file(spec: FileSpec) -> FilePlan:
     return FilePlan(path=name, chunks=chunks)
 
 
-def chunk_text(chunk: Chunk) -> str:
-    """The chunk's bytes decoded; raises UnicodeDecodeError, OSError or EOFError."""
+def chunk_bytes(chunk: Chunk) -> bytes:
+    """The chunk's bytes, decompressed; raises OSError or EOFError."""
     if chunk.end < 0:
         with _open(chunk.spec.path) as handle:
-            data = handle.read()
-    else:
-        with chunk.spec.path.open("rb") as handle:
-            handle.seek(chunk.start)
-            data = handle.read(chunk.end - chunk.start)
-    return data.decode(chunk.spec.encoding)
+            return handle.read()
+    with chunk.spec.path.open("rb") as handle:
+        handle.seek(chunk.start)
+        return handle.read(chunk.end - chunk.start)

@@ -4,35 +4,45 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import shutil
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import ray
 import ray.data
 from pydantic import BaseModel, Field
-from ray.data.expressions import col
 
 from core.paths import StarlingPaths
 from core.settings import Settings
 from core.storage import fingerprint, read_manifest
-from ingest.chunks import Chunk, FilePlan, plan_file
+from core.tables import QUARANTINE
+from ingest.chunks import FilePlan, plan_file
 from ingest.lake import (
     commit_events,
     count_rows,
     ingested_sources,
     recover,
+    staging_dir,
     write_items,
     write_quarantine,
 )
-from ingest.parse_chunk import FILE_ERROR, check_chunks
+from ingest.parse_chunk import FILE_ERROR
 from ingest.progress import Progress
 from ingest.sources.detect import detect_source
 from ingest.sources.event_log import EventLogOptions
 from ingest.sources.spec import SourcePlan
-from ingest.validate import CHECKED_COLUMNS, REASON, EventRules, to_events
+from ingest.stage_chunks import STAGE_RESULT, ChunkTask, stage_chunks
+from ingest.validate import REASON, EventRules
 
 log = logging.getLogger(__name__)
+
+# Source text per bucket of months in the merge: a bucket's rows stay well under a GiB.
+BUCKET_BYTES = 64 * 1024 * 1024
 
 
 class IngestSummary(BaseModel):
@@ -76,7 +86,6 @@ def ingest_source(
     skipped = [name for name, stamp in stamps.items() if known.get(name) == stamp]
     plans = [plan_file(spec) for spec in plan.files if str(spec.path.resolve()) not in skipped]
     unreadable |= {p.path: p.error for p in plans if p.error is not None}
-    chunks = [chunk for p in plans for chunk in p.chunks]
     summary = IngestSummary(
         source=str(source),
         kind=plan.kind,
@@ -91,16 +100,27 @@ def ingest_source(
         notes=plan.notes,
         seconds=0.0,
     )
-    if chunks:
-        summary = _ingest_chunks(settings, paths, source, chunks, plans, summary, progress)
+    if any(p.chunks for p in plans):
+        summary = _ingest_chunks(settings, paths, source, plans, summary, progress)
     summary.seconds = progress.elapsed()
-    progress.phase(
-        f"done: {summary.rows_read:,} rows read, {summary.accepted:,} accepted, "
-        f"{summary.duplicates:,} duplicates, {sum(summary.quarantined.values()):,} quarantined, "
-        f"{len(summary.unreadable_files)} unreadable file(s); the lake holds "
-        f"{summary.lake_rows:,} events"
-    )
+    for line in summary_lines(summary):
+        progress.phase(line)
     return summary
+
+
+def summary_lines(summary: IngestSummary) -> list[str]:
+    """The closing summary: counts, quarantine by reason, unreadable files, time taken."""
+    quarantined = sum(summary.quarantined.values())
+    lines = [
+        f"done in {summary.seconds:.1f} s: {summary.rows_read:,} rows read, "
+        f"{summary.accepted:,} accepted, {summary.duplicates:,} duplicates, "
+        f"{quarantined:,} quarantined, {len(summary.unreadable_files)} unreadable file(s); "
+        f"the lake holds {summary.lake_rows:,} events"
+    ]
+    by_count = sorted(summary.quarantined.items(), key=lambda item: -item[1])
+    lines += [f"  quarantined {count:,}: {reason}" for reason, count in by_count]
+    lines += [f"  unreadable {name}: {why}" for name, why in summary.unreadable_files.items()]
+    return lines
 
 
 def _write_catalog(
@@ -116,75 +136,107 @@ def _write_catalog(
     return pq.read_metadata(paths.items / "items.parquet").num_rows
 
 
+def _buckets(size: int) -> int:
+    """Buckets of months for the merge: every CPU busy, about BUCKET_BYTES of source text each."""
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return max(2 * cpus, math.ceil(size / BUCKET_BYTES))
+
+
+def _validate(
+    tasks: list[ChunkTask], rules: EventRules, staging: Path, buckets: int, progress: Progress
+) -> pa.Table:
+    """Stage one over every chunk (Ray Data, one task per chunk); their STAGE_RESULT rows."""
+    kwargs = {"rules": rules, "staging": str(staging), "buckets": buckets}
+    checked = ray.data.from_items(
+        [{"task": t.model_dump_json()} for t in tasks], override_num_blocks=len(tasks)
+    ).map_batches(stage_chunks, fn_kwargs=kwargs, batch_size=1, batch_format="pyarrow")
+    results = [STAGE_RESULT.empty_table()]
+    total = sum(t.size() for t in tasks)
+    with progress.bar("validating", total, "MB", scale=1e6) as bar:
+        for batch in checked.iter_batches(batch_format="pyarrow", batch_size=None):
+            results.append(batch.select(STAGE_RESULT.names).cast(STAGE_RESULT))
+            bar.advance(pc.sum(batch["bytes"]).as_py() or 0)
+    return pa.concat_tables(results)
+
+
+def _quarantine_rows(results: pa.Table, names: list[str]) -> pa.Table:
+    """QUARANTINE rows of the bad rows in STAGE_RESULT rows; `names` are the files by number."""
+    bad = results["bad"].combine_chunks()
+    rows = pc.list_flatten(bad)
+    files = results["file"].combine_chunks().take(pc.list_parent_indices(bad))
+    return pa.table(
+        {
+            "source": pa.array(names, pa.string()).take(files),
+            "line": rows.field("line"),
+            "reason": rows.field(REASON),
+            "raw": rows.field("raw"),
+        },
+        schema=QUARANTINE,
+    )
+
+
 def _ingest_chunks(
     settings: Settings,
     paths: StarlingPaths,
     source: Path,
-    chunks: list[Chunk],
     plans: list[FilePlan],
     summary: IngestSummary,
     progress: Progress,
 ) -> IngestSummary:
-    size = sum((c.end - c.start) if c.end >= 0 else c.spec.path.stat().st_size for c in chunks)
-    files = len(plans)
-    progress.phase(f"validating {len(chunks)} chunk(s) of {files} file(s), {size / 1e6:.0f} MB")
+    readable = [p for p in plans if p.error is None]
+    tasks = [
+        ChunkTask(chunk=chunk, file=number, index=index)
+        for index, (number, chunk) in enumerate(
+            (number, chunk) for number, p in enumerate(readable) for chunk in p.chunks
+        )
+    ]
+    size = sum(t.size() for t in tasks)
+    files = len(readable)
+    progress.phase(f"validating {len(tasks)} chunk(s) of {files} file(s), {size / 1e6:.0f} MB")
     rules = EventRules(
         min_value=settings.data.rating_min,
         max_value=settings.data.rating_max,
         now_ms=int(datetime.now(UTC).timestamp() * 1000),
     )
-    checked = (
-        ray.data.from_items(
-            [{"chunk": c.model_dump_json()} for c in chunks], override_num_blocks=len(chunks)
+    buckets = _buckets(size)
+    staging = staging_dir(paths.events, uuid.uuid4().hex)
+    try:
+        results = _validate(tasks, rules, staging, buckets, progress)
+        failed = results.filter(pc.is_valid(results[FILE_ERROR]))
+        errors = dict(zip(failed["file"].to_pylist(), failed[FILE_ERROR].to_pylist(), strict=True))
+        unreadable = summary.unreadable_files | {readable[n].path: e for n, e in errors.items()}
+        dropped = pc.is_in(results["file"], pa.array(list(errors), pa.int32()))
+        kept = results.filter(pc.invert(dropped))
+        quarantine = _quarantine_rows(kept, [p.path for p in readable])
+        read = pc.sum(kept["rows"]).as_py() or 0
+        progress.phase(
+            f"validated {read:,} rows: {quarantine.num_rows:,} quarantined, "
+            f"{len(errors)} file(s) unreadable"
         )
-        .map_batches(check_chunks, fn_args=(rules,), batch_size=1, batch_format="pandas")
-        .materialize()
-    )
-    bad = checked.filter(expr=col(REASON).is_not_null()).to_pandas()
-    if bad.empty:
-        # A dataset filtered down to nothing comes back without its columns.
-        bad = pd.DataFrame(columns=[*CHECKED_COLUMNS, "file", FILE_ERROR])
-    failed = bad[bad[FILE_ERROR].astype(bool)]
-    unreadable = summary.unreadable_files | dict(zip(failed["file"], failed[REASON], strict=True))
-    bad_files = sorted(set(failed["file"]))
-    quarantine = bad[~bad["file"].isin(bad_files)]
-    kept = checked.filter(expr=col("file").not_in(bad_files)) if bad_files else checked
-    read = kept.count()
-    stamps = {
-        str(Path(p.path).resolve()): fingerprint(Path(p.path))
-        for p in plans
-        if p.error is None and p.path not in bad_files
-    }
-    progress.phase(
-        f"validated {read:,} rows: {len(quarantine):,} quarantined, "
-        f"{len(bad_files)} file(s) unreadable"
-    )
-    if not stamps:
-        return summary.model_copy(update={"unreadable_files": unreadable})
-    run_id = hashlib.sha256(repr(sorted(stamps.items())).encode()).hexdigest()[:16]
-    write_quarantine(_quarantine_rows(quarantine), paths.quarantine, run_id)
-    good = checked.map_batches(to_events, fn_args=(source.name, bad_files), batch_format="pandas")
-    progress.phase("committing the lake")
-    lake_rows, added = commit_events(good, paths.events, stamps)
-    accepted = read - len(quarantine)
+        stamps = {
+            str(Path(p.path).resolve()): fingerprint(Path(p.path))
+            for n, p in enumerate(readable)
+            if n not in errors
+        }
+        if not stamps:
+            return summary.model_copy(update={"unreadable_files": unreadable})
+        run_id = hashlib.sha256(repr(sorted(stamps.items())).encode()).hexdigest()[:16]
+        write_quarantine(quarantine, paths.quarantine, run_id)
+        progress.phase("committing the lake")
+        accepted = read - quarantine.num_rows
+        lake_rows, added = commit_events(
+            staging, buckets, sorted(errors), accepted, paths.events, stamps, source.name, progress
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    reasons = pc.value_counts(quarantine["reason"]).to_pylist()
     return summary.model_copy(
         update={
             "rows_read": read,
             "accepted": accepted,
             "duplicates": accepted - added,
-            "quarantined": quarantine[REASON].value_counts().to_dict(),
+            "quarantined": {r["values"]: r["counts"] for r in reasons},
             "unreadable_files": unreadable,
             "lake_rows": lake_rows,
-        }
-    )
-
-
-def _quarantine_rows(bad: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "source": bad["file"].astype(str),
-            "line": bad["line"].astype("Int64"),
-            "reason": bad[REASON].astype(str),
-            "raw": bad["raw"].astype(object),
         }
     )

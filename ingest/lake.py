@@ -1,8 +1,9 @@
 """The events lake: month partitions of Parquet, rewritten as a whole new version per commit.
 
-A commit merges new events into the months they touch (dropping duplicate `event_id`s), links
-the untouched months over from the previous version, and renames the new version into place
-after its manifest is written, so a reader (or a killed ingest) only ever sees a whole version.
+A commit merges new events into the months they touch (`ingest.month_merge`, dropping
+duplicate `event_id`s), links the untouched months over from the previous version, and renames
+the new version into place after its manifest is written, so a reader (or a killed ingest)
+only ever sees a whole version.
 """
 
 from __future__ import annotations
@@ -13,33 +14,14 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import ray
 import ray.data
 
 from core.storage import OutputManifest, atomic_dir, read_manifest, write_manifest
-from core.tables import EVENT_PARTITION, EVENTS, ITEMS
-
-
-def _month_dir(lake: Path, month: str) -> Path:
-    return lake / f"{EVENT_PARTITION}={month}"
-
-
-def _read_month(lake: Path, month: str) -> pd.DataFrame:
-    folder = _month_dir(lake, month)
-    if not folder.is_dir():
-        return pd.DataFrame(columns=EVENTS.names)
-    return pq.read_table(folder, schema=EVENTS).to_pandas()
-
-
-def _merge_month(new: pd.DataFrame, old_lake: str) -> pd.DataFrame:
-    """One month's new events merged with the month already in the lake, duplicates dropped."""
-    month = str(new[EVENT_PARTITION].iloc[0])
-    old = _read_month(Path(old_lake), month)
-    old[EVENT_PARTITION] = month
-    merged = pd.concat([old, new], ignore_index=True) if len(old) else new
-    merged = merged.drop_duplicates("event_id", keep="first").sort_values(["ts", "event_id"])
-    return merged.reset_index(drop=True)
+from core.tables import EVENTS, ITEMS, QUARANTINE
+from ingest.month_merge import merge_buckets, write_merged_month
+from ingest.progress import Progress
 
 
 def _link_tree(src: Path, dst: Path) -> None:
@@ -75,26 +57,45 @@ def count_rows(lake: Path) -> int:
     return 0 if manifest is None else manifest.rows.get("events", 0)
 
 
+def staging_dir(lake: Path, run_id: str) -> Path:
+    """Where an ingest stages new rows; named so that `recover` removes it after a kill."""
+    return lake.with_name(f".{lake.name}.staging-{run_id}.tmp")
+
+
 def commit_events(
-    events: ray.data.Dataset,
+    staging: Path,
+    buckets: int,
+    skip_files: list[int],
+    staged_rows: int,
     lake: Path,
     sources: dict[str, str],
+    source_name: str,
+    progress: Progress,
 ) -> tuple[int, int]:
-    """Merge `events` (EVENTS columns plus the month column) into the lake.
+    """Merge the staged rows (`ingest.stage_chunks`) into a new version of the lake.
 
-    `sources` maps each ingested source file to its fingerprint; they are remembered so that a
-    folder ingested again only adds new files. Returns (rows in the lake, rows added).
+    Files numbered in `skip_files` are left out; `staged_rows` (the rows of the others) is the
+    total of the progress bar. `sources` maps each ingested source file to
+    its fingerprint; they are remembered so that a folder ingested again only adds new files.
+    Returns (rows in the lake, rows added).
     """
     before = count_rows(lake)
     previous = read_manifest(lake)
     known_sources = dict(previous.extra.get("sources", {})) if previous else {}
     with atomic_dir(lake) as tmp:
-        # Ray's default of 200 shuffle partitions costs seconds of task overhead on a few cores.
-        partitions = max(2, int(ray.cluster_resources().get("CPU", 2)) * 4)
-        merged = events.groupby(EVENT_PARTITION, num_partitions=partitions).map_groups(
-            _merge_month, fn_args=(str(lake),), batch_format="pandas"
-        )
-        merged.write_parquet(str(tmp), partition_cols=[EVENT_PARTITION])
+        kwargs = {
+            "staging": str(staging),
+            "skip_files": skip_files,
+            "old_lake": str(lake),
+            "new_lake": str(tmp),
+            "source": source_name,
+        }
+        merged = ray.data.from_items(
+            [{"bucket": b} for b in range(buckets)], override_num_blocks=buckets
+        ).map_batches(merge_buckets, fn_kwargs=kwargs, batch_size=1, batch_format="pyarrow")
+        with progress.bar("merging months", staged_rows, "rows") as bar:
+            for batch in merged.iter_batches(batch_format="pyarrow", batch_size=None):
+                bar.advance(pc.sum(batch["staged"]).as_py() or 0)
         total = _finish_version(tmp, lake, {**known_sources, **sources})
     return total, total - before
 
@@ -106,16 +107,11 @@ def commit_event_rows(events: pd.DataFrame, lake: Path) -> tuple[int, int]:
     before = count_rows(lake)
     previous = read_manifest(lake)
     sources = dict(previous.extra.get("sources", {})) if previous else {}
-    events = events.assign(**{EVENT_PARTITION: events["ts"].dt.strftime("%Y-%m")})
+    table = pa.Table.from_pandas(events, schema=EVENTS, preserve_index=False)
+    months = pc.strftime(table["ts"], format="%Y-%m")
     with atomic_dir(lake) as tmp:
-        for month, rows in events.groupby(EVENT_PARTITION):
-            merged = _merge_month(rows.reset_index(drop=True), str(lake))
-            table = pa.Table.from_pandas(
-                merged.drop(columns=[EVENT_PARTITION]), schema=EVENTS, preserve_index=False
-            )
-            folder = _month_dir(tmp, str(month))
-            folder.mkdir()
-            pq.write_table(table, folder / "part-0.parquet")
+        for month in sorted(set(months.to_pylist())):
+            write_merged_month(lake, tmp, month, table.filter(pc.equal(months, month)))
         total = _finish_version(tmp, lake, sources)
     return total, total - before
 
@@ -163,15 +159,15 @@ def write_items(items: pa.Table, folder: Path, source: str) -> int:
     return len(items)
 
 
-def write_quarantine(rows: pd.DataFrame, folder: Path, run_id: str) -> None:
+def write_quarantine(rows: pa.Table, folder: Path, run_id: str) -> None:
     """Keep every rejected row, one file per ingest run.
 
     `run_id` is derived from the files being ingested, so a run repeated after a crash
     replaces its own earlier file instead of quarantining the same rows twice.
     """
-    if rows.empty:
+    if not rows.num_rows:
         return
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{run_id}.parquet.tmp"
-    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), tmp)
+    pq.write_table(rows.cast(QUARANTINE), tmp)
     os.replace(tmp, folder / f"{run_id}.parquet")

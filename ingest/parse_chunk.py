@@ -12,15 +12,19 @@ import zlib
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ingest.chunks import Chunk, chunk_text, split_fields
-from ingest.validate import CHECKED_COLUMNS, REASON, EventRules, validate_events
+from ingest.chunks import Chunk, chunk_bytes, split_fields
+from ingest.validate import CHECKED, REASON, EventRules, validate_events
 
 FILE_ERROR = "file_error"
+_NO_TEXT = pa.scalar(None, pa.string())
+# Fields the fast path parses to float64 directly (a value that does not parse sends the chunk
+# down the general path, which names the bad line).
+NUMERIC_FIELDS = ("user", "item", "value", "ts")
 
 
 def _lines(chunk: Chunk, text: str) -> tuple[pa.Array, np.ndarray]:
@@ -33,7 +37,72 @@ def _lines(chunk: Chunk, text: str) -> tuple[pa.Array, np.ndarray]:
     return lines.filter(pa.array(keep)), numbers[keep]
 
 
-def _delimited(chunk: Chunk, text: str) -> pd.DataFrame:
+def _fast_delimited(chunk: Chunk, data: bytes) -> pa.Table | None:
+    """Arrow's CSV reader on a clean chunk: no quotes, no blank lines, one-byte delimiter.
+
+    Its rows are then exactly the chunk's lines, so line numbers follow from row positions.
+    None when the chunk is not clean or a line has the wrong number of fields: the general
+    path below finds what is wrong with which line.
+    """
+    spec = chunk.spec
+    blank_line = b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r\n"))
+    quoted = spec.quoted and b'"' in data
+    if len(spec.delimiter) != 1 or len(chunk.fields) < 2 or blank_line or quoted:
+        return None
+    if len(set(chunk.fields)) != len(chunk.fields):
+        return None
+    wanted = sorted(set(spec.mapping.values()))
+    numeric = [spec.mapping[f] for f in NUMERIC_FIELDS if f in spec.mapping]
+    if spec.ts_format is not None and "ts" in spec.mapping:
+        numeric.remove(spec.mapping["ts"])
+    types = dict.fromkeys(wanted, pa.string()) | dict.fromkeys(numeric, pa.float64())
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(
+                column_names=list(chunk.fields), skip_rows=int(chunk.has_header)
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=spec.delimiter, quote_char=False, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=wanted,
+                column_types=types,
+                null_values=[""],
+                strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None
+    first = chunk.first_line + int(chunk.has_header)
+    columns = {field: table[column] for field, column in spec.mapping.items()}
+    return pa.table(
+        {
+            **columns,
+            REASON: pa.nulls(table.num_rows, pa.string()),
+            "line": pa.array(np.arange(first, first + table.num_rows)),
+        }
+    )
+
+
+def _with_raw_lines(checked: pa.Table, chunk: Chunk, text: str) -> pa.Table:
+    """Give the bad rows of a fast-parsed chunk their line text (row i is line i there)."""
+    bad = pc.is_valid(checked[REASON])
+    lines, _ = _lines(chunk, text)
+    raw = pc.if_else(bad, lines, _NO_TEXT)
+    return checked.set_column(checked.schema.get_field_index("raw"), "raw", raw)
+
+
+def _field_column(size: int, parts: list[tuple[np.ndarray, pa.Array]]) -> pa.Array:
+    """A text column of `size` rows, "" except where a (mask, values) part fills it in."""
+    column = pa.repeat(pa.scalar("", pa.string()), size)
+    for mask, values in parts:
+        if len(values):
+            column = pc.replace_with_mask(column, pa.array(mask), values)
+    return column
+
+
+def _delimited(chunk: Chunk, text: str) -> pa.Table:
     """Fields split by Arrow in bulk; only lines with a quote go through the csv module."""
     spec = chunk.spec
     width = len(chunk.fields)
@@ -46,29 +115,33 @@ def _delimited(chunk: Chunk, text: str) -> pd.DataFrame:
         quoted = pc.match_substring(lines, '"').to_numpy(zero_copy_only=False)
     plain = (counts == width) & ~quoted
     flat = pc.list_flatten(parts.filter(pa.array(plain)))
-    rows = np.flatnonzero(plain)
-    columns = {field: np.full(len(lines), "", dtype=object) for field in wanted}
-    for field, index in wanted.items():
-        picked = flat.take(pa.array(np.arange(index, len(flat), width, dtype=np.int64)))
-        columns[field][rows] = picked.to_numpy(zero_copy_only=False)
-    reasons = np.full(len(lines), None, dtype=object)
-    raw = lines.to_numpy(zero_copy_only=False)
-    for row in np.flatnonzero(quoted):
-        fields = split_fields(raw[row], spec)
+    split = {row: split_fields(lines[int(row)].as_py(), spec) for row in np.flatnonzero(quoted)}
+    for row, fields in split.items():
         counts[row] = len(fields)
-        if len(fields) == width:
-            for field, index in wanted.items():
-                columns[field][row] = fields[index]
+    good_quoted = {row: fields for row, fields in split.items() if len(fields) == width}
+    quoted_ok = np.zeros(len(lines), dtype=bool)
+    quoted_ok[list(good_quoted)] = True
+    columns = {
+        field: _field_column(
+            len(lines),
+            [
+                (plain, flat.take(pa.array(np.arange(index, len(flat), width, dtype=np.int64)))),
+                (quoted_ok, pa.array([f[index] for f in good_quoted.values()], pa.string())),
+            ],
+        )
+        for field, index in wanted.items()
+    }
     bad = counts != width
-    reasons[bad] = [f"malformed line: {n} fields, expected {width}" for n in counts[bad]]
-    frame = pd.DataFrame(columns)
-    frame[REASON] = reasons
-    frame["line"] = numbers
-    frame["raw"] = raw
-    return frame
+    reasons = pa.array([f"malformed line: {n} fields, expected {width}" for n in counts[bad]])
+    reason = pa.nulls(len(lines), pa.string())
+    if len(reasons):
+        reason = pc.replace_with_mask(reason, pa.array(bad), reasons.cast(pa.string()))
+    return pa.table(
+        {**columns, REASON: reason, "line": pa.array(numbers, pa.int64()), "raw": lines}
+    )
 
 
-def _jsonl(chunk: Chunk, text: str) -> pd.DataFrame:
+def _jsonl(chunk: Chunk, text: str) -> pa.Table:
     spec = chunk.spec
     records: list[dict[str, Any]] = []
     for offset, line in enumerate(text.split("\n")):
@@ -86,11 +159,12 @@ def _jsonl(chunk: Chunk, text: str) -> pd.DataFrame:
         else:
             record[REASON] = "malformed line: not a JSON object"
         records.append(record)
-    frame = pd.DataFrame.from_records(records, columns=[*spec.mapping, "line", "raw", REASON])
-    return frame.astype({f: object for f in spec.mapping})
+    names = [*spec.mapping, REASON, "raw"]
+    columns = {n: pa.array([r.get(n) for r in records], pa.string()) for n in names}
+    return pa.table({**columns, "line": pa.array([r["line"] for r in records], pa.int64())})
 
 
-def _parquet(chunk: Chunk) -> pd.DataFrame:
+def _parquet(chunk: Chunk) -> pa.Table:
     spec = chunk.spec
     table = pq.read_table(spec.path, columns=sorted(set(spec.mapping.values())))
     columns: dict[str, pa.Array] = {}
@@ -99,40 +173,55 @@ def _parquet(chunk: Chunk) -> pd.DataFrame:
         if pa.types.is_timestamp(values.type):
             # Stored times become numbers in the declared unit, like a numeric time column.
             values = values.cast(pa.timestamp(spec.ts_unit)).cast(pa.int64())
-        columns[field] = pc.cast(values, pa.string())
-    frame = pa.table(columns).to_pandas().astype(object)
-    frame[REASON] = None
-    frame["line"] = range(1, len(frame) + 1)
-    frame["raw"] = frame[list(spec.mapping)].astype(str).agg(",".join, axis=1) if len(frame) else []
-    return frame
+        columns[field] = pc.cast(values, pa.string()).combine_chunks()
+    raw = pc.binary_join_element_wise(
+        *columns.values(), ",", null_handling="replace", null_replacement=""
+    )
+    return pa.table(
+        {
+            **columns,
+            REASON: pa.nulls(table.num_rows, pa.string()),
+            "line": pa.array(np.arange(1, table.num_rows + 1)),
+            "raw": raw,
+        }
+    )
 
 
-def _parse(chunk: Chunk) -> pd.DataFrame:
+def _checked(chunk: Chunk, rules: EventRules) -> pa.Table:
     if chunk.spec.format == "parquet":
-        return _parquet(chunk)
-    text = chunk_text(chunk)
-    return _jsonl(chunk, text) if chunk.spec.format == "jsonl" else _delimited(chunk, text)
+        return validate_events(_parquet(chunk), rules)
+    data = chunk_bytes(chunk)
+    text = data.decode(chunk.spec.encoding)
+    if chunk.spec.format == "jsonl":
+        return validate_events(_jsonl(chunk, text), rules)
+    utf8 = data if chunk.spec.encoding.lower() in ("utf-8", "utf8") else text.encode()
+    fast = _fast_delimited(chunk, utf8)
+    if fast is None:
+        return validate_events(_delimited(chunk, text), rules)
+    checked = validate_events(fast, rules)
+    if checked[REASON].null_count == checked.num_rows:
+        return checked
+    return _with_raw_lines(checked, chunk, text)
 
 
-def _unreadable(chunk: Chunk, reason: str) -> pd.DataFrame:
-    row = {c: [None] for c in CHECKED_COLUMNS} | {REASON: [f"unreadable file: {reason}"]}
-    return pd.DataFrame(row).astype({"line": "Int64"})
+def _unreadable(reason: str) -> pa.Table:
+    row = {c: [None] for c in CHECKED.names} | {REASON: [f"unreadable file: {reason}"]}
+    return pa.table(row, schema=CHECKED)
 
 
-def check_chunk(chunk: Chunk, rules: EventRules) -> pd.DataFrame:
-    """CHECKED_COLUMNS of every row in the chunk, plus `file` and `file_error`."""
+def check_chunk(chunk: Chunk, rules: EventRules) -> pa.Table:
+    """CHECKED rows of every line in the chunk, plus `file_error`.
+
+    `file_error` is true (on a single row that gives the reason) when the chunk cannot be read.
+    """
     spec = chunk.spec
     try:
-        raw = _parse(chunk)
-        error = False
+        checked, error = _checked(chunk, _file_rules(rules, chunk)), False
     except UnicodeDecodeError as exc:
-        raw, error = _unreadable(chunk, f"not {spec.encoding} text ({exc.reason})"), True
+        checked, error = _unreadable(f"not {spec.encoding} text ({exc.reason})"), True
     except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
-        raw, error = _unreadable(chunk, str(exc) or type(exc).__name__), True
-    checked = raw if error else validate_events(raw, _file_rules(rules, chunk))
-    checked["file"] = str(spec.path)
-    checked[FILE_ERROR] = error
-    return checked
+        checked, error = _unreadable(str(exc) or type(exc).__name__), True
+    return checked.append_column(FILE_ERROR, pa.repeat(pa.scalar(error), checked.num_rows))
 
 
 def _file_rules(rules: EventRules, chunk: Chunk) -> EventRules:
@@ -140,9 +229,3 @@ def _file_rules(rules: EventRules, chunk: Chunk) -> EventRules:
     return rules.model_copy(
         update={"ts_unit": spec.ts_unit, "ts_format": spec.ts_format, "event_type": spec.event_type}
     )
-
-
-def check_chunks(batch: pd.DataFrame, rules: EventRules) -> pd.DataFrame:
-    """Ray Data UDF: a batch of serialised chunks -> their checked rows."""
-    frames = [check_chunk(Chunk.model_validate_json(text), rules) for text in batch["chunk"]]
-    return pd.concat(frames, ignore_index=True)

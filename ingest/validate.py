@@ -1,4 +1,8 @@
-"""Row validation: every parsed row becomes an event or a quarantine row with its reason."""
+"""Row validation: every parsed row becomes an event or a quarantine row with its reason.
+
+Everything is computed on whole Arrow columns: a chunk of millions of rows costs no Python per
+row, except the few values that are neither blank nor a plain decimal number.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +14,31 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
-from core.tables import EVENT_PARTITION, EVENT_TYPES
+from core.tables import EVENT_TYPES, EVENTS
 from ingest.sources.spec import TsUnit
 
 REASON = "reason"
 _MS_PER_UNIT: dict[str, float] = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
-CHECKED_COLUMNS = (
-    "event_id",
-    "user_id",
-    "item_id",
-    "event_type",
-    "value",
-    "ts_ms",
-    REASON,
-    "line",
-    "raw",
+# What Arrow's string-to-float cast accepts; other text goes through pandas, which knows more.
+_NO_TEXT = pa.scalar(None, pa.string())
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+CHECKED = pa.schema(
+    [
+        pa.field("event_id", pa.string()),
+        pa.field("user_id", pa.int64()),
+        pa.field("item_id", pa.int64()),
+        pa.field("event_type", pa.string()),
+        pa.field("value", pa.float32()),
+        pa.field("ts_ms", pa.int64()),
+        pa.field(REASON, pa.string()),
+        pa.field("line", pa.int64()),
+        pa.field("raw", pa.string()),
+    ]
 )
+# Good events as a chunk stages them: EVENTS without `source` (one value per run, added when
+# the lake is written) plus the month they belong to, as months since 1970-01.
+MONTH = "month_index"
+STAGED = pa.schema([f for f in EVENTS if f.name != "source"] + [pa.field(MONTH, pa.int32())])
 
 
 class EventRules(BaseModel, frozen=True):
@@ -39,131 +52,180 @@ class EventRules(BaseModel, frozen=True):
     event_type: str | None = Field(None, description="type of rows without a type field")
 
 
-def _number(column: pd.Series) -> pd.Series:
-    """Float64 with NaN for anything unparsable or infinite.
+def _text(raw: pa.Table, name: str, fill: str | None = None) -> pa.Array:
+    """Column `name` as strings; a missing column is all `fill` (null when None)."""
+    if name in raw.column_names:
+        return raw[name].combine_chunks().cast(pa.string())
+    return pa.repeat(pa.scalar(fill, pa.string()), raw.num_rows)
 
-    Arrow parses a clean text column in bulk; pandas (object first, because Arrow-backed
-    columns parse to nullable types whose comparisons yield NA) takes the ones with bad values.
-    """
+
+def _blank(text: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
+
+
+def _finite(values: pa.Array) -> np.ndarray:
+    numbers = pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False).astype(np.float64)
+    return np.where(np.isfinite(numbers), numbers, np.nan)
+
+
+def _number(text: pa.Array, blank: np.ndarray) -> np.ndarray:
+    """Float64 with NaN for blank, unparsable or infinite text."""
+    present = pc.if_else(pa.array(blank), _NO_TEXT, text)
     try:
-        parsed = pc.cast(pa.array(column, from_pandas=True), pa.float64())
-        values = pd.Series(parsed.to_numpy(zero_copy_only=False), index=column.index)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        values = pd.to_numeric(column.astype(object), errors="coerce").astype("float64")
-    return values.where(np.isfinite(values))
+        return _finite(pc.cast(present, pa.float64()))
+    except pa.ArrowInvalid:
+        pass
+    plain = pc.fill_null(pc.match_substring_regex(present, _PLAIN_NUMBER), False)
+    numbers = _finite(pc.cast(pc.if_else(plain, present, _NO_TEXT), pa.float64()))
+    odd = np.flatnonzero(~plain.to_numpy(zero_copy_only=False) & ~blank)
+    if len(odd):
+        texts = present.take(pa.array(odd)).to_pylist()
+        parsed = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce")
+        numbers[odd] = parsed.astype("float64").to_numpy()
+    return np.where(np.isfinite(numbers), numbers, np.nan)
 
 
-def _blank(column: pd.Series) -> pd.Series:
-    values = column.astype(object)
-    return values.isna() | (values == "")
+def _numbers(raw: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(blank, value) of a numeric field: given as text, or already parsed by the CSV reader."""
+    if name in raw.column_names and pa.types.is_floating(raw[name].type):
+        column = raw[name].combine_chunks()
+        return pc.is_null(column).to_numpy(zero_copy_only=False), _finite(column)
+    text = _text(raw, name)
+    blank = _blank(text)
+    return blank, _number(text, blank)
 
 
-def _first_reason(checks: list[tuple[str, pd.Series]], start: pd.Series) -> pd.Series:
-    """The first failed check of each row, or None; a reason set while parsing wins."""
-    reason = pd.Series([None] * len(start), index=start.index, dtype=object)
-    for name, failed in reversed(checks):
-        reason = reason.mask(failed.to_numpy(dtype=bool), name)
-    merged = start.astype(object).where(start.notna(), reason)
-    return merged.where(merged.notna(), None)
-
-
-def _timestamp_ms(raw: pd.Series, rules: EventRules) -> pd.Series:
-    """Milliseconds since the epoch as float64, NaN when the text does not parse."""
+def _timestamp_ms(raw: pa.Table, rules: EventRules) -> tuple[np.ndarray, np.ndarray]:
+    """(blank, milliseconds since the epoch as float64, NaN when the time does not parse)."""
     if rules.ts_format is None:
-        return _number(raw) * _MS_PER_UNIT[rules.ts_unit]
-    parsed = pd.to_datetime(raw.astype(object), format=rules.ts_format, utc=True, errors="coerce")
+        blank, number = _numbers(raw, "ts")
+        return blank, number * _MS_PER_UNIT[rules.ts_unit]
+    text = _text(raw, "ts")
+    parsed = pd.to_datetime(
+        pd.Series(text.to_pylist(), dtype=object), format=rules.ts_format, utc=True, errors="coerce"
+    )
     ms = parsed.astype("datetime64[ms, UTC]").astype("int64").astype("float64")
-    return ms.where(parsed.notna())
+    return _blank(text), ms.where(parsed.notna()).to_numpy()
 
 
-def _column(raw: pd.DataFrame, name: str, fill: str | None = None) -> pd.Series:
-    if name in raw.columns:
-        return raw[name]
-    return pd.Series([fill] * len(raw), index=raw.index, dtype=object)
+def _tag_digest(tags: pa.Array) -> pa.Array:
+    """A short stable digest of each tag's text, so several tags of one moment stay apart.
 
-
-def _tag_digest(tags: pd.Series) -> pd.Series:
-    """A short stable digest of each tag's text, so several tags of one moment stay apart."""
-    return tags.map(lambda t: "" if pd.isna(t) else ":" + _sha(str(t)))
+    Hashed once per distinct tag: tags repeat a lot.
+    """
+    distinct = pc.unique(tags.drop_null())
+    digests = pa.array([":" + _sha(t) for t in distinct.to_pylist()], pa.string())
+    picked = digests.take(pc.index_in(tags, value_set=distinct))
+    return pc.fill_null(picked, "")
 
 
 def _sha(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def validate_events(raw: pd.DataFrame, rules: EventRules) -> pd.DataFrame:
+def _first_reason(checks: list[tuple[str, np.ndarray]], start: pa.Array) -> pa.Array:
+    """The first failed check of each row, or null; a reason set while parsing wins."""
+    code = np.zeros(len(start), dtype=np.int8)
+    for index in range(len(checks), 0, -1):
+        code[checks[index - 1][1]] = index
+    names = pa.array([None, *(name for name, _ in checks)], pa.string())
+    return pc.coalesce(start, names.take(pa.array(code)))
+
+
+def _ids(numbers: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(numbers), -1, numbers).astype(np.int64)
+
+
+def validate_events(raw: pa.Table, rules: EventRules) -> pa.Table:
     """Check parsed rows (canonical fields as text) and type them.
 
     `raw` has any of the columns user, item, value, ts, type, tag, event_id plus `reason` (set
-    when the line could not be parsed), `line` and `raw`. Returns CHECKED_COLUMNS; `reason` is
-    None for a good row and names the first failed check otherwise; `raw` is kept for bad rows.
+    when the line could not be parsed), `line` and `raw`. Numeric fields may come as float64
+    already (null when blank). Returns CHECKED; `reason` is null for
+    a good row and names the first failed check otherwise; `raw` is kept for bad rows only.
     """
-    parse_reason = _column(raw, REASON)
-    user = _number(_column(raw, "user"))
-    item = _number(_column(raw, "item"))
-    kind = _column(raw, "type", rules.event_type).astype(object).astype(str).str.strip()
-    value_text = _column(raw, "value")
-    value = _number(value_text)
-    rating = (kind == "rating").to_numpy()
-    ts_ms = _timestamp_ms(_column(raw, "ts"), rules)
-    checks = [
-        (
-            "missing field",
-            _blank(_column(raw, "user"))
-            | _blank(_column(raw, "item"))
-            | _blank(_column(raw, "ts"))
-            | (rating & _blank(value_text)),
-        ),
-        ("user id not an integer", user.isna() | (user != np.floor(user))),
-        ("item id not an integer", item.isna() | (item != np.floor(item))),
-        ("negative id", (user < 0) | (item < 0)),
-        ("unknown event type", ~kind.isin(EVENT_TYPES)),
-        ("rating not a number", rating & value.isna()),
-        ("rating out of range", rating & ((value < rules.min_value) | (value > rules.max_value))),
-        ("value not a number", ~_blank(value_text) & value.isna()),
-        ("timestamp unparsable", ts_ms.isna()),
-        ("timestamp in the future", ts_ms > rules.now_ms),
-    ]
-    reason = _first_reason(checks, parse_reason)
-    ms = ts_ms.fillna(0).astype("int64")
-    user_id = user.fillna(-1).astype("int64")
-    item_id = item.fillna(-1).astype("int64")
-    derived = kind + ":" + user_id.astype(str) + ":" + item_id.astype(str) + ":" + ms.astype(str)
-    if "tag" in raw.columns:
-        derived = derived + _tag_digest(raw["tag"])
-    given = _column(raw, "event_id")
-    event_id = given.where(~_blank(given), derived) if "event_id" in raw.columns else derived
-    return pd.DataFrame(
+    blank_user, user = _numbers(raw, "user")
+    blank_item, item = _numbers(raw, "item")
+    blank_value, value = _numbers(raw, "value")
+    blank_ts, ts_ms = _timestamp_ms(raw, rules)
+    kind = pc.utf8_trim_whitespace(pc.fill_null(_text(raw, "type", rules.event_type), ""))
+    rating = pc.equal(kind, "rating").to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        checks = [
+            ("missing field", blank_user | blank_item | blank_ts | (rating & blank_value)),
+            ("user id not an integer", np.isnan(user) | (user != np.floor(user))),
+            ("item id not an integer", np.isnan(item) | (item != np.floor(item))),
+            ("negative id", (user < 0) | (item < 0)),
+            (
+                "unknown event type",
+                ~pc.is_in(kind, value_set=pa.array(EVENT_TYPES)).to_numpy(zero_copy_only=False),
+            ),
+            ("rating not a number", rating & np.isnan(value)),
+            (
+                "rating out of range",
+                rating & ((value < rules.min_value) | (value > rules.max_value)),
+            ),
+            ("value not a number", ~blank_value & np.isnan(value)),
+            ("timestamp unparsable", np.isnan(ts_ms)),
+            ("timestamp in the future", ts_ms > rules.now_ms),
+        ]
+    reason = _first_reason(checks, _text(raw, REASON))
+    ms = np.where(np.isnan(ts_ms), 0, ts_ms).astype(np.int64)
+    user_id, item_id = _ids(user), _ids(item)
+    parts = [kind, *(pc.cast(pa.array(a), pa.string()) for a in (user_id, item_id, ms))]
+    derived = pc.binary_join_element_wise(*parts, ":")
+    if "tag" in raw.column_names:
+        derived = pc.binary_join_element_wise(derived, _tag_digest(_text(raw, "tag")), "")
+    if "event_id" in raw.column_names:
+        given = _text(raw, "event_id")
+        derived = pc.if_else(pa.array(_blank(given)), derived, given)
+    bad = pc.is_valid(reason)
+    return pa.table(
         {
-            "event_id": event_id.astype(str),
-            "user_id": user_id,
-            "item_id": item_id,
+            "event_id": derived,
+            "user_id": pa.array(user_id),
+            "item_id": pa.array(item_id),
             "event_type": kind,
-            "value": value.fillna(1.0).astype("float32"),
-            "ts_ms": ms,
+            "value": pa.array(np.where(np.isnan(value), 1.0, value).astype(np.float32)),
+            "ts_ms": pa.array(ms),
             REASON: reason,
-            "line": _column(raw, "line").astype("Int64"),
-            "raw": _column(raw, "raw").where(reason.notna(), None),
-        }
+            "line": _line_numbers(raw),
+            "raw": pc.if_else(bad, _text(raw, "raw"), _NO_TEXT),
+        },
+        schema=CHECKED,
     )
 
 
-def to_events(checked: pd.DataFrame, source: str, skip_files: list[str]) -> pd.DataFrame:
-    """The good rows of a checked batch in the EVENTS layout plus the lake's partition column.
+def _line_numbers(raw: pa.Table) -> pa.Array:
+    if "line" not in raw.column_names:
+        return pa.nulls(raw.num_rows, pa.int64())
+    return raw["line"].combine_chunks().cast(pa.int64())
 
-    Rows of `skip_files` (files found unreadable in another chunk) are left out whole.
-    """
-    valid = checked[checked[REASON].isna() & ~checked["file"].isin(skip_files)]
-    ts = pd.to_datetime(valid["ts_ms"], unit="ms", utc=True)
-    return pd.DataFrame(
+
+def month_index(ts_ms: np.ndarray) -> np.ndarray:
+    """Months since 1970-01 (UTC) of epoch milliseconds: the lake's partition, as a number."""
+    return ts_ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int32)
+
+
+def month_name(index: int) -> str:
+    """'YYYY-MM' of a month index: the name of its lake partition."""
+    year, month = divmod(int(index), 12)
+    return f"{1970 + year:04d}-{month + 1:02d}"
+
+
+def to_events(checked: pa.Table) -> pa.Table:
+    """The good rows of a checked table in the STAGED layout (EVENTS less `source`, plus month)."""
+    valid = checked.filter(pc.is_null(checked[REASON]))
+    ts = valid["ts_ms"].cast(pa.timestamp("ms", tz="UTC"))
+    return pa.table(
         {
             "event_id": valid["event_id"],
             "user_id": valid["user_id"],
             "item_id": valid["item_id"],
             "event_type": valid["event_type"],
             "value": valid["value"],
-            "ts": ts.astype("datetime64[ms, UTC]"),
-            "source": source,
-            EVENT_PARTITION: ts.dt.strftime("%Y-%m"),
-        }
+            "ts": ts,
+            MONTH: month_index(valid["ts_ms"].to_numpy()),
+        },
+        schema=STAGED,
     )

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
 from ingest.movielens import parse_year
-from ingest.validate import REASON, EventRules, to_events, validate_events
+from ingest.validate import REASON, EventRules, month_name, to_events
+from ingest.validate import validate_events as validate_table
+
+
+def validate_events(raw: pd.DataFrame, rules: EventRules) -> pd.DataFrame:
+    checked = validate_table(pa.Table.from_pandas(raw, preserve_index=False), rules).to_pandas()
+    return checked.astype(object).where(checked.notna(), None)
+
 
 NOW_MS = 1_700_000_000_000
 RULES = EventRules(now_ms=NOW_MS, event_type="rating")
@@ -64,12 +72,11 @@ def test_event_types_outside_the_contract_are_quarantined() -> None:
 
 
 def test_events_get_content_ids_and_month_partitions() -> None:
-    checked = validate_events(_raw([("1", "10", "4.5", "964982703")]), RULES)
-    checked["file"] = "ratings.csv"
-    events = to_events(checked, "ml", [])
+    raw = pa.Table.from_pandas(_raw([("1", "10", "4.5", "964982703")]), preserve_index=False)
+    events = to_events(validate_table(raw, RULES)).to_pandas()
     row = events.iloc[0]
     assert row["event_id"] == "rating:1:10:964982703000"
-    assert row["month"] == "2000-07"
+    assert month_name(row["month_index"]) == "2000-07"
     assert row["value"] == 4.5
     assert str(row["ts"]) == "2000-07-30 18:45:03+00:00"
 

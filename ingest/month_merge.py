@@ -1,0 +1,108 @@
+"""Stage two of an ingest: each bucket of months merged with the lake, inside a Ray task.
+
+Only months the new rows touch are read from the current lake version. A merged month keeps
+the first row of every `event_id` (lake rows before new ones, new ones in file and line order),
+is sorted by (ts, event_id) and written as one Parquet file of the new lake version.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from core.tables import EVENT_PARTITION, EVENTS
+from ingest.stage_chunks import bucket_dir, staged_file_index
+from ingest.validate import MONTH, month_name
+
+# Event ids are nearly all distinct: trying a dictionary for them only costs write time.
+DICTIONARY_COLUMNS = ["event_type", "source"]
+# Per month written: its rows after the merge, and the new rows it took from the staging area.
+MERGE_RESULT = pa.schema(
+    [pa.field("month", pa.string()), pa.field("rows", pa.int64()), pa.field("staged", pa.int64())]
+)
+
+
+def month_dir(lake: Path, month: str) -> Path:
+    return lake / f"{EVENT_PARTITION}={month}"
+
+
+def read_month(lake: Path, month: str) -> pa.Table:
+    folder = month_dir(lake, month)
+    if not folder.is_dir():
+        return EVENTS.empty_table()
+    return pq.read_table(folder, schema=EVENTS)
+
+
+def first_of_each_id(table: pa.Table) -> pa.Table:
+    """The rows of `table` whose event_id did not occur in an earlier row, in table order."""
+    rows = pa.table({"event_id": table["event_id"], "row": np.arange(table.num_rows)})
+    first = rows.group_by("event_id", use_threads=False).aggregate([("row", "min")])
+    if first.num_rows == table.num_rows:
+        return table
+    return table.take(pa.array(np.sort(first["row_min"].to_numpy())))
+
+
+def write_merged_month(old_lake: Path, new_lake: Path, month: str, rows: pa.Table) -> int:
+    """Write `month` of `new_lake`: its rows in `old_lake` and the new EVENTS `rows`, each
+    event_id once (the lake's row wins, then row order), sorted by time. Returns its rows."""
+    merged = first_of_each_id(pa.concat_tables([read_month(old_lake, month), rows]))
+    merged = merged.sort_by([("ts", "ascending"), ("event_id", "ascending")])
+    folder = month_dir(new_lake, month)
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(merged, folder / "part-0.parquet", use_dictionary=DICTIONARY_COLUMNS)
+    return merged.num_rows
+
+
+def _staged(staging: Path, bucket: int, skip_files: set[int]) -> pa.Table:
+    """The bucket's staged rows of every file not left out, in file and chunk order."""
+    folder = bucket_dir(staging, bucket)
+    paths = sorted(folder.glob("*.arrow")) if folder.is_dir() else []
+    tables = []
+    for path in paths:
+        if staged_file_index(path) not in skip_files:
+            with pa.memory_map(str(path)) as source:
+                tables.append(pa.ipc.open_file(source).read_all())
+    return pa.concat_tables(tables) if tables else pa.table({})
+
+
+def merge_bucket(
+    bucket: int, staging: Path, skip_files: set[int], old_lake: Path, new_lake: Path, source: str
+) -> pa.Table:
+    """Merge one bucket's new rows into their months of `old_lake`, written into `new_lake`.
+
+    Returns one MERGE_RESULT row per month written.
+    """
+    new = _staged(staging, bucket, skip_files)
+    if not new.num_rows:
+        return MERGE_RESULT.empty_table()
+    months = new[MONTH].to_numpy()
+    order = np.argsort(months, kind="stable")
+    new = new.take(pa.array(order)).drop_columns([MONTH])
+    new = new.append_column("source", pa.repeat(pa.scalar(source, pa.string()), new.num_rows))
+    present, starts = np.unique(months[order], return_index=True)
+    ends = [*starts[1:], len(order)]
+    written: list[tuple[str, int, int]] = []
+    for index, start, end in zip(present, starts, ends, strict=True):
+        month = month_name(index)
+        rows = new.slice(start, end - start).select(EVENTS.names).cast(EVENTS)
+        written.append((month, write_merged_month(old_lake, new_lake, month, rows), rows.num_rows))
+    return pa.table(
+        {name: [w[i] for w in written] for i, name in enumerate(MERGE_RESULT.names)},
+        schema=MERGE_RESULT,
+    )
+
+
+def merge_buckets(
+    batch: pa.Table, staging: str, skip_files: list[int], old_lake: str, new_lake: str, source: str
+) -> pa.Table:
+    """Ray Data UDF: a batch of bucket numbers -> MERGE_RESULT rows of the months written."""
+    skip = set(skip_files)
+    return pa.concat_tables(
+        [
+            merge_bucket(b, Path(staging), skip, Path(old_lake), Path(new_lake), source)
+            for b in batch["bucket"].to_pylist()
+        ]
+    )

@@ -1,0 +1,111 @@
+"""Stage one of an ingest: each chunk parsed and validated in a Ray task, its good rows staged.
+
+A task writes its good events to the staging folder as Arrow IPC files, one per bucket of
+months (`month % buckets`), so that stage two (`ingest.month_merge`) reads each month's new
+rows from a few files instead of shuffling them through the object store. What a task returns
+is one small row: how many rows it read, its bad rows, or why its file is unreadable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel
+
+from ingest.chunks import Chunk
+from ingest.parse_chunk import FILE_ERROR, check_chunk
+from ingest.validate import MONTH, REASON, STAGED, EventRules, to_events
+
+BAD_ROW = pa.struct(
+    [pa.field("line", pa.int64()), pa.field(REASON, pa.string()), pa.field("raw", pa.string())]
+)
+STAGE_RESULT = pa.schema(
+    [
+        pa.field("file", pa.int32()),
+        pa.field("bytes", pa.int64()),
+        pa.field("rows", pa.int64()),
+        pa.field(FILE_ERROR, pa.string()),
+        pa.field("bad", pa.list_(BAD_ROW)),
+    ]
+)
+
+
+class ChunkTask(BaseModel, frozen=True):
+    """One chunk, numbered within the run, and the number of its file."""
+
+    chunk: Chunk
+    file: int
+    index: int
+
+    def size(self) -> int:
+        if self.chunk.end >= 0:
+            return self.chunk.end - self.chunk.start
+        return self.chunk.spec.path.stat().st_size
+
+
+def bucket_dir(staging: Path, bucket: int) -> Path:
+    return staging / f"bucket-{bucket:05d}"
+
+
+def staged_file_index(path: Path) -> int:
+    """The file number in a staged file's name (`f00003-c000017.arrow` -> 3)."""
+    return int(path.name[1:].split("-", 1)[0])
+
+
+def _write_ipc(table: pa.Table, path: Path) -> None:
+    """Write atomically: a task that Ray retries replaces its own file, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, STAGED) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def stage_events(events: pa.Table, task: ChunkTask, staging: Path, buckets: int) -> None:
+    """Write STAGED `events` into one file per bucket of months they touch (line order kept)."""
+    bucket = events[MONTH].to_numpy() % buckets
+    order = np.argsort(bucket, kind="stable")
+    ordered = events.take(pa.array(order))
+    present, starts = np.unique(bucket[order], return_index=True)
+    ends = [*starts[1:], len(order)]
+    name = f"f{task.file:05d}-c{task.index:06d}.arrow"
+    for value, start, end in zip(present, starts, ends, strict=True):
+        _write_ipc(ordered.slice(start, end - start), bucket_dir(staging, int(value)) / name)
+
+
+def stage_chunk(task: ChunkTask, rules: EventRules, staging: Path, buckets: int) -> pa.Table:
+    """Check one chunk, stage its good rows; one STAGE_RESULT row says what happened."""
+    checked = check_chunk(task.chunk, rules)
+    error = None
+    rejected = checked.filter(pc.is_valid(checked[REASON]))
+    if checked.num_rows and checked[FILE_ERROR][0].as_py():
+        error, rejected = checked[REASON][0].as_py(), rejected.slice(0, 0)
+    else:
+        stage_events(to_events(checked), task, staging, buckets)
+    rows = pa.StructArray.from_arrays(
+        [rejected[name].combine_chunks() for name in BAD_ROW.names], fields=list(BAD_ROW)
+    )
+    bad = pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows)
+    return pa.table(
+        {
+            "file": pa.array([task.file], pa.int32()),
+            "bytes": pa.array([task.size()], pa.int64()),
+            "rows": pa.array([0 if error else checked.num_rows], pa.int64()),
+            FILE_ERROR: pa.array([error], pa.string()),
+            "bad": bad,
+        },
+        schema=STAGE_RESULT,
+    )
+
+
+def stage_chunks(batch: pa.Table, rules: EventRules, staging: str, buckets: int) -> pa.Table:
+    """Ray Data UDF: a batch of serialised ChunkTasks -> their STAGE_RESULT rows."""
+    results = [
+        stage_chunk(ChunkTask.model_validate_json(text), rules, Path(staging), buckets)
+        for text in batch["task"].to_pylist()
+    ]
+    return pa.concat_tables(results)
