@@ -137,6 +137,9 @@ def test_every_ray_pod_runs_one_image_with_the_shared_env_and_home() -> None:
         wants_gpu = "nvidia.com/gpu" in container["resources"].get("limits", {})
         assert container["image"] == (GPU_IMAGE if wants_gpu else IMAGE), where
         assert {"configMapRef": {"name": ENV_CONFIG_MAP}} in container["envFrom"], where
+        # API keys come from a Secret, never from the Serve config or the ConfigMap.
+        keys = {"secretRef": {"name": "starling-api-keys", "optional": True}}
+        assert keys in container["envFrom"], where
         assert "env" not in container, f"{where}: settings belong in the {ENV_CONFIG_MAP} map"
         volumes = {v["name"]: v for v in pod["volumes"]}
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
