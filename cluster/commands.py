@@ -17,7 +17,6 @@ from cluster.control import (
     NotSettledError,
     PromotionRefusedError,
     ScaleError,
-    app_status,
     connected,
     promote,
 )
@@ -260,12 +259,6 @@ def status(args: argparse.Namespace) -> int:
         say(f"app       {url}: {health.json().get('status', health.status_code)}")
     except httpx.HTTPError:
         say(f"app       {url}: not running")
-    with connected(settings) as reached:
-        if reached:
-            try:
-                show_deployments(app_status())
-            except AppNotRunningError as error:
-                say(f"cluster   {error}")
     return 0
 
 

@@ -98,7 +98,10 @@ def connected(settings: Settings) -> Iterator[bool]:
     if address is None or not _reachable(address):
         yield False
         return
-    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError) as error:
+        raise AppNotRunningError(f"cannot reach the Ray cluster at {address}: {error}") from None
     try:
         yield True
     finally:
