@@ -24,7 +24,6 @@ from cluster.operations import (
     NotSettledError,
     PromotionRefusedError,
     ScaleError,
-    app_status,
     promote,
 )
 from cluster.operations import scale as scale_deployment
@@ -274,12 +273,6 @@ def status(args: argparse.Namespace) -> int:
         say(f"app       {url}: {health.json().get('status', health.status_code)}")
     except httpx.HTTPError:
         say(f"app       {url}: not running")
-    with connected(settings) as reached:
-        if reached:
-            try:
-                show_deployments(app_status())
-            except AppNotRunningError as error:
-                say(f"cluster   {error}")
     return 0
 
 

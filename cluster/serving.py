@@ -14,7 +14,7 @@ from ray import serve
 
 from cluster.app import serving_refs
 from cluster.names import APP_NAME, DEPLOYMENTS
-from cluster.operations import apply_config
+from cluster.operations import AppNotRunningError, apply_config
 from cluster.serve_config import declarative_config
 from core.paths import StarlingPaths
 from core.settings import Settings
@@ -112,7 +112,10 @@ def connected(settings: Settings) -> Iterator[bool]:
     if address is None or not _reachable(address):
         yield False
         return
-    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError) as error:
+        raise AppNotRunningError(f"cannot reach the Ray cluster at {address}: {error}") from None
     try:
         yield True
     finally:

@@ -229,6 +229,8 @@ def ray_head() -> Iterator[tuple[str, int]]:
                 time.sleep(0.5)
         yield f"127.0.0.1:{ports['port']}", ports["dashboard-port"]
     finally:
+        # Shown by pytest when a test failed because the cluster did.
+        sys.stderr.write(log.read_text()[-3000:])
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=60)
@@ -251,7 +253,7 @@ def test_serve_deploy_of_the_config_file_brings_the_app_up(
     env = {**os.environ, "RAY_AUTH_MODE": "token", "PYTHONPATH": str(ROOT)}
     serve_cli = str(Path(sys.executable).with_name("serve"))
     # The dashboard answers before its Serve module does: retry until the deploy is accepted.
-    for _ in range(10):
+    for _ in range(30):
         deployed = subprocess.run(
             [serve_cli, "deploy", str(copy), "-a", f"http://127.0.0.1:{dashboard_port}"],
             env=env,
