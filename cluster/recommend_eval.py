@@ -40,6 +40,9 @@ class CutoffStore:
     def profile(self, user_id: int) -> UserProfile | None:
         return self._profiles.get(user_id)
 
+    def profiles(self, user_ids: list[int]) -> dict[int, UserProfile]:
+        return {u: self._profiles[u] for u in user_ids if u in self._profiles}
+
     def seen(self, user_id: int) -> set[int]:
         return self._seen.get(user_id, set())
 

@@ -30,6 +30,12 @@ def test_profiles_and_seen_sets_are_those_of_the_cutoff(store: CutoffStore) -> N
     assert store.profile(99) is None and store.seen(99) == set()
 
 
+def test_the_ranker_reads_the_same_cutoff_profiles_in_one_call(store: CutoffStore) -> None:
+    found = store.profiles([1, 99, 2])
+    assert set(found) == {1, 2}
+    assert found[1] == store.profile(1)
+
+
 def test_popularity_ranks_only_items_rated_before_the_cutoff(store: CutoffStore) -> None:
     # Ratings before 400: item 10 three times, 30 twice, 20 once; 40 never.
     assert [item for item, _ in store.popular(10)] == [10, 30, 20]
