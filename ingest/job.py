@@ -200,6 +200,7 @@ def _ingest_chunks(
     )
     buckets = _buckets(size)
     staging = staging_dir(paths.events, uuid.uuid4().hex)
+    staging.mkdir(parents=True)
     try:
         results = _validate(tasks, rules, staging, buckets, progress)
         failed = results.filter(pc.is_valid(results[FILE_ERROR]))

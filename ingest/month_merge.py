@@ -51,7 +51,9 @@ def write_merged_month(old_lake: Path, new_lake: Path, month: str, rows: pa.Tabl
     merged = first_of_each_id(pa.concat_tables([read_month(old_lake, month), rows]))
     merged = merged.sort_by([("ts", "ascending"), ("event_id", "ascending")])
     folder = month_dir(new_lake, month)
-    folder.mkdir(parents=True, exist_ok=True)
+    # Not parents=True: a merge task that outlives its killed ingest must not recreate the
+    # new version's folder after the next run's recovery removed it.
+    folder.mkdir(exist_ok=True)
     pq.write_table(merged, folder / "part-0.parquet", use_dictionary=DICTIONARY_COLUMNS)
     return merged.num_rows
 

@@ -57,8 +57,12 @@ def staged_file_index(path: Path) -> int:
 
 
 def _write_ipc(table: pa.Table, path: Path) -> None:
-    """Write atomically: a task that Ray retries replaces its own file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically: a task that Ray retries replaces its own file, never half of one.
+
+    Only the bucket folder is created: a task that outlives its killed ingest finds the
+    staging folder gone (the next run's recovery removed it) and fails instead of leaving a
+    new one behind."""
+    path.parent.mkdir(exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, STAGED) as writer:
         writer.write_table(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -36,9 +38,22 @@ def _kill_when(log: Path, marker: str, process: subprocess.Popen[bytes]) -> None
         assert process.poll() is None, log.read_text()
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.05)
-    # The whole process group: the driver and the Ray processes it started.
+    # The driver and every process it started, Ray's workers included (some run in sessions
+    # of their own): a worker left alive would keep writing after the rerun's recovery.
+    family = [process.pid, *(p.pid for p in psutil.Process(process.pid).children(recursive=True))]
     os.killpg(process.pid, signal.SIGKILL)
+    for pid in family:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     process.wait(timeout=30)
+    psutil.wait_procs([p for p in map(_alive, family) if p is not None], timeout=30)
+
+
+def _alive(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
 
 
 def test_a_killed_ingest_leaves_the_last_commit_and_a_rerun_completes(

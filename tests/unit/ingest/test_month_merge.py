@@ -49,6 +49,8 @@ def test_a_merge_keeps_the_lake_row_of_a_repeated_event_and_only_rewrites_new_mo
     month_dir(old, "2000-07").mkdir(parents=True)
     pq.write_table(old_rows, month_dir(old, "2000-07") / "a.parquet")
     staging = tmp_path / "staging"
+    staging.mkdir()
+    new.mkdir()
     lines = [
         f"1,10,2.0,{JULY_2000}\n",  # the same event as in the lake, with another rating
         f"2,10,3.0,{JULY_2000}\n",
