@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from cluster import commands
+from cluster import commands, operator_commands
 from cluster.k8s_render import RAYSERVICE_MANIFEST, ClusterTarget
 from cluster.runtime import interrupt_on_signals
 from cluster.serve_config import DEFAULT_CONFIG
@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         "/recommend from the Redis Stream (consumer group) and commit them to the lake's "
         "events table; entries are acknowledged only after the commit, so each lands once.",
     )
-    consume.set_defaults(run=commands.consume_events)
+    consume.set_defaults(run=operator_commands.consume_events)
 
     abtest = sub.add_parser("abtest", help="A/B experiments", parents=[common])
     abtest_sub = abtest.add_subparsers(dest="abtest_command", required=True, metavar="COMMAND")
@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--window-hours", type=float, default=24.0, help="attribution window (default 24)"
     )
-    report.set_defaults(run=commands.abtest_report)
+    report.set_defaults(run=operator_commands.abtest_report)
 
     status = sub.add_parser(
         "status",
@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=ClusterTarget().home,
         help="STARLING_HOME inside the pods (the shared volume's mount path)",
     )
-    render.set_defaults(run=commands.k8s_render)
+    render.set_defaults(run=operator_commands.k8s_render)
     _models_parser(sub, common)
     _scale_parser(sub, common)
     return parser
@@ -280,7 +280,7 @@ def _models_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
         help="every registered model version with its metrics and which one serves",
     )
     listing.add_argument("--json", action="store_true", help="print the manifests as JSON")
-    listing.set_defaults(run=commands.models_list)
+    listing.set_defaults(run=operator_commands.models_list)
     promote = models_sub.add_parser(
         "promote",
         parents=[common],
@@ -294,7 +294,7 @@ def _models_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
     promote.add_argument("kind", choices=["recall", "rank"])
     promote.add_argument("name", help="model name, e.g. mlp or item2vec")
     promote.add_argument("version", help="version, e.g. v2")
-    promote.set_defaults(run=commands.models_promote)
+    promote.set_defaults(run=operator_commands.models_promote)
 
 
 def _scale_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -310,7 +310,7 @@ def _scale_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     scale.add_argument("--replicas", type=int, default=argparse.SUPPRESS, help="fixed count")
     scale.add_argument("--min", type=int, default=argparse.SUPPRESS, help="autoscaling minimum")
     scale.add_argument("--max", type=int, default=argparse.SUPPRESS, help="autoscaling maximum")
-    scale.set_defaults(run=commands.scale)
+    scale.set_defaults(run=operator_commands.scale)
 
 
 def _serve_flags(parser: argparse.ArgumentParser) -> None:

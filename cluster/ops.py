@@ -21,6 +21,7 @@ from cluster.live_stats import CallStats
 from cluster.operations import (
     AppNotRunningError,
     AppStatus,
+    DeploymentStatus,
     NotSettledError,
     Promotion,
     PromotionRefusedError,
@@ -38,14 +39,9 @@ DeploymentName = Literal["Gateway", "Recall", "Rank", "Rerank"]
 router = APIRouter(tags=["ops"])
 
 
-class DeploymentView(BaseModel):
-    name: str
-    status: str
-    message: str
-    target_replicas: int
-    running_replicas: int
-    min_replicas: int | None
-    max_replicas: int | None
+class DeploymentView(DeploymentStatus):
+    """A deployment as Serve reports it, with what this Gateway replica measured of it."""
+
     model: str | None = Field(description="the model version the deployment serves, if any")
     ongoing: int = Field(description="calls in flight from this Gateway replica")
     calls: int = Field(description="calls this Gateway replica made since it started")
@@ -97,19 +93,7 @@ def _view(status: AppStatus, calls: dict[str, CallStats]) -> list[DeploymentView
     for d in status.deployments.values():
         seen = calls.get(d.name, CallStats(ongoing=0, calls=0, p50_ms=None, p99_ms=None))
         model = f"{d.user_config['name']}:{d.user_config['version']}" if d.user_config else None
-        views.append(
-            DeploymentView(
-                name=d.name,
-                status=d.status,
-                message=d.message,
-                target_replicas=d.target_replicas,
-                running_replicas=d.running_replicas,
-                min_replicas=d.min_replicas,
-                max_replicas=d.max_replicas,
-                model=model,
-                **seen.model_dump(),
-            )
-        )
+        views.append(DeploymentView(**d.model_dump(), model=model, **seen.model_dump()))
     return views
 
 
