@@ -3,8 +3,10 @@
 Each change is a new declarative config handed to the Serve controller with one field changed
 (replica bounds or a user_config), which Serve applies in place: replicas are added, removed or
 reconfigured, never restarted. Changes are also written to the serve config file, so that the
-next deploy of that file keeps them. These functions block; async callers (the Gateway) run
-them in a thread. They need a connected Ray (`connected()` from a CLI process).
+next deploy of that file keeps them. On KubeRay (settings.kuberay names the RayService) they
+patch the RayService instead, which the operator applies and which keeps them. These functions
+block; async callers (the Gateway) run them in a thread. They need a connected Ray
+(`connected()` from a CLI process).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ray.serve.context import _get_global_client
 from ray.serve.schema import ServeDeploySchema, ServeInstanceDetails
 
 from cluster.names import APP_NAME, DEPLOYMENTS
+from cluster.rayservice_patch import RayServiceApi, change_rayservice, rayservice_deployment
 from cluster.serve_config import config_path, load_serve_config, update_deployment
 from core.api import Candidate, StageResult
 from core.paths import StarlingPaths
@@ -160,6 +163,29 @@ def _apply_to_running(deployment: str, changes: dict[str, Any]) -> bool:
     return True
 
 
+def _change(settings: Settings, deployment: str, changes: dict[str, Any]) -> bool:
+    """Hand one deployment's new options to whatever owns the running config; True when a
+    running app gets them."""
+    if settings.kuberay.rayservice:
+        change_rayservice(RayServiceApi(settings.kuberay), APP_NAME, deployment, changes)
+        return True
+    return _apply_to_running(deployment, changes)
+
+
+def _persist(settings: Settings, deployment: str, changes: dict[str, Any]) -> None:
+    """Keep the change for the next deploy: in the serve config file, or on KubeRay in the
+    RayService, which `_change` already patched."""
+    if not settings.kuberay.rayservice:
+        update_deployment(config_path(settings), APP_NAME, deployment, changes)
+
+
+def _current_options(settings: Settings, deployment: str) -> dict[str, Any]:
+    if settings.kuberay.rayservice:
+        return rayservice_deployment(RayServiceApi(settings.kuberay), APP_NAME, deployment)
+    entry = load_serve_config(config_path(settings)).app(APP_NAME).deployment(deployment)
+    return entry.model_dump(exclude_none=True)
+
+
 def _wait_for(done: Callable[[DeploymentStatus], bool], deployment: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     state = None
@@ -188,9 +214,7 @@ def scale(
     """Set a fixed replica count (`num_replicas`) or autoscaling bounds; the running app (if
     any) gets them without dropping requests, and the serve config file keeps them. Returns the
     app's status once the deployment has settled, or None when no app runs."""
-    path = config_path(settings)
-    current = load_serve_config(path).app(APP_NAME).deployment(deployment).autoscaling_config
-    bounds = dict(current or {})
+    bounds = dict(_current_options(settings, deployment).get("autoscaling_config") or {})
     if num_replicas is not None:
         if min_replicas is not None or max_replicas is not None:
             raise ScaleError("give either a replica count or min/max bounds, not both")
@@ -202,8 +226,8 @@ def scale(
     low, high = bounds.get("min_replicas", 1), bounds.get("max_replicas", 1)
     if low < 1 or high < low:
         raise ScaleError(f"{deployment}: need 1 <= min_replicas <= max_replicas, got {low}..{high}")
-    live = _apply_to_running(deployment, {"autoscaling_config": bounds})
-    update_deployment(path, APP_NAME, deployment, {"autoscaling_config": bounds})
+    live = _change(settings, deployment, {"autoscaling_config": bounds})
+    _persist(settings, deployment, {"autoscaling_config": bounds})
     if not live:
         return None
 
@@ -236,13 +260,13 @@ def promote(
         if old_config
         else registry.serving(kind)
     )
-    live = _apply_to_running(deployment, {"user_config": wanted})
+    live = _change(settings, deployment, {"user_config": wanted})
     if live:
         _wait_for(lambda s: s.user_config == wanted and _settled(s), deployment, timeout_s)
         served = _served_after_swap(kind, f"{name}:{version}", deployment)
         if served != {f"{name}:{version}"}:
             if old_config is not None:
-                _apply_to_running(deployment, {"user_config": old_config})
+                _change(settings, deployment, {"user_config": old_config})
                 _wait_for(lambda s: s.user_config == old_config and _settled(s), deployment, 60)
             shown = ", ".join(sorted(served))
             raise PromotionRefusedError(
@@ -250,7 +274,7 @@ def promote(
                 f"{shown}; their logs say why"
             )
     registry.promote(ref)
-    update_deployment(config_path(settings), APP_NAME, deployment, {"user_config": wanted})
+    _persist(settings, deployment, {"user_config": wanted})
     return Promotion(ref=ref, previous=previous, live=live)
 
 

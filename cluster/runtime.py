@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -30,12 +31,23 @@ def interrupt_on_signals() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
+def start_gcs_patiently() -> None:
+    """Give a local Ray's GCS two minutes to start instead of Ray's default 30 s.
+
+    On a loaded 2-core machine (a test suite, a training run beside it) the GCS has been seen to
+    take longer than 30 s to write its port file, and ray.init then fails outright.
+    """
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
+
+
 @contextmanager
 def ray_runtime(settings: Settings) -> Iterator[None]:
     """Connect to RAY_ADDRESS or start a local Ray; shut it down on exit."""
     if ray.is_initialized():
         yield
         return
+    if not settings.ray_address:
+        start_gcs_patiently()
     ray.init(
         # Without "local", ray.init joins whatever cluster `ray start` last recorded on this
         # machine (/tmp/ray/ray_current_cluster), someone else's included.

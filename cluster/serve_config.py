@@ -112,16 +112,28 @@ def update_deployment(path: Path, app_name: str, deployment: str, changes: dict[
     """Set options of one deployment in the file, keeping its leading comment."""
     text = path.read_text()
     raw = yaml.safe_load(text)
-    entries = _find(raw["applications"], app_name).get("deployments", [])
-    entry = next((d for d in entries if d["name"] == deployment), None)
-    if entry is None:
-        raise UnknownDeploymentError(f"no deployment {deployment!r} in {path}")
-    entry.update(changes)
+    change_deployment(raw, app_name, deployment, changes)
     body = text[: _header_length(text)] + yaml.safe_dump(raw, sort_keys=False)
     # Readers (a concurrent `serve deploy`) see the old file or the new one, never half.
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(body)
     os.replace(tmp, path)
+
+
+def change_deployment(
+    document: dict[str, Any], app_name: str, deployment: str, changes: dict[str, Any]
+) -> None:
+    """Set options of one deployment in a parsed serve config, in place."""
+    deployment_options(document, app_name, deployment).update(changes)
+
+
+def deployment_options(document: dict[str, Any], app_name: str, deployment: str) -> dict[str, Any]:
+    """One deployment's entry in a parsed serve config (the entry itself, not a copy)."""
+    entries = _find(document["applications"], app_name).get("deployments", [])
+    entry = next((d for d in entries if d["name"] == deployment), None)
+    if entry is None:
+        raise UnknownDeploymentError(f"no deployment {deployment!r} in {app_name}")
+    return entry
 
 
 def _header_length(text: str) -> int:

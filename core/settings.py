@@ -153,6 +153,23 @@ class DataSettings(BaseModel):
     synth_ratings: int = Field(200_000, ge=1)
 
 
+class KubeRaySettings(BaseModel):
+    """The RayService the app runs as on KubeRay, if any. There the operator owns the Serve
+    config and reverts changes made to Serve directly, so operators' changes patch it."""
+
+    rayservice: str | None = Field(
+        None, description="name of the RayService resource; unset off KubeRay"
+    )
+    namespace: str | None = Field(None, description="its namespace; the pod's own when unset")
+    api_server: str = Field(
+        "https://kubernetes.default.svc", description="Kubernetes API, as seen from a pod"
+    )
+    service_account_dir: Path = Field(
+        Path("/var/run/secrets/kubernetes.io/serviceaccount"),
+        description="the pod's service account token, CA certificate and namespace",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of Starling. Environment keys are documented in `.env.example`."""
 
@@ -214,6 +231,7 @@ class Settings(BaseSettings):
     recall: RecallSettings = Field(default_factory=RecallSettings)
     rerank: RerankSettings = Field(default_factory=RerankSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    kuberay: KubeRaySettings = Field(default_factory=KubeRaySettings)
 
     @field_validator("home")
     @classmethod

@@ -140,11 +140,45 @@ def test_every_ray_pod_runs_one_image_with_the_shared_env_and_home() -> None:
         # API keys come from a Secret, never from the Serve config or the ConfigMap.
         keys = {"secretRef": {"name": "starling-api-keys", "optional": True}}
         assert keys in container["envFrom"], where
-        assert "env" not in container, f"{where}: settings belong in the {ENV_CONFIG_MAP} map"
+        # Shared settings belong in the ConfigMap; only the serving pods name their RayService.
+        env = {e["name"]: e["value"] for e in container.get("env", [])}
+        expected = {"STARLING_KUBERAY__RAYSERVICE": "starling"} if cluster == "rayservice" else {}
+        assert env == expected, where
         volumes = {v["name"]: v for v in pod["volumes"]}
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         home = mounts[CONFIG["STARLING_HOME"]]
         assert volumes[home]["persistentVolumeClaim"]["claimName"] == "starling-home", where
+
+
+def test_serving_pods_may_patch_the_rayservice_they_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scaling from /ops on KubeRay patches the RayService: its pods' service account must be
+    bound to a role that can read and patch exactly that resource."""
+    service = DOCS["RayService", "starling"]
+    for cluster, group, pod, container in _ray_containers():
+        if cluster != "rayservice":
+            continue
+        for entry in container["env"]:
+            monkeypatch.setenv(entry["name"], entry["value"])
+        assert Settings(_env_file=None).kuberay.rayservice == service["metadata"]["name"], group
+        account = pod["serviceAccountName"]
+        assert ("ServiceAccount", account) in DOCS, group
+        bindings = [
+            doc
+            for (kind, _), doc in DOCS.items()
+            if kind == "RoleBinding"
+            and {"kind": "ServiceAccount", "name": account} in doc["subjects"]
+        ]
+        rules = [
+            rule
+            for binding in bindings
+            for rule in DOCS["Role", binding["roleRef"]["name"]]["rules"]
+            if "ray.io" in rule["apiGroups"] and "rayservices" in rule["resources"]
+        ]
+        assert any(
+            {"get", "patch"} <= set(rule["verbs"])
+            and service["metadata"]["name"] in rule.get("resourceNames", [])
+            for rule in rules
+        ), f"{group}: {account} may not get and patch the RayService"
 
 
 def test_env_names_are_starling_settings_and_documented() -> None:
