@@ -27,8 +27,28 @@ class DeployError(RuntimeError):
     """The app did not come up."""
 
 
+CLIENT_PREFIX = "ray://"
+ANY_HOST = "0.0.0.0"
+# Every node has this resource on its head; a task asking for a sliver of it runs there.
+HEAD_NODE = "node:__internal_head__"
+
+
 def base_url(settings: Settings) -> str:
-    return f"http://{settings.http_host}:{settings.http_port}"
+    """Where the endpoint answers, as seen from this process. Through Ray Client the proxy runs
+    on the cluster's head, not here: it is that host, reachable when the proxy listens on all
+    interfaces (`--host 0.0.0.0`)."""
+    host = settings.http_host
+    if _through_client(settings) and host == ANY_HOST:
+        host = _client_host(settings)
+    return f"http://{host}:{settings.http_port}"
+
+
+def _through_client(settings: Settings) -> bool:
+    return (settings.ray_address or "").startswith(CLIENT_PREFIX)
+
+
+def _client_host(settings: Settings) -> str:
+    return (settings.ray_address or "").removeprefix(CLIENT_PREFIX).rpartition(":")[0]
 
 
 def deploy(settings: Settings, timeout_s: float = 120.0) -> str:
@@ -48,9 +68,17 @@ def deploy(settings: Settings, timeout_s: float = 120.0) -> str:
     apply_config(config)
     wait_running(timeout_s)
     record_address(settings)
-    url = base_url(settings)
-    wait_healthy(url, timeout_s)
-    return url
+    if _through_client(settings):
+        wait_healthy_on_head(settings, timeout_s)
+        if settings.http_host != ANY_HOST:
+            log.warning(
+                "the endpoint listens on %s of the cluster's nodes only; deploy with --host "
+                "0.0.0.0 to reach it from this machine",
+                settings.http_host,
+            )
+    else:
+        wait_healthy(base_url(settings), timeout_s)
+    return base_url(settings)
 
 
 def wait_running(timeout_s: float) -> None:
@@ -84,12 +112,22 @@ def wait_healthy(url: str, timeout_s: float) -> None:
     raise DeployError(f"{url}/healthz not healthy after {timeout_s:.0f} s: {last}")
 
 
+def wait_healthy_on_head(settings: Settings, timeout_s: float) -> None:
+    """Through Ray Client this process is outside the cluster, and the proxy's host may be an
+    address only the cluster's nodes reach: ask a task on the head node to poll /healthz."""
+    local = f"http://{'127.0.0.1' if settings.http_host == ANY_HOST else settings.http_host}"
+    poll = ray.remote(num_cpus=0, resources={HEAD_NODE: 0.001})(wait_healthy)
+    ray.get(poll.remote(f"{local}:{settings.http_port}", timeout_s))
+
+
 def record_address(settings: Settings) -> None:
     """Leave the cluster's address in the home, so that `starling scale` and `starling models
-    promote` find the app that `starling up` or `starling serve` runs."""
+    promote` find the app that `starling up` or `starling serve` runs. Through Ray Client that
+    is the client address: the GCS address the cluster reports is internal to it."""
     path = StarlingPaths(settings.home).runtime / ADDRESS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(ray.get_runtime_context().gcs_address)
+    address = settings.ray_address if _through_client(settings) else None
+    path.write_text(address or ray.get_runtime_context().gcs_address)
 
 
 def recorded_address(settings: Settings) -> str | None:

@@ -50,10 +50,25 @@ def _filtered(table: pa.Table, cutoff: pa.Scalar, tail: bool) -> pa.Table:
     return from_cutoff(table, cutoff) if tail else before(table, cutoff)
 
 
+DATA_TASK_CPUS = 0.25
+
+
 def _read(paths: StarlingPaths, columns: list[str], cutoff: pa.Scalar, tail: bool) -> Dataset:
-    """The train samples before `cutoff` (or from it, with `tail`) as a Ray Data stream."""
-    return ray.data.read_parquet(parquet_files(paths.train_samples), columns=columns).map_batches(
-        _filtered, batch_format="pyarrow", fn_kwargs={"cutoff": cutoff, "tail": tail}
+    """The train samples before `cutoff` (or from it, with `tail`) as a Ray Data stream.
+
+    Its tasks ask for a fraction of a CPU: with Serve replicas and the Train workers holding
+    most of a small cluster, tasks wanting a whole CPU would never be scheduled and training
+    would wait forever (seen with `ray job submit` beside the running app on 2 CPUs).
+    """
+    return ray.data.read_parquet(
+        parquet_files(paths.train_samples),
+        columns=columns,
+        ray_remote_args={"num_cpus": DATA_TASK_CPUS},
+    ).map_batches(
+        _filtered,
+        batch_format="pyarrow",
+        fn_kwargs={"cutoff": cutoff, "tail": tail},
+        num_cpus=DATA_TASK_CPUS,
     )
 
 

@@ -163,6 +163,8 @@ def test_an_operator_scales_rank_from_the_ops_page(app: RunningApp, one_rank_rep
         wait = WebDriverWait(browser, 30)
         wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, f"{row} td.running"))
         assert browser.find_element(By.CSS_SELECTOR, f"{row} td.running").text == "1"
+        experiments = browser.find_element(By.ID, "experiments").text
+        assert "rerank mmr_lambda=0.5" in experiments and "null" not in experiments, experiments
 
         replicas = browser.find_element(By.CSS_SELECTOR, f"{row} input[name=replicas]")
         replicas.clear()

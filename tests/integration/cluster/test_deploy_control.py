@@ -3,7 +3,9 @@ of the serve config file against a `ray start --head` cluster."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -13,11 +15,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
 import yaml
 from ray import serve
+from ray.job_submission import JobStatus, JobSubmissionClient
 
 from cluster.operations import PromotionRefusedError, app_status, promote, scale
 from cluster.pipeline import run_pipeline
@@ -181,27 +185,42 @@ def test_scaling_rank_from_one_to_two_replicas_drops_no_request(
     assert (bounds["min_replicas"], bounds["max_replicas"]) == (2, 2)
 
 
+class HeadCluster(NamedTuple):
+    gcs: str
+    dashboard: str
+    client: str
+    http_port: int
+
+
 @pytest.fixture(scope="module")
-def ray_head() -> Iterator[tuple[str, int]]:
-    """A `ray start --head` cluster of its own on free ports; yields (GCS address, dashboard
-    port). Stopped by signalling its `--block` process, which takes its children down: a plain
+def ray_head() -> Iterator[HeadCluster]:
+    """A `ray start --head` cluster of its own on free ports, with the HTTP port its app gets.
+    Stopped by signalling its `--block` process, which takes its children down: a plain
     `ray stop` would stop every Ray on the machine."""
     temp = tempfile.mkdtemp(prefix="rayhead", dir="/tmp")
-    ports = {
-        flag: free_port()
-        for flag in (
-            "port",
-            "dashboard-port",
-            "node-manager-port",
-            "object-manager-port",
-            "ray-client-server-port",
-            "dashboard-agent-listen-port",
-            "dashboard-agent-grpc-port",
-            "runtime-env-agent-port",
-            "metrics-export-port",
-        )
-    }
     workers = 20000 + free_port() % 40000
+    worker_range = range(workers, workers + 101)
+    ports: dict[str, int] = {}
+
+    def unused() -> int:
+        # Ray refuses to start when a component's port falls in the worker port range.
+        port = free_port()
+        while port in worker_range or port in ports.values():
+            port = free_port()
+        return port
+
+    for flag in (
+        "port",
+        "dashboard-port",
+        "node-manager-port",
+        "object-manager-port",
+        "ray-client-server-port",
+        "dashboard-agent-listen-port",
+        "dashboard-agent-grpc-port",
+        "runtime-env-agent-port",
+        "metrics-export-port",
+    ):
+        ports[flag] = unused()
     command = [
         str(Path(sys.executable).with_name("ray")),
         *("start", "--head", "--block", "--num-cpus", "2", "--disable-usage-stats"),
@@ -227,7 +246,12 @@ def ray_head() -> Iterator[tuple[str, int]]:
                 assert process.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.5)
-        yield f"127.0.0.1:{ports['port']}", ports["dashboard-port"]
+        yield HeadCluster(
+            gcs=f"127.0.0.1:{ports['port']}",
+            dashboard=dashboard,
+            client=f"ray://127.0.0.1:{ports['ray-client-server-port']}",
+            http_port=unused(),
+        )
     finally:
         # Shown by pytest when a test failed because the cluster did.
         sys.stderr.write(log.read_text()[-3000:])
@@ -241,12 +265,11 @@ def ray_head() -> Iterator[tuple[str, int]]:
 
 
 def test_serve_deploy_of_the_config_file_brings_the_app_up(
-    settings: Settings, ray_head: tuple[str, int], tmp_path: Path
+    settings: Settings, ray_head: HeadCluster, tmp_path: Path
 ) -> None:
-    gcs, dashboard_port = ray_head
-    port = free_port()
+    port = ray_head.http_port
     config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    config["http_options"]["port"] = port
+    config["http_options"] = {"host": "0.0.0.0", "port": port}
     config["applications"][0]["args"] = app_args(settings)
     copy = tmp_path / "serve_config.yaml"
     copy.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -255,7 +278,7 @@ def test_serve_deploy_of_the_config_file_brings_the_app_up(
     # The dashboard answers before its Serve module does: retry until the deploy is accepted.
     for _ in range(30):
         deployed = subprocess.run(
-            [serve_cli, "deploy", str(copy), "-a", f"http://127.0.0.1:{dashboard_port}"],
+            [serve_cli, "deploy", str(copy), "-a", ray_head.dashboard],
             env=env,
             capture_output=True,
             text=True,
@@ -287,7 +310,7 @@ def test_serve_deploy_of_the_config_file_brings_the_app_up(
         [sys.executable, "-m", "cluster.cli", "models", "promote", "rank", "mlp", other],
         env={
             **env,
-            "RAY_ADDRESS": gcs,
+            "RAY_ADDRESS": ray_head.gcs,
             "STARLING_HOME": str(settings.home),
             "STARLING_SERVE_CONFIG": str(copy),
         },
@@ -301,3 +324,85 @@ def test_serve_deploy_of_the_config_file_brings_the_app_up(
     answer = httpx.post(f"{url}/recommend", json={"user_id": 3, "k": 5, "debug": True}, timeout=60)
     rank = next(t for t in answer.json()["trace"] if t["stage"] == "rank")
     assert rank["model"] == f"mlp:{other}"
+
+
+def _cluster_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RAY_AUTH_MODE": "token",
+        "PYTHONPATH": str(ROOT),
+        "STARLING_HOME": str(settings.home),
+        "REDIS_URL": settings.resolved_redis_url(),
+    }
+
+
+def test_starling_serve_through_ray_client_deploys_and_leaves_the_app_running(
+    settings: Settings, ray_head: HeadCluster
+) -> None:
+    """From outside the cluster (Ray Client), `starling serve` deploys, waits until the head's
+    proxy answers, and the app outlives the command."""
+    command = [
+        *(sys.executable, "-m", "cluster.cli", "serve", "--address", ray_head.client),
+        *("--host", "0.0.0.0", "--port", str(ray_head.http_port)),
+    ]
+    process = subprocess.Popen(
+        command,
+        env=_cluster_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "Starling is up at" in line:
+                break
+        assert any("Starling is up at" in line for line in lines), "".join(lines)
+        url = f"http://127.0.0.1:{ray_head.http_port}"
+        assert url in lines[-1]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+    answer = httpx.post(f"{url}/recommend", json={"user_id": 3, "k": 5}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["items"]) == 5
+
+
+def test_ray_job_submit_trains_a_rank_model_on_the_cluster(
+    settings: Settings, ray_head: HeadCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    registry = Registry(StarlingPaths(settings.home).registry)
+    before = set(registry.versions("rank", "mlp"))
+    starling = str(Path(sys.executable).with_name("starling"))
+    submitted = subprocess.run(
+        [
+            *(str(Path(sys.executable).with_name("ray")), "job", "submit", "--no-wait"),
+            *("--address", ray_head.dashboard),
+            # A job sees the cluster's environment, not the submitter's: settings travel here.
+            *(
+                "--runtime-env-json",
+                json.dumps({"env_vars": {"STARLING_HOME": str(settings.home)}}),
+            ),
+            *("--", starling, "train", "rank", "--model", "mlp", "--epochs", "1"),
+        ],
+        env=_cluster_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    job_id = re.search(r"raysubmit_\w+", submitted.stdout + submitted.stderr)
+    assert job_id is not None, submitted.stdout + submitted.stderr
+    jobs = JobSubmissionClient(ray_head.dashboard)
+    deadline = time.monotonic() + 400
+    while not (status := jobs.get_job_status(job_id.group())).is_terminal():
+        assert time.monotonic() < deadline, jobs.get_job_logs(job_id.group())
+        time.sleep(2)
+    assert status == JobStatus.SUCCEEDED, jobs.get_job_logs(job_id.group())
+    after = set(registry.versions("rank", "mlp"))
+    assert len(after - before) == 1, (before, after)
