@@ -119,7 +119,8 @@ def consume_events(args: argparse.Namespace) -> int:
         summary = consume_stream(store, StarlingPaths(settings.home).events)
     say(
         f"landed {summary.added:,} new events of {summary.read:,} read "
-        f"({summary.redelivered:,} redelivered); the lake holds {summary.lake_rows:,}"
+        f"({summary.redelivered:,} redelivered); the lake holds {summary.lake_rows:,}; "
+        f"{summary.trimmed:,} landed entries trimmed from the stream"
     )
     return 0
 

@@ -173,6 +173,24 @@ class OnlineStore:
     def stream_length(self) -> int:
         return int(self.client.xlen(EVENT_STREAM))
 
+    def trim_acknowledged(self) -> int:
+        """Drop the entries every consumer group has acknowledged, so that the stream holds
+        what a consumer may still need rather than every event ever sent; returns how many
+        went. Nothing goes while no group exists: then nothing has landed anywhere."""
+        groups = self.client.xinfo_groups(EVENT_STREAM) if self.client.exists(EVENT_STREAM) else []
+        if not groups:
+            return 0
+        keep_from = []
+        for group in groups:
+            pending = self.client.xpending(EVENT_STREAM, group["name"])
+            if pending["pending"]:
+                keep_from.append(_stream_id(pending["min"]))
+            else:
+                ms, seq = _stream_id(group["last-delivered-id"])
+                keep_from.append((ms, seq + 1))
+        ms, seq = min(keep_from)
+        return int(self.client.xtrim(EVENT_STREAM, minid=f"{ms}-{seq}", approximate=False))
+
 
 def _add_rating(
     profile: UserProfile, event: LoggedEvent, positive_rating: float, recent_limit: int
@@ -183,3 +201,10 @@ def _add_rating(
     if event.value >= positive_rating:
         recent = [event.item_id, *(i for i in profile.user_recent_items if i != event.item_id)]
         profile.user_recent_items = recent[: max(recent_limit, len(profile.user_recent_items))]
+
+
+def _stream_id(entry: bytes | str) -> tuple[int, int]:
+    """A stream entry id ("1700000000000-3") as numbers, which order the way Redis does."""
+    text = entry.decode() if isinstance(entry, bytes) else entry
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)

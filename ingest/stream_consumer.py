@@ -3,7 +3,8 @@
 The consumer reads with a consumer group (XREADGROUP) and acknowledges (XACK) a batch only
 after the lake version holding it is committed. A run that dies in between leaves the batch
 pending; the next run with the same consumer name reads its pending entries first, and the
-lake drops event ids it already holds, so each event lands exactly once.
+lake drops event ids it already holds, so each event lands exactly once. Entries every group
+has acknowledged are then trimmed from the stream, which would otherwise grow forever.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class ConsumeSummary(BaseModel):
     redelivered: int = 0
     added: int = 0
     lake_rows: int = 0
+    trimmed: int = 0
 
 
 def events_frame(events: list[LoggedEvent]) -> pd.DataFrame:
@@ -57,4 +59,5 @@ def consume_events(
             if pending:
                 summary.redelivered += len(entries)
     summary.lake_rows = count_rows(lake)
+    summary.trimmed = store.trim_acknowledged()
     return summary

@@ -80,3 +80,28 @@ def test_a_batch_written_but_not_acked_lands_only_once(store: OnlineStore, tmp_p
     assert (summary.read, summary.redelivered, summary.added) == (5, 3, 2)
     assert sorted(_lake_ids(lake)) == [f"click-{i}" for i in range(5)]
     assert consume_events(store, lake).read == 0
+
+
+def test_landed_entries_leave_the_stream_and_unacknowledged_ones_stay(
+    store: OnlineStore, tmp_path
+) -> None:
+    lake = tmp_path / "events"
+    store.record_events(_clicks(0, 4), 3.5, 10)
+    # Another group (say a metrics job) has read two entries and acknowledged one.
+    store.ensure_group("metrics")
+    read = store.read_events("metrics", "m1", 2, pending=False)
+    store.ack_events("metrics", [read[0][0]])
+    summary = consume_events(store, lake)
+    assert (summary.added, summary.trimmed) == (4, 1)
+    assert store.stream_length() == 3
+    # The other group can still finish its pending entry and read the rest.
+    assert [e.event_id for _, e in store.read_events("metrics", "m1", 10, pending=True)] == [
+        "click-1"
+    ]
+    assert len(store.read_events("metrics", "m1", 10, pending=False)) == 2
+    store.ack_events("metrics", [entry for entry, _ in read[1:]])
+
+    store.record_events(_clicks(4, 2), 3.5, 10)
+    assert consume_events(store, lake).added == 2
+    # "metrics" has not acknowledged click-2 and click-3: they and the new entries stay.
+    assert store.stream_length() == 4
