@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import torch
 from pydantic import BaseModel
 
 from core.online_store import OnlineStore
@@ -26,8 +27,11 @@ from core.paths import StarlingPaths
 from core.registry import Registry
 from core.settings import Settings
 from rank_service.stage import RankStage
+from recall_service.genre_popularity import GenrePopularity
+from recall_service.popular_cache import CachedPopularity
 from recall_service.recaller import Recaller
 from recall_service.replica_index import open_replica_index
+from recall_service.user_vectors import user_vectors_for
 from rerank_service.item_facts import ItemFacts
 from rerank_service.reranker import Reranker
 
@@ -90,8 +94,24 @@ def in_process_pipeline(settings: Settings) -> Callable[[int], Awaitable[None]]:
     rank_ref = registry.serving("rank")
     if recall_ref is None or rank_ref is None:
         raise SystemExit("train the models first (starling up)")
+    # Built as the Recall deployment builds it: the same index, caches, routes and user vectors.
     replica = open_replica_index(settings, paths, recall_ref)
-    recaller = Recaller(replica.index, store, settings, replica.label)
+    recaller = Recaller(
+        replica.searcher,
+        CachedPopularity(store),
+        settings,
+        replica.label,
+        GenrePopularity.from_item_features(paths.item_features),
+        user_vectors_for(
+            recall_ref.name,
+            registry.path(recall_ref),
+            replica.searcher,
+            settings.recall.recent_items,
+        ),
+    )
+    # As in each Rank replica: one torch thread, so that the forward pass does not fight the
+    # load generator (and, on the Serve side, the other replicas) for the two cores.
+    torch.set_num_threads(1)
     ranker = RankStage(store, registry, paths.item_features)
     ranker.reconfigure({"name": rank_ref.name, "version": rank_ref.version})
     reranker = Reranker(settings.rerank, ItemFacts.load(paths.item_features))
