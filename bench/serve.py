@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -143,6 +144,11 @@ def plot(results: list[LoadResult], out: Path) -> None:
     fig.savefig(out)
 
 
+def _load() -> str:
+    """The machine's 1, 5 and 15 minute load averages: other work on it shows up here."""
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000")
@@ -162,6 +168,12 @@ async def main() -> None:
             answer = await client.post("/recommend", json={"user_id": user, "k": 10})
             answer.raise_for_status()
 
+        print(f"# load average before the run: {_load()}")
+        for user in (1, 2, 3):
+            debug = await client.post("/recommend", json={"user_id": user, "k": 10, "debug": True})
+            stages = "  ".join(f"{t['stage']} {t['ms']:.1f}" for t in debug.json()["trace"])
+            print(f"# one request with debug=true, user {user}: {stages} ms")
+
         for rate in args.rates:
             for side, call in (("serve", over_http), ("in-process", local)):
                 latencies, errors = await open_loop(call, users, rate, args.seconds)
@@ -170,6 +182,7 @@ async def main() -> None:
                 print(
                     f"{row.side:>10} {row.rate:>4} req/s  sent {row.sent:>5}  errors {row.errors}"
                     f"  p50 {row.p50_ms:6.1f}  p95 {row.p95_ms:6.1f}  p99 {row.p99_ms:6.1f} ms"
+                    f"  (load average {_load()})"
                 )
     for rate in args.rates:
         serve_row = next(r for r in results if r.side == "serve" and r.rate == rate)
