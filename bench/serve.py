@@ -137,7 +137,9 @@ def plot(results: list[LoadResult], out: Path) -> None:
         ax.plot([r.rate for r in rows], [r.p99_ms for r in rows], marker="o", label=f"{side} p99")
         ax.plot([r.rate for r in rows], [r.p50_ms for r in rows], ls="--", label=f"{side} p50")
     ax.set_xlabel("requests/s")
-    ax.set_ylabel("latency (ms)")
+    # A saturated side queues for seconds; a log scale keeps the unsaturated milliseconds legible.
+    ax.set_yscale("log")
+    ax.set_ylabel("latency (ms, log scale)")
     ax.set_title("POST /recommend, k=10")
     ax.legend()
     fig.tight_layout()
