@@ -125,6 +125,26 @@ def test_recaller_on_the_trained_version_skips_seen_items_and_names_routes(
     assert all(c.routes == ["popular"] for c in cold.candidates.as_list())
 
 
+def test_a_replica_searches_the_versions_vectors_in_memory_with_milvus_answers(
+    trained: ModelManifest, settings: Settings
+) -> None:
+    paths = StarlingPaths(settings.home)
+    replica = open_replica_index(settings, paths, trained.ref())
+    try:
+        assert replica.exact is not None and replica.searcher is replica.exact
+        version = Registry(paths.registry).path(trained.ref())
+        items = np.load(version / ITEM_IDS)[:5].tolist()
+        queries = np.stack([replica.index.vectors(items)[i] for i in items])
+        in_memory = replica.searcher.search(queries, 20)
+        milvus = replica.index.search(queries, 20)
+    finally:
+        replica.close()
+
+    for mine, theirs in zip(in_memory, milvus, strict=True):
+        assert [s for _, s in mine] == pytest.approx([s for _, s in theirs], abs=1e-5)
+        assert {item for item, _ in mine[:10]} == {item for item, _ in theirs[:10]}
+
+
 def test_recall_deployment_serves_and_swaps_versions_without_leaving_copies(
     trained: ModelManifest, settings: Settings
 ) -> None:
