@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import torch
 from pydantic import BaseModel
 
 from core.online_store import OnlineStore
@@ -26,8 +28,11 @@ from core.paths import StarlingPaths
 from core.registry import Registry
 from core.settings import Settings
 from rank_service.stage import RankStage
+from recall_service.genre_popularity import GenrePopularity
+from recall_service.popular_cache import CachedPopularity
 from recall_service.recaller import Recaller
 from recall_service.replica_index import open_replica_index
+from recall_service.user_vectors import user_vectors_for
 from rerank_service.item_facts import ItemFacts
 from rerank_service.reranker import Reranker
 
@@ -90,8 +95,24 @@ def in_process_pipeline(settings: Settings) -> Callable[[int], Awaitable[None]]:
     rank_ref = registry.serving("rank")
     if recall_ref is None or rank_ref is None:
         raise SystemExit("train the models first (starling up)")
+    # Built as the Recall deployment builds it: the same index, caches, routes and user vectors.
     replica = open_replica_index(settings, paths, recall_ref)
-    recaller = Recaller(replica.index, store, settings, replica.label)
+    recaller = Recaller(
+        replica.searcher,
+        CachedPopularity(store),
+        settings,
+        replica.label,
+        GenrePopularity.from_item_features(paths.item_features),
+        user_vectors_for(
+            recall_ref.name,
+            registry.path(recall_ref),
+            replica.searcher,
+            settings.recall.recent_items,
+        ),
+    )
+    # As in each Rank replica: one torch thread, so that the forward pass does not fight the
+    # load generator (and, on the Serve side, the other replicas) for the two cores.
+    torch.set_num_threads(1)
     ranker = RankStage(store, registry, paths.item_features)
     ranker.reconfigure({"name": rank_ref.name, "version": rank_ref.version})
     reranker = Reranker(settings.rerank, ItemFacts.load(paths.item_features))
@@ -116,11 +137,18 @@ def plot(results: list[LoadResult], out: Path) -> None:
         ax.plot([r.rate for r in rows], [r.p99_ms for r in rows], marker="o", label=f"{side} p99")
         ax.plot([r.rate for r in rows], [r.p50_ms for r in rows], ls="--", label=f"{side} p50")
     ax.set_xlabel("requests/s")
-    ax.set_ylabel("latency (ms)")
+    # A saturated side queues for seconds; a log scale keeps the unsaturated milliseconds legible.
+    ax.set_yscale("log")
+    ax.set_ylabel("latency (ms, log scale)")
     ax.set_title("POST /recommend, k=10")
     ax.legend()
     fig.tight_layout()
     fig.savefig(out)
+
+
+def _load() -> str:
+    """The machine's 1, 5 and 15 minute load averages: other work on it shows up here."""
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 async def main() -> None:
@@ -142,6 +170,12 @@ async def main() -> None:
             answer = await client.post("/recommend", json={"user_id": user, "k": 10})
             answer.raise_for_status()
 
+        print(f"# load average before the run: {_load()}")
+        for user in (1, 2, 3):
+            debug = await client.post("/recommend", json={"user_id": user, "k": 10, "debug": True})
+            stages = "  ".join(f"{t['stage']} {t['ms']:.1f}" for t in debug.json()["trace"])
+            print(f"# one request with debug=true, user {user}: {stages} ms")
+
         for rate in args.rates:
             for side, call in (("serve", over_http), ("in-process", local)):
                 latencies, errors = await open_loop(call, users, rate, args.seconds)
@@ -150,6 +184,7 @@ async def main() -> None:
                 print(
                     f"{row.side:>10} {row.rate:>4} req/s  sent {row.sent:>5}  errors {row.errors}"
                     f"  p50 {row.p50_ms:6.1f}  p95 {row.p95_ms:6.1f}  p99 {row.p99_ms:6.1f} ms"
+                    f"  (load average {_load()})"
                 )
     for rate in args.rates:
         serve_row = next(r for r in results if r.side == "serve" and r.rate == rate)

@@ -24,7 +24,7 @@ from cluster.names import APP_NAME
 from cluster.ops import router as ops_router
 from cluster.stage_chain import ChainResult, run_chain
 from core.api import (
-    Candidate,
+    Candidates,
     EventBatch,
     EventsAccepted,
     Health,
@@ -122,7 +122,7 @@ class Gateway:
                 routes=c.routes if request.debug else None,
                 contributions=c.contributions if request.debug else None,
             )
-            for c in chain.candidates
+            for c in chain.candidates.as_list()
         ]
         seconds = time.perf_counter() - started
         self._observe(chain, len(items), seconds)
@@ -180,11 +180,13 @@ class Gateway:
         self.metrics.requests.labels(endpoint="events", status="200").inc()
         return EventsAccepted(accepted=len(accepted), event_ids=[e.event_id for e in accepted])
 
-    def _popular(self, n: int) -> list[Candidate]:
-        return [
-            Candidate(item_id=item, score=score, routes=["popular"])
-            for item, score in self.store.popular(n)
-        ]
+    def _popular(self, n: int) -> Candidates:
+        ranking = self.store.popular(n)
+        return Candidates(
+            item_ids=[item for item, _ in ranking],
+            scores=[score for _, score in ranking],
+            routes=[["popular"] for _ in ranking],
+        )
 
     def _observe(self, chain: ChainResult, items: int, seconds: float) -> None:
         self.metrics.requests.labels(endpoint="recommend", status="200").inc()

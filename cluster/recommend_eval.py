@@ -61,7 +61,7 @@ class RecommendReplay:
     def recommend(self, user_id: int, k: int) -> list[Candidate]:
         recalled = self.recaller.recall(user_id).candidates
         ranked = self.ranker.rank(user_id, recalled).candidates
-        return self.reranker.rerank(ranked, k).candidates
+        return self.reranker.rerank(ranked, k).candidates.as_list()
 
     def lists(self, users: Sequence[int], k: int) -> list[list[int]]:
         """Each user's top-k item ids, best first."""

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 from ray.exceptions import ActorDiedError, ActorUnavailableError
 
-from core.api import Candidate, StageResult, StageTrace
+from core.api import Candidates, StageResult, StageTrace
 from core.experiments import RerankOverrides
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class StageCall(Protocol):
 
 
 class ChainResult(BaseModel):
-    candidates: list[Candidate]
+    candidates: Candidates
     traces: list[StageTrace]
     degraded: list[str] = Field(default_factory=list)
 
@@ -48,7 +48,7 @@ async def _call(
         return await asyncio.wait_for(call.remote(*args), timeout_s)
 
 
-def _fallback(stage: str, candidates: list[Candidate], reason: str) -> StageResult:
+def _fallback(stage: str, candidates: Candidates, reason: str) -> StageResult:
     trace = StageTrace(
         stage=stage,
         candidates_in=len(candidates),
@@ -63,7 +63,7 @@ async def run_chain(
     recall: StageCall,
     rank: StageCall,
     rerank: StageCall,
-    popular: Callable[[int], list[Candidate]],
+    popular: Callable[[int], Candidates],
     user_id: int,
     k: int,
     exclude: list[int],
@@ -82,7 +82,7 @@ async def run_chain(
         name: str,
         call: StageCall,
         args: tuple[Any, ...],
-        fallback: Callable[[], list[Candidate]],
+        fallback: Callable[[], Candidates],
     ) -> StageResult:
         started = time.perf_counter()
         try:
@@ -100,7 +100,7 @@ async def run_chain(
         "rerank",
         rerank,
         (ranked.candidates, k, exclude, genre, rerank_overrides),
-        lambda: [c for c in ranked.candidates if c.item_id not in excluded][:k],
+        lambda: ranked.candidates.without(excluded).head(k),
     )
     return ChainResult(
         candidates=final.candidates,

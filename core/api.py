@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Ids land in int64 columns of the lake.
 MAX_ID = 2**63 - 1
@@ -42,6 +43,73 @@ class Candidate(BaseModel):
     )
 
 
+class Candidates(BaseModel):
+    """Candidates between stages, one list per field, best first.
+
+    Serve pickles every hop between deployments: 300 Candidate models cost about 1.4 ms of
+    CPU to pickle and unpickle, these lists 0.06 ms. `contributions` is empty, or has one
+    dict per item. A list of Candidate (or of their dicts) validates into this form too.
+    """
+
+    item_ids: list[int] = Field(default_factory=list)
+    scores: list[float] = Field(default_factory=list)
+    routes: list[list[str]] = Field(default_factory=list)
+    contributions: list[dict[str, float]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_items(cls, data: Any) -> Any:
+        if not isinstance(data, list):
+            return data
+        items = [Candidate.model_validate(c) for c in data]
+        return {
+            "item_ids": [c.item_id for c in items],
+            "scores": [c.score for c in items],
+            "routes": [c.routes for c in items],
+            "contributions": [c.contributions for c in items],
+        }
+
+    @model_validator(mode="after")
+    def _aligned(self) -> Candidates:
+        n = len(self.item_ids)
+        if len(self.scores) != n or len(self.routes) != n or len(self.contributions) not in (0, n):
+            raise ValueError("item_ids, scores, routes and contributions must align")
+        return self
+
+    @classmethod
+    def of(cls, items: Iterable[Candidate]) -> Candidates:
+        return cls.model_validate(list(items))
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    def as_list(self) -> list[Candidate]:
+        contributions = self.contributions or [{} for _ in self.item_ids]
+        return [
+            Candidate(item_id=i, score=s, routes=r, contributions=c)
+            for i, s, r, c in zip(
+                self.item_ids, self.scores, self.routes, contributions, strict=True
+            )
+        ]
+
+    def take(self, positions: Iterable[int]) -> Candidates:
+        """The items at these positions, in this order."""
+        at = list(positions)
+        return Candidates(
+            item_ids=[self.item_ids[p] for p in at],
+            scores=[self.scores[p] for p in at],
+            routes=[self.routes[p] for p in at],
+            contributions=[self.contributions[p] for p in at] if self.contributions else [],
+        )
+
+    def head(self, k: int) -> Candidates:
+        return self.take(range(min(k, len(self))))
+
+    def without(self, excluded: set[int]) -> Candidates:
+        """These candidates less the excluded items, order kept."""
+        return self.take(p for p, item in enumerate(self.item_ids) if item not in excluded)
+
+
 class StageTrace(BaseModel):
     """What one stage did for one request."""
 
@@ -56,7 +124,7 @@ class StageTrace(BaseModel):
 class StageResult(BaseModel):
     """What a stage deployment returns to the Gateway."""
 
-    candidates: list[Candidate]
+    candidates: Candidates
     trace: StageTrace
 
 

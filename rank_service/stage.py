@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.api import Candidate, StageResult, StageTrace
+from core.api import Candidates, StageResult, StageTrace
 from core.online_store import UserProfile
 from core.registry import ModelRef, Registry
 from rank_service.probe import check_finite
@@ -42,7 +42,7 @@ class RankRequest(BaseModel):
     """One caller's candidates, and the model to score them with."""
 
     user_id: int
-    candidates: list[Candidate]
+    candidates: Candidates
     model_id: str = Field(SERVING, description='"NAME/VERSION", or "" for the user_config model')
 
 
@@ -82,7 +82,7 @@ class RankStage:
         self.scorer = scorer
         logger.info("rank now serves %s", scorer.tag)
 
-    def rank(self, user_id: int, candidates: list[Candidate]) -> StageResult:
+    def rank(self, user_id: int, candidates: Candidates) -> StageResult:
         """Candidates with score = click probability, sorted by it, routes kept."""
         return self.rank_batch([RankRequest(user_id=user_id, candidates=candidates)], {})[0]
 
@@ -108,7 +108,7 @@ class RankStage:
                 ScoreRequest(
                     found.get(requests[i].user_id),
                     requests[i].user_id,
-                    [c.item_id for c in requests[i].candidates],
+                    requests[i].candidates.item_ids,
                 )
                 for i in indices
             ]
@@ -116,11 +116,10 @@ class RankStage:
         ms = (time.perf_counter() - started) * 1000.0
         results = []
         for index, (request, scorer) in enumerate(zip(requests, chosen, strict=True)):
-            scored = [
-                c.model_copy(update={"score": float(score)})
-                for c, score in zip(request.candidates, scores[index], strict=True)
-            ]
-            scored.sort(key=lambda c: c.score, reverse=True)
+            # Stable, like a sort by score descending: ties keep the recall order.
+            order = np.argsort(-scores[index], kind="stable")
+            scored = request.candidates.take(order.tolist())
+            scored.scores = scores[index][order].tolist()
             trace = StageTrace(
                 stage="rank",
                 candidates_in=len(request.candidates),

@@ -16,6 +16,7 @@ from core.registry import Registry
 from core.settings import Settings
 from recall_service.genre_popularity import GenrePopularity
 from recall_service.item_attributes import ItemFilter
+from recall_service.popular_cache import CachedPopularity
 from recall_service.recaller import Recaller
 from recall_service.replica_index import ReplicaIndex, open_replica_index, resolve_ref
 from recall_service.similar import similar_items
@@ -38,7 +39,7 @@ class Recall:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._paths = StarlingPaths(settings.home)
-        self._store = OnlineStore(settings.resolved_redis_url())
+        self._store = CachedPopularity(OnlineStore(settings.resolved_redis_url()))
         # Genre rankings change only when features are rebuilt, which redeploys the app.
         self._genres = GenrePopularity.from_item_features(self._paths.item_features)
         # Serve runs a sync reconfigure in a thread pool: the lock keeps it from closing an
@@ -59,7 +60,10 @@ class Recall:
             loaded = open_replica_index(self._settings, self._paths, ref)
             try:
                 users = user_vectors_for(
-                    ref.name, registry.path(ref), loaded.index, self._settings.recall.recent_items
+                    ref.name,
+                    registry.path(ref),
+                    loaded.searcher,
+                    self._settings.recall.recent_items,
                 )
             except BaseException:
                 loaded.close()
@@ -70,7 +74,7 @@ class Recall:
             logger.exception("recall could not load %s; still serving %s", config, self._label)
             return
         recaller = Recaller(
-            loaded.index, self._store, self._settings, loaded.label, self._genres, users
+            loaded.searcher, self._store, self._settings, loaded.label, self._genres, users
         )
         with self._lock:
             old, self._loaded, self._recaller = self._loaded, loaded, recaller
@@ -99,7 +103,11 @@ class Recall:
             if self._loaded is None:
                 raise RuntimeError("no recall model loaded: give the deployment a user_config")
             return similar_items(
-                self._loaded.index, item_id, k, None if where.empty else where, self._loaded.label
+                self._loaded.searcher,
+                item_id,
+                k,
+                None if where.empty else where,
+                self._loaded.label,
             )
 
     def __del__(self) -> None:

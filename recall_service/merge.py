@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.api import Candidate
+from core.api import Candidates
 
 
 @dataclass(frozen=True)
@@ -17,9 +17,7 @@ class RouteHits:
     quota: int
 
 
-def merge_routes(
-    routes: Sequence[RouteHits], seen: set[int]
-) -> tuple[list[Candidate], dict[str, int]]:
+def merge_routes(routes: Sequence[RouteHits], seen: set[int]) -> tuple[Candidates, dict[str, int]]:
     """Union of the routes' first `quota` unseen items each, best fused score first.
 
     A route's r-th item taken earns (quota - r) / Q, Q the largest quota: ranks, not raw scores,
@@ -31,7 +29,8 @@ def merge_routes(
     users went on to like. Each item appears once and lists every route that proposed it (in
     route order). Also returns how many items each route contributed.
     """
-    merged: dict[int, Candidate] = {}
+    scores: dict[int, float] = {}
+    proposers: dict[int, list[str]] = {}
     contributed: dict[str, int] = {}
     widest = max((route.quota for route in routes), default=0)
     for route in routes:
@@ -41,17 +40,23 @@ def merge_routes(
                 break
             if item in seen:
                 continue
-            candidate = merged.get(item)
-            if candidate is not None and route.route in candidate.routes:
+            names = proposers.get(item)
+            if names is not None and route.route in names:
                 continue
             share = (route.quota - taken) / widest
-            if candidate is None:
-                merged[item] = Candidate(item_id=item, score=share, routes=[route.route])
+            if names is None:
+                scores[item] = share
+                proposers[item] = [route.route]
             else:
-                candidate.routes.append(route.route)
-                candidate.score += share
+                names.append(route.route)
+                scores[item] += share
             taken += 1
         contributed[route.route] = taken
     # A stable sort keeps route order between equal scores.
-    ordered = sorted(merged.values(), key=lambda c: c.score, reverse=True)
-    return ordered, contributed
+    ordered = sorted(scores, key=lambda item: scores[item], reverse=True)
+    merged = Candidates(
+        item_ids=ordered,
+        scores=[scores[item] for item in ordered],
+        routes=[proposers[item] for item in ordered],
+    )
+    return merged, contributed

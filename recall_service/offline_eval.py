@@ -99,7 +99,7 @@ def evaluate_recall(
             genres,
             user_vectors,
         )
-        return [[c.item_id for c in recaller.recall(u).candidates][:k_max] for u in users]
+        return [recaller.recall(u).candidates.item_ids[:k_max] for u in users]
 
     lists: dict[str, tuple[MethodKind, list[list[int]]]] = {}
     for route, field in _QUOTA_FIELDS.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ray import serve
 
-from core.api import Candidate, StageResult
+from core.api import Candidates, StageResult
 from core.experiments import RerankOverrides
 from core.paths import StarlingPaths
 from core.settings import Settings
@@ -20,7 +20,7 @@ class Rerank:
 
     async def rerank(
         self,
-        ranked: list[Candidate],
+        ranked: Candidates,
         k: int,
         excluded: list[int] | None = None,
         genre: str | None = None,

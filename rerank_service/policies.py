@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
 
 from core.api import Candidate
 from rerank_service.item_facts import ItemFacts
@@ -15,92 +18,120 @@ def _adjust(candidate: Candidate, policy: str, delta: float) -> Candidate:
     )
 
 
+@dataclass(frozen=True)
+class Adjustment:
+    """What one policy adds to the scores of the pool (N,), only where `applies` (N,) holds
+    (every item when None); recorded as that policy's contribution."""
+
+    policy: str
+    delta: np.ndarray
+    applies: np.ndarray | None = None
+
+
+def _lookup(ids: np.ndarray, values: dict[int, float]) -> np.ndarray:
+    """values[id] for each id (N,), float64, 0 for an item without one."""
+    return np.fromiter((values.get(i, 0.0) for i in ids.tolist()), np.float64, len(ids))
+
+
 def freshness_boost(
-    ranked: list[Candidate], facts: ItemFacts, weight: float, half_life_years: float
-) -> list[Candidate]:
-    """Add `weight` for a release of the newest year, halving every `half_life_years`."""
+    ids: np.ndarray, facts: ItemFacts, weight: float, half_life_years: float
+) -> Adjustment | None:
+    """Add `weight` for a release of the newest year, halving every `half_life_years`; items
+    of unknown year get nothing."""
     if weight <= 0:
-        return list(ranked)
-    out = []
-    for candidate in ranked:
-        year = facts.year.get(candidate.item_id)
-        age = facts.newest_year - year if year else None
-        bonus = 0.0 if age is None else weight * 0.5 ** (max(age, 0) / half_life_years)
-        out.append(_adjust(candidate, "freshness", bonus))
-    return out
+        return None
+    years = _lookup(ids, facts.year)
+    age = np.maximum(facts.newest_year - years, 0.0)
+    bonus = np.where(years > 0, weight * 0.5 ** (age / half_life_years), 0.0)
+    return Adjustment("freshness", bonus)
 
 
-def popularity_debias(ranked: list[Candidate], facts: ItemFacts, weight: float) -> list[Candidate]:
+def popularity_debias(ids: np.ndarray, facts: ItemFacts, weight: float) -> Adjustment | None:
     """Subtract `weight` times the item's log-scaled popularity, so the long tail gets a chance."""
     if weight <= 0:
-        return list(ranked)
-    return [
-        _adjust(c, "popularity", -weight * facts.popularity.get(c.item_id, 0.0)) for c in ranked
-    ]
+        return None
+    return Adjustment("popularity", -weight * _lookup(ids, facts.popularity))
 
 
-def trending_boost(ranked: list[Candidate], facts: ItemFacts, weight: float) -> list[Candidate]:
+def trending_boost(ids: np.ndarray, facts: ItemFacts, weight: float) -> Adjustment | None:
     """Add `weight` times the item's trending score (1 for the hottest item).
 
     The ranker estimates whether a user would like an item once they watch it, not whether they
     will watch it; what people watch right now carries that second half.
     """
     if weight <= 0:
-        return list(ranked)
-    return [_adjust(c, "trending", weight * facts.trending.get(c.item_id, 0.0)) for c in ranked]
+        return None
+    return Adjustment("trending", weight * _lookup(ids, facts.trending))
 
 
 def context_genre_boost(
-    ranked: list[Candidate], facts: ItemFacts, genre: str | None
-) -> list[Candidate]:
+    ids: np.ndarray, scores: np.ndarray, facts: ItemFacts, genre: str | None
+) -> Adjustment | None:
     """Lift items of the genre the user is browsing above every other item.
 
     The lift is one more than the spread of the scores, so it holds whatever the other policies
     added before it (trending alone can add up to its weight).
     """
-    if not genre or not ranked:
-        return list(ranked)
-    scores = [c.score for c in ranked]
-    lift = 1.0 + max(scores) - min(scores)
-    return [
-        _adjust(c, "context_genre", lift) if genre in facts.genres.get(c.item_id, []) else c
-        for c in ranked
-    ]
+    if not genre or len(ids) == 0:
+        return None
+    lift = 1.0 + float(scores.max()) - float(scores.min())
+    applies = np.fromiter(
+        (genre in facts.genres.get(i, ()) for i in ids.tolist()), np.bool_, len(ids)
+    )
+    return Adjustment("context_genre", np.full(len(ids), lift), applies)
 
 
-def exclude(ranked: list[Candidate], excluded: set[int]) -> list[Candidate]:
-    return [c for c in ranked if c.item_id not in excluded]
+class GenreMatrix:
+    """Every item's genres as a multi-hot row, so that genre overlaps are array operations."""
+
+    def __init__(self, genres: dict[int, list[str]]) -> None:
+        names = sorted({g for item_genres in genres.values() for g in item_genres})
+        column = {name: j for j, name in enumerate(names)}
+        # Row 0 stands for an item without known genres.
+        self.rows = np.zeros((len(genres) + 1, len(names)), dtype=np.float64)
+        self.row_of: dict[int, int] = {}
+        for row, (item, item_genres) in enumerate(genres.items(), start=1):
+            self.row_of[item] = row
+            for g in item_genres:
+                self.rows[row, column[g]] = 1.0
+
+    def of(self, ids: np.ndarray) -> np.ndarray:
+        """Multi-hot genres (N, G) of the items."""
+        return self.rows[[self.row_of.get(i, 0) for i in ids.tolist()]]
 
 
-def _genre_overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    union = a | b
-    return len(a & b) / len(union) if union else 0.0
+def mmr(
+    scores: np.ndarray, genres: np.ndarray, lam: float, k: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Maximal marginal relevance: positions of k items (best first) trading score (N,)
+    against genre overlap (Jaccard of the multi-hot rows `genres` (N, G)).
 
-
-def mmr(ranked: list[Candidate], facts: ItemFacts, lam: float, k: int) -> list[Candidate]:
-    """Maximal marginal relevance: pick k items trading score against genre overlap.
-
-    Each pick maximises `lam * score - (1 - lam) * max overlap with the picks so far`; the
-    penalty paid is recorded as the `mmr` contribution. `lam == 1` orders by score alone.
-    Each item's max overlap is updated with the newest pick only, so a request costs
-    O(k * candidates) overlaps instead of O(k^2 * candidates).
+    Each pick maximises `lam * score - (1 - lam) * max overlap with the picks so far`, the
+    first of equals in score order winning; also returns the penalty each pick paid, or None
+    when `lam == 1` (order by score alone). Each item's max overlap is updated with the newest
+    pick only, so a request costs k array passes over the candidates.
     """
-    pool = sorted(ranked, key=lambda c: -c.score)
+    order = np.argsort(-scores, kind="stable")
     if lam >= 1:
-        return pool[:k]
-    genres = [frozenset(facts.genres.get(c.item_id, ())) for c in pool]
-    overlap = [0.0] * len(pool)
-    alive = list(range(len(pool)))
-    picked: list[Candidate] = []
-    while alive and len(picked) < k:
-        best = max(alive, key=lambda i: lam * pool[i].score - (1 - lam) * overlap[i])
-        alive.remove(best)
-        chosen = pool[best]
-        penalty = {**chosen.contributions, "mmr": -(1 - lam) * overlap[best]}
-        picked.append(chosen.model_copy(update={"contributions": penalty}))
-        for i in alive:
-            overlap[i] = max(overlap[i], _genre_overlap(genres[i], genres[best]))
-    return picked
+        return order[:k], None
+    pool_scores = scores[order]
+    pool_genres = genres[order]
+    sizes = pool_genres.sum(axis=1)
+    overlap = np.zeros(len(order))
+    alive = np.ones(len(order), dtype=bool)
+    picked: list[int] = []
+    penalties: list[float] = []
+    while len(picked) < min(k, len(order)):
+        value = np.where(alive, lam * pool_scores - (1 - lam) * overlap, -np.inf)
+        best = int(np.argmax(value))
+        alive[best] = False
+        picked.append(best)
+        penalties.append(-(1 - lam) * overlap[best])
+        shared = pool_genres @ pool_genres[best]
+        union = sizes + sizes[best] - shared
+        similarity = np.divide(shared, union, out=np.zeros(len(order)), where=union > 0)
+        overlap = np.maximum(overlap, similarity)
+    return order[picked], np.array(penalties)
 
 
 def cap_per_genre(

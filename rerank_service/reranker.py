@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 
-from core.api import Candidate, StageResult, StageTrace
+import numpy as np
+
+from core.api import Candidate, Candidates, StageResult, StageTrace
 from core.experiments import RerankOverrides
 from core.settings import RerankSettings
 from rerank_service.item_facts import ItemFacts
 from rerank_service.policies import (
+    Adjustment,
+    GenreMatrix,
     cap_per_genre,
     context_genre_boost,
-    exclude,
     freshness_boost,
     mmr,
     pin,
@@ -26,15 +29,18 @@ class Reranker:
 
     Order: business exclusions, score adjustments (trending, freshness, popularity debias, then
     the context genre above them all), MMR selection, the per-genre cap, then pinned positions.
+    The adjustments and MMR run over arrays of the whole pool; only the items MMR picks become
+    Candidate objects.
     """
 
     def __init__(self, settings: RerankSettings, facts: ItemFacts) -> None:
         self.settings = settings
         self.facts = facts
+        self.genres = GenreMatrix(facts.genres)
 
     def rerank(
         self,
-        ranked: list[Candidate],
+        ranked: Candidates,
         k: int,
         excluded: list[int] | None = None,
         genre: str | None = None,
@@ -44,14 +50,31 @@ class Reranker:
         started = time.perf_counter()
         s = self.settings.with_overrides(overrides)
         blocked = set(s.exclude_items) | set(excluded or [])
-        pool = exclude(ranked, blocked)
-        pool = trending_boost(pool, self.facts, s.trending_weight)
-        pool = freshness_boost(pool, self.facts, s.freshness_weight, s.freshness_half_life_years)
-        pool = popularity_debias(pool, self.facts, s.popularity_debias)
-        pool = context_genre_boost(pool, self.facts, genre)
+        pool = ranked.without(blocked)
+        ids = np.array(pool.item_ids, dtype=np.int64)
+        scores = np.array(pool.scores, dtype=np.float64)
+        adjustments: list[Adjustment] = []
+        for adjustment in (
+            trending_boost(ids, self.facts, s.trending_weight),
+            freshness_boost(ids, self.facts, s.freshness_weight, s.freshness_half_life_years),
+            popularity_debias(ids, self.facts, s.popularity_debias),
+        ):
+            if adjustment is not None:
+                scores = scores + adjustment.delta
+                adjustments.append(adjustment)
+        lift = context_genre_boost(ids, scores, self.facts, genre)
+        if lift is not None:
+            scores = scores + np.where(lift.applies, lift.delta, 0.0)
+            adjustments.append(lift)
         # MMR picks a reserve beyond k so that the genre cap can still fill k slots.
         reserve = k * 2 if s.max_per_genre else k
-        chosen = mmr(pool, self.facts, s.mmr_lambda, reserve)
+        picked, penalties = mmr(scores, self.genres.of(ids), s.mmr_lambda, reserve)
+        chosen = [
+            self._candidate(pool, int(p), float(scores[p]), adjustments) for p in picked.tolist()
+        ]
+        if penalties is not None:
+            for candidate, penalty in zip(chosen, penalties.tolist(), strict=True):
+                candidate.contributions["mmr"] = penalty
         chosen = cap_per_genre(chosen, self.facts.genres, s.max_per_genre)
         pins = {i: p for i, p in s.pinned_items.items() if i not in blocked}
         final = top_k(pin(chosen, pins, k), k)
@@ -61,9 +84,24 @@ class Reranker:
             candidates_out=len(final),
             ms=(time.perf_counter() - started) * 1000,
             detail={
-                "excluded": len(ranked) - len(exclude(ranked, blocked)),
+                "excluded": len(ranked) - len(pool),
                 "mmr_lambda": s.mmr_lambda,
                 "max_per_genre": s.max_per_genre,
             },
         )
-        return StageResult(candidates=final, trace=trace)
+        return StageResult(candidates=Candidates.of(final), trace=trace)
+
+    @staticmethod
+    def _candidate(
+        pool: Candidates, position: int, score: float, adjustments: list[Adjustment]
+    ) -> Candidate:
+        contributions = dict(pool.contributions[position]) if pool.contributions else {}
+        for adjustment in adjustments:
+            if adjustment.applies is None or adjustment.applies[position]:
+                contributions[adjustment.policy] = float(adjustment.delta[position])
+        return Candidate(
+            item_id=pool.item_ids[position],
+            score=score,
+            routes=pool.routes[position],
+            contributions=contributions,
+        )

@@ -56,9 +56,11 @@ def candidates(user_id: int) -> list[Candidate]:
 
 
 def assert_same_scores(served: StageResult, alone: StageResult) -> None:
-    expected = {c.item_id: c.score for c in alone.candidates}
-    assert [c.item_id for c in served.candidates] == [c.item_id for c in alone.candidates]
-    assert all(c.score == pytest.approx(expected[c.item_id], abs=1e-6) for c in served.candidates)
+    expected = {c.item_id: c.score for c in alone.candidates.as_list()}
+    assert served.candidates.item_ids == [c.item_id for c in alone.candidates.as_list()]
+    assert all(
+        c.score == pytest.approx(expected[c.item_id], abs=1e-6) for c in served.candidates.as_list()
+    )
 
 
 def test_concurrent_requests_are_batched_and_scored_as_if_alone(rank_app) -> None:
@@ -90,7 +92,7 @@ def test_a_multiplexed_request_is_scored_by_the_model_it_names(rank_app) -> None
         assert_same_scores(result, local.rank_batch([request], scorers)[0])
     # The two models disagree, so matching each one's own scores identifies the model.
     mlp, deepfm_result = (p[2].result() for p in pending[:2])
-    assert [c.item_id for c in mlp.candidates] != [c.item_id for c in deepfm_result.candidates]
+    assert mlp.candidates.item_ids != [c.item_id for c in deepfm_result.candidates.as_list()]
 
     with pytest.raises(Exception, match="no rank model deepfm version v9"):
         handle.options(multiplexed_model_id="deepfm/v9").rank.remote(1, candidates(1)).result()

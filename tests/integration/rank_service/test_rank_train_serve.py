@@ -85,9 +85,9 @@ def test_rank_deployment_sorts_candidates_and_survives_a_bad_version(trained, re
         handle = serve.run(app.bind(settings), name="rank_test", route_prefix=None)
         candidates = [Candidate(item_id=i, score=0.0, routes=[f"r{i % 3}"]) for i in range(1, 41)]
         result = handle.rank.remote(5, candidates).result()
-        scores = [c.score for c in result.candidates]
+        scores = result.candidates.scores
         assert scores == sorted(scores, reverse=True)
-        assert all(c.routes == [f"r{c.item_id % 3}"] for c in result.candidates)
+        assert all(c.routes == [f"r{c.item_id % 3}"] for c in result.candidates.as_list())
         assert result.trace.model == f"mlp:{manifest.version}"
         assert result.trace.detail["profile"] == "found"
 
@@ -95,6 +95,6 @@ def test_rank_deployment_sorts_candidates_and_survives_a_bad_version(trained, re
         handle.reconfigure.remote({"name": "mlp", "version": "v99"}).result()
         again = handle.rank.remote(5, candidates).result()
         assert again.trace.model == f"mlp:{manifest.version}"
-        assert [c.item_id for c in again.candidates] == [c.item_id for c in result.candidates]
+        assert again.candidates.item_ids == [c.item_id for c in result.candidates.as_list()]
     finally:
         serve.shutdown()

@@ -111,18 +111,38 @@ def test_recaller_on_the_trained_version_skips_seen_items_and_names_routes(
     finally:
         replica.close()
 
-    items = [c.item_id for c in result.candidates]
+    items = result.candidates.item_ids
     assert items and not SEEN & set(items)
     assert len(items) == len(set(items))
     assert result.trace.detail["embedding"] == 5
     assert result.trace.detail["item_to_item"] == 5
-    assert all(c.routes for c in result.candidates)
-    assert any("embedding" in c.routes for c in result.candidates)
+    assert all(c.routes for c in result.candidates.as_list())
+    assert any("embedding" in c.routes for c in result.candidates.as_list())
     # The item-to-item route searched Milvus once per seed and kept its quota of unseen items.
-    assert sum("item_to_item" in c.routes for c in result.candidates) == 5
+    assert sum("item_to_item" in c.routes for c in result.candidates.as_list()) == 5
     assert result.trace.model == "item2vec:v1"
-    assert [c.item_id for c in cold.candidates] == [100, 101, 102, 103, 104]
-    assert all(c.routes == ["popular"] for c in cold.candidates)
+    assert cold.candidates.item_ids == [100, 101, 102, 103, 104]
+    assert all(c.routes == ["popular"] for c in cold.candidates.as_list())
+
+
+def test_a_replica_searches_the_versions_vectors_in_memory_with_milvus_answers(
+    trained: ModelManifest, settings: Settings
+) -> None:
+    paths = StarlingPaths(settings.home)
+    replica = open_replica_index(settings, paths, trained.ref())
+    try:
+        assert replica.exact is not None and replica.searcher is replica.exact
+        version = Registry(paths.registry).path(trained.ref())
+        items = np.load(version / ITEM_IDS)[:5].tolist()
+        queries = np.stack([replica.index.vectors(items)[i] for i in items])
+        in_memory = replica.searcher.search(queries, 20)
+        milvus = replica.index.search(queries, 20)
+    finally:
+        replica.close()
+
+    for mine, theirs in zip(in_memory, milvus, strict=True):
+        assert [s for _, s in mine] == pytest.approx([s for _, s in theirs], abs=1e-5)
+        assert {item for item, _ in mine[:10]} == {item for item, _ in theirs[:10]}
 
 
 def test_recall_deployment_serves_and_swaps_versions_without_leaving_copies(
@@ -151,7 +171,7 @@ def test_recall_deployment_serves_and_swaps_versions_without_leaving_copies(
     def served_model() -> str | None:
         result = handle.recall.remote(USER).result(timeout_s=60)
         assert isinstance(result, StageResult)
-        assert not SEEN & {c.item_id for c in result.candidates}
+        assert not SEEN & {c.item_id for c in result.candidates.as_list()}
         return result.trace.model
 
     def reconfigure(version: str) -> None:

@@ -115,8 +115,8 @@ def test_the_recall_deployment_embeds_the_user_from_their_latest_online_profile(
     def embedding_candidates() -> list[int]:
         result = handle.recall.remote(USER).result(timeout_s=60)
         assert result.trace.model == "two_tower:v1"
-        assert all(c.routes == ["embedding"] for c in result.candidates)
-        return [c.item_id for c in result.candidates]
+        assert all(c.routes == ["embedding"] for c in result.candidates.as_list())
+        return result.candidates.item_ids
 
     try:
         before = embedding_candidates()

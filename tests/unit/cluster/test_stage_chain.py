@@ -6,7 +6,7 @@ from typing import Any
 from ray.exceptions import ActorUnavailableError
 
 from cluster.stage_chain import run_chain
-from core.api import Candidate, StageResult, StageTrace
+from core.api import Candidate, Candidates, StageResult, StageTrace
 from core.experiments import RerankOverrides
 
 
@@ -40,19 +40,21 @@ class Stage:
 
 
 def _rerank(
-    candidates: list[Candidate],
+    candidates: Candidates,
     k: int,
     exclude: list[int],
     genre: str | None,
     overrides: RerankOverrides | None,
 ) -> StageResult:
     blocked = set(exclude) | set(overrides.exclude_items or [] if overrides else [])
-    kept = [c.item_id for c in candidates if c.item_id not in blocked][:k]
+    kept = [i for i in candidates.item_ids if i not in blocked][:k]
     return _result("rerank", kept)
 
 
-def _popular(n: int) -> list[Candidate]:
-    return [Candidate(item_id=i, score=0.0, routes=["popular"]) for i in range(900, 900 + n)]
+def _popular(n: int) -> Candidates:
+    return Candidates.of(
+        Candidate(item_id=i, score=0.0, routes=["popular"]) for i in range(900, 900 + n)
+    )
 
 
 def _chain(
@@ -73,34 +75,34 @@ def test_healthy_chain_returns_reranked_items_and_three_traces() -> None:
     out = _chain(
         Stage(_result("recall", [1, 2, 3])), Stage(_result("rank", [3, 1, 2])), Stage(_rerank)
     )
-    assert [c.item_id for c in out.candidates] == [3, 1]
+    assert out.candidates.item_ids == [3, 1]
     assert [t.stage for t in out.traces] == ["recall", "rank", "rerank"]
     assert out.degraded == []
 
 
 def test_a_failing_ranker_degrades_to_the_recall_order() -> None:
     out = _chain(Stage(_result("recall", [1, 2, 3])), Stage(None, "fail"), Stage(_rerank))
-    assert [c.item_id for c in out.candidates] == [1, 2]
+    assert out.candidates.item_ids == [1, 2]
     assert out.degraded == ["rank"]
     assert out.traces[1].detail["degraded"] == "RuntimeError"
 
 
 def test_a_slow_ranker_times_out_instead_of_failing_the_request() -> None:
     out = _chain(Stage(_result("recall", [1, 2, 3])), Stage(None, "hang"), Stage(_rerank))
-    assert [c.item_id for c in out.candidates] == [1, 2]
+    assert out.candidates.item_ids == [1, 2]
     assert out.traces[1].detail["degraded"] == "timeout"
 
 
 def test_failed_recall_and_rerank_fall_back_to_popularity_minus_exclusions() -> None:
     out = _chain(Stage(None, "fail"), Stage(None, "fail"), Stage(None, "fail"), exclude=[900])
-    assert [c.item_id for c in out.candidates] == [901, 902]
+    assert out.candidates.item_ids == [901, 902]
     assert out.degraded == ["recall", "rank", "rerank"]
 
 
 def test_a_replica_that_died_mid_request_is_retried_once() -> None:
     rank = Stage(_result("rank", [2, 1]), "dies_once")
     out = _chain(Stage(_result("recall", [1, 2])), rank, Stage(_rerank))
-    assert [c.item_id for c in out.candidates] == [2, 1]
+    assert out.candidates.item_ids == [2, 1]
     assert rank.calls == 2
     assert out.degraded == []
 
@@ -108,5 +110,5 @@ def test_a_replica_that_died_mid_request_is_retried_once() -> None:
 def test_a_variants_rerank_policy_reaches_the_rerank_stage() -> None:
     recall, rank = Stage(_result("recall", [1, 2, 3])), Stage(_result("rank", [3, 1, 2]))
     out = _chain(recall, rank, Stage(_rerank), overrides=RerankOverrides(exclude_items=[3]))
-    assert [c.item_id for c in out.candidates] == [1, 2]
+    assert out.candidates.item_ids == [1, 2]
     assert out.degraded == []

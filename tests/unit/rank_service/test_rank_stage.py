@@ -89,10 +89,10 @@ def test_stage_sorts_by_probability_and_keeps_routes(home) -> None:
         for i in range(1, 31)
     ]
     result = stage.rank(7, candidates)
-    scores = [c.score for c in result.candidates]
+    scores = result.candidates.scores
     assert scores == sorted(scores, reverse=True)
-    assert {c.item_id for c in result.candidates} == set(range(1, 31))
-    assert all(c.routes == candidates[c.item_id - 1].routes for c in result.candidates)
+    assert {c.item_id for c in result.candidates.as_list()} == set(range(1, 31))
+    assert all(c.routes == candidates[c.item_id - 1].routes for c in result.candidates.as_list())
     assert result.trace.stage == "rank" and result.trace.model == "mlp:v1"
     assert (result.trace.candidates_in, result.trace.candidates_out) == (30, 30)
     assert result.trace.detail["profile"] == "cold"
@@ -127,8 +127,8 @@ def test_a_version_that_scores_nan_is_refused_and_the_old_one_keeps_serving(home
     stage.reconfigure({"name": "mlp", "version": "v2"})
     after = stage.rank(4, candidates)
     assert after.trace.model == "mlp:v1"
-    assert [c.score for c in after.candidates] == [c.score for c in before.candidates]
-    assert all(np.isfinite(c.score) for c in after.candidates)
+    assert after.candidates.scores == [c.score for c in before.candidates.as_list()]
+    assert all(np.isfinite(c.score) for c in after.candidates.as_list())
 
 
 def test_a_batch_is_scored_with_one_forward_pass_per_model_and_split_back(home) -> None:
@@ -181,19 +181,19 @@ def test_a_batch_is_scored_with_one_forward_pass_per_model_and_split_back(home) 
         "found",
     ]
     for request, result in zip(requests, results, strict=True):
-        scores = [c.score for c in result.candidates]
+        scores = result.candidates.scores
         assert scores == sorted(scores, reverse=True)
-        assert sorted(c.item_id for c in result.candidates) == sorted(
-            c.item_id for c in request.candidates
+        assert sorted(c.item_id for c in result.candidates.as_list()) == sorted(
+            c.item_id for c in request.candidates.as_list()
         )
         scorer = scorers[request.model_id] if request.model_id else stage.scorer
         alone = scorer.score(
             profile if request.user_id == 1 else None,
             request.user_id,
-            [c.item_id for c in request.candidates],
+            request.candidates.item_ids,
         )
-        by_item = dict(zip([c.item_id for c in request.candidates], alone, strict=True))
-        assert all(abs(c.score - by_item[c.item_id]) < 1e-6 for c in result.candidates)
+        by_item = dict(zip(request.candidates.item_ids, alone, strict=True))
+        assert all(abs(c.score - by_item[c.item_id]) < 1e-6 for c in result.candidates.as_list())
     # The two models disagree, so matching each one's own scores identifies the model.
     ids = list(range(20, 45))
     assert not np.allclose(scorers[other].score(None, 2, ids), stage.scorer.score(None, 2, ids))

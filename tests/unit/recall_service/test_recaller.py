@@ -100,8 +100,8 @@ def test_routes_weigh_in_proportion_to_their_quotas_and_name_themselves() -> Non
 
     result = _recaller(store).recall(7)
 
-    items = [c.item_id for c in result.candidates]
-    routes = {c.item_id: c.routes for c in result.candidates}
+    items = result.candidates.item_ids
+    routes = {c.item_id: c.routes for c in result.candidates.as_list()}
     # The two unseen items nearest to 1 and 2 are 3 and 4; popular without 1 and 2: 5, 6, 9.
     # Shares over the largest quota, 3: popular 5 -> 1, 6 -> 2/3, 9 -> 1/3; embedding (quota 2)
     # 3 -> 2/3, 4 -> 1/3. Equal shares keep route order.
@@ -113,7 +113,7 @@ def test_routes_weigh_in_proportion_to_their_quotas_and_name_themselves() -> Non
         6: ["popular"],
         9: ["popular"],
     }
-    scores = [c.score for c in result.candidates]
+    scores = result.candidates.scores
     assert scores == sorted(scores, reverse=True)
     assert result.trace.model == "item2vec:v1"
     assert result.trace.candidates_out == 5
@@ -125,9 +125,9 @@ def test_an_item_found_by_both_routes_appears_once_with_both_routes_and_ranks_fi
 
     result = _recaller(store, embedding=2, popular=2).recall(7)
 
-    items = [c.item_id for c in result.candidates]
+    items = result.candidates.item_ids
     assert items == [6, 1, 7]
-    assert result.candidates[0].routes == ["embedding", "popular"]
+    assert result.candidates.as_list()[0].routes == ["embedding", "popular"]
     assert 5 not in items
 
 
@@ -136,7 +136,7 @@ def test_recent_items_without_a_vector_are_skipped() -> None:
 
     result = _recaller(store, embedding=1, popular=0).recall(7)
 
-    assert [c.item_id for c in result.candidates] == [3]
+    assert result.candidates.item_ids == [3]
 
 
 def test_cold_users_get_popular_items_only() -> None:
@@ -147,8 +147,8 @@ def test_cold_users_get_popular_items_only() -> None:
 
     for store, user in ((no_profile, 7), (unknown_items, 8)):
         result = _recaller(store).recall(user)
-        assert [c.item_id for c in result.candidates] == [5, 1, 6]
-        assert all(c.routes == ["popular"] for c in result.candidates)
+        assert result.candidates.item_ids == [5, 1, 6]
+        assert all(c.routes == ["popular"] for c in result.candidates.as_list())
         assert result.trace.detail == {**NO_ROUTE, "popular": 3}
 
 
@@ -160,7 +160,7 @@ def test_each_route_is_asked_for_enough_items_to_fill_its_quota_after_seen_ones(
 
     assert recaller.index.searches == [2 + 3]
     # Nearest to item 1 are 1, 2, 3 (seen), then 4 and 8; popular without seen: 5 and 6.
-    assert [c.item_id for c in result.candidates] == [4, 5, 8, 6]
+    assert result.candidates.item_ids == [4, 5, 8, 6]
 
 
 def test_merge_adds_up_quota_shares_of_agreeing_routes_and_drops_seen_items() -> None:
@@ -173,13 +173,13 @@ def test_merge_adds_up_quota_shares_of_agreeing_routes_and_drops_seen_items() ->
     )
 
     # Shares are (quota - r) / 5. a: 2 -> 2/5, 3 -> 1/5; b: 3 -> 1, 2 -> 4/5, 4 -> 3/5, 5 -> 2/5.
-    assert [(c.item_id, c.routes) for c in candidates] == [
+    assert list(zip(candidates.item_ids, candidates.routes, strict=True)) == [
         (2, ["a", "b"]),
         (3, ["a", "b"]),
         (4, ["b"]),
         (5, ["b"]),
     ]
-    assert [c.score for c in candidates] == pytest.approx([1.2, 1.2, 0.6, 0.4])
+    assert candidates.scores == pytest.approx([1.2, 1.2, 0.6, 0.4])
     assert contributed == {"a": 2, "b": 4}
 
 
@@ -189,7 +189,7 @@ def test_a_narrow_route_lifts_the_wide_routes_items_it_agrees_with() -> None:
 
     candidates, _ = merge_routes([wide, narrow], seen=set())
 
-    order = [c.item_id for c in candidates]
+    order = candidates.item_ids
     # Item 7 (popular share 0.4, the genre route's best: + 0.2) overtakes popular item 6 (0.5);
     # the genre route's own find, item 20 (0.1), joins the candidates near the end.
     assert order.index(4) < order.index(7) < order.index(6)
@@ -202,8 +202,8 @@ def test_item_to_item_ranks_items_near_all_seeds_above_items_near_one() -> None:
     result = _recaller(store, embedding=0, popular=0, item_to_item=3).recall(7)
 
     # Mean cosine to seeds 1 and 2: item 3 0.97, 4 0.88, 8 0.56, then 7 0.33 (over quota).
-    assert [c.item_id for c in result.candidates] == [3, 4, 8]
-    assert all(c.routes == ["item_to_item"] for c in result.candidates)
+    assert result.candidates.item_ids == [3, 4, 8]
+    assert all(c.routes == ["item_to_item"] for c in result.candidates.as_list())
     assert result.trace.detail == {**NO_ROUTE, "item_to_item": 3}
 
 
@@ -225,7 +225,7 @@ def test_a_cold_user_asking_for_a_genre_gets_that_genres_best_items_and_popular_
         42, genre="Drama"
     )
 
-    routes = {c.item_id: c.routes for c in result.candidates}
+    routes = {c.item_id: c.routes for c in result.candidates.as_list()}
     assert routes == {5: ["popular"], 1: ["popular", "genre"], 2: ["genre"]}
     assert result.trace.detail == {**NO_ROUTE, "popular": 2, "genre": 2}
 
@@ -237,7 +237,7 @@ def test_a_known_user_gets_items_of_their_top_genres() -> None:
 
     result = _recaller(store, embedding=0, popular=0, genre=5, genres=genres).recall(7)
 
-    assert [(c.item_id, c.routes) for c in result.candidates] == [(3, ["genre"])]
+    assert [(c.item_id, c.routes) for c in result.candidates.as_list()] == [(3, ["genre"])]
 
 
 def test_a_requested_genre_keeps_the_embedding_route_to_that_genre() -> None:
@@ -262,5 +262,5 @@ def test_a_requested_genre_keeps_the_embedding_route_to_that_genre() -> None:
     browsing = recaller.recall(7, genre="Western")
 
     # Without the genre the nearest items to 1 and 2 (the x axis) win; with it, the Westerns.
-    assert [c.item_id for c in plain.candidates] == [3, 4]
-    assert [c.item_id for c in browsing.candidates] == [8, 7]
+    assert plain.candidates.item_ids == [3, 4]
+    assert browsing.candidates.item_ids == [8, 7]

@@ -1,0 +1,49 @@
+from core.online_store import UserProfile
+from recall_service.popular_cache import CachedPopularity
+
+
+class Store:
+    """An online store in memory that counts its popularity reads."""
+
+    def __init__(self, ranking: list[tuple[int, float]]) -> None:
+        self.ranking = ranking
+        self.fingerprint: str | None = "features-1"
+        self.reads = 0
+
+    def profile(self, user_id: int) -> UserProfile | None:
+        return UserProfile(user_id=user_id)
+
+    def seen(self, user_id: int) -> set[int]:
+        return {user_id}
+
+    def popular(self, n: int) -> list[tuple[int, float]]:
+        self.reads += 1
+        return self.ranking[:n]
+
+    def snapshot(self) -> str | None:
+        return self.fingerprint
+
+
+def test_the_ranking_is_read_once_per_published_snapshot() -> None:
+    store = Store([(item, 100.0 - item) for item in range(1, 11)])
+    cached = CachedPopularity(store)
+
+    assert cached.popular(3) == [(1, 99.0), (2, 98.0), (3, 97.0)]
+    assert cached.popular(2) == [(1, 99.0), (2, 98.0)]
+    assert store.reads == 1
+    # A longer list than the one held is read again; the whole ranking is never read twice.
+    assert len(cached.popular(5)) == 5
+    assert len(cached.popular(50)) == 10
+    assert len(cached.popular(80)) == 10
+    assert store.reads == 3
+
+    store.ranking = [(42, 1.0)]
+    assert cached.popular(3) == [(1, 99.0), (2, 98.0), (3, 97.0)]
+    store.fingerprint = "features-2"
+    assert cached.popular(3) == [(42, 1.0)]
+
+
+def test_profiles_and_seen_sets_are_always_read_fresh() -> None:
+    cached = CachedPopularity(Store([]))
+    assert cached.seen(7) == {7}
+    assert cached.profile(7) == UserProfile(user_id=7)
