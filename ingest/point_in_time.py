@@ -46,7 +46,12 @@ class Entities:
 
 def sort_by_entity(block: pa.Table, key: str) -> pa.Table:
     """Order by entity, then time; event_id breaks ties so every run gives the same order."""
-    return block.sort_by([(key, "ascending"), ("ts_ms", "ascending"), ("event_id", "ascending")])
+    keys = [(key, "ascending"), ("ts_ms", "ascending"), ("event_id", "ascending")]
+    order = pc.sort_indices(block, sort_keys=keys).to_numpy()
+    # A block sorted once stays as it is: taking every column again would copy it for nothing.
+    if np.array_equal(order, np.arange(len(order))):
+        return block
+    return block.take(order)
 
 
 def entity_order(keys: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -151,11 +156,12 @@ def window_top_genres(
     parents = pc.list_parent_indices(genres).to_numpy()
     flat = pc.list_flatten(genres)
     names = pc.unique(flat).sort() if len(flat) else pa.array([], pa.string())
-    counts = np.zeros((len(genres), len(names)), dtype=np.int32)
+    counts = np.zeros((len(genres), len(names)), dtype=np.int64)
     if len(names):
         codes = pc.index_in(flat, value_set=names).to_numpy()
         rows = include[parents]
-        np.add.at(counts, (parents[rows], codes[rows]), 1)
+        cells = np.bincount(parents[rows] * len(names) + codes[rows], minlength=counts.size)
+        counts = cells.reshape(counts.shape)
     window = window_sums(counts, lo, hi)
     # names are sorted, so a stable sort on descending counts breaks ties by name.
     order = np.argsort(-window, axis=1, kind="stable")[:, :k]

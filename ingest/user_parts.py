@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from ingest.item_attributes import with_catalog
 from ingest.latest_features import latest_user_features
-from ingest.point_in_time import with_user_side
+from ingest.point_in_time import sort_by_entity, with_user_side
 from ingest.samples import in_period, to_samples
 from ingest.sequences import user_sequences
 from ingest.stats import daily_distinct
@@ -75,7 +75,8 @@ def build_part(
 ) -> PartWritten:
     """Samples, latest user features and sequences of `rows` (whole users' rating events with
     their item side) into `folders`, as files called `name`.parquet."""
-    rows = with_catalog(rows, catalog)
+    # Sorted while narrow, so the sorts of the user side find their rows in order.
+    rows = with_catalog(sort_by_entity(rows, "user_id"), catalog)
     samples = to_samples(with_user_side(rows, threshold), threshold)
     active = daily_distinct(rows, "user_id", "active_users")
     return PartWritten(
