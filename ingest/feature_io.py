@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 from ray.data import DataContext
@@ -13,9 +15,9 @@ from ray.data import DataContext
 from core.storage import OutputManifest, atomic_dir, write_manifest
 
 # Rows of one part of the user side: a part's windows and sample files stay well under a GiB.
-ROWS_PER_PART = 1_000_000
-# The event columns the features job reads: `source` is never used and costs a string per row.
-EVENT_COLUMNS = ["event_id", "user_id", "item_id", "event_type", "value", "ts"]
+ROWS_PER_PART = 500_000
+# The event columns the features job reads of a rating: `source` costs a string per row, unused.
+RATING_COLUMNS = ["event_id", "user_id", "item_id", "value", "ts"]
 
 
 def configure_ray_data() -> None:
@@ -38,10 +40,20 @@ def _dataset(folder: Path) -> pds.Dataset:
     return pds.dataset(folder, format="parquet")
 
 
-def read_events(folder: Path, schema: pa.Schema) -> pa.Table:
-    """The EVENT_COLUMNS of every event in the lake `folder`, cast to `schema`'s types."""
-    table = _dataset(folder).to_table(columns=EVENT_COLUMNS)
-    return table.cast(pa.schema([schema.field(name) for name in EVENT_COLUMNS]))
+def read_ratings(folder: Path, schema: pa.Schema) -> pa.Table:
+    """The rating events of the lake `folder`: RATING_COLUMNS cast to `schema`'s types.
+
+    Filtered while scanning, so the other events and the event_type column are never held.
+    """
+    table = _dataset(folder).to_table(
+        columns=RATING_COLUMNS, filter=pc.field("event_type") == "rating"
+    )
+    return table.cast(pa.schema([schema.field(name) for name in RATING_COLUMNS]))
+
+
+def event_batches(folder: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Every event of the lake `folder`, a few columns a batch at a time."""
+    return iter(_dataset(folder).to_batches(columns=columns))
 
 
 def read_table(folder: Path, schema: pa.Schema) -> pa.Table:

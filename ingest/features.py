@@ -26,11 +26,12 @@ from ingest.feature_io import (
     ROWS_PER_PART,
     commit_parts,
     configure_ray_data,
-    read_events,
+    event_batches,
+    read_ratings,
     read_table,
     write_table,
 )
-from ingest.item_attributes import catalog_attributes, rating_events
+from ingest.item_attributes import as_rating_events, catalog_attributes
 from ingest.latest_features import item_features_table, latest_item_stats
 from ingest.point_in_time import with_item_side
 from ingest.samples import split_cutoff
@@ -95,12 +96,11 @@ def build_features(
         return OutputManifest(step=f"features.{step}", inputs=inputs, extra=extra)
 
     catalog = catalog_attributes(read_table(paths.items, ITEMS))
-    events = read_events(paths.events, EVENTS)
-    event_count = events.num_rows
-    daily = [daily_counts(events)]
-    ratings = rating_events(events)
-    del events
+    daily = [daily_counts(batch) for batch in event_batches(paths.events, ["ts", "event_type"])]
+    event_count = sum(int(partial["events"].to_numpy().sum()) for partial in daily)
+    ratings = as_rating_events(read_ratings(paths.events, EVENTS))
     ts = ratings["ts_ms"].to_numpy()
+    rating_count = len(ts)
     cutoff_ms = split_cutoff(ts, settings.data.test_fraction)
     newest_ms = int(ts.max())
     split = {"cutoff": _as_datetime(cutoff_ms).isoformat()}
@@ -115,7 +115,9 @@ def build_features(
 
     parts = user_parts(ratings["user_id"].to_numpy(), rows_per_part)
     shared = ray.put(ratings)
-    del ratings
+    del ratings, ts
+    # Arrow keeps freed buffers for reuse; the parts' workers need that memory more.
+    pa.default_memory_pool().release_unused()
     targets = {
         "train": (paths.train_samples, SAMPLES, manifest("train", **split)),
         "test": (paths.test_samples, SAMPLES, manifest("test", **split)),
@@ -145,7 +147,7 @@ def build_features(
     write_stats(paths.stats, build_stats(daily, histogram, counts), manifest("stats"))
     return FeaturesSummary(
         events=event_count,
-        rating_events=len(ts),
+        rating_events=rating_count,
         train_samples=rows["train"],
         test_samples=rows["test"],
         item_features=items,

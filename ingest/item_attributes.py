@@ -87,7 +87,11 @@ def lookup(table: pa.Table, item_ids: np.ndarray) -> pa.Table:
 
 def rating_events(batch: pa.Table) -> pa.Table:
     """The rating events of an EVENTS batch as RATING_EVENTS (other event types are dropped)."""
-    ratings = batch.filter(pc.equal(batch["event_type"], "rating"))
+    return as_rating_events(batch.filter(pc.equal(batch["event_type"], "rating")))
+
+
+def as_rating_events(ratings: pa.Table) -> pa.Table:
+    """EVENTS columns of rating events only (event_type may be left out) as RATING_EVENTS."""
     return pa.table(
         {
             "event_id": ratings["event_id"],

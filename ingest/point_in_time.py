@@ -101,14 +101,15 @@ def window_moments(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Count, mean and population stddev of the non-NaN `values` in each window [lo, hi).
 
-    Every window starts at the first row of its entity (lo), as all windows here do. Values
+    Every window starts at the first row of its entity (lo, in row order), as all windows here
+    do. Values
     are centred on their entity's mean and summed per entity: a window's figures depend on its
     entity's rows alone, exact for a single rating (stddev 0.0) however the rows are blocked.
     """
     if len(values) == 0:
         empty = np.zeros(len(lo))
         return np.zeros(len(lo), dtype=np.int64), empty, empty
-    firsts = np.unique(lo)
+    firsts = lo[np.concatenate([[True], lo[1:] != lo[:-1]])]
     sizes = np.diff(np.append(firsts, len(values)))
     segment = np.repeat(np.arange(len(firsts)), sizes)
     known = ~np.isnan(values)
