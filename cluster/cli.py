@@ -5,20 +5,32 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from cluster import commands, operator_commands
-from cluster.k8s_render import RAYSERVICE_MANIFEST, ClusterTarget
 from cluster.runtime import interrupt_on_signals
-from cluster.serve_config import DEFAULT_CONFIG
-from recall_service.trainers import TRAINERS
 
 log = logging.getLogger("starling")
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+class _RecallModels:
+    """The recall model names as argparse choices, looked up only when a flag is checked or
+    shown: the trainers import torch, which `ingest` and `features` never need."""
+
+    def __contains__(self, name: object) -> bool:
+        from recall_service.trainers import TRAINERS
+
+        return name in TRAINERS
+
+    def __iter__(self) -> Iterator[str]:
+        from recall_service.trainers import TRAINERS
+
+        return iter(TRAINERS)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -140,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recall.add_argument(
         "--model",
-        choices=list(TRAINERS),
+        choices=_RecallModels(),
         default=argparse.SUPPRESS,
         help="recall model (default STARLING_RECALL_MODEL, item2vec)",
     )
@@ -175,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--model",
-        choices=list(TRAINERS),
+        choices=_RecallModels(),
         default=None,
         help="recall model whose newest version the embedding routes use (default: serving)",
     )
@@ -258,12 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing; exit 1 when the manifest differs from what rendering gives",
     )
-    render.add_argument("--manifest", type=Path, default=RAYSERVICE_MANIFEST)
-    render.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="serve config")
+    render.add_argument("--manifest", type=Path, help="default k8s/rayservice.yaml")
+    render.add_argument("--config", type=Path, help="serve config (default cluster's)")
     render.add_argument(
         "--cluster-home",
-        default=ClusterTarget().home,
-        help="STARLING_HOME inside the pods (the shared volume's mount path)",
+        help="STARLING_HOME inside the pods (the shared volume's mount path; default "
+        "/data/starling)",
     )
     render.set_defaults(run=operator_commands.k8s_render)
     _models_parser(sub, common)
@@ -335,8 +347,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         return commands.fail(f"invalid setting {where}: {first['msg']}")
-    except commands.USER_ERRORS as error:
-        return commands.fail(str(error))
+    except Exception as error:
+        if isinstance(error, commands.user_errors()):
+            return commands.fail(str(error))
+        raise
 
 
 if __name__ == "__main__":

@@ -6,29 +6,17 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from cluster.app import NothingToServeError
-from cluster.k8s_render import RenderError
 from cluster.local_redis import LocalRedisError
-from cluster.operations import (
-    AppNotRunningError,
-    NotSettledError,
-    PromotionRefusedError,
-    ScaleError,
-)
-from cluster.pipeline import StepReport, run_pipeline
-from cluster.recommend_eval import recommend_lists
 from cluster.runtime import (
     full_runtime,
     interrupt_on_signals,
     online_store_runtime,
     ray_runtime,
 )
-from cluster.serve_config import UnknownDeploymentError
-from cluster.serving import DeployError, base_url, deploy, forget_address
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, Registry
@@ -40,25 +28,41 @@ from ingest.online_publish import publish_online
 from ingest.sources.event_log import EventLogOptions, parse_mapping
 from ingest.sources.spec import SourceError
 from ingest.synth import SynthConfig, generate
-from rank_service.evaluate import compare_rank_models
-from rank_service.train import train_rank as train_rank_model
-from recall_service.offline_eval import evaluate_recall
-from recall_service.trainers import recall_trainer
 
-USER_ERRORS: tuple[type[Exception], ...] = (
-    SourceError,
-    NothingToServeError,
-    LocalRedisError,
-    DeployError,
-    ModelNotFoundError,
-    FileNotFoundError,
-    RenderError,
-    AppNotRunningError,
-    PromotionRefusedError,
-    ScaleError,
-    UnknownDeploymentError,
-    NotSettledError,
-)
+if TYPE_CHECKING:
+    from cluster.pipeline import StepReport
+
+# Serving, training and evaluation modules import torch and ray.serve: they are imported in the
+# commands that use them, so `starling ingest` or `features` starts in a second, not in tens.
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """Errors the CLI reports as one line, not as a traceback."""
+    from cluster.app import NothingToServeError
+    from cluster.k8s_render import RenderError
+    from cluster.operations import (
+        AppNotRunningError,
+        NotSettledError,
+        PromotionRefusedError,
+        ScaleError,
+    )
+    from cluster.serve_config import UnknownDeploymentError
+    from cluster.serving import DeployError
+
+    return (
+        SourceError,
+        NothingToServeError,
+        LocalRedisError,
+        DeployError,
+        ModelNotFoundError,
+        FileNotFoundError,
+        RenderError,
+        AppNotRunningError,
+        PromotionRefusedError,
+        ScaleError,
+        UnknownDeploymentError,
+        NotSettledError,
+    )
 
 
 def say(line: str) -> None:
@@ -155,6 +159,8 @@ def features(args: argparse.Namespace) -> int:
 
 
 def train_recall(args: argparse.Namespace) -> int:
+    from recall_service.trainers import recall_trainer
+
     name = args.model if "model" in vars(args) else Settings().recall_model
     trainer = recall_trainer(name)
     settings = settings_from(args, train=_train_overrides(args), **{name: _epochs(args)})
@@ -165,6 +171,8 @@ def train_recall(args: argparse.Namespace) -> int:
 
 
 def train_rank(args: argparse.Namespace) -> int:
+    from rank_service.train import train_rank as train_rank_model
+
     rank = {**_epochs(args), **({"model": args.model} if "model" in vars(args) else {})}
     settings = settings_from(args, train=_train_overrides(args), rank=rank)
     with ray_runtime(settings):
@@ -174,6 +182,10 @@ def train_rank(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    from cluster.recommend_eval import recommend_lists
+    from rank_service.evaluate import compare_rank_models
+    from recall_service.offline_eval import evaluate_recall
+
     settings = settings_from(args)
     paths = StarlingPaths(settings.home)
     if args.kind == "recall":
@@ -203,6 +215,8 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def _serve_forever(settings: Settings) -> None:
+    from cluster.serving import deploy, forget_address
+
     try:
         _announce_and_wait(deploy(settings))
     finally:
@@ -225,6 +239,8 @@ def _announce_and_wait(url: str) -> None:
 
 
 def up(args: argparse.Namespace) -> int:
+    from cluster.pipeline import run_pipeline
+
     settings = settings_from(args)
     say(f"home: {settings.home}")
     try:
@@ -247,6 +263,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
+    from cluster.serving import base_url
+
     settings = settings_from(args)
     paths = StarlingPaths(settings.home)
     say(f"home      {settings.home}")

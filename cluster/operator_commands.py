@@ -8,25 +8,29 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import redis
 
 from cluster.abtest_report import read_feedback, report_table, variant_reports
-from cluster.app import NothingToServeError, serving_refs
 from cluster.commands import fail, say, settings_from
-from cluster.k8s_render import ClusterTarget, render
-from cluster.operations import AppStatus, promote
-from cluster.operations import scale as scale_deployment
 from cluster.runtime import online_store_runtime
-from cluster.serving import connected
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, ModelRef, Registry
 from core.settings import Settings
 from ingest.stream_consumer import consume_events as consume_stream
 
+if TYPE_CHECKING:
+    from cluster.operations import AppStatus
+
+# Modules that import torch or ray.serve are imported in the commands that use them (see
+# cluster.commands).
+
 
 def models_list(args: argparse.Namespace) -> int:
+    from cluster.app import NothingToServeError, serving_refs
+
     settings = settings_from(args)
     registry = Registry(StarlingPaths(settings.home).registry)
     try:
@@ -57,6 +61,9 @@ def models_list(args: argparse.Namespace) -> int:
 
 
 def models_promote(args: argparse.Namespace) -> int:
+    from cluster.operations import promote
+    from cluster.serving import connected
+
     settings = settings_from(args)
     with connected(settings):
         done = promote(settings, args.kind, args.name, args.version)
@@ -70,6 +77,9 @@ def models_promote(args: argparse.Namespace) -> int:
 
 
 def scale(args: argparse.Namespace) -> int:
+    from cluster.operations import scale as scale_deployment
+    from cluster.serving import connected
+
     settings = settings_from(args)
     flags = vars(args)
     with connected(settings):
@@ -134,6 +144,12 @@ def abtest_report(args: argparse.Namespace) -> int:
 
 
 def k8s_render(args: argparse.Namespace) -> int:
+    from cluster.k8s_render import RAYSERVICE_MANIFEST, ClusterTarget, render
+    from cluster.serve_config import DEFAULT_CONFIG
+
+    args.manifest = args.manifest or RAYSERVICE_MANIFEST
+    args.config = args.config or DEFAULT_CONFIG
+    args.cluster_home = args.cluster_home or ClusterTarget().home
     result = render(args.manifest, args.config, ClusterTarget(home=args.cluster_home))
     if args.check:
         if result.changed:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import FrameType
 from typing import NoReturn
 
 import ray
-from ray import serve
 
 from cluster.local_redis import LocalRedis
 from core.paths import StarlingPaths
@@ -69,7 +69,10 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
         yield
     finally:
         # An app deployed to an existing cluster outlives this process; a local one drains first.
-        if not settings.ray_address:
+        # Serve can only run on the Ray this process started if this process imported it.
+        if not settings.ray_address and "ray.serve" in sys.modules:
+            from ray import serve
+
             serve.shutdown()
         ray.shutdown()
 

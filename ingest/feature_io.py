@@ -1,32 +1,23 @@
-"""Reading the lake into Ray Data and writing feature folders atomically with their manifests."""
+"""Reading the lake for the features job and committing its output folders with manifests."""
 
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pds
 import pyarrow.parquet as pq
-import ray
-from ray.data import DataContext, Dataset
-from ray.data.context import ShuffleStrategy
+from ray.data import DataContext
 
 from core.storage import OutputManifest, atomic_dir, write_manifest
 
-# Large enough that MovieLens 25M samples land in a few dozen files, not hundreds of tiny ones.
-ROWS_PER_FILE = 1_000_000
-# Rows per shuffle partition: a block of user windows stays well under a GiB of memory.
-ROWS_PER_PARTITION = 500_000
-_HASH_SHUFFLES = (
-    ShuffleStrategy.HASH_SHUFFLE,
-    ShuffleStrategy.SHUFFLE_V2,
-    ShuffleStrategy.GPU_SHUFFLE,
-)
+# Rows of one part of the user side: a part's windows and sample files stay well under a GiB.
+ROWS_PER_PART = 500_000
+# The event columns the features job reads of a rating: `source` costs a string per row, unused.
+RATING_COLUMNS = ["event_id", "user_id", "item_id", "value", "ts"]
 
 
 def configure_ray_data() -> None:
@@ -42,94 +33,48 @@ def configure_ray_data() -> None:
     context.use_datasource_v2 = False
 
 
-def shuffle_partitions(rows: int) -> int:
-    """Partitions of a shuffle: every CPU busy, and blocks of at most ROWS_PER_PARTITION rows."""
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    return max(cpus, math.ceil(rows / ROWS_PER_PARTITION))
-
-
-def co_locate(ds: Dataset, key: str, partitions: int) -> Dataset:
-    """`ds` reshuffled so that each block holds every row of its keys (all of a user's events).
-
-    This is the shuffle `GroupedData.map_groups` runs before it hands whole blocks to its groups
-    (a hash repartition on the key, or a sort); `per_block` then sees thousands of entities per
-    call and computes them at once with numpy, where map_groups would call Python per entity.
-    """
-    if ds.context.shuffle_strategy in _HASH_SHUFFLES:
-        return ds.repartition(partitions, keys=[key], sort=True)
-    return ds.sort(key)
-
-
-class SplitEntityError(RuntimeError):
-    """An entity's rows reached `per_block` in more than one block: its features would be wrong."""
-
-
-def check_one_row_per_key(keys: np.ndarray, key: str) -> None:
-    """Raise SplitEntityError when a key repeats in a latest-features table.
-
-    `per_block` emits one latest row per entity and block, so a repeated key is exactly an
-    entity that `co_locate` left split across blocks. Ray 2.60 never splits a keyed
-    repartition's output (`disallow_block_splitting`); this guards that assumption.
-    """
-    unique, counts = np.unique(keys, return_counts=True)
-    if len(unique) != len(keys):
-        examples = unique[counts > 1][:5].tolist()
-        raise SplitEntityError(
-            f"{len(keys) - len(unique)} {key} values were split across blocks (e.g. {examples})"
-        )
-
-
-def checked_per_key(ds: Dataset, key: str) -> Dataset:
-    """`ds` (one row per `key`) materialized, after `check_one_row_per_key`."""
-    ds = ds.materialize()
-    batches = ds.select_columns([key]).iter_batches(batch_format="numpy", batch_size=None)
-    parts = [batch[key] for batch in batches]
-    check_one_row_per_key(np.concatenate(parts) if parts else np.empty(0, np.int64), key)
-    return ds
-
-
-def per_block(ds: Dataset, fn: Callable[..., pa.Table], **fn_kwargs: Any) -> Dataset:
-    """Apply `fn` to each whole block of `ds` (a block of `co_locate` keeps its entities whole)."""
-    return ds.map_batches(fn, batch_size=None, batch_format="pyarrow", fn_kwargs=fn_kwargs)
-
-
-def read_dataset(folder: Path, schema: pa.Schema) -> Dataset:
-    """A lake folder as a Dataset with exactly the columns of `schema`.
-
-    Selecting the schema's columns drops the hive partition column (`month=...`) that Ray Data
-    adds from folder names; the `_manifest.json` beside the data is skipped by its extension.
-    """
+def _dataset(folder: Path) -> pds.Dataset:
+    """A lake folder's Parquet files; `_manifest.json` and hidden files are skipped by name."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} does not exist: run `starling ingest` first")
-    return ray.data.read_parquet(str(folder), file_extensions=["parquet"]).select_columns(
-        schema.names
+    return pds.dataset(folder, format="parquet")
+
+
+def read_ratings(folder: Path, schema: pa.Schema) -> pa.Table:
+    """The rating events of the lake `folder`: RATING_COLUMNS cast to `schema`'s types.
+
+    Filtered while scanning, so the other events and the event_type column are never held.
+    """
+    table = _dataset(folder).to_table(
+        columns=RATING_COLUMNS, filter=pc.field("event_type") == "rating"
     )
+    return table.cast(pa.schema([schema.field(name) for name in RATING_COLUMNS]))
+
+
+def event_batches(folder: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Every event of the lake `folder`, a few columns a batch at a time."""
+    return iter(_dataset(folder).to_batches(columns=columns))
 
 
 def read_table(folder: Path, schema: pa.Schema) -> pa.Table:
     """A small lake folder (the item catalog) as one Arrow table cast to `schema`."""
-    blocks = ray.get(read_dataset(folder, schema).to_arrow_refs())
-    if not blocks:
-        return schema.empty_table()
-    return pa.concat_tables([block.select(schema.names).cast(schema) for block in blocks])
+    return _dataset(folder).to_table(columns=schema.names).cast(schema)
 
 
 def count_rows(folder: Path) -> int:
     return pds.dataset(folder, format="parquet").count_rows()
 
 
-def write_dataset(ds: Dataset, target: Path, schema: pa.Schema, manifest: OutputManifest) -> int:
-    """Write `ds` as Parquet into `target` atomically, commit `manifest`; returns the row count.
+def commit_parts(tmp: Path, schema: pa.Schema, manifest: OutputManifest) -> int:
+    """Record the row count of the Parquet parts in `tmp` in `manifest` and write it.
 
-    An empty dataset still leaves one empty file with the schema so that readers find a table.
+    A folder without parts gets one empty file with the schema so that readers find a table.
     """
-    with atomic_dir(target) as tmp:
-        ds.write_parquet(str(tmp), min_rows_per_file=ROWS_PER_FILE)
-        if not any(tmp.glob("*.parquet")):
-            pq.write_table(schema.empty_table(), tmp / "part-0.parquet")
-        rows = count_rows(tmp)
-        manifest.rows["rows"] = rows
-        write_manifest(tmp, manifest)
+    if not any(tmp.glob("*.parquet")):
+        pq.write_table(schema.empty_table(), tmp / "part-0.parquet")
+    rows = count_rows(tmp)
+    manifest.rows["rows"] = rows
+    write_manifest(tmp, manifest)
     return rows
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,35 +17,26 @@ import numpy as np
 import pyarrow as pa
 import ray
 from pydantic import BaseModel, Field
-from ray.data import Dataset
 
 from core.paths import StarlingPaths
 from core.settings import Settings
-from core.storage import OutputManifest, fingerprint
+from core.storage import OutputManifest, atomic_dir, fingerprint
 from core.tables import EVENTS, ITEMS, SAMPLES, SEQUENCES, USER_FEATURES
 from ingest.feature_io import (
-    check_one_row_per_key,
-    checked_per_key,
-    co_locate,
+    ROWS_PER_PART,
+    commit_parts,
     configure_ray_data,
-    per_block,
-    read_dataset,
+    event_batches,
+    read_ratings,
     read_table,
-    shuffle_partitions,
-    write_dataset,
     write_table,
 )
-from ingest.item_attributes import catalog_attributes, rating_rows
-from ingest.latest_features import (
-    ITEM_STATS,
-    item_features_table,
-    latest_item_stats,
-    latest_user_features,
-)
-from ingest.point_in_time import with_item_side, with_user_side
-from ingest.samples import in_period, split_cutoff, to_samples
-from ingest.sequences import user_sequences
-from ingest.stats import build_stats, write_stats
+from ingest.item_attributes import as_rating_events, catalog_attributes
+from ingest.latest_features import item_features_table, latest_item_stats
+from ingest.point_in_time import with_item_side
+from ingest.samples import split_cutoff
+from ingest.stats import build_stats, daily_counts, daily_distinct, rating_counts, write_stats
+from ingest.user_parts import PartFolders, PartWritten, build_part, user_parts
 
 log = logging.getLogger(__name__)
 
@@ -73,28 +65,27 @@ def _as_datetime(ts_ms: int) -> datetime:
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
 
 
-def _event_times(ratings: Dataset) -> np.ndarray:
-    batches = ratings.select_columns(["ts_ms"]).iter_batches(batch_format="numpy", batch_size=None)
-    parts = [batch["ts_ms"] for batch in batches]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+def _active_users(part: PartWritten) -> pa.Table:
+    days = pa.array(list(part.active_users), pa.int64())
+    return pa.table({"day": days, "active_users": pa.array(list(part.active_users.values()))})
 
 
-def _period(samples: Dataset, cutoff_ms: int, test: bool) -> Dataset:
-    kwargs = {"cutoff_ms": cutoff_ms, "test": test}
-    return samples.map_batches(in_period, batch_format="pyarrow", fn_kwargs=kwargs)
+@ray.remote(num_cpus=1)
+def _part_task(ratings: pa.Table, rows: np.ndarray, **kwargs: Any) -> PartWritten:
+    """`build_part` on some rows of the shared table of every rating event."""
+    return build_part(ratings.take(pa.array(rows)), **kwargs)
 
 
-def _collect(ds: Dataset, schema: pa.Schema) -> pa.Table:
-    """A small dataset (one row per item) as one driver-side table."""
-    return pa.concat_tables([schema.empty_table(), *ray.get(ds.to_arrow_refs())])
-
-
-def build_features(settings: Settings, paths: StarlingPaths) -> FeaturesSummary:
+def build_features(
+    settings: Settings, paths: StarlingPaths, rows_per_part: int = ROWS_PER_PART
+) -> FeaturesSummary:
     """Build every output of the features job from `paths.events` and `paths.items`.
 
-    Two shuffles do all the work: rating events co-located by user (user-side features of every
-    sample, latest user features, sequences), then those rows co-located by item (item-side
-    features of every sample, latest item statistics).
+    The driver reads the narrow rating events (ids, time, rating) and computes the item side of
+    every sample and the item features over all of them at once, sorted arrays and prefix sums.
+    The rows then go to the object store once, and one Ray task per part of whole users
+    (`rows_per_part` rows or so) adds the catalog facts and the user side and writes that
+    part's samples, user features and sequences: no list column is ever shuffled.
     """
     started = time.perf_counter()
     configure_ray_data()
@@ -105,69 +96,63 @@ def build_features(settings: Settings, paths: StarlingPaths) -> FeaturesSummary:
         return OutputManifest(step=f"features.{step}", inputs=inputs, extra=extra)
 
     catalog = catalog_attributes(read_table(paths.items, ITEMS))
-    events = read_dataset(paths.events, EVENTS).materialize()
-    ratings = events.map_batches(
-        rating_rows, batch_format="pyarrow", fn_kwargs={"catalog": catalog}
-    )
-    ts = _event_times(ratings)
+    daily = [daily_counts(batch) for batch in event_batches(paths.events, ["ts", "event_type"])]
+    event_count = sum(int(partial["events"].to_numpy().sum()) for partial in daily)
+    ratings = as_rating_events(read_ratings(paths.events, EVENTS))
+    ts = ratings["ts_ms"].to_numpy()
+    rating_count = len(ts)
     cutoff_ms = split_cutoff(ts, settings.data.test_fraction)
     newest_ms = int(ts.max())
-    partitions = shuffle_partitions(len(ts))
     split = {"cutoff": _as_datetime(cutoff_ms).isoformat()}
     log.info("features: %d rating events, test period from %s", len(ts), split["cutoff"])
 
-    by_user = co_locate(ratings, "user_id", partitions).materialize()
-    users = write_dataset(
-        checked_per_key(per_block(by_user, latest_user_features, threshold=threshold), "user_id"),
-        paths.user_features,
-        USER_FEATURES,
-        manifest("users"),
-    )
-    sequences = write_dataset(
-        per_block(by_user, user_sequences, cutoff_ms=cutoff_ms, threshold=threshold),
-        paths.sequences,
-        SEQUENCES,
-        manifest("sequences", **split),
-    )
-    with_users = per_block(by_user, with_user_side, threshold=threshold)
-    by_item = co_locate(with_users, "item_id", partitions).materialize()
-
+    ratings = with_item_side(ratings)
     kwargs = {"newest_ts_ms": newest_ms, "half_life_days": settings.data.popularity_half_life_days}
-    item_stats = _collect(per_block(by_item, latest_item_stats, **kwargs), ITEM_STATS)
-    check_one_row_per_key(item_stats["item_id"].to_numpy(), "item_id")
-    item_table = item_features_table(catalog, item_stats)
+    item_table = item_features_table(catalog, latest_item_stats(ratings, **kwargs))
     items = write_table(item_table, paths.item_features, manifest("items"))
-    log.info("features: %d users, %d items, %d sequences written", users, items, sequences)
+    daily.append(daily_distinct(ratings, "item_id", "active_items"))
+    histogram = rating_counts(ratings)
+
+    parts = user_parts(ratings["user_id"].to_numpy(), rows_per_part)
+    shared = ray.put(ratings)
+    del ratings, ts
+    # Arrow keeps freed buffers for reuse; the parts' workers need that memory more.
+    pa.default_memory_pool().release_unused()
+    targets = {
+        "train": (paths.train_samples, SAMPLES, manifest("train", **split)),
+        "test": (paths.test_samples, SAMPLES, manifest("test", **split)),
+        "users": (paths.user_features, USER_FEATURES, manifest("users")),
+        "sequences": (paths.sequences, SEQUENCES, manifest("sequences", **split)),
+    }
+    with ExitStack() as stack:
+        folders = {name: stack.enter_context(atomic_dir(t[0])) for name, t in targets.items()}
+        part_kwargs = {
+            "catalog": ray.put(catalog),
+            "cutoff_ms": cutoff_ms,
+            "threshold": threshold,
+            "folders": PartFolders(**folders),
+        }
+        written = ray.get(
+            [
+                _part_task.remote(shared, rows, name=f"part-{index:05d}", **part_kwargs)
+                for index, rows in enumerate(parts)
+            ]
+        )
+        rows = {name: commit_parts(folders[name], t[1], t[2]) for name, t in targets.items()}
+    del shared
+    log.info("features: %d items and %d parts of users written", items, len(parts))
+
+    daily += [_active_users(part) for part in written]
     counts = item_table["item_rating_count"].to_numpy()
-    write_stats(paths.stats, build_stats(events, by_user, by_item, counts), manifest("stats"))
-    # The user-side copy of the ratings is no longer needed: free its object-store memory.
-    del by_user, with_users
-
-    samples = per_block(by_item, with_item_side).map_batches(
-        to_samples, batch_format="pyarrow", fn_kwargs={"threshold": threshold}
-    )
-    train = write_dataset(
-        _period(samples, cutoff_ms, test=False),
-        paths.train_samples,
-        SAMPLES,
-        manifest("train", **split),
-    )
-    test = write_dataset(
-        _period(samples, cutoff_ms, test=True),
-        paths.test_samples,
-        SAMPLES,
-        manifest("test", **split),
-    )
-    log.info("features: %d train and %d test samples written", train, test)
-
+    write_stats(paths.stats, build_stats(daily, histogram, counts), manifest("stats"))
     return FeaturesSummary(
-        events=events.count(),
-        rating_events=len(ts),
-        train_samples=train,
-        test_samples=test,
+        events=event_count,
+        rating_events=rating_count,
+        train_samples=rows["train"],
+        test_samples=rows["test"],
         item_features=items,
-        user_features=users,
-        sequences=sequences,
+        user_features=rows["users"],
+        sequences=rows["sequences"],
         cutoff=_as_datetime(cutoff_ms),
         newest_event=_as_datetime(newest_ms),
         seconds=round(time.perf_counter() - started, 3),

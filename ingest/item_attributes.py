@@ -23,18 +23,20 @@ CATALOG_ATTRIBUTES = pa.schema(
     ]
 )
 
-# One rating event with the catalog facts of its item; the input of every feature computation.
+# One rating event: the narrow rows the features job moves between processes.
 # `ts_ms` is the event time in epoch milliseconds: integers make "strictly before" exact and cheap.
-RATING_ROWS = pa.schema(
+RATING_EVENTS = pa.schema(
     [
         pa.field("event_id", pa.string(), nullable=False),
         pa.field("user_id", pa.int64(), nullable=False),
         pa.field("item_id", pa.int64(), nullable=False),
         pa.field("ts_ms", pa.int64(), nullable=False),
         pa.field("rating", pa.float32(), nullable=False),
-        *CATALOG_ATTRIBUTES.remove(CATALOG_ATTRIBUTES.get_field_index("item_id")),
     ]
 )
+_ITEM_FACTS = CATALOG_ATTRIBUTES.remove(CATALOG_ATTRIBUTES.get_field_index("item_id"))
+# A rating event with the catalog facts of its item; the input of every feature computation.
+RATING_ROWS = pa.schema([*RATING_EVENTS, *_ITEM_FACTS])
 
 
 def epoch_ms(ts: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -83,10 +85,13 @@ def lookup(table: pa.Table, item_ids: np.ndarray) -> pa.Table:
     return table.take(pa.array(pos, mask=~found))
 
 
-def rating_rows(batch: pa.Table, catalog: pa.Table) -> pa.Table:
-    """The rating events of an EVENTS batch as RATING_ROWS (other event types are dropped)."""
-    ratings = batch.filter(pc.equal(batch["event_type"], "rating"))
-    attributes = lookup(catalog, ratings["item_id"].to_numpy())
+def rating_events(batch: pa.Table) -> pa.Table:
+    """The rating events of an EVENTS batch as RATING_EVENTS (other event types are dropped)."""
+    return as_rating_events(batch.filter(pc.equal(batch["event_type"], "rating")))
+
+
+def as_rating_events(ratings: pa.Table) -> pa.Table:
+    """EVENTS columns of rating events only (event_type may be left out) as RATING_EVENTS."""
     return pa.table(
         {
             "event_id": ratings["event_id"],
@@ -94,9 +99,22 @@ def rating_rows(batch: pa.Table, catalog: pa.Table) -> pa.Table:
             "item_id": ratings["item_id"],
             "ts_ms": epoch_ms(ratings["ts"]),
             "rating": ratings["value"].cast(pa.float32()),
-            "release_year": attributes["release_year"],
-            "genres": _empty_when_null(attributes["genres"]),
-            "item_genres": _empty_when_null(attributes["item_genres"]),
         },
-        schema=RATING_ROWS,
+        schema=RATING_EVENTS,
     )
+
+
+def with_catalog(rows: pa.Table, catalog: pa.Table) -> pa.Table:
+    """`rows` (with an item_id column) with the catalog facts of their items appended."""
+    attributes = lookup(catalog, rows["item_id"].to_numpy())
+    for field in _ITEM_FACTS:
+        column = attributes[field.name]
+        rows = rows.append_column(
+            field, column if field.type != GENRE_LIST else _empty_when_null(column)
+        )
+    return rows
+
+
+def rating_rows(batch: pa.Table, catalog: pa.Table) -> pa.Table:
+    """The rating events of an EVENTS batch as RATING_ROWS (other event types are dropped)."""
+    return with_catalog(rating_events(batch), catalog)

@@ -15,6 +15,7 @@ from ingest.item_attributes import lookup
 from ingest.point_in_time import (
     ITEM_SIDE,
     entities,
+    entity_order,
     item_side,
     sort_by_entity,
     user_side,
@@ -51,14 +52,15 @@ def latest_item_stats(block: pa.Table, newest_ts_ms: int, half_life_days: float)
 
     Popularity is the time-decayed rating count: recent ratings count fully, old ones fade.
     """
-    history = sort_by_entity(block, "item_id")
-    ts = history["ts_ms"].to_numpy()
-    rows = entities(history["item_id"].to_numpy(), ts)
+    order = entity_order(block["item_id"].to_numpy(), block["ts_ms"].to_numpy())
+    items = block["item_id"].to_numpy()[order]
+    ts = block["ts_ms"].to_numpy()[order]
+    rows = entities(items, ts)
     lo, hi = rows.start[rows.firsts], rows.end[rows.firsts]
     popularity = window_sums(decay_weights(ts, newest_ts_ms, half_life_days), lo, hi)
     columns = {
-        "item_id": history["item_id"].take(rows.firsts),
-        **item_side(history, lo, hi),
+        "item_id": pa.array(items[rows.firsts], pa.int64()),
+        **item_side(block["rating"].to_numpy()[order], lo, hi),
         "item_popularity": pa.array(popularity, pa.float32()),
     }
     return pa.table(columns).select(ITEM_STATS.names).cast(ITEM_STATS)

@@ -18,19 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.tables import ITEM_FEATURES, MAX_RECENT_ITEMS, MAX_USER_GENRES, USER_FEATURES
-from ingest.item_attributes import RATING_ROWS
 
 USER_SIDE = pa.schema([f for f in USER_FEATURES if f.name != "user_id"])
 ITEM_SIDE = pa.schema(
     [ITEM_FEATURES.field(n) for n in ("item_rating_count", "item_avg_rating", "item_rating_stddev")]
 )
-# The full genre list only feeds the user side: dropping it keeps it out of the item shuffle.
-WITH_USER_SIDE = pa.schema([*RATING_ROWS.remove(RATING_ROWS.get_field_index("genres")), *USER_SIDE])
-WITH_BOTH_SIDES = pa.schema([*WITH_USER_SIDE, *ITEM_SIDE])
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,21 @@ class Entities:
 
 def sort_by_entity(block: pa.Table, key: str) -> pa.Table:
     """Order by entity, then time; event_id breaks ties so every run gives the same order."""
-    return block.sort_by([(key, "ascending"), ("ts_ms", "ascending"), ("event_id", "ascending")])
+    keys = [(key, "ascending"), ("ts_ms", "ascending"), ("event_id", "ascending")]
+    order = pc.sort_indices(block, sort_keys=keys).to_numpy()
+    # A block sorted once stays as it is: taking every column again would copy it for nothing.
+    if np.array_equal(order, np.arange(len(order))):
+        return block
+    return block.take(order)
+
+
+def entity_order(keys: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Row order by (key, ts) for windows that ignore the order of equal moments.
+
+    Cheaper than `sort_by_entity` (no string tie-break): counts and sums over [start, moment)
+    or [start, end) are the same whichever way rows of one moment are ordered.
+    """
+    return np.lexsort((ts, keys))
 
 
 def entities(keys: np.ndarray, ts: np.ndarray) -> Entities:
@@ -76,28 +87,58 @@ def window_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
     return prefix[hi] - prefix[lo]
 
 
+def _running_sums(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Inclusive running sums of the columns of `values` (N, C) that restart at every segment.
+
+    Only a segment's own rows round into its sums, so they do not depend on what else shares
+    the block.
+    """
+    return pd.DataFrame(values).groupby(segment, sort=False).cumsum().to_numpy()
+
+
 def window_moments(
     values: np.ndarray, lo: np.ndarray, hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count, mean and population stddev of the non-NaN `values` in each window [lo, hi)."""
+    """Count, mean and population stddev of the non-NaN `values` in each window [lo, hi).
+
+    Every window starts at the first row of its entity (lo, in row order), as all windows here
+    do. Values
+    are centred on their entity's mean and summed per entity: a window's figures depend on its
+    entity's rows alone, exact for a single rating (stddev 0.0) however the rows are blocked.
+    """
+    if len(values) == 0:
+        empty = np.zeros(len(lo))
+        return np.zeros(len(lo), dtype=np.int64), empty, empty
+    firsts = lo[np.concatenate([[True], lo[1:] != lo[:-1]])]
+    sizes = np.diff(np.append(firsts, len(values)))
+    segment = np.repeat(np.arange(len(firsts)), sizes)
     known = ~np.isnan(values)
-    # Centring keeps the running sums of squares small: years near 2000 would lose precision.
-    centre = float(np.mean(values[known])) if known.any() else 0.0
-    centred = np.where(known, values - centre, 0.0)
-    count = window_sums(known.astype(np.int64), lo, hi)
-    sums = window_sums(centred, lo, hi)
-    squares = window_sums(centred * centred, lo, hi)
+    filled = np.where(known, values, 0.0)
+    centre = np.add.reduceat(filled, firsts) / np.maximum(
+        np.add.reduceat(known.astype(np.int64), firsts), 1
+    )
+    centred = np.where(known, values - centre[segment], 0.0)
+    running = _running_sums(np.column_stack([known, centred, centred * centred]), segment)
+    last = np.maximum(hi - 1, 0)
+    has = (hi > lo) & (running[last, 0] > 0)
+    count = np.where(has, running[last, 0], 0).astype(np.int64)
     safe = np.maximum(count, 1)
-    mean = sums / safe
-    std = np.sqrt(np.clip(squares / safe - mean * mean, 0.0, None))
-    has = count > 0
-    return count, np.where(has, mean + centre, 0.0), np.where(has, std, 0.0)
+    mean = np.where(has, running[last, 1], 0.0) / safe
+    squares = np.where(has, running[last, 2], 0.0) / safe
+    std = np.sqrt(np.clip(squares - mean * mean, 0.0, None))
+    return count, np.where(has, mean + centre[segment[lo]], 0.0), np.where(has, std, 0.0)
 
 
 def _list_array(values: np.ndarray, keep: np.ndarray, value_type: pa.DataType) -> pa.ListArray:
     """Row i lists values[i, j] for the j where keep[i, j], in column order."""
     offsets = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values[keep], type=value_type))
+
+
+def _names_list(names: pa.Array, codes: np.ndarray, keep: np.ndarray) -> pa.ListArray:
+    """Row i lists names[codes[i, j]] for the j where keep[i, j]; Arrow takes, no Python str."""
+    offsets = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), names.take(pa.array(codes[keep])))
 
 
 def window_top_genres(
@@ -116,16 +157,17 @@ def window_top_genres(
     parents = pc.list_parent_indices(genres).to_numpy()
     flat = pc.list_flatten(genres)
     names = pc.unique(flat).sort() if len(flat) else pa.array([], pa.string())
-    counts = np.zeros((len(genres), len(names)), dtype=np.int32)
+    counts = np.zeros((len(genres), len(names)), dtype=np.int64)
     if len(names):
         codes = pc.index_in(flat, value_set=names).to_numpy()
         rows = include[parents]
-        np.add.at(counts, (parents[rows], codes[rows]), 1)
+        cells = np.bincount(parents[rows] * len(names) + codes[rows], minlength=counts.size)
+        counts = cells.reshape(counts.shape)
     window = window_sums(counts, lo, hi)
     # names are sorted, so a stable sort on descending counts breaks ties by name.
     order = np.argsort(-window, axis=1, kind="stable")[:, :k]
     keep = np.take_along_axis(window, order, axis=1) > 0
-    return _list_array(names.to_numpy(zero_copy_only=False)[order], keep, pa.string())
+    return _names_list(names.cast(pa.string()), order, keep)
 
 
 def window_recent(
@@ -168,9 +210,9 @@ def user_side(
     }
 
 
-def item_side(history: pa.Table, lo: np.ndarray, hi: np.ndarray) -> dict[str, pa.Array]:
-    """ITEM_SIDE columns of each window of one or more items' sorted RATING_ROWS."""
-    count, avg, std = window_moments(history["rating"].to_numpy().astype(np.float64), lo, hi)
+def item_side(ratings: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dict[str, pa.Array]:
+    """ITEM_SIDE columns of each window of one or more items' ratings, sorted by (item, ts)."""
+    count, avg, std = window_moments(ratings.astype(np.float64), lo, hi)
     return {
         "item_rating_count": pa.array(count, pa.int64()),
         "item_avg_rating": pa.array(avg, pa.float32()),
@@ -179,21 +221,31 @@ def item_side(history: pa.Table, lo: np.ndarray, hi: np.ndarray) -> dict[str, pa
 
 
 def _with_columns(table: pa.Table, columns: dict[str, pa.Array], schema: pa.Schema) -> pa.Table:
-    for name, column in columns.items():
-        table = table.append_column(name, column)
-    return table.select(schema.names).cast(schema)
+    for field in schema:
+        table = table.append_column(field, columns[field.name].cast(field.type))
+    return table
 
 
 def with_user_side(block: pa.Table, threshold: float) -> pa.Table:
-    """Whole users' RATING_ROWS, each with its user's features strictly before it."""
+    """Whole users' RATING_ROWS sorted by user, each with its user's features strictly before it.
+
+    Other columns of the block (the item side) are kept.
+    """
     history = sort_by_entity(block, "user_id")
     rows = entities(history["user_id"].to_numpy(), history["ts_ms"].to_numpy())
     columns = user_side(history, rows.start, rows.moment, threshold)
-    return _with_columns(history, columns, WITH_USER_SIDE)
+    return _with_columns(history, columns, USER_SIDE)
 
 
 def with_item_side(block: pa.Table) -> pa.Table:
-    """Whole items' rows, each with its item's rating statistics strictly before it."""
-    history = sort_by_entity(block, "item_id")
-    rows = entities(history["item_id"].to_numpy(), history["ts_ms"].to_numpy())
-    return _with_columns(history, item_side(history, rows.start, rows.moment), WITH_BOTH_SIDES)
+    """Whole items' rating rows, each with its item's rating statistics strictly before it.
+
+    The block keeps its row order and columns; it needs item_id, ts_ms and rating only.
+    """
+    order = entity_order(block["item_id"].to_numpy(), block["ts_ms"].to_numpy())
+    rows = entities(block["item_id"].to_numpy()[order], block["ts_ms"].to_numpy()[order])
+    columns = item_side(block["rating"].to_numpy()[order], rows.start, rows.moment)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    in_block_order = {name: column.take(back) for name, column in columns.items()}
+    return _with_columns(block, in_block_order, ITEM_SIDE)

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from ray.data import Dataset
 
 from core.storage import OutputManifest, atomic_dir, write_json_atomic, write_manifest
 from ingest.item_attributes import epoch_ms
 from ingest.latest_features import MS_PER_DAY
 
 LONG_TAIL_POINTS = 100
+DAILY_COLUMNS = ["events", "ratings", "active_users", "active_items"]
 
 
 def _days(ts_ms: np.ndarray) -> np.ndarray:
@@ -38,34 +38,21 @@ def daily_counts(batch: pa.Table) -> pa.Table:
 def daily_distinct(block: pa.Table, key: str, name: str) -> pa.Table:
     """Distinct `key` values per day in a block of RATING_ROWS, as column `name`.
 
-    Only blocks that hold all rows of their keys (see `co_locate`) give counts that add up.
+    Only blocks that hold all rows of their keys give counts that add up.
     """
     frame = pd.DataFrame({"day": _days(block["ts_ms"].to_numpy()), key: block[key].to_numpy()})
     counts = frame.drop_duplicates().groupby("day").size().rename(name).reset_index()
     return pa.Table.from_pandas(counts, preserve_index=False)
 
 
-def _summed(ds: Dataset, fn: Any, **fn_kwargs: Any) -> pd.DataFrame:
-    """Per-block partial counts of `fn`, summed by day on the driver (small: one row per day)."""
-    partial = ds.map_batches(fn, batch_size=None, batch_format="pyarrow", fn_kwargs=fn_kwargs)
-    return partial.to_pandas().groupby("day").sum()
-
-
-def daily_activity(events: Dataset, by_user: Dataset, by_item: Dataset) -> list[dict[str, Any]]:
+def daily_activity(partials: list[pa.Table]) -> list[dict[str, Any]]:
     """Per day: events (every type), rating events, users and items with a rating; day order.
 
-    `by_user` and `by_item` are RATING_ROWS co-located by user and by item, so distinct counts
-    add up across their blocks and no shuffle is needed.
+    `partials` are per-day partial counts (`daily_counts`, `daily_distinct` of blocks that each
+    hold all rows of their keys): counts of the same day and column add up.
     """
-    table = pd.concat(
-        [
-            _summed(events, daily_counts),
-            _summed(by_user, daily_distinct, key="user_id", name="active_users"),
-            _summed(by_item, daily_distinct, key="item_id", name="active_items"),
-        ],
-        axis=1,
-    ).fillna(0)
-    table = table.sort_index().astype("int64")
+    table = pd.concat([partial.to_pandas() for partial in partials]).groupby("day").sum()
+    table = table.reindex(columns=DAILY_COLUMNS).fillna(0).sort_index().astype("int64")
     table.insert(0, "date", pd.to_datetime(table.index, unit="D").strftime("%Y-%m-%d"))
     return [
         {k: (v if k == "date" else int(v)) for k, v in row.items()}
@@ -79,13 +66,10 @@ def rating_counts(batch: pa.Table) -> pa.Table:
     return pa.table({"rating": counts.field("values"), "count": counts.field("counts")})
 
 
-def rating_histogram(ratings: Dataset) -> dict[str, int]:
-    """How many ratings have each value, keyed by the value as text ("3.5").
-
-    Counts add up, so blocks are counted where they lie and summed here: no shuffle.
-    """
-    partial = ratings.map_batches(rating_counts, batch_format="pyarrow").to_pandas()
-    totals = partial.groupby("rating")["count"].sum().sort_index()
+def rating_histogram(counts: pa.Table) -> dict[str, int]:
+    """How many ratings have each value, keyed by the value as text ("3.5"), from the partial
+    counts of `rating_counts`."""
+    totals = counts.to_pandas().groupby("rating")["count"].sum().sort_index()
     return {f"{rating:g}": int(count) for rating, count in totals.items()}
 
 
@@ -107,16 +91,16 @@ def long_tail(counts: np.ndarray, points: int = LONG_TAIL_POINTS) -> list[dict[s
 
 
 def build_stats(
-    events: Dataset, by_user: Dataset, by_item: Dataset, item_rating_counts: np.ndarray
+    daily: list[pa.Table], rating_value_counts: pa.Table, item_rating_counts: np.ndarray
 ) -> dict[str, Any]:
     """The stats.json payload.
 
-    `by_user` and `by_item` are the RATING_ROWS co-located by user and by item;
-    `item_rating_counts` holds every catalog item's rating count.
+    `daily` holds per-day partial counts (see `daily_activity`), `rating_value_counts` the
+    output of `rating_counts`, `item_rating_counts` every catalog item's rating count.
     """
     return {
-        "daily": daily_activity(events, by_user, by_item),
-        "rating_histogram": rating_histogram(by_item.select_columns(["rating"])),
+        "daily": daily_activity(daily),
+        "rating_histogram": rating_histogram(rating_value_counts),
         "long_tail": long_tail(item_rating_counts),
     }
 

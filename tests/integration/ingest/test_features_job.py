@@ -10,7 +10,6 @@ import pyarrow as pa
 import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 import pytest
-from ray.data import DataContext
 
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
@@ -97,20 +96,14 @@ def built(
 
 
 @pytest.fixture(scope="module")
-def built_in_tiny_blocks(
+def built_in_tiny_parts(
     ray_local: None, raw_events: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
 ) -> StarlingPaths:
-    """The same lake built with 4 KiB target blocks: every shuffle partition is far larger."""
-    context = DataContext.get_current()
-    default = context.target_max_block_size
-    context.target_max_block_size = 4 * 1024
-    try:
-        settings = Settings(home=tmp_path_factory.mktemp("tiny-blocks") / "home")
-        paths = StarlingPaths(settings.home)
-        _write_lake(paths, raw_events)
-        build_features(settings, paths)
-    finally:
-        context.target_max_block_size = default
+    """The same lake built in parts of about 16 rows: dozens of parts, each of whole users."""
+    settings = Settings(home=tmp_path_factory.mktemp("tiny-parts") / "home")
+    paths = StarlingPaths(settings.home)
+    _write_lake(paths, raw_events)
+    build_features(settings, paths, rows_per_part=16)
     return paths
 
 
@@ -232,10 +225,10 @@ def test_publish_online_serves_profiles_seen_and_popularity(
     assert store.snapshot() == fingerprint(paths.user_features)
 
 
-def test_tiny_blocks_never_split_a_user_or_item(
-    built: tuple[StarlingPaths, FeaturesSummary], built_in_tiny_blocks: StarlingPaths
+def test_tiny_parts_never_split_a_user(
+    built: tuple[StarlingPaths, FeaturesSummary], built_in_tiny_parts: StarlingPaths
 ) -> None:
-    """A user or item whose rows landed in two blocks would get two latest rows or wrong counts."""
+    """A user whose rows landed in two parts would get two latest rows or wrong counts."""
     paths, _ = built
     keys = {
         "user_features": "user_id",
@@ -246,6 +239,6 @@ def test_tiny_blocks_never_split_a_user_or_item(
     }
     for name, key in keys.items():
         expected = _read(getattr(paths, name)).sort_values(key, ignore_index=True)
-        actual = _read(getattr(built_in_tiny_blocks, name)).sort_values(key, ignore_index=True)
+        actual = _read(getattr(built_in_tiny_parts, name)).sort_values(key, ignore_index=True)
         assert actual[key].is_unique, name
         pd.testing.assert_frame_equal(actual, expected, obj=name)

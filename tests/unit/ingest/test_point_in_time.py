@@ -74,7 +74,7 @@ COLUMNS = (
 def build_samples(events: pa.Table, items: pa.Table) -> pa.Table:
     """The features job's sample chain on one block (the whole hand case)."""
     ratings = rating_rows(events, catalog_attributes(items))
-    return to_samples(with_item_side(with_user_side(ratings, THRESHOLD)), THRESHOLD)
+    return to_samples(with_user_side(with_item_side(ratings), THRESHOLD), THRESHOLD)
 
 
 @pytest.fixture
