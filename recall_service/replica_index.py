@@ -21,8 +21,9 @@ from recall_service.routes import ItemIndex
 class ReplicaIndex:
     """An open index, and the replica's private copy of it (None on a Milvus server).
 
-    `exact` holds the version's vectors in memory when the Milvus index is an exact inner
-    product search (Milvus Lite's FLAT): it answers the same hits without Milvus.
+    `exact` holds the version's vectors in memory when `recall.memory_search` is on and the
+    Milvus index is an exact inner product search (Milvus Lite's FLAT): it answers the same
+    hits without Milvus.
     """
 
     ref: ModelRef
@@ -74,7 +75,8 @@ def open_replica_index(settings: Settings, paths: StarlingPaths, ref: ModelRef) 
     try:
         copy = workdir / MILVUS_DB
         shutil.copytree(source, copy, ignore=shutil.ignore_patterns("LOCK"))
-        return ReplicaIndex(ref, VectorIndex.open(copy, COLLECTION), workdir, _exact(version_dir))
+        exact = _exact(version_dir) if settings.recall.memory_search else None
+        return ReplicaIndex(ref, VectorIndex.open(copy, COLLECTION), workdir, exact)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise

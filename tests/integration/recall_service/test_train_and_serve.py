@@ -129,7 +129,13 @@ def test_a_replica_searches_the_versions_vectors_in_memory_with_milvus_answers(
     trained: ModelManifest, settings: Settings
 ) -> None:
     paths = StarlingPaths(settings.home)
-    replica = open_replica_index(settings, paths, trained.ref())
+    by_default = open_replica_index(settings, paths, trained.ref())
+    by_default.close()
+    assert by_default.exact is None and by_default.searcher is by_default.index
+    in_memory_settings = settings.model_copy(
+        update={"recall": settings.recall.model_copy(update={"memory_search": True})}
+    )
+    replica = open_replica_index(in_memory_settings, paths, trained.ref())
     try:
         assert replica.exact is not None and replica.searcher is replica.exact
         version = Registry(paths.registry).path(trained.ref())
