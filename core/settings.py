@@ -8,6 +8,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.experiments import Experiment, RerankOverrides, check_experiments
+from core.filesystem import StorageOptions, StoragePath, open_storage
 
 
 class TrainSettings(BaseModel):
@@ -164,6 +165,22 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(Path(".starling"), description="lake, features, registry, local services")
+    storage_uri: str | None = Field(
+        None,
+        description="shared root of the lake, features, samples, stats and registry: a folder "
+        "(NFS) or a URI (s3://bucket/prefix, gs://, hdfs://); `home` when unset",
+    )
+    storage_endpoint: str | None = Field(
+        None, description="endpoint of an S3-compatible store (http://minio:9000)"
+    )
+    storage_region: str | None = Field(None, description="region of the S3 bucket")
+    storage_access_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "STARLING_STORAGE_ACCESS_KEY")
+    )
+    storage_secret_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "STARLING_STORAGE_SECRET_KEY"),
+    )
     ray_address: str | None = Field(
         None,
         validation_alias=AliasChoices("RAY_ADDRESS", "STARLING_RAY_ADDRESS"),
@@ -225,6 +242,18 @@ class Settings(BaseSettings):
     def _experiments_do_not_collide(self) -> Settings:
         check_experiments(self.experiments)
         return self
+
+    def storage_root(self) -> StoragePath:
+        """The shared storage root: a local folder as a Path, a URI as a RemotePath."""
+        if self.storage_uri is None:
+            return self.home
+        options = StorageOptions(
+            endpoint=self.storage_endpoint,
+            region=self.storage_region,
+            access_key=self.storage_access_key,
+            secret_key=self.storage_secret_key,
+        )
+        return open_storage(self.storage_uri, options)
 
     def resolved_redis_url(self) -> str:
         """The Redis URL replicas connect to: the configured one or the embedded server's."""
