@@ -52,6 +52,9 @@ class RemotePath:
     def __str__(self) -> str:
         return f"{self.scheme}://{self.path}"
 
+    def __lt__(self, other: RemotePath) -> bool:
+        return self.path < other.path
+
     @property
     def name(self) -> str:
         return self.path.rstrip("/").rsplit("/", 1)[-1]
@@ -158,11 +161,12 @@ def _s3_arguments(options: StorageOptions) -> dict[str, Any]:
     return arguments
 
 
-def arrow_location(path: StoragePath) -> tuple[str, pafs.FileSystem]:
-    """The (path, filesystem) pair that pyarrow and Ray Data readers and writers take."""
+def arrow_location(path: StoragePath) -> tuple[str, pafs.FileSystem | None]:
+    """The (path, filesystem) pair that pyarrow and Ray Data readers and writers take; no
+    filesystem for a local path, so that they handle it as they always did."""
     if isinstance(path, RemotePath):
         return path.path, path.fs
-    return str(path), pafs.LocalFileSystem()
+    return str(path), None
 
 
 def read_parquet(path: StoragePath, **kwargs: Any) -> pa.Table:

@@ -175,12 +175,9 @@ class Settings(BaseSettings):
     )
     storage_region: str | None = Field(None, description="region of the S3 bucket")
     storage_access_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "STARLING_STORAGE_ACCESS_KEY")
+        None, description="S3 key id; the AWS SDK's own chain (AWS_* variables, role) when unset"
     )
-    storage_secret_key: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "STARLING_STORAGE_SECRET_KEY"),
-    )
+    storage_secret_key: SecretStr | None = None
     ray_address: str | None = Field(
         None,
         validation_alias=AliasChoices("RAY_ADDRESS", "STARLING_RAY_ADDRESS"),

@@ -18,9 +18,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow.dataset as pds
+import pyarrow.fs as pafs
 from pydantic import BaseModel, Field
 
-from core.filesystem import RemotePath, StoragePath, remove_tree
+from core.filesystem import RemotePath, StoragePath, arrow_location, remove_tree
 
 MANIFEST = "_manifest.json"
 POINTER = "_current.json"
@@ -75,6 +77,18 @@ def committed(folder: StoragePath) -> StoragePath:
         return folder
     pointer = _pointer(folder)
     return folder / VERSIONS / (pointer.version if pointer else "none")
+
+
+def committed_location(folder: StoragePath) -> tuple[str, pafs.FileSystem | None]:
+    """The (path, filesystem) of a folder's committed content, for Ray Data readers."""
+    return arrow_location(committed(folder))
+
+
+def parquet_dataset(folder: StoragePath, **kwargs: Any) -> pds.Dataset:
+    """The committed Parquet files of a folder as a pyarrow dataset (pyarrow skips names that
+    start with `_` or `.`, such as `_manifest.json`)."""
+    path, fs = committed_location(folder)
+    return pds.dataset(path, filesystem=fs, format="parquet", **kwargs)
 
 
 @contextmanager

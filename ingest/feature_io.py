@@ -5,18 +5,24 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pds
-import pyarrow.parquet as pq
 import ray
 from ray.data import DataContext, Dataset
 from ray.data.context import ShuffleStrategy
 
-from core.storage import OutputManifest, atomic_dir, write_manifest
+from core.filesystem import StoragePath, arrow_location, write_parquet
+from core.storage import (
+    OutputManifest,
+    atomic_dir,
+    committed,
+    committed_location,
+    parquet_dataset,
+    write_manifest,
+)
 
 # Large enough that MovieLens 25M samples land in a few dozen files, not hundreds of tiny ones.
 ROWS_PER_FILE = 1_000_000
@@ -93,20 +99,21 @@ def per_block(ds: Dataset, fn: Callable[..., pa.Table], **fn_kwargs: Any) -> Dat
     return ds.map_batches(fn, batch_size=None, batch_format="pyarrow", fn_kwargs=fn_kwargs)
 
 
-def read_dataset(folder: Path, schema: pa.Schema) -> Dataset:
+def read_dataset(folder: StoragePath, schema: pa.Schema) -> Dataset:
     """A lake folder as a Dataset with exactly the columns of `schema`.
 
     Selecting the schema's columns drops the hive partition column (`month=...`) that Ray Data
     adds from folder names; the `_manifest.json` beside the data is skipped by its extension.
     """
-    if not folder.is_dir():
+    if not committed(folder).is_dir():
         raise FileNotFoundError(f"{folder} does not exist: run `starling ingest` first")
-    return ray.data.read_parquet(str(folder), file_extensions=["parquet"]).select_columns(
+    path, fs = committed_location(folder)
+    return ray.data.read_parquet(path, filesystem=fs, file_extensions=["parquet"]).select_columns(
         schema.names
     )
 
 
-def read_table(folder: Path, schema: pa.Schema) -> pa.Table:
+def read_table(folder: StoragePath, schema: pa.Schema) -> pa.Table:
     """A small lake folder (the item catalog) as one Arrow table cast to `schema`."""
     blocks = ray.get(read_dataset(folder, schema).to_arrow_refs())
     if not blocks:
@@ -114,29 +121,32 @@ def read_table(folder: Path, schema: pa.Schema) -> pa.Table:
     return pa.concat_tables([block.select(schema.names).cast(schema) for block in blocks])
 
 
-def count_rows(folder: Path) -> int:
-    return pds.dataset(folder, format="parquet").count_rows()
+def count_rows(folder: StoragePath) -> int:
+    return parquet_dataset(folder).count_rows()
 
 
-def write_dataset(ds: Dataset, target: Path, schema: pa.Schema, manifest: OutputManifest) -> int:
+def write_dataset(
+    ds: Dataset, target: StoragePath, schema: pa.Schema, manifest: OutputManifest
+) -> int:
     """Write `ds` as Parquet into `target` atomically, commit `manifest`; returns the row count.
 
     An empty dataset still leaves one empty file with the schema so that readers find a table.
     """
     with atomic_dir(target) as tmp:
-        ds.write_parquet(str(tmp), min_rows_per_file=ROWS_PER_FILE)
+        path, fs = arrow_location(tmp)
+        ds.write_parquet(path, filesystem=fs, min_rows_per_file=ROWS_PER_FILE)
         if not any(tmp.glob("*.parquet")):
-            pq.write_table(schema.empty_table(), tmp / "part-0.parquet")
-        rows = count_rows(tmp)
+            write_parquet(schema.empty_table(), tmp / "part-0.parquet")
+        rows = pds.dataset(path, filesystem=fs, format="parquet").count_rows()
         manifest.rows["rows"] = rows
         write_manifest(tmp, manifest)
     return rows
 
 
-def write_table(table: pa.Table, target: Path, manifest: OutputManifest) -> int:
+def write_table(table: pa.Table, target: StoragePath, manifest: OutputManifest) -> int:
     """Write a driver-side table as one Parquet file into `target` atomically, with `manifest`."""
     with atomic_dir(target) as tmp:
-        pq.write_table(table, tmp / "part-0.parquet")
+        write_parquet(table, tmp / "part-0.parquet")
         manifest.rows["rows"] = table.num_rows
         write_manifest(tmp, manifest)
     return table.num_rows

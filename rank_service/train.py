@@ -52,7 +52,8 @@ def _filtered(table: pa.Table, cutoff: pa.Scalar, tail: bool) -> pa.Table:
 
 def _read(paths: StarlingPaths, columns: list[str], cutoff: pa.Scalar, tail: bool) -> Dataset:
     """The train samples before `cutoff` (or from it, with `tail`) as a Ray Data stream."""
-    return ray.data.read_parquet(parquet_files(paths.train_samples), columns=columns).map_batches(
+    files, fs = parquet_files(paths.train_samples)
+    return ray.data.read_parquet(files, filesystem=fs, columns=columns).map_batches(
         _filtered, batch_format="pyarrow", fn_kwargs={"cutoff": cutoff, "tail": tail}
     )
 
