@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from cluster.pipeline import StepReport, run_pipeline
@@ -18,15 +18,14 @@ from core.settings import (
     Settings,
     TrainSettings,
 )
-from core.storage import POINTER, read_manifest
+from core.storage import POINTER, parquet_dataset, read_manifest
+from ingest.job import ingest_source
 from ingest.synth import SynthConfig, generate
 from rank_service.scorer import Scorer
 from recall_service.exact_index import ExactIndex
 from tests.support.s3 import BUCKET
 
 pytestmark = pytest.mark.integration
-
-OUTPUTS = ("events", "items", "user_features", "item_features", "train_samples", "test_samples")
 
 
 def _settings(home: Path, redis_url: str, s3: StorageOptions | None) -> Settings:
@@ -58,17 +57,17 @@ def runs(
     s3_options: StorageOptions,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, tuple[Settings, list[StepReport]]]:
-    """The same small synthetic set through ingest, features, online, recall and rank, once
-    into a local home and once into s3://bucket/starling."""
+    """The same small synthetic set through the whole pipeline into s3://bucket/starling, and
+    through ingest into a local home (the features job is left out there: it is the slow part,
+    and samples are checked against the local lake's ratings)."""
     data = tmp_path_factory.mktemp("synth")
-    generate(SynthConfig(users=80, items=60, ratings=3000, seed=5), data)
-    results = {}
-    for name, s3 in (("local", None), ("s3", s3_options)):
-        settings = _settings(tmp_path_factory.mktemp(name), redis_url, s3)
-        steps: list[StepReport] = []
-        run_pipeline(settings, data, steps.append)
-        results[name] = (settings, steps)
-    return results
+    generate(SynthConfig(users=80, items=60, ratings=3000, seed=5, start_year=2018), data)
+    local = _settings(tmp_path_factory.mktemp("local"), redis_url, None)
+    ingest_source(local, StarlingPaths.of(local), data)
+    remote = _settings(tmp_path_factory.mktemp("s3"), redis_url, s3_options)
+    steps: list[StepReport] = []
+    run_pipeline(remote, data, steps.append)
+    return {"local": (local, []), "s3": (remote, steps)}
 
 
 def test_every_output_lands_in_the_bucket_with_the_local_row_counts(runs) -> None:
@@ -76,12 +75,16 @@ def test_every_output_lands_in_the_bucket_with_the_local_row_counts(runs) -> Non
     remote = StarlingPaths.of(runs["s3"][0])
     assert isinstance(remote.events, RemotePath)
     assert (remote.events / POINTER).is_file()
-    for output in OUTPUTS:
-        here = read_manifest(getattr(local, output))
-        there = read_manifest(getattr(remote, output))
+    for output in ("events", "items"):
+        here, there = read_manifest(getattr(local, output)), read_manifest(getattr(remote, output))
         assert here is not None and there is not None, output
         assert there.rows == here.rows, output
-    assert read_manifest(remote.events).rows["events"] > 2000  # type: ignore[union-attr]
+    ratings = parquet_dataset(local.events).count_rows(filter=pc.field("event_type") == "rating")
+    samples = [read_manifest(f) for f in (remote.train_samples, remote.test_samples)]
+    assert sum(m.rows["rows"] for m in samples if m is not None) == ratings > 2000
+    for folder in (remote.user_features, remote.item_features, remote.sequences):
+        manifest = read_manifest(folder)
+        assert manifest is not None and manifest.rows["rows"] > 0, folder
     # The local home of the S3 run keeps only scratch: nothing shared was written there.
     home = runs["s3"][0].home
     assert not any((home / name).exists() for name in ("lake", "features", "samples", "registry"))
@@ -99,9 +102,5 @@ def test_models_published_to_the_s3_registry_load_and_score(runs) -> None:
     scorer = Scorer.load(registry, rank.ref(), paths.item_features)
     scores = scorer.score(None, 1, list(range(1, 31)))
     assert scores.shape == (30,) and ((scores >= 0) & (scores <= 1)).all()
-    local_registry = Registry(StarlingPaths.of(runs["local"][0]).registry)
-    local_recall = local_registry.latest("recall", "item2vec")
-    assert local_recall is not None
     vectors = ExactIndex.load(registry.path(recall.ref()))
-    expected = ExactIndex.load(local_registry.path(local_recall.ref()))
-    assert np.array_equal(np.sort(vectors.ids), np.sort(expected.ids))
+    assert len(vectors.ids) == recall.metrics["items"] > 0
