@@ -9,6 +9,7 @@ their plain pathlib and os code paths (and speed).
 from __future__ import annotations
 
 import fnmatch
+import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -202,6 +203,13 @@ def open_output(path: StoragePath) -> pa.NativeFile:
     if isinstance(path, RemotePath):
         return path.fs.open_output_stream(path.path)
     return pa.OSFile(str(path), "wb")
+
+
+def write_png(figure: Any, path: StoragePath, dpi: int = 100) -> None:
+    """Save a matplotlib figure as PNG on any storage (matplotlib itself writes local files)."""
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=dpi)
+    path.write_bytes(png.getvalue())
 
 
 def remove_tree(path: StoragePath) -> None:

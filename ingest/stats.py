@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ray.data import Dataset
 
-from core.filesystem import StoragePath
+from core.filesystem import StoragePath, write_png
 from core.storage import OutputManifest, atomic_dir, write_json_atomic, write_manifest
 from ingest.item_attributes import epoch_ms
 from ingest.latest_features import MS_PER_DAY
@@ -178,9 +177,6 @@ def _save(fig: Any, path: StoragePath) -> str:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    # Rendered in memory: matplotlib writes only local files, the folder may be on a store.
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=100)
+    write_png(fig, path)
     plt.close(fig)
-    path.write_bytes(png.getvalue())
     return path.name
