@@ -79,12 +79,13 @@ class RemotePath:
     def is_file(self) -> bool:
         return self._info().type == pafs.FileType.File
 
-    def _children(self, recursive: bool) -> list[pafs.FileInfo]:
+    def children(self, recursive: bool) -> list[pafs.FileInfo]:
+        """What lies under this folder (nothing when it does not exist)."""
         selector = pafs.FileSelector(self.path, allow_not_found=True, recursive=recursive)
         return self.fs.get_file_info(selector)
 
     def iterdir(self) -> Iterator[RemotePath]:
-        for info in self._children(recursive=False):
+        for info in self.children(recursive=False):
             yield RemotePath(self.fs, info.path, self.scheme)
 
     def glob(self, pattern: str) -> Iterator[RemotePath]:
@@ -92,7 +93,7 @@ class RemotePath:
         return (p for p in self.iterdir() if fnmatch.fnmatch(p.name, pattern))
 
     def rglob(self, pattern: str) -> Iterator[RemotePath]:
-        for info in self._children(recursive=True):
+        for info in self.children(recursive=True):
             if fnmatch.fnmatch(info.base_name, pattern):
                 yield RemotePath(self.fs, info.path, self.scheme)
 
@@ -227,12 +228,13 @@ def copy_tree(source: StoragePath, target: StoragePath) -> None:
     Both sides are on the same storage: a version of a folder is copied beside the old one.
     """
     if isinstance(source, RemotePath) and isinstance(target, RemotePath):
-        for info in source._children(recursive=True):
+        for info in source.children(recursive=True):
             if info.type == pafs.FileType.File:
                 relative = info.path[len(source.path) + 1 :]
                 source.fs.copy_file(info.path, f"{target.path}/{relative}")
         return
-    assert isinstance(source, Path) and isinstance(target, Path)
+    if isinstance(source, RemotePath) or isinstance(target, RemotePath):
+        raise TypeError(f"copy_tree copies within one storage, not {source} -> {target}")
     target.mkdir(parents=True)
     for file in source.iterdir():
         try:
