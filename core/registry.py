@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from core.filesystem import RemotePath, StoragePath, download_tree, upload_tree
+from core.filesystem import RemotePath, StoragePath, download_tree, remove_tree, upload_tree
 from core.storage import write_json_atomic
 
 ModelKind = Literal["recall", "rank"]
@@ -138,18 +138,13 @@ class Registry:
         (uploaded, on an object store)."""
         folder = self.root / kind / name
         if isinstance(folder, RemotePath):
-            with tempfile.TemporaryDirectory(prefix="starling-publish-") as tmp:
-                write(Path(tmp))
-                return self._upload(
-                    folder,
-                    Path(tmp),
-                    metrics,
-                    data_snapshot,
-                    params,
-                    feature_schema_hash,
-                    kind,
-                    name,
+            with tempfile.TemporaryDirectory(prefix="starling-publish-") as files:
+                write(Path(files))
+                manifest = self._next_manifest(
+                    kind, name, metrics, data_snapshot, params, feature_schema_hash
                 )
+                _upload(Path(files), folder / manifest.version, manifest)
+                return manifest
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".staging-{uuid.uuid4().hex}"
         tmp.mkdir()
@@ -192,30 +187,6 @@ class Registry:
             data_snapshot=data_snapshot,
         )
 
-    def _upload(
-        self,
-        folder: RemotePath,
-        files: Path,
-        metrics: dict[str, float],
-        data_snapshot: str,
-        params: dict[str, Any] | None,
-        feature_schema_hash: str | None,
-        kind: ModelKind,
-        name: str,
-    ) -> ModelManifest:
-        """Upload a version's files, then its manifest, which makes it visible.
-
-        Object stores cannot refuse an existing name, so two trainers publishing the same
-        model at the same moment could pick the same version: publish one model from one job.
-        """
-        manifest = self._next_manifest(
-            kind, name, metrics, data_snapshot, params, feature_schema_hash
-        )
-        target = folder / manifest.version
-        upload_tree(files, target)
-        write_json_atomic(target / MANIFEST, manifest.model_dump(mode="json"))
-        return manifest
-
     def serving(self, kind: ModelKind) -> ModelRef | None:
         """The version promoted to serve, or the newest version of any model when none was."""
         pointer = self.root / kind / "serving.json"
@@ -230,3 +201,15 @@ class Registry:
         """Point serving at `ref` (which must exist)."""
         self.manifest(ref)
         write_json_atomic(self.root / ref.kind / "serving.json", ref.model_dump())
+
+
+def _upload(files: Path, target: RemotePath, manifest: ModelManifest) -> None:
+    """Upload a version's files, then its manifest, which makes the version visible.
+
+    Object stores cannot refuse an existing name, so two trainers publishing the same model at
+    the same moment could pick the same version: publish one model name from one job at a time.
+    A killed upload leaves a version without manifest, which the next publish replaces.
+    """
+    remove_tree(target)
+    upload_tree(files, target)
+    write_json_atomic(target / MANIFEST, manifest.model_dump(mode="json"))
