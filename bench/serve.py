@@ -88,7 +88,7 @@ def summarise(side: str, rate: int, latencies: list[float], errors: int) -> Load
 
 def in_process_pipeline(settings: Settings) -> Callable[[int], Awaitable[None]]:
     """The same three stages as the app, called directly in this process."""
-    paths = StarlingPaths(settings.home)
+    paths = StarlingPaths.of(settings)
     registry = Registry(paths.registry)
     store = OnlineStore(settings.resolved_redis_url())
     recall_ref = registry.serving("recall")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from core.events import IMPRESSION, impression_variants
+from core.filesystem import StoragePath, read_parquet
+from core.storage import committed
 
 _Z95 = 1.959964
 
@@ -57,12 +57,12 @@ class VariantReport(BaseModel):
     mean_rating: float | None
 
 
-def read_feedback(events_lake: Path) -> pd.DataFrame:
+def read_feedback(events_lake: StoragePath) -> pd.DataFrame:
     """Impressions, clicks and ratings from the lake's events table."""
-    if not events_lake.is_dir():
+    if not committed(events_lake).is_dir():
         return pd.DataFrame(columns=["user_id", "item_id", "event_type", "value", "ts", "source"])
-    return pq.read_table(
-        events_lake,
+    return read_parquet(
+        committed(events_lake),
         columns=["event_id", "user_id", "item_id", "event_type", "value", "ts", "source"],
         filters=[("event_type", "in", [IMPRESSION, "click", "rating"])],
     ).to_pandas()

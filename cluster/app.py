@@ -36,7 +36,7 @@ def serving_config(registry: Registry, kind: str) -> dict[str, str]:
 def serving_refs(settings: Settings) -> dict[ModelKind, ModelRef]:
     """What Recall and Rank serve: the version the serve config pins in its user_config (which
     `starling models promote` writes), else the registry's serving version."""
-    registry = Registry(StarlingPaths(settings.home).registry)
+    registry = Registry(StarlingPaths.of(settings).registry)
     path = config_path(settings)
     app = load_serve_config(path).app(APP_NAME)
     refs: dict[ModelKind, ModelRef] = {}
@@ -59,7 +59,7 @@ def build_app(args: dict[str, Any]) -> Application:
     Replica counts, resources and model versions come from the config's deployment options;
     the registry's serving versions are the user_config when the config names none."""
     settings = Settings(**args)
-    registry = Registry(StarlingPaths(settings.home).registry)
+    registry = Registry(StarlingPaths.of(settings).registry)
     recall = Recall.options(user_config=serving_config(registry, "recall")).bind(settings)
     rank = Rank.options(user_config=serving_config(registry, "rank")).bind(settings)
     return Gateway.bind(settings, recall, rank, Rerank.bind(settings))

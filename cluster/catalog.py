@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-import pyarrow.dataset as pds
-import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from core.filesystem import read_parquet
 from core.paths import StarlingPaths
+from core.storage import committed, parquet_dataset
 
 BrowseOrder = Literal["rating", "year", "popularity"]
 
@@ -39,12 +39,10 @@ class Catalog:
 
     @staticmethod
     def load(paths: StarlingPaths) -> Catalog:
-        rows = pq.read_table(paths.items / "items.parquet").to_pylist()
+        rows = read_parquet(committed(paths.items) / "items.parquet").to_pylist()
         stats = {
             row["item_id"]: row
-            for row in pds.dataset(
-                paths.item_features, format="parquet", exclude_invalid_files=True
-            )
+            for row in parquet_dataset(paths.item_features, exclude_invalid_files=True)
             .to_table(
                 columns=["item_id", "item_rating_count", "item_avg_rating", "item_popularity"]
             )

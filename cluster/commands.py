@@ -136,7 +136,7 @@ def _log_options(args: argparse.Namespace) -> EventLogOptions:
 
 def ingest(args: argparse.Namespace) -> int:
     settings = settings_from(args, data=_rating_range(args))
-    paths = StarlingPaths(settings.home)
+    paths = StarlingPaths.of(settings)
     source = args.source or paths.data_dir
     options = _log_options(args)
     with ray_runtime(settings):
@@ -147,7 +147,7 @@ def ingest(args: argparse.Namespace) -> int:
 
 def features(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    paths = StarlingPaths(settings.home)
+    paths = StarlingPaths.of(settings)
     if read_manifest(paths.events) is None:
         raise SourceError(f"no lake in {paths.lake}; run `starling ingest` first")
     with online_store_runtime(settings), ray_runtime(settings):
@@ -165,7 +165,7 @@ def train_recall(args: argparse.Namespace) -> int:
     trainer = recall_trainer(name)
     settings = settings_from(args, train=_train_overrides(args), **{name: _epochs(args)})
     with ray_runtime(settings):
-        manifest = trainer.train(settings, StarlingPaths(settings.home))
+        manifest = trainer.train(settings, StarlingPaths.of(settings))
     say(manifest.model_dump_json(indent=2))
     return 0
 
@@ -176,7 +176,7 @@ def train_rank(args: argparse.Namespace) -> int:
     rank = {**_epochs(args), **({"model": args.model} if "model" in vars(args) else {})}
     settings = settings_from(args, train=_train_overrides(args), rank=rank)
     with ray_runtime(settings):
-        manifest = train_rank_model(settings, StarlingPaths(settings.home))
+        manifest = train_rank_model(settings, StarlingPaths.of(settings))
     say(manifest.model_dump_json(indent=2))
     return 0
 
@@ -187,7 +187,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from recall_service.offline_eval import evaluate_recall
 
     settings = settings_from(args)
-    paths = StarlingPaths(settings.home)
+    paths = StarlingPaths.of(settings)
     if args.kind == "recall":
 
         def replay(users: Sequence[int], k: int) -> list[list[int]]:
@@ -266,7 +266,7 @@ def status(args: argparse.Namespace) -> int:
     from cluster.serving import base_url
 
     settings = settings_from(args)
-    paths = StarlingPaths(settings.home)
+    paths = StarlingPaths.of(settings)
     say(f"home      {settings.home}")
     lake = read_manifest(paths.events)
     say(f"lake      {lake.rows.get('events', 0):,} events" if lake else "lake      empty")

@@ -75,7 +75,7 @@ class Gateway:
         self.rank = rank
         self.rerank = rerank
         self.store = OnlineStore(settings.resolved_redis_url())
-        self.catalog = Catalog.load(StarlingPaths(settings.home))
+        self.catalog = Catalog.load(StarlingPaths.of(settings))
         self.metrics = GatewayMetrics()
         self.api_keys = ApiKeys.from_settings(settings)
         self._rank_by_model: dict[str, DeploymentHandle] = {}

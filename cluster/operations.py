@@ -249,7 +249,7 @@ def promote(
     while they keep answering. When they refuse it (it fails to load), the old version keeps
     serving, nothing is recorded and PromotionRefusedError says so. Otherwise the registry's
     serving pointer and the serve config file both name it."""
-    registry = Registry(StarlingPaths(settings.home).registry)
+    registry = Registry(StarlingPaths.of(settings).registry)
     ref = ModelRef(kind=kind, name=name, version=version)
     registry.manifest(ref)
     deployment = DEPLOYMENTS[kind]

@@ -32,7 +32,7 @@ def models_list(args: argparse.Namespace) -> int:
     from cluster.app import NothingToServeError, serving_refs
 
     settings = settings_from(args)
-    registry = Registry(StarlingPaths(settings.home).registry)
+    registry = Registry(StarlingPaths.of(settings).registry)
     try:
         serving = set(serving_refs(settings).values())
     except (NothingToServeError, ModelNotFoundError):
@@ -126,7 +126,7 @@ def _redis(settings: Settings) -> Iterator[OnlineStore]:
 def consume_events(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with _redis(settings) as store:
-        summary = consume_stream(store, StarlingPaths(settings.home).events)
+        summary = consume_stream(store, StarlingPaths.of(settings).events)
     say(
         f"landed {summary.added:,} new events of {summary.read:,} read "
         f"({summary.redelivered:,} redelivered); the lake holds {summary.lake_rows:,}; "
@@ -138,7 +138,7 @@ def consume_events(args: argparse.Namespace) -> int:
 def abtest_report(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     window = timedelta(hours=args.window_hours)
-    events = read_feedback(StarlingPaths(settings.home).events)
+    events = read_feedback(StarlingPaths.of(settings).events)
     say(report_table(variant_reports(events, window), window))
     return 0
 

@@ -75,7 +75,7 @@ def ensure_synthetic(settings: Settings, paths: StarlingPaths, report: Reporter)
 
 def run_pipeline(settings: Settings, data: Path | None, report: Reporter) -> None:
     """Data -> lake -> features -> online store -> recall and rank models."""
-    paths = StarlingPaths(settings.home)
+    paths = StarlingPaths.of(settings)
     paths.ensure()
     source = data if data is not None else ensure_synthetic(settings, paths, report)
 

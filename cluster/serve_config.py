@@ -19,7 +19,13 @@ DEFAULT_CONFIG = Path(__file__).with_name("serve_config.yaml")
 # the Serve config, which the dashboard and `serve status` show to anyone who can read them:
 # replicas take them from their own environment (the CLI's, on a local Ray it starts; a
 # Secret on KubeRay).
-_NOT_IN_ARGS = {"ray_address", "write_api_keys", "admin_api_keys"}
+_NOT_IN_ARGS = {
+    "ray_address",
+    "write_api_keys",
+    "admin_api_keys",
+    "storage_access_key",
+    "storage_secret_key",
+}
 
 
 class DeploymentConfig(BaseModel):

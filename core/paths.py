@@ -1,16 +1,34 @@
-"""Where every file of Starling lives under `STARLING_HOME`."""
+"""Where every file of Starling lives: shared outputs under the storage root (`STARLING_HOME`
+or `STARLING_STORAGE_URI`), scratch of this node's processes under `STARLING_HOME`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.filesystem import StoragePath
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 
 @dataclass(frozen=True)
 class StarlingPaths:
-    """The layout of one Starling home folder."""
+    """The layout of one Starling home folder and its shared storage root (the home itself
+    unless `storage` is given)."""
 
     home: Path
+    storage: StoragePath | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> StarlingPaths:
+        return cls(settings.home, settings.storage_root())
+
+    @property
+    def shared(self) -> StoragePath:
+        """Root of what every node reads: the lake, features, samples, stats and registry."""
+        return self.home if self.storage is None else self.storage
 
     @property
     def data_dir(self) -> Path:
@@ -18,57 +36,57 @@ class StarlingPaths:
         return self.home / "data" / "synthetic"
 
     @property
-    def lake(self) -> Path:
-        return self.home / "lake"
+    def lake(self) -> StoragePath:
+        return self.shared / "lake"
 
     @property
-    def events(self) -> Path:
+    def events(self) -> StoragePath:
         return self.lake / "events"
 
     @property
-    def items(self) -> Path:
+    def items(self) -> StoragePath:
         return self.lake / "items"
 
     @property
-    def quarantine(self) -> Path:
+    def quarantine(self) -> StoragePath:
         return self.lake / "quarantine"
 
     @property
-    def features(self) -> Path:
-        return self.home / "features"
+    def features(self) -> StoragePath:
+        return self.shared / "features"
 
     @property
-    def item_features(self) -> Path:
+    def item_features(self) -> StoragePath:
         return self.features / "items"
 
     @property
-    def user_features(self) -> Path:
+    def user_features(self) -> StoragePath:
         return self.features / "users"
 
     @property
-    def samples(self) -> Path:
-        return self.home / "samples"
+    def samples(self) -> StoragePath:
+        return self.shared / "samples"
 
     @property
-    def train_samples(self) -> Path:
+    def train_samples(self) -> StoragePath:
         return self.samples / "train"
 
     @property
-    def test_samples(self) -> Path:
+    def test_samples(self) -> StoragePath:
         return self.samples / "test"
 
     @property
-    def sequences(self) -> Path:
+    def sequences(self) -> StoragePath:
         """Per-user chronological positive items of the train period."""
         return self.samples / "sequences"
 
     @property
-    def stats(self) -> Path:
-        return self.home / "stats"
+    def stats(self) -> StoragePath:
+        return self.shared / "stats"
 
     @property
-    def registry(self) -> Path:
-        return self.home / "registry"
+    def registry(self) -> StoragePath:
+        return self.shared / "registry"
 
     @property
     def redis_dir(self) -> Path:

@@ -1,10 +1,17 @@
-"""The model registry: `registry/<kind>/<name>/<version>/`, immutable once written."""
+"""The model registry: `registry/<kind>/<name>/<version>/`, immutable once written.
+
+On a local disk a version is committed by renaming its finished folder into place. On an
+object store its files are uploaded under `<version>/` and its `manifest.json` last: a version
+without a manifest is invisible, and readers load a version from a local copy of it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.filesystem import RemotePath, StoragePath, download_tree, remove_tree, upload_tree
 from core.storage import write_json_atomic
 
 ModelKind = Literal["recall", "rank"]
@@ -58,13 +66,33 @@ class ModelNotFoundError(LookupError):
 
 
 class Registry:
-    """Reads and writes model versions under one root folder."""
+    """Reads and writes model versions under one root folder (local or on an object store)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: StoragePath, cache: Path | None = None) -> None:
         self.root = root
+        self._cache = cache or Path(tempfile.gettempdir()) / "starling-registry"
+
+    def _version_dir(self, ref: ModelRef) -> StoragePath:
+        return self.root / ref.kind / ref.name / ref.version
 
     def path(self, ref: ModelRef) -> Path:
-        return self.root / ref.kind / ref.name / ref.version
+        """A local folder holding the version's files: the version itself on a local disk, a
+        copy downloaded once per version from an object store."""
+        source = self._version_dir(ref)
+        if not isinstance(source, RemotePath):
+            return source
+        manifest = (source / MANIFEST).read_text()
+        key = hashlib.sha256(f"{source}\n{manifest}".encode()).hexdigest()[:16]
+        local = self._cache / f"{ref.kind}-{ref.name}-{ref.version}-{key}"
+        if not (local / MANIFEST).is_file():
+            tmp = local.with_name(f".{local.name}.{uuid.uuid4().hex}.tmp")
+            download_tree(source, tmp)
+            try:
+                os.rename(tmp, local)
+            except OSError:
+                # Another process of this node downloaded the same version first.
+                shutil.rmtree(tmp, ignore_errors=True)
+        return local
 
     def versions(self, kind: ModelKind, name: str) -> list[str]:
         """Committed versions, oldest first."""
@@ -74,6 +102,8 @@ class Registry:
         found = [
             (int(m.group(1)), p.name) for p in folder.iterdir() if (m := _VERSION.match(p.name))
         ]
+        if isinstance(folder, RemotePath):
+            found = [(n, v) for n, v in found if (folder / v / MANIFEST).is_file()]
         return [name for _, name in sorted(found)]
 
     def names(self, kind: ModelKind) -> list[str]:
@@ -83,7 +113,7 @@ class Registry:
         return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def manifest(self, ref: ModelRef) -> ModelManifest:
-        path = self.path(ref) / MANIFEST
+        path = self._version_dir(ref) / MANIFEST
         if not path.is_file():
             raise ModelNotFoundError(f"no {ref.kind} model {ref.name} version {ref.version}")
         return ModelManifest.model_validate_json(path.read_text())
@@ -104,24 +134,25 @@ class Registry:
         params: dict[str, Any] | None = None,
         feature_schema_hash: str | None = None,
     ) -> ModelManifest:
-        """Write a new version: `write(folder)` fills a temp folder, which is renamed into place."""
+        """Write a new version: `write(folder)` fills a temp folder, which is renamed into place
+        (uploaded, on an object store)."""
         folder = self.root / kind / name
+        if isinstance(folder, RemotePath):
+            with tempfile.TemporaryDirectory(prefix="starling-publish-") as files:
+                write(Path(files))
+                manifest = self._next_manifest(
+                    kind, name, metrics, data_snapshot, params, feature_schema_hash
+                )
+                _upload(Path(files), folder / manifest.version, manifest)
+                return manifest
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".staging-{uuid.uuid4().hex}"
         tmp.mkdir()
         try:
             write(tmp)
             while True:
-                versions = self.versions(kind, name)
-                number = int(versions[-1][1:]) + 1 if versions else 1
-                manifest = ModelManifest(
-                    kind=kind,
-                    name=name,
-                    version=f"v{number}",
-                    metrics=metrics,
-                    params=params or {},
-                    feature_schema_hash=feature_schema_hash,
-                    data_snapshot=data_snapshot,
+                manifest = self._next_manifest(
+                    kind, name, metrics, data_snapshot, params, feature_schema_hash
                 )
                 write_json_atomic(tmp / MANIFEST, manifest.model_dump(mode="json"))
                 try:
@@ -134,6 +165,27 @@ class Registry:
                         raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def _next_manifest(
+        self,
+        kind: ModelKind,
+        name: str,
+        metrics: dict[str, float],
+        data_snapshot: str,
+        params: dict[str, Any] | None,
+        feature_schema_hash: str | None,
+    ) -> ModelManifest:
+        versions = self.versions(kind, name)
+        number = int(versions[-1][1:]) + 1 if versions else 1
+        return ModelManifest(
+            kind=kind,
+            name=name,
+            version=f"v{number}",
+            metrics=metrics,
+            params=params or {},
+            feature_schema_hash=feature_schema_hash,
+            data_snapshot=data_snapshot,
+        )
 
     def serving(self, kind: ModelKind) -> ModelRef | None:
         """The version promoted to serve, or the newest version of any model when none was."""
@@ -149,3 +201,15 @@ class Registry:
         """Point serving at `ref` (which must exist)."""
         self.manifest(ref)
         write_json_atomic(self.root / ref.kind / "serving.json", ref.model_dump())
+
+
+def _upload(files: Path, target: RemotePath, manifest: ModelManifest) -> None:
+    """Upload a version's files, then its manifest, which makes the version visible.
+
+    Object stores cannot refuse an existing name, so two trainers publishing the same model at
+    the same moment could pick the same version: publish one model name from one job at a time.
+    A killed upload leaves a version without manifest, which the next publish replaces.
+    """
+    remove_tree(target)
+    upload_tree(files, target)
+    write_json_atomic(target / MANIFEST, manifest.model_dump(mode="json"))

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.experiments import Experiment, RerankOverrides, check_experiments
+from core.filesystem import StorageOptions, StoragePath, open_storage
 
 
 class TrainSettings(BaseModel):
@@ -186,6 +187,19 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(Path(".starling"), description="lake, features, registry, local services")
+    storage_uri: str | None = Field(
+        None,
+        description="shared root of the lake, features, samples, stats and registry: a folder "
+        "(NFS) or a URI (s3://bucket/prefix, gs://, hdfs://); `home` when unset",
+    )
+    storage_endpoint: str | None = Field(
+        None, description="endpoint of an S3-compatible store (http://minio:9000)"
+    )
+    storage_region: str | None = Field(None, description="region of the S3 bucket")
+    storage_access_key: SecretStr | None = Field(
+        None, description="S3 key id; the AWS SDK's own chain (AWS_* variables, role) when unset"
+    )
+    storage_secret_key: SecretStr | None = None
     ray_address: str | None = Field(
         None,
         validation_alias=AliasChoices("RAY_ADDRESS", "STARLING_RAY_ADDRESS"),
@@ -248,6 +262,18 @@ class Settings(BaseSettings):
     def _experiments_do_not_collide(self) -> Settings:
         check_experiments(self.experiments)
         return self
+
+    def storage_root(self) -> StoragePath:
+        """The shared storage root: a local folder as a Path, a URI as a RemotePath."""
+        if self.storage_uri is None:
+            return self.home
+        options = StorageOptions(
+            endpoint=self.storage_endpoint,
+            region=self.storage_region,
+            access_key=self.storage_access_key,
+            secret_key=self.storage_secret_key,
+        )
+        return open_storage(self.storage_uri, options)
 
     def resolved_redis_url(self) -> str:
         """The Redis URL replicas connect to: the configured one or the embedded server's."""

@@ -1,4 +1,10 @@
-"""Atomic writes of folders and JSON files, and fingerprints that tell when an output is stale."""
+"""Atomic writes of folders and JSON files, and fingerprints that tell when an output is stale.
+
+A local folder is committed by renaming a finished temporary folder onto it. An object store
+has no rename: a folder there is committed by writing its new version under
+`<folder>/_versions/<id>/` and then the one small object `<folder>/_current.json` that names
+it; readers go through `committed(folder)`, so they only ever see a finished version.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+import pyarrow.dataset as pds
+import pyarrow.fs as pafs
 from pydantic import BaseModel, Field
 
+from core.filesystem import RemotePath, StoragePath, arrow_location, remove_tree
+
 MANIFEST = "_manifest.json"
+POINTER = "_current.json"
+VERSIONS = "_versions"
 
 
 class OutputManifest(BaseModel):
@@ -28,20 +39,69 @@ class OutputManifest(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
+class VersionPointer(BaseModel):
+    """The committed version of a folder on an object store, and the one before it (kept so
+    that a reader that resolved the pointer just before a commit can finish its read)."""
+
+    version: str
+    previous: str | None = None
+
+
+def write_json_atomic(path: StoragePath, payload: Any) -> None:
     """Write JSON so that readers see the old file or the new one, never half of one."""
+    text = json.dumps(payload, indent=2, sort_keys=True, default=str)
+    if isinstance(path, RemotePath):
+        path.write_text(text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
-@contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield an empty temporary folder beside `target`; on success it replaces `target`.
+def _pointer(folder: RemotePath) -> VersionPointer | None:
+    pointer = folder / POINTER
+    if not pointer.is_file():
+        return None
+    return VersionPointer.model_validate_json(pointer.read_text())
 
-    On an exception the temporary folder is removed and `target` is left as it was.
+
+def committed(folder: StoragePath) -> StoragePath:
+    """Where readers find the committed content of `folder`.
+
+    A local folder is its own committed version. On an object store it is the version the
+    pointer names; with no pointer yet, a path that does not exist (so uncommitted versions
+    of a first, killed commit are never read).
     """
+    if not isinstance(folder, RemotePath):
+        return folder
+    pointer = _pointer(folder)
+    return folder / VERSIONS / (pointer.version if pointer else "none")
+
+
+def committed_location(folder: StoragePath) -> tuple[str, pafs.FileSystem | None]:
+    """The (path, filesystem) of a folder's committed content, for Ray Data readers."""
+    return arrow_location(committed(folder))
+
+
+def parquet_dataset(folder: StoragePath, **kwargs: Any) -> pds.Dataset:
+    """The committed Parquet files of a folder as a pyarrow dataset (pyarrow skips names that
+    start with `_` or `.`, such as `_manifest.json`)."""
+    path, fs = committed_location(folder)
+    return pds.dataset(path, filesystem=fs, format="parquet", **kwargs)
+
+
+@contextmanager
+def atomic_dir(target: StoragePath) -> Iterator[StoragePath]:
+    """Yield an empty temporary folder for the next content of `target`; on success it becomes
+    the committed content. On an exception it is removed and `target` is left as it was.
+
+    One writer per folder at a time (a job owns its outputs).
+    """
+    if isinstance(target, RemotePath):
+        with _commit_version(target) as tmp:
+            yield tmp
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     tmp.mkdir()
@@ -57,24 +117,56 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def read_manifest(folder: Path) -> OutputManifest | None:
+@contextmanager
+def _commit_version(target: RemotePath) -> Iterator[RemotePath]:
+    version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+    tmp = target / VERSIONS / version
+    try:
+        yield tmp
+    except BaseException:
+        remove_tree(tmp)
+        raise
+    old = _pointer(target)
+    pointer = VersionPointer(version=version, previous=old.version if old else None)
+    write_json_atomic(target / POINTER, pointer.model_dump())
+    discard_uncommitted(target)
+
+
+def discard_uncommitted(target: StoragePath) -> None:
+    """Delete the versions of a folder on an object store that are neither committed nor the
+    one before it: older ones, and those of killed commits."""
+    if not isinstance(target, RemotePath):
+        return
+    pointer = _pointer(target)
+    keep = {pointer.version, pointer.previous} if pointer else set()
+    for version in (target / VERSIONS).iterdir():
+        if version.name not in keep:
+            remove_tree(version)
+
+
+def read_manifest(folder: StoragePath) -> OutputManifest | None:
     """The committed manifest of a folder, or None when the folder is missing or incomplete."""
-    path = folder / MANIFEST
+    path = committed(folder) / MANIFEST
     if not path.is_file():
         return None
     return OutputManifest.model_validate_json(path.read_text())
 
 
-def write_manifest(folder: Path, manifest: OutputManifest) -> None:
+def write_manifest(folder: StoragePath, manifest: OutputManifest) -> None:
     write_json_atomic(folder / MANIFEST, manifest.model_dump(mode="json"))
 
 
-def fingerprint(path: Path) -> str:
+def fingerprint(path: StoragePath) -> str:
     """A cheap content fingerprint: the committed manifest when there is one, else file stats."""
-    manifest = path / MANIFEST
+    manifest = committed(path) / MANIFEST
     digest = hashlib.sha256()
     if manifest.is_file():
         digest.update(manifest.read_bytes())
+        return digest.hexdigest()[:16]
+    if isinstance(path, RemotePath):
+        for file in sorted(path.rglob("*"), key=str):
+            size, mtime = file.size_and_mtime()
+            digest.update(f"{file.path}:{size}:{mtime}".encode())
         return digest.hexdigest()[:16]
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for file in files:
@@ -83,7 +175,7 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def is_fresh(output: Path, inputs: dict[str, str]) -> bool:
+def is_fresh(output: StoragePath, inputs: dict[str, str]) -> bool:
     """True when `output` was committed from exactly these input fingerprints."""
     manifest = read_manifest(output)
     return manifest is not None and manifest.inputs == inputs

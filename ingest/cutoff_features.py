@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pds
 
-from core.storage import read_manifest
+from core.filesystem import StoragePath
+from core.storage import parquet_dataset, read_manifest
 from core.tables import EVENTS, ITEMS
 from ingest.item_attributes import catalog_attributes, epoch_ms, rating_rows
 from ingest.latest_features import item_features_table, latest_item_stats, latest_user_features
@@ -34,14 +33,12 @@ class CutoffFeatures:
 
 
 def features_at(
-    events: Path, items: Path, cutoff_ms: int, threshold: float, half_life_days: float
+    events: StoragePath, items: StoragePath, cutoff_ms: int, threshold: float, half_life_days: float
 ) -> CutoffFeatures:
     """Features of the lake's rating events with ts < `cutoff_ms`, popularity decayed from the
     newest of them, as the features job decays it from the newest event."""
-    catalog = catalog_attributes(
-        pds.dataset(items, format="parquet").to_table(columns=ITEMS.names).cast(ITEMS)
-    )
-    table = pds.dataset(events, format="parquet").to_table(
+    catalog = catalog_attributes(parquet_dataset(items).to_table(columns=ITEMS.names).cast(ITEMS))
+    table = parquet_dataset(events).to_table(
         columns=EVENTS.names, filter=pc.field("event_type") == "rating"
     )
     table = table.filter(pc.less(epoch_ms(table["ts"]), pa.scalar(cutoff_ms, pa.int64())))
@@ -64,7 +61,7 @@ def features_at(
     )
 
 
-def split_moment(train_samples: Path) -> int:
+def split_moment(train_samples: StoragePath) -> int:
     """The train/test cutoff the features job recorded with the train samples, in epoch ms."""
     manifest = read_manifest(train_samples)
     if manifest is None or "cutoff" not in manifest.extra:

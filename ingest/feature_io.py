@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pds
-import pyarrow.parquet as pq
 from ray.data import DataContext
 
-from core.storage import OutputManifest, atomic_dir, write_manifest
+from core.filesystem import StoragePath, arrow_location, write_parquet
+from core.storage import OutputManifest, atomic_dir, committed, parquet_dataset, write_manifest
 
 # Rows of one part of the user side: a part's windows and sample files stay well under a GiB.
 ROWS_PER_PART = 500_000
@@ -33,14 +32,15 @@ def configure_ray_data() -> None:
     context.use_datasource_v2 = False
 
 
-def _dataset(folder: Path) -> pds.Dataset:
-    """A lake folder's Parquet files; `_manifest.json` and hidden files are skipped by name."""
-    if not folder.is_dir():
+def _dataset(folder: StoragePath) -> pds.Dataset:
+    """A lake folder's committed Parquet files; `_manifest.json` and hidden files are skipped
+    by name."""
+    if not committed(folder).is_dir():
         raise FileNotFoundError(f"{folder} does not exist: run `starling ingest` first")
-    return pds.dataset(folder, format="parquet")
+    return parquet_dataset(folder)
 
 
-def read_ratings(folder: Path, schema: pa.Schema) -> pa.Table:
+def read_ratings(folder: StoragePath, schema: pa.Schema) -> pa.Table:
     """The rating events of the lake `folder`: RATING_COLUMNS cast to `schema`'s types.
 
     Filtered while scanning, so the other events and the event_type column are never held.
@@ -51,37 +51,39 @@ def read_ratings(folder: Path, schema: pa.Schema) -> pa.Table:
     return table.cast(pa.schema([schema.field(name) for name in RATING_COLUMNS]))
 
 
-def event_batches(folder: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+def event_batches(folder: StoragePath, columns: list[str]) -> Iterator[pa.RecordBatch]:
     """Every event of the lake `folder`, a few columns a batch at a time."""
     return iter(_dataset(folder).to_batches(columns=columns))
 
 
-def read_table(folder: Path, schema: pa.Schema) -> pa.Table:
+def read_table(folder: StoragePath, schema: pa.Schema) -> pa.Table:
     """A small lake folder (the item catalog) as one Arrow table cast to `schema`."""
     return _dataset(folder).to_table(columns=schema.names).cast(schema)
 
 
-def count_rows(folder: Path) -> int:
-    return pds.dataset(folder, format="parquet").count_rows()
+def count_rows(folder: StoragePath) -> int:
+    return parquet_dataset(folder).count_rows()
 
 
-def commit_parts(tmp: Path, schema: pa.Schema, manifest: OutputManifest) -> int:
-    """Record the row count of the Parquet parts in `tmp` in `manifest` and write it.
+def commit_parts(tmp: StoragePath, schema: pa.Schema, manifest: OutputManifest) -> int:
+    """Record the row count of the Parquet parts in `tmp` (a folder being written, not yet
+    committed) in `manifest` and write it.
 
     A folder without parts gets one empty file with the schema so that readers find a table.
     """
     if not any(tmp.glob("*.parquet")):
-        pq.write_table(schema.empty_table(), tmp / "part-0.parquet")
-    rows = count_rows(tmp)
+        write_parquet(schema.empty_table(), tmp / "part-0.parquet")
+    path, fs = arrow_location(tmp)
+    rows = pds.dataset(path, filesystem=fs, format="parquet").count_rows()
     manifest.rows["rows"] = rows
     write_manifest(tmp, manifest)
     return rows
 
 
-def write_table(table: pa.Table, target: Path, manifest: OutputManifest) -> int:
+def write_table(table: pa.Table, target: StoragePath, manifest: OutputManifest) -> int:
     """Write a driver-side table as one Parquet file into `target` atomically, with `manifest`."""
     with atomic_dir(target) as tmp:
-        pq.write_table(table, tmp / "part-0.parquet")
+        write_parquet(table, tmp / "part-0.parquet")
         manifest.rows["rows"] = table.num_rows
         write_manifest(tmp, manifest)
     return table.num_rows

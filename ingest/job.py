@@ -5,18 +5,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import ray
 import ray.data
 from pydantic import BaseModel, Field
 
+from core.filesystem import StoragePath, remove_tree
 from core.paths import StarlingPaths
 from core.settings import Settings
 from core.storage import fingerprint, read_manifest
@@ -131,9 +130,8 @@ def _write_catalog(
             return write_items(plan.read_items(), paths.items, str(source.resolve()))
         except (UnicodeDecodeError, ValueError, KeyError, OSError) as exc:
             unreadable[f"{source} (catalog)"] = str(exc)
-    if read_manifest(paths.items) is None:
-        return 0
-    return pq.read_metadata(paths.items / "items.parquet").num_rows
+    manifest = read_manifest(paths.items)
+    return 0 if manifest is None else manifest.rows.get("items", 0)
 
 
 def _buckets(size: int) -> int:
@@ -143,10 +141,14 @@ def _buckets(size: int) -> int:
 
 
 def _validate(
-    tasks: list[ChunkTask], rules: EventRules, staging: Path, buckets: int, progress: Progress
+    tasks: list[ChunkTask],
+    rules: EventRules,
+    staging: StoragePath,
+    buckets: int,
+    progress: Progress,
 ) -> pa.Table:
     """Stage one over every chunk (Ray Data, one task per chunk); their STAGE_RESULT rows."""
-    kwargs = {"rules": rules, "staging": str(staging), "buckets": buckets}
+    kwargs = {"rules": rules, "staging": staging, "buckets": buckets}
     checked = ray.data.from_items(
         [{"task": t.model_dump_json()} for t in tasks], override_num_blocks=len(tasks)
     ).map_batches(stage_chunks, fn_kwargs=kwargs, batch_size=1, batch_format="pyarrow")
@@ -229,7 +231,7 @@ def _ingest_chunks(
             staging, buckets, sorted(errors), accepted, paths.events, stamps, source.name, progress
         )
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging)
     reasons = pc.value_counts(quarantine["reason"]).to_pylist()
     return summary.model_copy(
         update={

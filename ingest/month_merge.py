@@ -7,12 +7,10 @@ is sorted by (ts, event_id) and written as one Parquet file of the new lake vers
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from core.filesystem import StoragePath, open_input, read_parquet, write_parquet
 from core.tables import EVENT_PARTITION, EVENTS
 from ingest.stage_chunks import bucket_dir, staged_file_index
 from ingest.validate import MONTH, month_name
@@ -25,15 +23,15 @@ MERGE_RESULT = pa.schema(
 )
 
 
-def month_dir(lake: Path, month: str) -> Path:
+def month_dir(lake: StoragePath, month: str) -> StoragePath:
     return lake / f"{EVENT_PARTITION}={month}"
 
 
-def read_month(lake: Path, month: str) -> pa.Table:
+def read_month(lake: StoragePath, month: str) -> pa.Table:
     folder = month_dir(lake, month)
     if not folder.is_dir():
         return EVENTS.empty_table()
-    return pq.read_table(folder, schema=EVENTS)
+    return read_parquet(folder, schema=EVENTS)
 
 
 def first_of_each_id(table: pa.Table) -> pa.Table:
@@ -45,7 +43,9 @@ def first_of_each_id(table: pa.Table) -> pa.Table:
     return table.take(pa.array(np.sort(first["row_min"].to_numpy())))
 
 
-def write_merged_month(old_lake: Path, new_lake: Path, month: str, rows: pa.Table) -> int:
+def write_merged_month(
+    old_lake: StoragePath, new_lake: StoragePath, month: str, rows: pa.Table
+) -> int:
     """Write `month` of `new_lake`: its rows in `old_lake` and the new EVENTS `rows`, each
     event_id once (the lake's row wins, then row order), sorted by time. Returns its rows."""
     merged = first_of_each_id(pa.concat_tables([read_month(old_lake, month), rows]))
@@ -54,24 +54,29 @@ def write_merged_month(old_lake: Path, new_lake: Path, month: str, rows: pa.Tabl
     # Not parents=True: a merge task that outlives its killed ingest must not recreate the
     # new version's folder after the next run's recovery removed it.
     folder.mkdir(exist_ok=True)
-    pq.write_table(merged, folder / "part-0.parquet", use_dictionary=DICTIONARY_COLUMNS)
+    write_parquet(merged, folder / "part-0.parquet", use_dictionary=DICTIONARY_COLUMNS)
     return merged.num_rows
 
 
-def _staged(staging: Path, bucket: int, skip_files: set[int]) -> pa.Table:
+def _staged(staging: StoragePath, bucket: int, skip_files: set[int]) -> pa.Table:
     """The bucket's staged rows of every file not left out, in file and chunk order."""
     folder = bucket_dir(staging, bucket)
     paths = sorted(folder.glob("*.arrow")) if folder.is_dir() else []
     tables = []
     for path in paths:
         if staged_file_index(path) not in skip_files:
-            with pa.memory_map(str(path)) as source:
+            with open_input(path) as source:
                 tables.append(pa.ipc.open_file(source).read_all())
     return pa.concat_tables(tables) if tables else pa.table({})
 
 
 def merge_bucket(
-    bucket: int, staging: Path, skip_files: set[int], old_lake: Path, new_lake: Path, source: str
+    bucket: int,
+    staging: StoragePath,
+    skip_files: set[int],
+    old_lake: StoragePath,
+    new_lake: StoragePath,
+    source: str,
 ) -> pa.Table:
     """Merge one bucket's new rows into their months of `old_lake`, written into `new_lake`.
 
@@ -98,13 +103,18 @@ def merge_bucket(
 
 
 def merge_buckets(
-    batch: pa.Table, staging: str, skip_files: list[int], old_lake: str, new_lake: str, source: str
+    batch: pa.Table,
+    staging: StoragePath,
+    skip_files: list[int],
+    old_lake: StoragePath,
+    new_lake: StoragePath,
+    source: str,
 ) -> pa.Table:
     """Ray Data UDF: a batch of bucket numbers -> MERGE_RESULT rows of the months written."""
     skip = set(skip_files)
     return pa.concat_tables(
         [
-            merge_bucket(b, Path(staging), skip, Path(old_lake), Path(new_lake), source)
+            merge_bucket(b, staging, skip, old_lake, new_lake, source)
             for b in batch["bucket"].to_pylist()
         ]
     )

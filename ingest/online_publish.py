@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pds
 
+from core.filesystem import StoragePath
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
 from core.settings import Settings
-from core.storage import fingerprint, read_manifest
+from core.storage import fingerprint, parquet_dataset, read_manifest
 from core.tables import USER_FEATURES
 
 log = logging.getLogger(__name__)
@@ -23,9 +22,9 @@ log = logging.getLogger(__name__)
 USERS_PER_CHUNK = 5000
 
 
-def _read(folder: Path, columns: list[str], keep: pc.Expression | None = None) -> pa.Table:
+def _read(folder: StoragePath, columns: list[str], keep: pc.Expression | None = None) -> pa.Table:
     """Parquet files of a folder (its `_manifest.json` is skipped: pyarrow ignores `_` names)."""
-    return pds.dataset(folder, format="parquet").to_table(columns=columns, filter=keep)
+    return parquet_dataset(folder).to_table(columns=columns, filter=keep)
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class SeenItems:
     items: np.ndarray
 
     @classmethod
-    def from_lake(cls, events: Path) -> SeenItems:
+    def from_lake(cls, events: StoragePath) -> SeenItems:
         ratings = _read(events, ["user_id", "item_id"], pc.field("event_type") == "rating")
         users = ratings["user_id"].to_numpy()
         order = np.argsort(users, kind="stable")

@@ -9,13 +9,13 @@ is one small row: how many rows it read, its bad rows, or why its file is unread
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel
 
+from core.filesystem import RemotePath, StoragePath, open_output
 from ingest.chunks import Chunk
 from ingest.parse_chunk import FILE_ERROR, check_chunk
 from ingest.validate import MONTH, REASON, STAGED, EventRules, to_events
@@ -47,29 +47,34 @@ class ChunkTask(BaseModel, frozen=True):
         return self.chunk.spec.path.stat().st_size
 
 
-def bucket_dir(staging: Path, bucket: int) -> Path:
+def bucket_dir(staging: StoragePath, bucket: int) -> StoragePath:
     return staging / f"bucket-{bucket:05d}"
 
 
-def staged_file_index(path: Path) -> int:
+def staged_file_index(path: StoragePath) -> int:
     """The file number in a staged file's name (`f00003-c000017.arrow` -> 3)."""
     return int(path.name[1:].split("-", 1)[0])
 
 
-def _write_ipc(table: pa.Table, path: Path) -> None:
-    """Write atomically: a task that Ray retries replaces its own file, never half of one.
+def _write_ipc(table: pa.Table, path: StoragePath) -> None:
+    """Write atomically: a task that Ray retries replaces its own file, never half of one
+    (an object appears whole when its upload completes).
 
     Only the bucket folder is created: a task that outlives its killed ingest finds the
     staging folder gone (the next run's recovery removed it) and fails instead of leaving a
     new one behind."""
+    if isinstance(path, RemotePath):
+        with open_output(path) as sink, pa.ipc.new_file(sink, STAGED) as writer:
+            writer.write_table(table)
+        return
     path.parent.mkdir(exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, STAGED) as writer:
+    with open_output(tmp) as sink, pa.ipc.new_file(sink, STAGED) as writer:
         writer.write_table(table)
     os.replace(tmp, path)
 
 
-def stage_events(events: pa.Table, task: ChunkTask, staging: Path, buckets: int) -> None:
+def stage_events(events: pa.Table, task: ChunkTask, staging: StoragePath, buckets: int) -> None:
     """Write STAGED `events` into one file per bucket of months they touch (line order kept)."""
     bucket = events[MONTH].to_numpy() % buckets
     order = np.argsort(bucket, kind="stable")
@@ -81,7 +86,7 @@ def stage_events(events: pa.Table, task: ChunkTask, staging: Path, buckets: int)
         _write_ipc(ordered.slice(start, end - start), bucket_dir(staging, int(value)) / name)
 
 
-def stage_chunk(task: ChunkTask, rules: EventRules, staging: Path, buckets: int) -> pa.Table:
+def stage_chunk(task: ChunkTask, rules: EventRules, staging: StoragePath, buckets: int) -> pa.Table:
     """Check one chunk, stage its good rows; one STAGE_RESULT row says what happened."""
     checked = check_chunk(task.chunk, rules)
     error = None
@@ -106,10 +111,12 @@ def stage_chunk(task: ChunkTask, rules: EventRules, staging: Path, buckets: int)
     )
 
 
-def stage_chunks(batch: pa.Table, rules: EventRules, staging: str, buckets: int) -> pa.Table:
+def stage_chunks(
+    batch: pa.Table, rules: EventRules, staging: StoragePath, buckets: int
+) -> pa.Table:
     """Ray Data UDF: a batch of serialised ChunkTasks -> their STAGE_RESULT rows."""
     results = [
-        stage_chunk(ChunkTask.model_validate_json(text), rules, Path(staging), buckets)
+        stage_chunk(ChunkTask.model_validate_json(text), rules, staging, buckets)
         for text in batch["task"].to_pylist()
     ]
     return pa.concat_tables(results)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.filesystem import StoragePath, write_png
 from core.storage import OutputManifest, atomic_dir, write_json_atomic, write_manifest
 from ingest.item_attributes import epoch_ms
 from ingest.latest_features import MS_PER_DAY
@@ -105,7 +105,7 @@ def build_stats(
     }
 
 
-def write_stats(folder: Path, stats: dict[str, Any], manifest: OutputManifest) -> None:
+def write_stats(folder: StoragePath, stats: dict[str, Any], manifest: OutputManifest) -> None:
     """stats.json and the plots into `folder`, atomically, with `manifest` committed last."""
     with atomic_dir(folder) as tmp:
         write_json_atomic(tmp / "stats.json", stats)
@@ -113,7 +113,7 @@ def write_stats(folder: Path, stats: dict[str, Any], manifest: OutputManifest) -
         write_manifest(tmp, manifest)
 
 
-def write_plots(stats: dict[str, Any], folder: Path) -> list[str]:
+def write_plots(stats: dict[str, Any], folder: StoragePath) -> list[str]:
     """PNG plots of `stats` into `folder`; returns the file names."""
     import matplotlib
 
@@ -157,10 +157,10 @@ def write_plots(stats: dict[str, Any], folder: Path) -> list[str]:
     return written
 
 
-def _save(fig: Any, path: Path) -> str:
+def _save(fig: Any, path: StoragePath) -> str:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_png(fig, path)
     plt.close(fig)
     return path.name

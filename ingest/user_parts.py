@@ -7,13 +7,11 @@ as Parquet files, so memory stays bounded by the part, not by the data set.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
+from core.filesystem import StoragePath, write_parquet
 from ingest.item_attributes import with_catalog
 from ingest.latest_features import latest_user_features
 from ingest.point_in_time import sort_by_entity, with_user_side
@@ -23,12 +21,14 @@ from ingest.stats import daily_distinct
 
 
 class PartFolders(BaseModel):
-    """Where `build_part` writes its files: one folder per output."""
+    """Where `build_part` writes its files: one folder per output, local or on an object store."""
 
-    train: Path
-    test: Path
-    users: Path
-    sequences: Path
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    train: StoragePath
+    test: StoragePath
+    users: StoragePath
+    sequences: StoragePath
 
 
 class PartWritten(BaseModel):
@@ -59,9 +59,9 @@ def user_parts(user_ids: np.ndarray, rows_per_part: int) -> list[np.ndarray]:
     return [part for part in np.split(order, cuts) if len(part)]
 
 
-def _write(table: pa.Table, folder: Path, name: str) -> int:
+def _write(table: pa.Table, folder: StoragePath, name: str) -> int:
     if table.num_rows:
-        pq.write_table(table, folder / f"{name}.parquet")
+        write_parquet(table, folder / f"{name}.parquet")
     return table.num_rows
 
 

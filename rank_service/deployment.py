@@ -39,7 +39,7 @@ class Rank:
         # Replicas share the machine's cores; torch's default of one thread per core would make
         # them fight over every forward pass.
         torch.set_num_threads(1)
-        paths = StarlingPaths(settings.home)
+        paths = StarlingPaths.of(settings)
         store = OnlineStore(settings.resolved_redis_url())
         self.stage = RankStage(store, Registry(paths.registry), paths.item_features)
         serving = settings.rank_serving

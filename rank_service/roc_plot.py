@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from core.filesystem import StoragePath, write_png
 from rank_service.metrics import roc_auc, roc_curve
 
 # A curve of a million test rows would draw a million points; this many look the same.
 _MAX_POINTS = 2000
 
 
-def write_roc_png(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str) -> None:
+def write_roc_png(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]], path: StoragePath, title: str
+) -> None:
     """One line per model (name -> (labels, probabilities)), AUC in the legend, chance diagonal."""
     import matplotlib
 
@@ -32,5 +33,5 @@ def write_roc_png(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, 
     axes.legend(loc="lower right", fontsize="small")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    write_png(figure, path)
     plt.close(figure)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from core.filesystem import StoragePath
 from core.online_store import UserProfile
 from core.registry import ModelRef, Registry
 from core.tables import SAMPLES
@@ -49,7 +49,7 @@ class Scorer:
         self._positions = pd.Index(self.items.column("item_id").to_numpy())
 
     @classmethod
-    def load(cls, registry: Registry, ref: ModelRef, item_features: Path) -> Scorer:
+    def load(cls, registry: Registry, ref: ModelRef, item_features: StoragePath) -> Scorer:
         """Load a version (raises ModelNotFoundError when the registry lacks it) and the items."""
         registry.manifest(ref)
         artifacts = load_artifacts(registry.path(ref))

@@ -60,8 +60,10 @@ def _read(paths: StarlingPaths, columns: list[str], cutoff: pa.Scalar, tail: boo
     most of a small cluster, tasks wanting a whole CPU would never be scheduled and training
     would wait forever (seen with `ray job submit` beside the running app on 2 CPUs).
     """
+    files, fs = parquet_files(paths.train_samples)
     return ray.data.read_parquet(
-        parquet_files(paths.train_samples),
+        files,
+        filesystem=fs,
         columns=columns,
         ray_remote_args={"num_cpus": DATA_TASK_CPUS},
     ).map_batches(

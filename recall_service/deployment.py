@@ -38,7 +38,7 @@ class Recall:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._paths = StarlingPaths(settings.home)
+        self._paths = StarlingPaths.of(settings)
         self._store = CachedPopularity(OnlineStore(settings.resolved_redis_url()))
         # Genre rankings change only when features are rebuilt, which redeploys the app.
         self._genres = GenrePopularity.from_item_features(self._paths.item_features)

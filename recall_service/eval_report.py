@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from core.filesystem import StoragePath, write_png
 from core.storage import write_json_atomic
 
 _TABLE_METRICS = ("recall", "ndcg", "hit_rate", "coverage")
@@ -93,7 +93,7 @@ class RecallEvaluation(BaseModel):
             lines.append("  ".join([name.ljust(name_width), *cells]))
         return "\n".join(lines)
 
-    def save(self, folder: Path) -> tuple[Path, Path]:
+    def save(self, folder: StoragePath) -> tuple[StoragePath, StoragePath]:
         """recall_eval.json and recall_eval.png into `folder`; returns both paths."""
         folder.mkdir(parents=True, exist_ok=True)
         json_path, png_path = folder / "recall_eval.json", folder / "recall_eval.png"
@@ -108,7 +108,7 @@ def _ratio(top: dict[str, float], bottom: dict[str, float], key: str) -> str:
     return f"{key} {top.get(key, 0.0):.4f} vs {below:.4f} ({ratio})"
 
 
-def _plot(evaluation: RecallEvaluation, path: Path) -> None:
+def _plot(evaluation: RecallEvaluation, path: StoragePath) -> None:
     """Grouped bars: recall, NDCG and hit rate at each k, one bar per method."""
     import matplotlib
 
@@ -131,5 +131,5 @@ def _plot(evaluation: RecallEvaluation, path: Path) -> None:
     axes[0].legend(fontsize=8)
     fig.suptitle(f"Recall routes vs baselines ({evaluation.model}, {evaluation.users} users)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_png(fig, path)
     plt.close(fig)

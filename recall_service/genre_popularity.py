@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+
+from core.filesystem import StoragePath
+from core.storage import committed, parquet_dataset
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,11 @@ class GenrePopularity:
         return cls(by_genre)
 
     @classmethod
-    def from_item_features(cls, folder: Path) -> GenrePopularity:
+    def from_item_features(cls, folder: StoragePath) -> GenrePopularity:
         """From the ITEM_FEATURES table (item_genres, item_popularity); empty when it is missing."""
-        if not folder.is_dir():
+        if not committed(folder).is_dir():
             return cls({})
-        table = ds.dataset(folder, format="parquet", exclude_invalid_files=True).to_table(
+        table = parquet_dataset(folder, exclude_invalid_files=True).to_table(
             columns=["item_id", "item_genres", "item_popularity"],
             filter=pc.field("item_popularity") > 0,
         )

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
+
+from core.filesystem import StoragePath
+from core.storage import committed, parquet_dataset
 
 # Milvus array fields have a fixed capacity; MovieLens items carry at most 10 genres.
 MAX_GENRES = 32
@@ -90,13 +92,13 @@ class ItemAttributes:
         )
 
     @classmethod
-    def from_item_features(cls, folder: Path, ids: np.ndarray) -> ItemAttributes:
+    def from_item_features(cls, folder: StoragePath, ids: np.ndarray) -> ItemAttributes:
         """From the ITEM_FEATURES table (item_genres, release_year, item_popularity), for `ids`
         in their order; items the table lacks (or a missing table) get unknown attributes."""
         attributes = cls.unknown(ids)
-        if not folder.is_dir():
+        if not committed(folder).is_dir():
             return attributes
-        table = ds.dataset(folder, format="parquet", exclude_invalid_files=True).to_table(
+        table = parquet_dataset(folder, exclude_invalid_files=True).to_table(
             columns=["item_id", "item_genres", "release_year", "item_popularity"]
         )
         rows = {int(item): row for row, item in enumerate(attributes.ids)}

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pyarrow.dataset as ds
 
+from core.filesystem import StoragePath
+from core.storage import parquet_dataset
 from core.tables import MAX_USER_GENRES
 
 _MS_PER_DAY = 86_400_000
@@ -59,9 +59,9 @@ class TrainPeriod:
         return dict(zip(items.tolist(), sums.tolist(), strict=True))
 
 
-def read_train_period(folder: Path) -> TrainPeriod:
+def read_train_period(folder: StoragePath) -> TrainPeriod:
     """The SAMPLES rows of the train period (`paths.train_samples`), sorted by time."""
-    table = ds.dataset(folder, format="parquet", exclude_invalid_files=True).to_table(
+    table = parquet_dataset(folder, exclude_invalid_files=True).to_table(
         columns=["user_id", "item_id", "ts", "label"]
     )
     ts = table["ts"].cast("int64").to_numpy()
@@ -74,9 +74,9 @@ def read_train_period(folder: Path) -> TrainPeriod:
     )
 
 
-def read_test_positives(folder: Path, seen: dict[int, set[int]]) -> dict[int, set[int]]:
+def read_test_positives(folder: StoragePath, seen: dict[int, set[int]]) -> dict[int, set[int]]:
     """Each test user's positive items of the test period that they had not rated before."""
-    table = ds.dataset(folder, format="parquet", exclude_invalid_files=True).to_table(
+    table = parquet_dataset(folder, exclude_invalid_files=True).to_table(
         columns=["user_id", "item_id", "label"]
     )
     out: dict[int, set[int]] = {}
@@ -89,9 +89,9 @@ def read_test_positives(folder: Path, seen: dict[int, set[int]]) -> dict[int, se
     return out
 
 
-def read_catalog_genres(folder: Path) -> dict[int, list[str]]:
+def read_catalog_genres(folder: StoragePath) -> dict[int, list[str]]:
     """Genres of every catalog item (`paths.items`): static attributes, nothing time-dependent."""
-    table = ds.dataset(folder, format="parquet", exclude_invalid_files=True).to_table(
+    table = parquet_dataset(folder, exclude_invalid_files=True).to_table(
         columns=["item_id", "genres"]
     )
     return {

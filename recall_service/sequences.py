@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+
+from core.filesystem import StoragePath
+from core.storage import parquet_dataset
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,9 @@ class ItemSequences:
         return train, held, self.items[last]
 
 
-def read_sequences(folder: Path) -> ItemSequences:
+def read_sequences(folder: StoragePath) -> ItemSequences:
     """Read the SEQUENCES Parquet files of `folder` (other files, like manifests, are skipped)."""
-    dataset = ds.dataset(folder, format="parquet", exclude_invalid_files=True)
+    dataset = parquet_dataset(folder, exclude_invalid_files=True)
     table = dataset.to_table(columns=["user_id", "items"])
     items = table.column("items").combine_chunks()
     lengths = pc.fill_null(pc.list_value_length(items), 0)

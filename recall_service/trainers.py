@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
+from core.filesystem import StoragePath
 from core.paths import StarlingPaths
 from core.registry import ModelManifest, ModelNotFoundError
 from core.settings import Settings
@@ -20,14 +20,14 @@ class RecallTrainer:
     records, so that a pipeline can tell when the model is stale."""
 
     train: Callable[[Settings, StarlingPaths], ModelManifest]
-    data: Callable[[StarlingPaths], Path]
+    data: Callable[[StarlingPaths], StoragePath]
 
 
-def _sequences(paths: StarlingPaths) -> Path:
+def _sequences(paths: StarlingPaths) -> StoragePath:
     return paths.sequences
 
 
-def _train_samples(paths: StarlingPaths) -> Path:
+def _train_samples(paths: StarlingPaths) -> StoragePath:
     return paths.train_samples
 
 

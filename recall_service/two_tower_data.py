@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
+from core.filesystem import StoragePath
+from core.storage import parquet_dataset
 from recall_service.two_tower_encoder import ITEM_COLUMNS, USER_COLUMNS
 
 COLUMNS = ("user_id", "ts", *USER_COLUMNS, *ITEM_COLUMNS)
@@ -24,9 +24,9 @@ class PositiveRows:
     held: pa.Table
 
     @classmethod
-    def read(cls, folder: Path) -> PositiveRows:
+    def read(cls, folder: StoragePath) -> PositiveRows:
         """The positive rows of the SAMPLES Parquet files in `folder` (`paths.train_samples`)."""
-        table = ds.dataset(folder, format="parquet", exclude_invalid_files=True).to_table(
+        table = parquet_dataset(folder, exclude_invalid_files=True).to_table(
             columns=list(COLUMNS), filter=pc.field("label") == 1
         )
         return cls.split(table)

@@ -15,7 +15,7 @@ from rerank_service.reranker import Reranker
 @serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.25})
 class Rerank:
     def __init__(self, settings: Settings) -> None:
-        facts = ItemFacts.load(StarlingPaths(settings.home).item_features)
+        facts = ItemFacts.load(StarlingPaths.of(settings).item_features)
         self.reranker = Reranker(settings.rerank, facts)
 
     async def rerank(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import pyarrow.dataset as pds
+from core.filesystem import StoragePath
+from core.storage import parquet_dataset
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,8 @@ class ItemFacts:
     trending: dict[int, float] = field(default_factory=dict)
 
     @staticmethod
-    def load(item_features: Path) -> ItemFacts:
-        table = pds.dataset(item_features, format="parquet", exclude_invalid_files=True).to_table(
+    def load(item_features: StoragePath) -> ItemFacts:
+        table = parquet_dataset(item_features, exclude_invalid_files=True).to_table(
             columns=[
                 "item_id",
                 "item_genres",
