@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 def user_errors() -> tuple[type[Exception], ...]:
     """Errors the CLI reports as one line, not as a traceback."""
     from cluster.app import NothingToServeError
+    from cluster.deployment_changes import AppNotRunningError
     from cluster.k8s_render import RenderError
     from cluster.operations import (
-        AppNotRunningError,
         NotSettledError,
         PromotionRefusedError,
         ScaleError,

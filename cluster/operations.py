@@ -1,12 +1,11 @@
 """Operating the running app: its status, scaling a deployment, promoting a model version.
 
-Each change is a new declarative config handed to the Serve controller with one field changed
-(replica bounds or a user_config), which Serve applies in place: replicas are added, removed or
-reconfigured, never restarted. Changes are also written to the serve config file, so that the
-next deploy of that file keeps them. On KubeRay (settings.kuberay names the RayService) they
-patch the RayService instead, which the operator applies and which keeps them. These functions
-block; async callers (the Gateway) run them in a thread. They need a connected Ray
-(`connected()` from a CLI process).
+Each change sets one field of one deployment (replica bounds or a user_config), which Serve
+applies in place: replicas are added, removed or reconfigured, never restarted.
+`cluster/deployment_changes.py` routes it to the running app and keeps it for the next deploy
+(the serve config file, or the RayService on KubeRay). These functions block; async callers
+(the Gateway) run them in a thread. They need a connected Ray (`connected()` from a CLI
+process).
 """
 
 from __future__ import annotations
@@ -15,25 +14,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import ray
 from pydantic import BaseModel, Field
 from ray import serve
-from ray.serve.context import _get_global_client
-from ray.serve.schema import ServeDeploySchema, ServeInstanceDetails
 
+from cluster.deployment_changes import (
+    AppNotRunningError,
+    change_running,
+    current_options,
+    persist,
+    serve_details,
+)
 from cluster.names import APP_NAME, DEPLOYMENTS
-from cluster.rayservice_patch import RayServiceApi, change_rayservice, rayservice_deployment
-from cluster.serve_config import config_path, load_serve_config, update_deployment
 from core.api import Candidate, StageResult
 from core.paths import StarlingPaths
 from core.registry import ModelKind, ModelRef, Registry
 from core.settings import Settings
 
 SWAP_GRACE_S = 10.0
-
-
-class AppNotRunningError(RuntimeError):
-    """No Starling app runs on the connected Ray cluster."""
 
 
 class PromotionRefusedError(RuntimeError):
@@ -85,24 +82,9 @@ class Promotion(BaseModel):
     )
 
 
-def apply_config(config: ServeDeploySchema) -> None:
-    """What `serve deploy` and the dashboard's PUT /api/serve/applications/ do, without needing
-    the dashboard: hand the whole declarative config to the Serve controller."""
-    _get_global_client().deploy_apps(config)
-
-
-def _details() -> ServeInstanceDetails:
-    if not ray.is_initialized():
-        raise AppNotRunningError("not connected to a Ray cluster")
-    client = _get_global_client(raise_if_no_controller_running=False)
-    if client is None:
-        raise AppNotRunningError("Serve is not running on this Ray cluster")
-    return ServeInstanceDetails(**client.get_serve_details())
-
-
 def app_status() -> AppStatus:
     """Per deployment: status, target and running replicas, bounds, user_config, replicas."""
-    app = _details().applications.get(APP_NAME)
+    app = serve_details().applications.get(APP_NAME)
     if app is None:
         raise AppNotRunningError(f"no {APP_NAME} app on this Ray cluster")
     deployments = {}
@@ -135,57 +117,6 @@ def app_status() -> AppStatus:
     )
 
 
-def _apply_to_running(deployment: str, changes: dict[str, Any]) -> bool:
-    """Redeploy the running config with one deployment's options changed; False when no app
-    runs. The running config (not the file) is the base, so that its args, and with them the
-    code version, stay the same and Serve updates replicas in place."""
-    try:
-        details = _details()
-    except AppNotRunningError:
-        return False
-    running = details.applications.get(APP_NAME)
-    if running is None or running.deployed_app_config is None:
-        return False
-    applications = []
-    for app in details.applications.values():
-        if app.deployed_app_config is None:
-            continue
-        config = app.deployed_app_config.model_dump(mode="json", exclude_unset=True)
-        if app.name == APP_NAME:
-            entries = config.setdefault("deployments", [])
-            entry = next((d for d in entries if d["name"] == deployment), None)
-            if entry is None:
-                entry = {"name": deployment}
-                entries.append(entry)
-            entry.update(changes)
-        applications.append(config)
-    apply_config(ServeDeploySchema.model_validate({"applications": applications}))
-    return True
-
-
-def _change(settings: Settings, deployment: str, changes: dict[str, Any]) -> bool:
-    """Hand one deployment's new options to whatever owns the running config; True when a
-    running app gets them."""
-    if settings.kuberay.rayservice:
-        change_rayservice(RayServiceApi(settings.kuberay), APP_NAME, deployment, changes)
-        return True
-    return _apply_to_running(deployment, changes)
-
-
-def _persist(settings: Settings, deployment: str, changes: dict[str, Any]) -> None:
-    """Keep the change for the next deploy: in the serve config file, or on KubeRay in the
-    RayService, which `_change` already patched."""
-    if not settings.kuberay.rayservice:
-        update_deployment(config_path(settings), APP_NAME, deployment, changes)
-
-
-def _current_options(settings: Settings, deployment: str) -> dict[str, Any]:
-    if settings.kuberay.rayservice:
-        return rayservice_deployment(RayServiceApi(settings.kuberay), APP_NAME, deployment)
-    entry = load_serve_config(config_path(settings)).app(APP_NAME).deployment(deployment)
-    return entry.model_dump(exclude_none=True)
-
-
 def _wait_for(done: Callable[[DeploymentStatus], bool], deployment: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     state = None
@@ -214,7 +145,7 @@ def scale(
     """Set a fixed replica count (`num_replicas`) or autoscaling bounds; the running app (if
     any) gets them without dropping requests, and the serve config file keeps them. Returns the
     app's status once the deployment has settled, or None when no app runs."""
-    bounds = dict(_current_options(settings, deployment).get("autoscaling_config") or {})
+    bounds = dict(current_options(settings, deployment).get("autoscaling_config") or {})
     if num_replicas is not None:
         if min_replicas is not None or max_replicas is not None:
             raise ScaleError("give either a replica count or min/max bounds, not both")
@@ -226,8 +157,8 @@ def scale(
     low, high = bounds.get("min_replicas", 1), bounds.get("max_replicas", 1)
     if low < 1 or high < low:
         raise ScaleError(f"{deployment}: need 1 <= min_replicas <= max_replicas, got {low}..{high}")
-    live = _change(settings, deployment, {"autoscaling_config": bounds})
-    _persist(settings, deployment, {"autoscaling_config": bounds})
+    live = change_running(settings, deployment, {"autoscaling_config": bounds})
+    persist(settings, deployment, {"autoscaling_config": bounds})
     if not live:
         return None
 
@@ -260,13 +191,13 @@ def promote(
         if old_config
         else registry.serving(kind)
     )
-    live = _change(settings, deployment, {"user_config": wanted})
+    live = change_running(settings, deployment, {"user_config": wanted})
     if live:
         _wait_for(lambda s: s.user_config == wanted and _settled(s), deployment, timeout_s)
         served = _served_after_swap(kind, f"{name}:{version}", deployment)
         if served != {f"{name}:{version}"}:
             if old_config is not None:
-                _change(settings, deployment, {"user_config": old_config})
+                change_running(settings, deployment, {"user_config": old_config})
                 _wait_for(lambda s: s.user_config == old_config and _settled(s), deployment, 60)
             shown = ", ".join(sorted(served))
             raise PromotionRefusedError(
@@ -274,7 +205,7 @@ def promote(
                 f"{shown}; their logs say why"
             )
     registry.promote(ref)
-    _persist(settings, deployment, {"user_config": wanted})
+    persist(settings, deployment, {"user_config": wanted})
     return Promotion(ref=ref, previous=previous, live=live)
 
 

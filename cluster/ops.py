@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ray import serve
 
 from cluster.auth import AdminScope
+from cluster.deployment_changes import AppNotRunningError
 from cluster.live_stats import CallStats
 from cluster.operations import (
-    AppNotRunningError,
     AppStatus,
     DeploymentStatus,
     NotSettledError,

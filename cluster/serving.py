@@ -13,8 +13,8 @@ import ray
 from ray import serve
 
 from cluster.app import serving_refs
+from cluster.deployment_changes import AppNotRunningError, apply_config
 from cluster.names import APP_NAME, DEPLOYMENTS
-from cluster.operations import AppNotRunningError, apply_config
 from cluster.serve_config import declarative_config
 from core.paths import StarlingPaths
 from core.settings import Settings
