@@ -19,6 +19,8 @@ from core.settings import Settings
 from ingest.feature_io import configure_ray_data
 
 log = logging.getLogger(__name__)
+# Ray's own name for it, lower case included.
+GCS_WAIT_VARIABLE = "RAY_gcs_server_port_wait_time_s"
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> NoReturn:
@@ -31,13 +33,14 @@ def interrupt_on_signals() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
-def start_gcs_patiently() -> None:
-    """Give a local Ray's GCS two minutes to start instead of Ray's default 30 s.
+def start_gcs_patiently(settings: Settings) -> None:
+    """Give a local Ray's GCS `settings.gcs_start_timeout_s` to start (Ray's default is 30 s).
 
     On a loaded 2-core machine (a test suite, a training run beside it) the GCS has been seen to
-    take longer than 30 s to write its port file, and ray.init then fails outright.
+    take longer than 30 s to write its port file, and ray.init then fails outright. Ray reads
+    the wait only from its environment.
     """
-    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
+    os.environ[GCS_WAIT_VARIABLE] = str(settings.gcs_start_timeout_s)
 
 
 @contextmanager
@@ -47,7 +50,7 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
         yield
         return
     if not settings.ray_address:
-        start_gcs_patiently()
+        start_gcs_patiently(settings)
     ray.init(
         # Without "local", ray.init joins whatever cluster `ray start` last recorded on this
         # machine (/tmp/ray/ray_current_cluster), someone else's included.

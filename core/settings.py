@@ -218,6 +218,9 @@ class Settings(BaseSettings):
     redis_port: int = Field(6390, ge=1, le=65535, description="port of the embedded Redis")
     num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray; all when unset")
     ray_dashboard: bool = Field(True, description="start the Ray dashboard with a local Ray")
+    gcs_start_timeout_s: int = Field(
+        120, ge=1, description="how long a local Ray's GCS may take to start"
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=1, le=65535)
     max_k: int = Field(100, ge=1, description="largest k a /recommend request may ask for")

@@ -65,7 +65,7 @@ def _read(paths: StarlingPaths, columns: list[str], cutoff: pa.Scalar, tail: boo
         files,
         filesystem=fs,
         columns=columns,
-        ray_remote_args={"num_cpus": DATA_TASK_CPUS},
+        num_cpus=DATA_TASK_CPUS,
     ).map_batches(
         _filtered,
         batch_format="pyarrow",

