@@ -14,13 +14,18 @@ def predict(
     model: RankModel, encoder: FeatureEncoder, rows: pa.Table, batch_size: int = 8192
 ) -> np.ndarray:
     """Probabilities float32 (B,) for the rows, one forward pass per `batch_size` rows."""
+    out = np.empty(rows.num_rows, dtype=np.float32)
+    for start in range(0, rows.num_rows, batch_size):
+        batch = encoder.encode(rows.slice(start, batch_size))
+        batch.pop(LABEL, None)
+        out[start : start + batch_size] = predict_batch(model, batch)
+    return out
+
+
+def predict_batch(model: RankModel, batch: dict[str, torch.Tensor]) -> np.ndarray:
+    """Probabilities float32 (B,) for encoded inputs (see FeatureEncoder), one forward pass."""
     model.eval()
     device = next(model.parameters()).device
-    out = np.empty(rows.num_rows, dtype=np.float32)
     with torch.inference_mode():
-        for start in range(0, rows.num_rows, batch_size):
-            batch = encoder.encode(rows.slice(start, batch_size))
-            batch.pop(LABEL, None)
-            logits = model({k: v.to(device) for k, v in batch.items()})
-            out[start : start + batch_size] = torch.sigmoid(logits).float().cpu().numpy()
-    return out
+        logits = model({k: v.to(device) for k, v in batch.items()})
+        return torch.sigmoid(logits).float().cpu().numpy()

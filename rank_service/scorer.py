@@ -7,14 +7,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import torch
 
 from core.filesystem import StoragePath
 from core.online_store import UserProfile
 from core.registry import ModelRef, Registry
 from core.tables import SAMPLES
 from rank_service.artifacts import RankArtifacts, load_artifacts
+from rank_service.encoded_items import EncodedItems
 from rank_service.parquet import read_folder
-from rank_service.predict import predict
+from rank_service.predict import predict_batch
 
 ITEM_COLUMNS = [
     "item_id",
@@ -25,6 +27,8 @@ ITEM_COLUMNS = [
     "item_rating_stddev",
 ]
 USER_COLUMNS = [name for name in UserProfile.model_fields if name != "user_id"]
+# Ids are never negative: this one is in no catalog and no vocabulary.
+NO_ID = -1
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,13 @@ class Scorer:
         _, first = np.unique(ids, return_index=True)
         self.items = items.select(ITEM_COLUMNS).take(np.sort(first))
         self._positions = pd.Index(self.items.column("item_id").to_numpy())
+        catalog = self.items.column("item_id").to_pylist()
+        self.encoded = EncodedItems(
+            artifacts.encoder,
+            np.asarray(catalog, dtype=np.int64),
+            artifacts.encoder.encode(self.rows(None, NO_ID, [*catalog, NO_ID])),
+            ITEM_COLUMNS,
+        )
 
     @classmethod
     def load(cls, registry: Registry, ref: ModelRef, item_features: StoragePath) -> Scorer:
@@ -81,11 +92,14 @@ class Scorer:
     def score_many(self, requests: list[ScoreRequest]) -> list[np.ndarray]:
         """Each request's probabilities, in its candidates' order, from one forward pass."""
         sizes = [len(r.item_ids) for r in requests]
-        total = sum(sizes)
-        if total == 0:
+        if sum(sizes) == 0:
             return [np.zeros(0, dtype=np.float32) for _ in requests]
-        rows = pa.concat_tables(
-            [self.rows(r.profile, r.user_id, r.item_ids) for r in requests if r.item_ids]
-        )
-        scores = predict(self.artifacts.model, self.artifacts.encoder, rows, batch_size=total)
+        encoder = self.artifacts.encoder
+        inputs = [
+            self.encoded.batch(encoder.encode(self.rows(r.profile, r.user_id, [NO_ID])), r.item_ids)
+            for r in requests
+            if r.item_ids
+        ]
+        batch = {name: torch.cat([i[name] for i in inputs]) for name in inputs[0]}
+        scores = predict_batch(self.artifacts.model, batch)
         return np.split(scores, np.cumsum(sizes)[:-1])

@@ -180,7 +180,7 @@ class VectorIndex:
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if k <= 0 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
-        if where is not None and not self.filterable:
+        if where is not None and where.uses_attributes and not self.filterable:
             raise ValueError(
                 f"{self.collection} at {self.uri} has no genre/year fields to filter on: "
                 "retrain the recall model to rebuild its index"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,16 +33,27 @@ ATTRIBUTES_SCHEMA = pa.schema(
 
 
 class ItemFilter(BaseModel):
-    """Conditions a searched item must meet: a genre it has, a release year it reaches."""
+    """Conditions a searched item must meet: a genre it has, a release year it reaches, and not
+    being one of the `exclude` ids (a user's seen items)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     genre: str | None = None
     min_year: int | None = None
+    exclude: frozenset[int] = frozenset()
 
     @property
     def empty(self) -> bool:
-        return self.genre is None and self.min_year is None
+        return not self.uses_attributes and not self.exclude
+
+    @property
+    def uses_attributes(self) -> bool:
+        """Whether it reads the scalar fields that only newer collections hold."""
+        return self.genre is not None or self.min_year is not None
+
+    def excluding(self, ids: Iterable[int]) -> ItemFilter:
+        """This filter that also leaves `ids` out."""
+        return self.model_copy(update={"exclude": self.exclude | frozenset(int(i) for i in ids)})
 
     def expression(self) -> str:
         """The Milvus boolean expression; "" when the filter lets everything through."""
@@ -53,6 +64,10 @@ class ItemFilter(BaseModel):
             parts.append(f'genre_tags like "%{genre_tag(self.genre)}%"')
         if self.min_year is not None:
             parts.append(f"year >= {int(self.min_year)}")
+        if self.exclude:
+            # Leaving seen items out inside the search costs Milvus Lite far less than asking
+            # for that many more hits: it materialises every field of every hit in Python.
+            parts.append(f"item_id not in [{', '.join(str(i) for i in sorted(self.exclude))}]")
         return " and ".join(parts)
 
 
@@ -160,4 +175,6 @@ class ItemAttributes:
             keep &= np.array([where.genre in genres for genres in self.genres], dtype=bool)
         if where.min_year is not None:
             keep &= self.years >= where.min_year
+        if where.exclude:
+            keep &= ~np.isin(self.ids, np.fromiter(where.exclude, dtype=np.int64))
         return keep

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Protocol
 
@@ -67,11 +68,16 @@ class Recaller:
         # The two-tower's user vector costs a forward pass: only made when the route is on.
         query = self.user_vectors.vector(profile) if quotas.embedding_quota > 0 else None
 
-        # Asking each route for len(seen) extra items leaves it its full quota after filtering;
-        # a route with no quota is not asked at all.
-        def ask(quota: int) -> int:
-            return quota + len(seen) if quota > 0 else 0
+        # Seen items are left out inside the vector searches, up to `max_excluded` of them;
+        # each route is asked for as many more items as may still be seen, so filtering leaves
+        # it its full quota. A route with no quota is not asked at all.
+        excluded = frozenset(itertools.islice(seen, quotas.max_excluded))
+        unexcluded = len(seen) - len(excluded)
 
+        def ask(quota: int, more: int = unexcluded) -> int:
+            return quota + more if quota > 0 else 0
+
+        unseen = ItemFilter(genre=genre, exclude=excluded)
         routes = [
             RouteHits(
                 EMBEDDING,
@@ -79,7 +85,7 @@ class Recaller:
                     self.index,
                     query,
                     ask(quotas.embedding_quota),
-                    ItemFilter(genre=genre) if genre else None,
+                    None if unseen.empty else unseen,
                 ),
                 quotas.embedding_quota,
             ),
@@ -89,12 +95,13 @@ class Recaller:
                     self.index,
                     recent[: quotas.item_to_item_seeds],
                     ask(quotas.item_to_item_quota),
+                    ItemFilter(exclude=excluded),
                 ),
                 quotas.item_to_item_quota,
             ),
             RouteHits(
                 POPULAR,
-                popular_scores(self._popular(ask(quotas.popular_quota))),
+                popular_scores(self._popular(ask(quotas.popular_quota, len(seen)))),
                 quotas.popular_quota,
             ),
             RouteHits(

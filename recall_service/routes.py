@@ -49,8 +49,11 @@ def popular_scores(popular: Sequence[tuple[int, float]]) -> list[tuple[int, floa
     return [(item, -1.0 - (rank + 1) / (n + 1)) for rank, (item, _) in enumerate(popular)]
 
 
-def item_to_item_route(index: ItemIndex, seeds: Sequence[int], k: int) -> list[tuple[int, float]]:
-    """Neighbours of each seed item (newest first), scored by their mean cosine over all seeds.
+def item_to_item_route(
+    index: ItemIndex, seeds: Sequence[int], k: int, where: ItemFilter | None = None
+) -> list[tuple[int, float]]:
+    """Neighbours of each seed item (newest first), scored by their mean cosine over all seeds;
+    only items passing `where` when it is given, and never a seed.
 
     An item near several seeds outranks one near a single seed; averaging over every seed (not
     only those that found it) keeps the scores within [-1, 1], comparable to the embedding route.
@@ -62,13 +65,12 @@ def item_to_item_route(index: ItemIndex, seeds: Sequence[int], k: int) -> list[t
     known = [item for item in dict.fromkeys(seeds) if item in found]
     if not known:
         return []
-    # Each seed's k neighbours cover its share of the answer even after the seeds are dropped.
-    hits = index.search(np.stack([found[item] for item in known]), k + len(known))
+    hits = index.search(
+        np.stack([found[item] for item in known]), k, (where or ItemFilter()).excluding(known)
+    )
     totals: dict[int, float] = {}
     for neighbours in hits:
         for item, score in neighbours:
             totals[item] = totals.get(item, 0.0) + score
-    for seed in known:
-        totals.pop(seed, None)
     ranked = sorted(totals.items(), key=lambda pair: pair[1], reverse=True)[:k]
     return [(item, total / len(known)) for item, total in ranked]

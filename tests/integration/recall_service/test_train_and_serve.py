@@ -125,17 +125,17 @@ def test_recaller_on_the_trained_version_skips_seen_items_and_names_routes(
     assert all(c.routes == ["popular"] for c in cold.candidates.as_list())
 
 
-def test_a_replica_searches_the_versions_vectors_in_memory_with_milvus_answers(
+def test_a_replica_searches_the_versions_vectors_in_memory_by_default_with_milvus_answers(
     trained: ModelManifest, settings: Settings
 ) -> None:
     paths = StarlingPaths(settings.home)
-    by_default = open_replica_index(settings, paths, trained.ref())
-    by_default.close()
-    assert by_default.exact is None and by_default.searcher is by_default.index
-    in_memory_settings = settings.model_copy(
-        update={"recall": settings.recall.model_copy(update={"memory_search": True})}
+    through_milvus_settings = settings.model_copy(
+        update={"recall": settings.recall.model_copy(update={"memory_search": False})}
     )
-    replica = open_replica_index(in_memory_settings, paths, trained.ref())
+    through_milvus = open_replica_index(through_milvus_settings, paths, trained.ref())
+    through_milvus.close()
+    assert through_milvus.exact is None and through_milvus.searcher is through_milvus.index
+    replica = open_replica_index(settings, paths, trained.ref())
     try:
         assert replica.exact is not None and replica.searcher is replica.exact
         version = Registry(paths.registry).path(trained.ref())

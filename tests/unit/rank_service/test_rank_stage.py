@@ -9,11 +9,13 @@ import torch
 from core.api import Candidate
 from core.online_store import UserProfile
 from core.registry import ModelNotFoundError, ModelRef, Registry
-from rank_service.artifacts import save_artifacts
+from rank_service.artifacts import load_artifacts, save_artifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
+from rank_service.parquet import read_folder
+from rank_service.predict import predict
 from rank_service.probe import UnusableModelError
-from rank_service.scorer import Scorer
+from rank_service.scorer import ITEM_COLUMNS, Scorer, ScoreRequest
 from rank_service.stage import RankRequest, RankStage, model_ref
 from tests.support.rank_samples import synthetic_items, synthetic_samples
 
@@ -78,6 +80,30 @@ def test_scorer_scores_known_unknown_and_cold_in_request_order(home) -> None:
     reversed_scores = scorer.score(profile, 3, ids[::-1])
     assert np.allclose(reversed_scores[::-1], warm, atol=1e-6)
     assert scorer.score(profile, 3, []).shape == (0,)
+
+
+def test_scores_from_the_catalog_encoded_once_equal_scores_of_encoded_sample_rows(home) -> None:
+    registry, items = home
+    ref = ModelRef(kind="rank", name="mlp", version="v1")
+    artifacts = load_artifacts(registry.path(ref))
+    # Items 41-60 are in the model's vocabulary but not in this catalog; 10,000 is in neither.
+    scorer = Scorer(artifacts, read_folder(items, ITEM_COLUMNS).slice(0, 40), ref)
+    profile = UserProfile(
+        user_id=3, user_rating_count=12, user_avg_rating=4.1, user_genres=["Comedy", "Drama"]
+    )
+    requests = [
+        ScoreRequest(profile, 3, [*range(1, 61), 10_000]),
+        ScoreRequest(None, 99_999, [7, 50, 3]),
+        ScoreRequest(profile, 3, []),
+    ]
+
+    scores = scorer.score_many(requests)
+
+    for request, got in zip(requests, scores, strict=True):
+        rows = scorer.rows(request.profile, request.user_id, request.item_ids)
+        expected = predict(artifacts.model, artifacts.encoder, rows)
+        assert got.shape == expected.shape
+        assert np.allclose(got, expected, atol=1e-6)
 
 
 def test_stage_sorts_by_probability_and_keeps_routes(home) -> None:

@@ -17,7 +17,7 @@ def test_exact_search_returns_nearest_items_best_first_and_known_vectors() -> No
     assert len(index.search(np.array([[0.0, 1.0]]), 10)[0]) == 3
 
 
-def test_filtered_exact_search_only_returns_matching_items() -> None:
+def test_filtered_exact_search_only_returns_matching_unexcluded_items() -> None:
     vectors = l2_normalise(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]))
     ids = np.array([7, 8, 9])
     attributes = ItemAttributes(
@@ -27,7 +27,9 @@ def test_filtered_exact_search_only_returns_matching_items() -> None:
 
     comedies = index.search(np.array([[1.0, 0.0]]), 10, ItemFilter(genre="Comedy"))[0]
     recent = index.search(np.array([[1.0, 0.0]]), 10, ItemFilter(min_year=2000))[0]
+    unseen = index.search(np.array([[1.0, 0.0]]), 10, ItemFilter(exclude=frozenset({7, 42})))[0]
 
     assert [item for item, _ in comedies] == [7, 9]
     assert [item for item, _ in recent] == [8, 9]
+    assert [item for item, _ in unseen] == [8, 9]
     assert index.search(np.array([[1.0, 0.0]]), 10, ItemFilter(genre="Western")) == [[]]

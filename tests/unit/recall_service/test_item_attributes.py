@@ -15,6 +15,9 @@ def test_filter_expression_names_genre_and_year_and_cannot_be_escaped() -> None:
     assert both == 'genre_tags like "%|Sci-Fi|%" and year >= 2000'
     hostile = ItemFilter(genre='x" or year >= 0 or "%').expression()
     assert hostile.count('"') == 2 and "%|x~22;~20;or" in hostile
+    unseen = ItemFilter(min_year=2000, exclude=frozenset({30, 4})).excluding([7])
+    assert not unseen.empty and ItemFilter(exclude=frozenset({1})).uses_attributes is False
+    assert unseen.expression() == "year >= 2000 and item_id not in [4, 7, 30]"
     assert genre_tags(["(no genres listed)", "Film-Noir"]) == (
         "|~28;no~20;genres~20;listed~29;||Film-Noir|"
     )
@@ -45,6 +48,7 @@ def test_attributes_follow_the_ids_order_and_unknown_items_match_no_filter(tmp_p
     assert attributes.mask(ItemFilter(genre="Comedy")).tolist() == [False, False, True]
     assert attributes.mask(ItemFilter(min_year=1990)).tolist() == [False, False, True]
     assert attributes.mask(ItemFilter(genre="Horror", min_year=1990)).tolist() == [False] * 3
+    assert attributes.mask(ItemFilter(exclude=frozenset({10, 30}))).tolist() == [False, True, False]
 
     attributes.save(tmp_path / "attributes.parquet")
     again = ItemAttributes.load(tmp_path / "attributes.parquet")

@@ -15,7 +15,7 @@ from recall_service.routes import item_to_item_route
 
 
 class FakeIndex:
-    """Exact cosine search over a dict of item vectors."""
+    """Exact cosine search over a dict of item vectors; filters may only exclude ids."""
 
     def __init__(self, vectors: dict[int, list[float]]) -> None:
         self.ids = list(vectors)
@@ -28,12 +28,13 @@ class FakeIndex:
     def search(
         self, vectors: np.ndarray, k: int, where: ItemFilter | None = None
     ) -> list[list[tuple[int, float]]]:
-        assert where is None, "these tests send no genre"
+        assert where is None or not where.uses_attributes, "these tests send no genre"
+        excluded = where.exclude if where is not None else frozenset()
         self.searches.append(k)
         results = []
         for query in vectors:
             scores = self.matrix @ query
-            order = np.argsort(-scores)[:k]
+            order = [j for j in np.argsort(-scores) if self.ids[j] not in excluded][:k]
             results.append([(self.ids[j], float(scores[j])) for j in order])
         return results
 
@@ -78,9 +79,11 @@ def _recaller(
     item_to_item: int = 0,
     genre: int = 0,
     genres: GenrePopularity | None = None,
+    max_excluded: int = 1000,
 ) -> Recaller:
     settings = Settings(
         recall=RecallSettings(
+            max_excluded=max_excluded,
             embedding_quota=embedding,
             popular_quota=popular,
             item_to_item_quota=item_to_item,
@@ -152,14 +155,24 @@ def test_cold_users_get_popular_items_only() -> None:
         assert result.trace.detail == {**NO_ROUTE, "popular": 3}
 
 
-def test_each_route_is_asked_for_enough_items_to_fill_its_quota_after_seen_ones() -> None:
+def test_vector_searches_leave_seen_items_out_and_popular_asks_for_enough_more() -> None:
     store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1])}, {7: {1, 2, 3}}, POPULAR)
     recaller = _recaller(store, embedding=2, popular=2)
 
     result = recaller.recall(7)
 
-    assert recaller.index.searches == [2 + 3]
+    assert recaller.index.searches == [2]
     # Nearest to item 1 are 1, 2, 3 (seen), then 4 and 8; popular without seen: 5 and 6.
+    assert result.candidates.item_ids == [4, 5, 8, 6]
+
+
+def test_seen_items_over_the_exclusion_cap_are_asked_for_and_dropped_after_the_search() -> None:
+    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1])}, {7: {1, 2, 3}}, POPULAR)
+    recaller = _recaller(store, embedding=2, popular=2, max_excluded=1)
+
+    result = recaller.recall(7)
+
+    assert recaller.index.searches == [2 + 2]
     assert result.candidates.item_ids == [4, 5, 8, 6]
 
 
