@@ -4,7 +4,6 @@ No `from __future__ import annotations` here: FastAPI must see real types on the
 Serve ingress class, or it takes `response: Response` for a query parameter.
 """
 
-import asyncio
 import logging
 import time
 import uuid
@@ -101,9 +100,7 @@ class Gateway:
         self, request: RecommendRequest, assignment: Assignment
     ) -> RecommendResponse:
         started = time.perf_counter()
-        # Redis is called from threads: on the replica's event loop, a reply delayed by a Redis
-        # server starved of CPU would stall every request this Gateway has in flight.
-        profile = asyncio.create_task(asyncio.to_thread(self.store.profile, request.user_id))
+        profile = self.store.profile(request.user_id)
         chain = await run_chain(
             TrackedCall(self.live, "Recall", self.recall.recall),
             TrackedCall(self.live, "Rank", self._rank_for(assignment).rank),
@@ -131,16 +128,7 @@ class Gateway:
         self._observe(chain, len(items), seconds)
         self.metrics.observe_variants(assignment.variants, len(items), seconds)
         request_id = uuid.uuid4().hex
-        # The answer does not wait for its impressions to be logged.
-        asyncio.get_running_loop().run_in_executor(
-            None,
-            self._log_impressions,
-            request_id,
-            request.user_id,
-            [i.item_id for i in items],
-            assignment,
-        )
-        known = await profile
+        self._log_impressions(request_id, request.user_id, [i.item_id for i in items], assignment)
         trace = None
         if request.debug:
             total = StageTrace(
@@ -150,7 +138,7 @@ class Gateway:
         return RecommendResponse(
             user_id=request.user_id,
             items=items,
-            cold_start=known is None or not known.user_recent_items,
+            cold_start=profile is None or not profile.user_recent_items,
             degraded=chain.degraded,
             trace=trace,
             request_id=request_id,
