@@ -253,8 +253,11 @@ def ray_head() -> Iterator[HeadCluster]:
             http_port=unused(),
         )
     finally:
-        # Shown by pytest when a test failed because the cluster did.
+        # Shown by pytest when a test failed because the cluster did; a Ray Client connection
+        # that failed left its reason in the specific server's log, removed with the folder.
         sys.stderr.write(log.read_text()[-3000:])
+        for client_log in sorted(Path(temp).glob("session_latest/logs/ray_client_server*.err")):
+            sys.stderr.write(f"{client_log.name}:\n{client_log.read_text()[-3000:]}\n")
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=60)
