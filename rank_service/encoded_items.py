@@ -21,19 +21,19 @@ ITEM_ID = "item_id"
 
 
 class EncodedItems:
-    """`tensors` is `encoder.encode` of one row per catalog item in `item_ids` order plus a last
+    """`tensors` is `encoder.encode` of one row per catalog item in `catalog` order plus a last
     row for an item the catalog lacks (rows V + 1); `item_columns` names the item-side inputs."""
 
     def __init__(
         self,
         encoder: FeatureEncoder,
-        item_ids: np.ndarray,
+        catalog: pd.Index,
         tensors: dict[str, torch.Tensor],
         item_columns: Collection[str],
     ) -> None:
         self.tensors = tensors
         self.item_side = set(item_columns)
-        self._rows = pd.Index(item_ids)
+        self._rows = catalog
         # The encoder's own id lookup (vocabulary position + 1, 0 when unknown), so that an
         # item the catalog lacks still gets its trained embedding.
         self._vocabulary = pd.Index(encoder.state.items)

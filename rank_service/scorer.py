@@ -51,11 +51,10 @@ class Scorer:
         _, first = np.unique(ids, return_index=True)
         self.items = items.select(ITEM_COLUMNS).take(np.sort(first))
         self._positions = pd.Index(self.items.column("item_id").to_numpy())
-        catalog = self.items.column("item_id").to_pylist()
         self.encoded = EncodedItems(
             artifacts.encoder,
-            np.asarray(catalog, dtype=np.int64),
-            artifacts.encoder.encode(self.rows(None, NO_ID, [*catalog, NO_ID])),
+            self._positions,
+            artifacts.encoder.encode(self.rows(None, NO_ID, [*self._positions, NO_ID])),
             ITEM_COLUMNS,
         )
 
