@@ -12,7 +12,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import ray
-import ray.data
 from pydantic import BaseModel, Field
 
 from core.filesystem import StoragePath, remove_tree
@@ -36,6 +35,7 @@ from ingest.sources.detect import detect_source
 from ingest.sources.event_log import EventLogOptions
 from ingest.sources.spec import SourcePlan
 from ingest.stage_chunks import STAGE_RESULT, ChunkTask, stage_chunks
+from ingest.task_dataset import one_task_per_item
 from ingest.validate import REASON, EventRules
 
 log = logging.getLogger(__name__)
@@ -149,9 +149,8 @@ def _validate(
 ) -> pa.Table:
     """Stage one over every chunk (Ray Data, one task per chunk); their STAGE_RESULT rows."""
     kwargs = {"rules": rules, "staging": staging, "buckets": buckets}
-    checked = ray.data.from_items(
-        [{"task": t.model_dump_json()} for t in tasks], override_num_blocks=len(tasks)
-    ).map_batches(stage_chunks, fn_kwargs=kwargs, batch_size=1, batch_format="pyarrow")
+    items = [{"task": t.model_dump_json()} for t in tasks]
+    checked = one_task_per_item(items, stage_chunks, kwargs)
     results = [STAGE_RESULT.empty_table()]
     total = sum(t.size() for t in tasks)
     with progress.bar("validating", total, "MB", scale=1e6) as bar:

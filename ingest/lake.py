@@ -15,7 +15,6 @@ import shutil
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import ray.data
 
 from core.filesystem import (
     RemotePath,
@@ -37,6 +36,7 @@ from core.storage import (
 from core.tables import EVENTS, ITEMS, QUARANTINE
 from ingest.month_merge import merge_buckets, write_merged_month
 from ingest.progress import Progress
+from ingest.task_dataset import one_task_per_item
 
 
 def recover(lake: StoragePath) -> None:
@@ -101,9 +101,7 @@ def commit_events(
             "new_lake": tmp,
             "source": source_name,
         }
-        merged = ray.data.from_items(
-            [{"bucket": b} for b in range(buckets)], override_num_blocks=buckets
-        ).map_batches(merge_buckets, fn_kwargs=kwargs, batch_size=1, batch_format="pyarrow")
+        merged = one_task_per_item([{"bucket": b} for b in range(buckets)], merge_buckets, kwargs)
         with progress.bar("merging months", staged_rows, "rows") as bar:
             for batch in merged.iter_batches(batch_format="pyarrow", batch_size=None):
                 bar.advance(pc.sum(batch["staged"]).as_py() or 0)

@@ -58,8 +58,8 @@ def write_merged_month(
     return merged.num_rows
 
 
-def _staged(staging: StoragePath, bucket: int, skip_files: set[int]) -> pa.Table:
-    """The bucket's staged rows of every file not left out, in file and chunk order."""
+def _staged(staging: StoragePath, bucket: int, skip_files: set[int]) -> list[pa.Table]:
+    """The bucket's staged tables of every file not left out, in file and chunk order."""
     folder = bucket_dir(staging, bucket)
     paths = sorted(folder.glob("*.arrow")) if folder.is_dir() else []
     tables = []
@@ -67,7 +67,19 @@ def _staged(staging: StoragePath, bucket: int, skip_files: set[int]) -> pa.Table
         if staged_file_index(path) not in skip_files:
             with open_input(path) as source:
                 tables.append(pa.ipc.open_file(source).read_all())
-    return pa.concat_tables(tables) if tables else pa.table({})
+    return tables
+
+
+def _month_slices(tables: list[pa.Table]) -> dict[int, list[pa.Table]]:
+    """Month index -> its rows in each staged table (tables are ordered by month)."""
+    slices: dict[int, list[pa.Table]] = {}
+    for table in tables:
+        months = table[MONTH].to_numpy()
+        present, starts = np.unique(months, return_index=True)
+        ends = [*starts[1:], len(months)]
+        for month, start, end in zip(present, starts, ends, strict=True):
+            slices.setdefault(int(month), []).append(table.slice(start, end - start))
+    return slices
 
 
 def merge_bucket(
@@ -82,20 +94,15 @@ def merge_bucket(
 
     Returns one MERGE_RESULT row per month written.
     """
-    new = _staged(staging, bucket, skip_files)
-    if not new.num_rows:
-        return MERGE_RESULT.empty_table()
-    months = new[MONTH].to_numpy()
-    order = np.argsort(months, kind="stable")
-    new = new.take(pa.array(order)).drop_columns([MONTH])
-    new = new.append_column("source", pa.repeat(pa.scalar(source, pa.string()), new.num_rows))
-    present, starts = np.unique(months[order], return_index=True)
-    ends = [*starts[1:], len(order)]
     written: list[tuple[str, int, int]] = []
-    for index, start, end in zip(present, starts, ends, strict=True):
+    for index, parts in sorted(_month_slices(_staged(staging, bucket, skip_files)).items()):
         month = month_name(index)
-        rows = new.slice(start, end - start).select(EVENTS.names).cast(EVENTS)
+        new = pa.concat_tables(parts).combine_chunks().drop_columns([MONTH])
+        new = new.append_column("source", pa.repeat(pa.scalar(source, pa.string()), new.num_rows))
+        rows = new.select(EVENTS.names).cast(EVENTS)
         written.append((month, write_merged_month(old_lake, new_lake, month, rows), rows.num_rows))
+    if not written:
+        return MERGE_RESULT.empty_table()
     return pa.table(
         {name: [w[i] for w in written] for i, name in enumerate(MERGE_RESULT.names)},
         schema=MERGE_RESULT,

@@ -75,9 +75,15 @@ def _write_ipc(table: pa.Table, path: StoragePath) -> None:
 
 
 def stage_events(events: pa.Table, task: ChunkTask, staging: StoragePath, buckets: int) -> None:
-    """Write STAGED `events` into one file per bucket of months they touch (line order kept)."""
-    bucket = events[MONTH].to_numpy() % buckets
-    order = np.argsort(bucket, kind="stable")
+    """Write STAGED `events` into one file per bucket of months they touch.
+
+    A file's rows are ordered by month, line order kept within a month: the merge then takes
+    each month as one slice of every file instead of gathering its rows from all of them (that
+    gather across many files cost a third of the merge).
+    """
+    months = events[MONTH].to_numpy()
+    bucket = months % buckets
+    order = np.lexsort((months, bucket))
     ordered = events.take(pa.array(order))
     present, starts = np.unique(bucket[order], return_index=True)
     ends = [*starts[1:], len(order)]

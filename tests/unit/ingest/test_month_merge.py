@@ -54,8 +54,8 @@ def test_a_merge_keeps_the_lake_row_of_a_repeated_event_and_only_rewrites_new_mo
     lines = [
         f"1,10,2.0,{JULY_2000}\n",  # the same event as in the lake, with another rating
         f"2,10,3.0,{JULY_2000}\n",
+        f"3,10,1.0,{AUGUST_2000}\n",  # staged files are ordered by month, line order kept
         f"2,10,5.0,{JULY_2000}\n",  # a repeat within the new rows: the first one stays
-        f"3,10,1.0,{AUGUST_2000}\n",
     ]
     _stage(tmp_path / "src", lines, staging, buckets=1)
 
