@@ -7,17 +7,25 @@ Run from the repository root with the project's Python:
 The synthetic MovieLens set is generated once into --data and reused. Each step runs as its own
 process (the CLI a user runs); its wall time and the peak memory of its process tree (Ray's
 raylet, workers and object store included) are printed side by side with the bare conversion.
+`starling ingest` runs twice: starting its own local Ray, as `starling ingest` alone does, and
+joining a Ray cluster that was already running (`ray start --head`), as on a deployed cluster;
+that cluster's processes count towards the second run's memory and CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +34,7 @@ from process_tree import RunFigures, run_measured
 
 BENCH = Path(__file__).resolve().parent
 STARLING = [sys.executable, "-m", "cluster.cli"]
+CLUSTER_INGEST = "ingest, Ray running"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +73,43 @@ def ensure_data(args: argparse.Namespace) -> None:
     staging.rename(args.data)
 
 
+@contextlib.contextmanager
+def running_cluster(env: dict[str, str]) -> Iterator[tuple[str, psutil.Process]]:
+    """A `ray start --head` cluster of 2 CPUs on a free port: (its address, its root process).
+
+    Stopped by signalling its `--block` process group: a plain `ray stop` would stop every Ray
+    on the machine."""
+    port = _free_port()
+    temp = tempfile.mkdtemp(prefix="bench-ray-", dir="/tmp")
+    command = [
+        str(Path(sys.executable).with_name("ray")),
+        *("start", "--head", "--block", "--port", str(port), "--num-cpus", "2"),
+        *("--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", temp),
+    ]
+    log = Path(temp) / "ray_start.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    address = f"127.0.0.1:{port}"
+    status = [str(Path(sys.executable).with_name("ray")), "status", "--address", address]
+    try:
+        deadline = time.monotonic() + 120
+        while subprocess.run(status, env=env, capture_output=True).returncode != 0:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"ray start failed:\n{log.read_text()[-3000:]}")
+            time.sleep(1)
+        yield address, psutil.Process(process.pid)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
 def _checked(name: str, figures: RunFigures) -> RunFigures:
     if figures.returncode != 0 and not figures.timed_out:
         raise SystemExit(f"{name} failed ({figures.returncode}):\n{figures.output[-4000:]}")
@@ -100,13 +146,18 @@ def report(args: argparse.Namespace, runs: dict[str, RunFigures], load: str) -> 
         f"{'peak PSS GiB':>13} {'peak RSS GiB':>13}",
         *(_row(name, figures, floor) for name, figures in runs.items()),
         "",
-        f"ingest / bare conversion: {runs['starling ingest'].seconds / floor.seconds:.2f}x",
+        f"ingest / bare conversion: {runs['starling ingest'].seconds / floor.seconds:.2f}x "
+        f"starting its own Ray, {runs[CLUSTER_INGEST].seconds / floor.seconds:.2f}x joining a "
+        "running one",
         _features_line(runs["starling features"]),
         "PSS splits shared pages (Ray's object store) among processes; RSS counts them repeatedly.",
         "CPU s: user + system seconds of the step's whole process tree (sampled every second).",
         "",
         "## starling ingest output",
         runs["starling ingest"].output.strip(),
+        "",
+        f"## {CLUSTER_INGEST} output",
+        runs[CLUSTER_INGEST].output.strip(),
         "",
         "## starling features output",
         runs["starling features"].output.strip(),
@@ -136,6 +187,14 @@ def main() -> None:
         step_env = {**env, "STARLING_REDIS_PORT": str(_free_port())}
         runs[name] = _checked(name, run_measured(command, env=step_env, timeout_s=timeout))
         sys.stderr.write(f"{name}: {runs[name].seconds:.1f} s\n")
+    # Token auth is on by default in Ray: a driver joining a `ray start` cluster needs this.
+    cluster_env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    with running_cluster(cluster_env) as (address, root):
+        command = [*STARLING, "ingest", "--source", str(args.data), "--address", address]
+        step_env = {**cluster_env, "STARLING_HOME": str(args.work / "home-cluster")}
+        figures = run_measured(command, env=step_env, cluster=root)
+        runs[CLUSTER_INGEST] = _checked(CLUSTER_INGEST, figures)
+        sys.stderr.write(f"{CLUSTER_INGEST}: {figures.seconds:.1f} s\n")
     load = " / ".join(" ".join(f"{x:.1f}" for x in avg) for avg in (before, os.getloadavg()))
     text = report(args, runs, load)
     args.result.parent.mkdir(parents=True, exist_ok=True)
