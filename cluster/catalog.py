@@ -77,3 +77,15 @@ class Catalog:
         if order == "rating":
             chosen = [i for i in chosen if i.rating_count >= min_ratings]
         return sorted(chosen, key=_BROWSE_KEYS[order])[:limit]
+
+    def stand_ins(
+        self, item: CatalogItem, k: int, genre: str | None, min_year: int | None
+    ) -> list[CatalogItem]:
+        """Popular items sharing the item's first genre (or `genre`), for an item the model has
+        no vector for (too few ratings to learn one)."""
+        wanted = genre or (item.genres[0] if item.genres else None)
+        return [
+            i
+            for i in self.browse(wanted, "popularity", len(self.items), 0)
+            if i.item_id != item.item_id and (min_year is None or (i.year or 0) >= min_year)
+        ][:k]

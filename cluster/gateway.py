@@ -235,7 +235,7 @@ class Gateway:
             scored = [(self._item(c.item_id), c.score) for c in answer.items]
             source = "embedding"
         else:
-            scored = [(i, 0.0) for i in self._genre_stand_ins(found, k, genre, min_year)]
+            scored = [(i, 0.0) for i in self.catalog.stand_ins(found, k, genre, min_year)]
             source = "genre_popular"
         return SimilarResponse(
             item_id=item_id,
@@ -248,18 +248,6 @@ class Gateway:
             source=source,
             model=answer.model,
         )
-
-    def _genre_stand_ins(
-        self, item: CatalogItem, k: int, genre: str | None, min_year: int | None
-    ) -> list[CatalogItem]:
-        """Popular items sharing the item's first genre (or `genre`), for an item the model has
-        no vector for (too few ratings to learn one)."""
-        wanted = genre or (item.genres[0] if item.genres else None)
-        return [
-            i
-            for i in self.catalog.browse(wanted, "popularity", len(self.catalog.items), 0)
-            if i.item_id != item.item_id and (min_year is None or (i.year or 0) >= min_year)
-        ][:k]
 
     @api.get("/items", response_model=list[CatalogItem])
     async def browse(

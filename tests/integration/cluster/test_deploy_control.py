@@ -10,12 +10,9 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import httpx
 import pytest
@@ -31,6 +28,8 @@ from core.paths import StarlingPaths
 from core.registry import ModelRef, Registry
 from core.settings import DataSettings, Item2VecSettings, RankSettings, Settings
 from tests.integration.conftest import free_port
+from tests.support.ray_head import HeadCluster
+from tests.support.recommend_load import Load
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[3]
@@ -73,53 +72,6 @@ def settings(ray_local: None, redis_url: str, tmp_path_factory: pytest.TempPathF
 def url(settings: Settings) -> Iterator[str]:
     yield deploy(settings)
     serve.shutdown()
-
-
-class Load:
-    """Two threads sending /recommend until stopped; every answer is kept."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.answers: list[tuple[int, str, list[str]]] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._send, args=(n,)) for n in range(2)]
-
-    def _send(self, n: int) -> None:
-        with httpx.Client(timeout=60) as client:
-            user = n
-            while not self._stop.is_set():
-                user = user % 150 + 1
-                body = {"user_id": user, "k": 5, "debug": True}
-                try:
-                    answer = client.post(f"{self.url}/recommend", json=body)
-                except httpx.HTTPError as error:
-                    self.answers.append((0, str(error), []))
-                    continue
-                if answer.status_code != 200:
-                    self.answers.append((answer.status_code, answer.text, []))
-                    continue
-                reply = answer.json()
-                rank = next(t["model"] for t in reply["trace"] if t["stage"] == "rank")
-                self.answers.append((200, rank, reply["degraded"]))
-
-    def wait_for(self, count: int) -> None:
-        deadline = time.monotonic() + 60
-        while len(self.answers) < count and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-    def __enter__(self) -> Load:
-        for thread in self._threads:
-            thread.start()
-        self.wait_for(5)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
-
-    def failures(self) -> list[tuple[int, str, list[str]]]:
-        return [a for a in self.answers if a[0] != 200 or a[2]]
 
 
 def _rank_actors() -> set[tuple[str | None, int | None]]:
@@ -183,88 +135,6 @@ def test_scaling_rank_from_one_to_two_replicas_drops_no_request(
     assert load.failures() == []
     bounds = _file_entry(settings, "Rank")["autoscaling_config"]
     assert (bounds["min_replicas"], bounds["max_replicas"]) == (2, 2)
-
-
-class HeadCluster(NamedTuple):
-    gcs: str
-    dashboard: str
-    client: str
-    http_port: int
-
-
-@pytest.fixture(scope="module")
-def ray_head() -> Iterator[HeadCluster]:
-    """A `ray start --head` cluster of its own on free ports, with the HTTP port its app gets.
-    Stopped by signalling its `--block` process, which takes its children down: a plain
-    `ray stop` would stop every Ray on the machine."""
-    temp = tempfile.mkdtemp(prefix="rayhead", dir="/tmp")
-    workers = 20000 + free_port() % 40000
-    worker_range = range(workers, workers + 101)
-    ports: dict[str, int] = {}
-
-    def unused() -> int:
-        # Ray refuses to start when a component's port falls in the worker port range.
-        port = free_port()
-        while port in worker_range or port in ports.values():
-            port = free_port()
-        return port
-
-    for flag in (
-        "port",
-        "dashboard-port",
-        "node-manager-port",
-        "object-manager-port",
-        "ray-client-server-port",
-        "dashboard-agent-listen-port",
-        "dashboard-agent-grpc-port",
-        "runtime-env-agent-port",
-        "metrics-export-port",
-    ):
-        ports[flag] = unused()
-    command = [
-        str(Path(sys.executable).with_name("ray")),
-        *("start", "--head", "--block", "--num-cpus", "2", "--disable-usage-stats"),
-        *("--temp-dir", temp, "--min-worker-port", str(workers)),
-        *("--max-worker-port", str(workers + 100)),
-        *(arg for flag, port in ports.items() for arg in (f"--{flag}", str(port))),
-    ]
-    # Workers import cluster.app from this checkout, whatever the venv has installed.
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    log = Path(temp) / "ray_start.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        dashboard = f"http://127.0.0.1:{ports['dashboard-port']}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"{dashboard}/api/version", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.5)
-        yield HeadCluster(
-            gcs=f"127.0.0.1:{ports['port']}",
-            dashboard=dashboard,
-            client=f"ray://127.0.0.1:{ports['ray-client-server-port']}",
-            http_port=unused(),
-        )
-    finally:
-        # Shown by pytest when a test failed because the cluster did; a Ray Client connection
-        # that failed left its reason in the specific server's log, removed with the folder.
-        sys.stderr.write(log.read_text()[-3000:])
-        for client_log in sorted(Path(temp).glob("session_latest/logs/ray_client_server*.err")):
-            sys.stderr.write(f"{client_log.name}:\n{client_log.read_text()[-3000:]}\n")
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_serve_deploy_of_the_config_file_brings_the_app_up(

@@ -32,3 +32,12 @@ def test_rating_order_ignores_items_with_too_few_votes() -> None:
 def test_year_and_popularity_orders_and_limit() -> None:
     assert [i.item_id for i in CATALOG.browse("Comedy", "year", 10, 0)] == [2, 4, 1]
     assert [i.item_id for i in CATALOG.browse(None, "popularity", 2, 0)] == [3, 1]
+
+
+def test_stand_ins_are_popular_items_of_the_first_genre_without_the_item_itself() -> None:
+    comedy = CATALOG.get(4)
+    assert comedy is not None
+    assert [i.item_id for i in CATALOG.stand_ins(comedy, 10, None, None)] == [1, 2]
+    assert [i.item_id for i in CATALOG.stand_ins(comedy, 1, None, None)] == [1]
+    assert [i.item_id for i in CATALOG.stand_ins(comedy, 10, "Drama", None)] == [3, 2]
+    assert [i.item_id for i in CATALOG.stand_ins(comedy, 10, None, 2000)] == [2]
