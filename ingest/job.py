@@ -226,8 +226,17 @@ def _ingest_chunks(
         write_quarantine(quarantine, paths.quarantine, run_id)
         progress.phase("committing the lake")
         accepted = read - quarantine.num_rows
+        derived_ids = all("event_id" not in t.chunk.spec.mapping for t in tasks)
         lake_rows, added = commit_events(
-            staging, buckets, sorted(errors), accepted, paths.events, stamps, source.name, progress
+            staging,
+            buckets,
+            sorted(errors),
+            accepted,
+            paths.events,
+            stamps,
+            source.name,
+            progress,
+            derived_ids,
         )
     finally:
         remove_tree(staging)
