@@ -19,6 +19,7 @@ from core.paths import StarlingPaths
 from core.settings import Settings
 from core.storage import fingerprint, read_manifest
 from core.tables import QUARANTINE
+from core.writer_lock import writer_lock
 from ingest.chunks import FilePlan, plan_file
 from ingest.lake import (
     commit_events,
@@ -71,9 +72,21 @@ def ingest_source(
     """Validate and commit every new file of `source`; files ingested before are skipped.
 
     Bad rows go to the quarantine with their reason, file and line; a file that cannot be read
-    at all is reported and left out whole, so that it is tried again once fixed.
+    at all is reported and left out whole, so that it is tried again once fixed. The whole run
+    holds the lake's writer lock: its staging folder lies beside the lake, where another
+    writer's recovery would remove it.
     """
-    progress = progress or Progress("ingest")
+    with writer_lock(paths.events):
+        return _ingest(settings, paths, source, options, progress or Progress("ingest"))
+
+
+def _ingest(
+    settings: Settings,
+    paths: StarlingPaths,
+    source: Path,
+    options: EventLogOptions | None,
+    progress: Progress,
+) -> IngestSummary:
     recover(paths.events)
     recover(paths.items)
     plan = detect_source(source, options)

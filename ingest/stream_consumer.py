@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from core.events import LoggedEvent
 from core.online_store import OnlineStore
 from core.tables import EVENTS
+from core.writer_lock import writer_lock
 from ingest.lake import commit_event_rows, count_rows, recover
 
 GROUP = "lake"
@@ -48,16 +49,17 @@ def consume_events(
     """Land everything the stream holds for `group`: this consumer's pending entries, then new
     ones, one lake commit per batch, acknowledged after the commit."""
     store.ensure_group(group)
-    recover(lake)
     summary = ConsumeSummary()
-    for pending in (True, False):
-        while entries := store.read_events(group, consumer, batch, pending):
-            _, added = commit_event_rows(events_frame([event for _, event in entries]), lake)
-            store.ack_events(group, [entry for entry, _ in entries])
-            summary.added += added
-            summary.read += len(entries)
-            if pending:
-                summary.redelivered += len(entries)
-    summary.lake_rows = count_rows(lake)
+    with writer_lock(lake):
+        recover(lake)
+        for pending in (True, False):
+            while entries := store.read_events(group, consumer, batch, pending):
+                _, added = commit_event_rows(events_frame([event for _, event in entries]), lake)
+                store.ack_events(group, [entry for entry, _ in entries])
+                summary.added += added
+                summary.read += len(entries)
+                if pending:
+                    summary.redelivered += len(entries)
+        summary.lake_rows = count_rows(lake)
     summary.trimmed = store.trim_acknowledged()
     return summary

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -11,6 +13,7 @@ import pytest
 from core.paths import StarlingPaths
 from core.settings import Settings
 from core.tables import EVENTS
+from core.writer_lock import writer_lock
 from ingest.job import ingest_source
 from ingest.sources.event_log import EventLogOptions, parse_mapping
 
@@ -156,3 +159,26 @@ def test_every_bad_input_is_quarantined_or_reported(ray_local: None, tmp_path: P
     )
     grown = ingest_source(settings, paths, source, OPTIONS)
     assert (grown.rows_read, grown.accepted, grown.lake_rows) == (2, 2, 6)
+
+
+def test_an_ingest_waits_for_a_writer_that_holds_the_lake(
+    ray_local: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = tmp_path / "ml"
+    source.mkdir()
+    (source / "movies.csv").write_text("movieId,title,genres\n1,Heat (1995),Action|Crime\n")
+    (source / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n")
+    settings, paths = _home(tmp_path)
+    summaries = []
+    with writer_lock(paths.events):  # what a running `starling events consume` holds
+        run = threading.Thread(
+            target=lambda: summaries.append(ingest_source(settings, paths, source))
+        )
+        run.start()
+        deadline = time.monotonic() + 30
+        while "waiting for it to finish" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "another command is writing" in caplog.text
+        assert run.is_alive() and not paths.events.exists()
+    run.join(timeout=120)
+    assert summaries[0].accepted == 1 and summaries[0].lake_rows == 1

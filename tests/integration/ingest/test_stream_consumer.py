@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
@@ -11,6 +12,7 @@ import redis
 from core.events import LoggedEvent, impressions
 from core.online_store import EVENT_STREAM, OnlineStore
 from core.tables import EVENTS
+from core.writer_lock import writer_lock
 from ingest.lake import commit_event_rows
 from ingest.stream_consumer import GROUP, consume_events, events_frame
 
@@ -105,3 +107,17 @@ def test_landed_entries_leave_the_stream_and_unacknowledged_ones_stay(
     assert consume_events(store, lake).added == 2
     # "metrics" has not acknowledged click-2 and click-3: they and the new entries stay.
     assert store.stream_length() == 4
+
+
+def test_the_consumer_waits_for_a_writer_that_holds_the_lake(store: OnlineStore, tmp_path) -> None:
+    lake = tmp_path / "events"
+    store.record_events(_clicks(0, 3), 3.5, 10)
+    summaries = []
+    with writer_lock(lake):  # what a running `starling ingest` holds
+        consumer = threading.Thread(target=lambda: summaries.append(consume_events(store, lake)))
+        consumer.start()
+        consumer.join(timeout=1.0)
+        assert consumer.is_alive() and not lake.exists()
+    consumer.join(timeout=30)
+    assert summaries[0].added == 3
+    assert sorted(_lake_ids(lake)) == ["click-0", "click-1", "click-2"]
