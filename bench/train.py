@@ -37,7 +37,8 @@ from ray.data import DataContext
 from ray.train import DataConfig, RunConfig, ScalingConfig, UserCallback
 from ray.train.torch import TorchTrainer
 
-from core.settings import RankSettings
+from cluster.local_ray import start_local_ray
+from core.settings import RankSettings, Settings
 from rank_service.encoding import FeatureEncoder
 from rank_service.fit import score_batches, train_epoch
 from rank_service.holdout import model_config
@@ -234,7 +235,7 @@ def main() -> None:
             path = work / f"part-{n}.parquet"
             pq.write_table(train.slice(n * step, step), path)
             files.append(str(path))
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+        start_local_ray(Settings(), num_cpus=2, include_dashboard=False, log_to_driver=False)
         quiet_ray_data()
         try:
             for name in args.models:

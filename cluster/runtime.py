@@ -9,18 +9,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import ray
 
+from cluster.local_ray import start_local_ray
 from cluster.local_redis import LocalRedis
 from core.paths import StarlingPaths
 from core.settings import Settings
 from ingest.feature_io import configure_ray_data
 
 log = logging.getLogger(__name__)
-# Ray's own name for it, lower case included.
-GCS_WAIT_VARIABLE = "RAY_gcs_server_port_wait_time_s"
 # Serve's throughput-optimized mode with HAProxy in front. HAProxy takes HTTP on the app's port
 # and hands it straight to a Gateway replica's own HTTP server; Serve's Python proxy is not in
 # the path and replicas call each other over gRPC on their event loops. On 2 cores this halves
@@ -45,16 +44,6 @@ def interrupt_on_signals() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
-def start_gcs_patiently(settings: Settings) -> None:
-    """Give a local Ray's GCS `settings.gcs_start_timeout_s` to start (Ray's default is 30 s).
-
-    On a loaded 2-core machine (a test suite, a training run beside it) the GCS has been seen to
-    take longer than 30 s to write its port file, and ray.init then fails outright. Ray reads
-    the wait only from its environment.
-    """
-    os.environ[GCS_WAIT_VARIABLE] = str(settings.gcs_start_timeout_s)
-
-
 def use_fast_ingress(settings: Settings) -> None:
     """Put a local Ray's Serve in its throughput-optimized mode behind HAProxy when
     `settings.serve_fast_ingress` is on. Serve reads the mode from the environment of every Ray
@@ -70,21 +59,17 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
-    if not settings.ray_address:
-        start_gcs_patiently(settings)
+    options: dict[str, Any] = {
+        "log_to_driver": False,
+        "configure_logging": True,
+        "logging_level": logging.WARNING,
+    }
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, **options)
+    else:
         use_fast_ingress(settings)
-    ray.init(
-        # Without "local", ray.init joins whatever cluster `ray start` last recorded on this
-        # machine (/tmp/ray/ray_current_cluster), someone else's included.
-        # "local" starts a fresh Ray even when a `ray start` cluster runs on this machine;
-        # None would join that cluster instead.
-        address=settings.ray_address or "local",
-        num_cpus=None if settings.ray_address else settings.num_cpus,
-        include_dashboard=settings.ray_dashboard if not settings.ray_address else None,
-        log_to_driver=False,
-        configure_logging=True,
-        logging_level=logging.WARNING,
-    )
+        options |= {"num_cpus": settings.num_cpus, "include_dashboard": settings.ray_dashboard}
+        start_local_ray(settings, **options)
     configure_ray_data()
     # ray.init replaces the driver's SIGTERM handler with one that exits at once; ours turns
     # SIGINT and SIGTERM into KeyboardInterrupt so that Serve, Ray and Redis stop in order.

