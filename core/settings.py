@@ -224,7 +224,12 @@ class Settings(BaseSettings):
     )
     redis_port: int = Field(6390, ge=1, le=65535, description="port of the embedded Redis")
     num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray; all when unset")
-    ray_dashboard: bool = Field(True, description="start the Ray dashboard with a local Ray")
+    ray_dashboard: bool = Field(
+        False,
+        description="start the Ray dashboard with a local Ray; its agent's stats rounds every "
+        "few seconds held up the requests in flight (p99 at 50 requests/s 59-64 ms with it, "
+        "35-48 ms without)",
+    )
     gcs_start_timeout_s: int = Field(
         120, ge=1, description="how long a local Ray's GCS may take to start"
     )
@@ -232,6 +237,14 @@ class Settings(BaseSettings):
         True,
         description="a local Ray's Serve takes HTTP through HAProxy straight to the Gateway "
         "replicas (Serve's throughput-optimized mode): half the CPU per request of its proxy",
+    )
+    ray_worker_niceness: int = Field(
+        0,
+        ge=0,
+        le=19,
+        description="niceness of a local Ray's workers, Serve replicas included; Ray's own 15 "
+        "lets every other process on the machine (a load generator, the GCS, the dashboard) "
+        "take the CPU from a replica in the middle of a request",
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=1, le=65535)

@@ -62,7 +62,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
         "STARLING_HOME": str(home),
         "STARLING_HTTP_PORT": str(port),
         "STARLING_REDIS_PORT": str(_free_port()),
-        "STARLING_RAY_DASHBOARD": "false",
         "STARLING_NUM_CPUS": "2",
         "STARLING_DATA__SYNTH_USERS": "300",
         "STARLING_DATA__SYNTH_ITEMS": "400",
@@ -92,7 +91,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
             if time.monotonic() > deadline:
                 pytest.fail(f"starling up not ready in {STARTUP_TIMEOUT_S} s:\n{log.read_text()}")
             time.sleep(1)
-        yield RunningApp(url, home, log, env)
+        yield RunningApp(url, home, log, env, process.pid)
     finally:
         process.send_signal(signal.SIGINT)
         try:

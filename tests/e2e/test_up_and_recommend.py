@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import psutil
 import pytest
 
 from tests.support.running_app import RunningApp
@@ -33,6 +34,21 @@ def test_healthz_lists_all_four_deployments(app: RunningApp) -> None:
     answer = httpx.get(f"{app.url}/healthz")
     assert answer.status_code == 200
     assert set(answer.json()["deployments"]) == {"Gateway", "Recall", "Rank", "Rerank"}
+
+
+def test_replicas_run_at_the_priority_of_the_command_that_started_them(app: RunningApp) -> None:
+    # Ray starts its workers at niceness 15, where any other process on the machine takes the
+    # CPU from a replica in the middle of a request.
+    replicas: dict[str, int] = {}
+    for process in psutil.Process(app.pid).children(recursive=True):
+        try:
+            title = " ".join(process.cmdline()).strip()
+            if title.startswith("ray::ServeReplica:"):
+                replicas[title] = process.nice()
+        except psutil.NoSuchProcess:
+            continue
+    assert {name.split(":")[-1] for name in replicas} >= {"Gateway", "Recall", "Rank", "Rerank"}
+    assert set(replicas.values()) == {psutil.Process(app.pid).nice()}
 
 
 def test_known_user_gets_k_unseen_titled_items_with_a_trace(app: RunningApp) -> None:

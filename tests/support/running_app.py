@@ -12,3 +12,4 @@ class RunningApp:
     home: Path
     log: Path
     env: dict[str, str]
+    pid: int
