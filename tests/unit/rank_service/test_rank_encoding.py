@@ -50,6 +50,20 @@ def test_unknown_ids_and_genres_map_to_zero() -> None:
     assert batch["user_recent_items"][0, 1:].tolist() == [0, 0, 0, 0]
 
 
+def test_a_batch_encodes_as_its_rows_one_by_one() -> None:
+    # Serving encodes one row at a time, training thousands: both must give the same tensors,
+    # unknown ids and genres, empty lists and missing user features included.
+    items = synthetic_items(40)
+    encoder = FeatureEncoder.fit(synthetic_samples(items, rows=300, n_users=20, seed=1))
+    rows = synthetic_samples(synthetic_items(60), rows=200, n_users=30, seed=2)
+    whole = encoder.encode(rows)
+    for n in range(rows.num_rows):
+        one = encoder.encode(rows.slice(n, 1))
+        for name, tensor in whole.items():
+            assert torch.equal(one[name][0], tensor[n]), (name, n)
+    assert (whole["item_id"] == 0).any() and (whole["user_id"] == 0).any()
+
+
 def test_lists_are_truncated_keeping_the_first_entries_and_zero_padded() -> None:
     encoder = FeatureEncoder.fit(_rows())
     batch = encoder.encode(_rows(user_recent_items=[[10, 20, 10, 20, 10, 20, 10], [20]]))
