@@ -224,12 +224,8 @@ class Settings(BaseSettings):
     )
     redis_port: int = Field(6390, ge=1, le=65535, description="port of the embedded Redis")
     num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray; all when unset")
-    ray_dashboard: bool = Field(
-        False,
-        description="start the Ray dashboard with a local Ray; its agent's stats rounds every "
-        "few seconds held up the requests in flight (p99 at 50 requests/s 59-64 ms with it, "
-        "35-48 ms without)",
-    )
+    # Off by default: its agent's stats rounds stalled requests in flight (README, Serving latency).
+    ray_dashboard: bool = Field(False, description="start the Ray dashboard with a local Ray")
     gcs_start_timeout_s: int = Field(
         120, ge=1, description="how long a local Ray's GCS may take to start"
     )
@@ -239,12 +235,7 @@ class Settings(BaseSettings):
         "replicas (Serve's throughput-optimized mode): half the CPU per request of its proxy",
     )
     ray_worker_niceness: int = Field(
-        0,
-        ge=0,
-        le=19,
-        description="niceness of a local Ray's workers, Serve replicas included; Ray's own 15 "
-        "lets every other process on the machine (a load generator, the GCS, the dashboard) "
-        "take the CPU from a replica in the middle of a request",
+        0, ge=0, le=19, description="niceness of a local Ray's workers, replicas included (Ray: 15)"
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=1, le=65535)
