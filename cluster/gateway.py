@@ -4,7 +4,6 @@ No `from __future__ import annotations` here: FastAPI must see real types on the
 Serve ingress class, or it takes `response: Response` for a query parameter.
 """
 
-import logging
 import time
 import uuid
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from ray.serve.handle import DeploymentHandle
 
 from cluster.auth import ApiKeys, CallerScope, Scope, WriteScope
 from cluster.catalog import BrowseOrder, Catalog, CatalogItem
+from cluster.impression_log import ImpressionLog
 from cluster.live_events import RejectedEventsError, accept_events
 from cluster.live_stats import LiveStats, TrackedCall
 from cluster.metrics import GatewayMetrics
@@ -24,6 +24,7 @@ from cluster.names import APP_NAME
 from cluster.ops import router as ops_router
 from cluster.stage_chain import ChainResult, run_chain
 from core.api import (
+    HISTORY_DETAIL,
     Candidates,
     EventBatch,
     EventsAccepted,
@@ -43,8 +44,6 @@ from core.experiments import Assignment, UnknownVariantError, assign
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.settings import Settings
-
-log = logging.getLogger(__name__)
 
 api = FastAPI(
     title="Starling",
@@ -75,6 +74,7 @@ class Gateway:
         self.rank = rank
         self.rerank = rerank
         self.store = OnlineStore(settings.resolved_redis_url())
+        self.impressions = ImpressionLog(self.store)
         self.catalog = Catalog.load(StarlingPaths.of(settings))
         self.metrics = GatewayMetrics()
         self.api_keys = ApiKeys.from_settings(settings)
@@ -100,7 +100,6 @@ class Gateway:
         self, request: RecommendRequest, assignment: Assignment
     ) -> RecommendResponse:
         started = time.perf_counter()
-        profile = self.store.profile(request.user_id)
         chain = await run_chain(
             TrackedCall(self.live, "Recall", self.recall.recall),
             TrackedCall(self.live, "Rank", self._rank_for(assignment).rank),
@@ -138,7 +137,7 @@ class Gateway:
         return RecommendResponse(
             user_id=request.user_id,
             items=items,
-            cold_start=profile is None or not profile.user_recent_items,
+            cold_start=self._cold_start(request.user_id, chain.traces[0]),
             degraded=chain.degraded,
             trace=trace,
             request_id=request_id,
@@ -154,16 +153,26 @@ class Gateway:
             self._rank_by_model[model] = self.rank.options(multiplexed_model_id=model)
         return self._rank_by_model[model]
 
+    def _cold_start(self, user_id: int, recall: StageTrace) -> bool:
+        """Whether the user has no recent items: Recall read them for this request and says
+        how many in its trace; only when recall degraded is the profile read here."""
+        history = recall.detail.get(HISTORY_DETAIL)
+        if history is None:
+            profile = self.store.profile(user_id)
+            return profile is None or not profile.user_recent_items
+        return history == 0
+
     def _log_impressions(
         self, request_id: str, user_id: int, items: list[int], assignment: Assignment
     ) -> None:
-        # A lost impression costs the A/B report one row; a failed request costs a user.
-        try:
-            self.store.append_events(
-                impressions(request_id, user_id, items, assignment.variants, _now())
-            )
-        except Exception:
-            log.exception("impressions of request %s not logged", request_id)
+        self.impressions.add(impressions(request_id, user_id, items, assignment.variants, _now()))
+
+    async def __del__(self) -> None:
+        # Serve calls this when it stops the replica: queued impressions are written first.
+        impressions = getattr(self, "impressions", None)
+        if impressions is not None:
+            await impressions.drain()
+            impressions.close()
 
     @api.post("/events", response_model=EventsAccepted)
     async def events(self, batch: EventBatch, _scope: WriteScope) -> EventsAccepted:

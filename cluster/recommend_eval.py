@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from core.api import Candidate
-from core.online_store import UserProfile
+from core.online_store import UserProfile, UserState
 from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, Registry
 from core.settings import Settings
@@ -37,14 +37,15 @@ class CutoffStore:
         pairs = zip(items["item_id"].to_pylist(), items["item_popularity"].to_pylist(), strict=True)
         self._ranking = sorted(pairs, key=lambda pair: (-pair[1], pair[0]))
 
-    def profile(self, user_id: int) -> UserProfile | None:
-        return self._profiles.get(user_id)
+    def user_state(self, user_id: int) -> UserState:
+        return UserState(
+            profile=self._profiles.get(user_id),
+            seen=self._seen.get(user_id, set()),
+            snapshot=None,
+        )
 
     def profiles(self, user_ids: list[int]) -> dict[int, UserProfile]:
         return {u: self._profiles[u] for u in user_ids if u in self._profiles}
-
-    def seen(self, user_id: int) -> set[int]:
-        return self._seen.get(user_id, set())
 
     def popular(self, n: int) -> list[tuple[int, float]]:
         return self._ranking[:n]

@@ -110,6 +110,10 @@ class Candidates(BaseModel):
         return self.take(p for p, item in enumerate(self.item_ids) if item not in excluded)
 
 
+# Recall's trace detail: how many recent items of the user it read (0: a cold start).
+HISTORY_DETAIL = "history"
+
+
 class StageTrace(BaseModel):
     """What one stage did for one request."""
 

@@ -4,6 +4,7 @@ stream of live events."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import redis
 from pydantic import BaseModel, Field
@@ -14,6 +15,7 @@ _BATCH = 1000
 EVENT_STREAM = "events:stream"
 # Events that hide an item from the user's next recommendations.
 _SEEN_EVENTS = ("rating", "click")
+_SNAPSHOT_KEY = "meta:features_snapshot"
 
 
 class UserProfile(BaseModel):
@@ -27,6 +29,16 @@ class UserProfile(BaseModel):
     user_release_year_stddev: float = 0.0
     user_genres: list[str] = Field(default_factory=list)
     user_recent_items: list[int] = Field(default_factory=list, description="newest first")
+
+
+@dataclass(frozen=True)
+class UserState:
+    """What recall reads about one user for a request: profile (None when unknown), the items
+    never to recommend again, and the fingerprint of the published features snapshot."""
+
+    profile: UserProfile | None
+    seen: set[int]
+    snapshot: str | None
 
 
 class OnlineStore:
@@ -81,6 +93,20 @@ class OnlineStore:
     def seen(self, user_id: int) -> set[int]:
         return {int(x) for x in self.client.smembers(self._seen_key(user_id))}
 
+    def user_state(self, user_id: int) -> UserState:
+        """Profile, seen set and snapshot in one round trip: each trip blocks the replica's
+        event loop, and every request in flight on it waits."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(self._profile_key(user_id))
+        pipe.smembers(self._seen_key(user_id))
+        pipe.get(_SNAPSHOT_KEY)
+        profile, seen, snapshot = pipe.execute()
+        return UserState(
+            profile=None if profile is None else UserProfile.model_validate_json(profile),
+            seen={int(x) for x in seen},
+            snapshot=None if snapshot is None else snapshot.decode(),
+        )
+
     def publish_popularity(self, scores: dict[int, float]) -> None:
         """Replace the popularity ranking atomically."""
         tmp = "items:popularity:tmp"
@@ -100,10 +126,10 @@ class OnlineStore:
 
     def set_snapshot(self, fingerprint: str) -> None:
         """Record which features snapshot the online keys hold."""
-        self.client.set("meta:features_snapshot", fingerprint)
+        self.client.set(_SNAPSHOT_KEY, fingerprint)
 
     def snapshot(self) -> str | None:
-        raw = self.client.get("meta:features_snapshot")
+        raw = self.client.get(_SNAPSHOT_KEY)
         return None if raw is None else raw.decode()
 
     def append_events(self, events: list[LoggedEvent]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from core.online_store import UserProfile
+from core.online_store import UserProfile, UserState
 from core.tables import MAX_RECENT_ITEMS
 
 
@@ -27,7 +27,12 @@ class FrozenFeatures:
         self._genres = genres
         self._ranking = sorted(popularity.items(), key=lambda pair: (-pair[1], pair[0]))
 
-    def profile(self, user_id: int) -> UserProfile | None:
+    def user_state(self, user_id: int) -> UserState:
+        return UserState(
+            profile=self._profile(user_id), seen=self._seen.get(user_id, set()), snapshot=None
+        )
+
+    def _profile(self, user_id: int) -> UserProfile | None:
         history = self._history.get(user_id)
         if not history:
             return None
@@ -37,9 +42,6 @@ class FrozenFeatures:
             user_genres=self._genres.get(user_id, []),
             user_recent_items=history[::-1][:MAX_RECENT_ITEMS],
         )
-
-    def seen(self, user_id: int) -> set[int]:
-        return self._seen.get(user_id, set())
 
     def popular(self, n: int) -> list[tuple[int, float]]:
         return self._ranking[:n]

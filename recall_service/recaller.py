@@ -6,8 +6,8 @@ import itertools
 import time
 from typing import Protocol
 
-from core.api import StageResult, StageTrace
-from core.online_store import UserProfile
+from core.api import HISTORY_DETAIL, StageResult, StageTrace
+from core.online_store import UserState
 from core.settings import Settings
 from recall_service.genre_popularity import GenrePopularity, genre_route
 from recall_service.item_attributes import ItemFilter
@@ -24,9 +24,7 @@ GENRE = "genre"
 class OnlineFeatures(Protocol):
     """The online-store reads recall needs (core.online_store.OnlineStore provides them)."""
 
-    def profile(self, user_id: int) -> UserProfile | None: ...
-
-    def seen(self, user_id: int) -> set[int]: ...
+    def user_state(self, user_id: int) -> UserState: ...
 
     def popular(self, n: int) -> list[tuple[int, float]]: ...
 
@@ -61,8 +59,8 @@ class Recaller:
         own top genres and keeps the embedding route to items of that genre."""
         start = time.perf_counter()
         quotas = self.settings.recall
-        seen = self.store.seen(user_id)
-        profile = self.store.profile(user_id)
+        state = self.store.user_state(user_id)
+        seen, profile = state.seen, state.profile
         recent = profile.user_recent_items if profile else []
         top_genres = ([genre] if genre else []) + (profile.user_genres if profile else [])
         # The two-tower's user vector costs a forward pass: only made when the route is on.
@@ -117,7 +115,7 @@ class Recaller:
             candidates_out=len(candidates),
             ms=(time.perf_counter() - start) * 1000,
             model=self.version,
-            detail=dict(contributed),
+            detail={**contributed, HISTORY_DETAIL: len(recent)},
         )
         return StageResult(candidates=candidates, trace=trace)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from core.events import LoggedEvent, impressions
-from core.online_store import OnlineStore, UserProfile
+from core.online_store import OnlineStore, UserProfile, UserState
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +49,16 @@ def test_feedback_updates_seen_items_and_recent_positives(redis_url: str) -> Non
     newcomer = store.profile(8)
     assert newcomer is not None and newcomer.user_recent_items == [50]
     assert store.seen(8) == {50}
+
+
+def test_recall_reads_a_users_state_as_the_single_reads_see_it(redis_url: str) -> None:
+    store = OnlineStore(redis_url)
+    store.publish_users([UserProfile(user_id=21, user_recent_items=[4, 5])], {21: [4, 5, 6]})
+    store.set_snapshot("features-abc")
+    state = store.user_state(21)
+    assert state == UserState(profile=store.profile(21), seen={4, 5, 6}, snapshot="features-abc")
+    stranger = store.user_state(22)
+    assert stranger.profile is None and stranger.seen == set()
 
 
 def test_impressions_reach_the_stream_and_touch_no_state(redis_url: str) -> None:

@@ -23,17 +23,18 @@ def store(tmp_path: Path) -> CutoffStore:
 
 
 def test_profiles_and_seen_sets_are_those_of_the_cutoff(store: CutoffStore) -> None:
-    one = store.profile(1)
+    one = store.user_state(1).profile
     assert one is not None
     assert (one.user_rating_count, one.user_recent_items) == (4, [30, 10])
-    assert store.seen(2) == {10, 30}
-    assert store.profile(99) is None and store.seen(99) == set()
+    assert store.user_state(2).seen == {10, 30}
+    unknown = store.user_state(99)
+    assert unknown.profile is None and unknown.seen == set()
 
 
 def test_the_ranker_reads_the_same_cutoff_profiles_in_one_call(store: CutoffStore) -> None:
     found = store.profiles([1, 99, 2])
     assert set(found) == {1, 2}
-    assert found[1] == store.profile(1)
+    assert found[1] == store.user_state(1).profile
 
 
 def test_popularity_ranks_only_items_rated_before_the_cutoff(store: CutoffStore) -> None:

@@ -1,4 +1,4 @@
-from core.online_store import UserProfile
+from core.online_store import UserProfile, UserState
 from recall_service.popular_cache import CachedPopularity
 
 
@@ -10,25 +10,23 @@ class Store:
         self.fingerprint: str | None = "features-1"
         self.reads = 0
 
-    def profile(self, user_id: int) -> UserProfile | None:
-        return UserProfile(user_id=user_id)
-
-    def seen(self, user_id: int) -> set[int]:
-        return {user_id}
+    def user_state(self, user_id: int) -> UserState:
+        return UserState(
+            profile=UserProfile(user_id=user_id), seen={user_id}, snapshot=self.fingerprint
+        )
 
     def popular(self, n: int) -> list[tuple[int, float]]:
         self.reads += 1
         return self.ranking[:n]
-
-    def snapshot(self) -> str | None:
-        return self.fingerprint
 
 
 def test_the_ranking_is_read_once_per_published_snapshot() -> None:
     store = Store([(item, 100.0 - item) for item in range(1, 11)])
     cached = CachedPopularity(store)
 
+    cached.user_state(1)
     assert cached.popular(3) == [(1, 99.0), (2, 98.0), (3, 97.0)]
+    cached.user_state(2)
     assert cached.popular(2) == [(1, 99.0), (2, 98.0)]
     assert store.reads == 1
     # A longer list than the one held is read again; the whole ranking is never read twice.
@@ -38,12 +36,23 @@ def test_the_ranking_is_read_once_per_published_snapshot() -> None:
     assert store.reads == 3
 
     store.ranking = [(42, 1.0)]
+    cached.user_state(3)
     assert cached.popular(3) == [(1, 99.0), (2, 98.0), (3, 97.0)]
     store.fingerprint = "features-2"
+    cached.user_state(3)
     assert cached.popular(3) == [(42, 1.0)]
 
 
-def test_profiles_and_seen_sets_are_always_read_fresh() -> None:
-    cached = CachedPopularity(Store([]))
-    assert cached.seen(7) == {7}
-    assert cached.profile(7) == UserProfile(user_id=7)
+def test_a_ranking_is_read_before_any_user_state() -> None:
+    cached = CachedPopularity(Store([(5, 1.0)]))
+    assert cached.popular(1) == [(5, 1.0)]
+
+
+def test_user_states_are_always_read_fresh() -> None:
+    store = Store([])
+    cached = CachedPopularity(store)
+    assert cached.user_state(7) == UserState(
+        profile=UserProfile(user_id=7), seen={7}, snapshot="features-1"
+    )
+    store.fingerprint = None
+    assert cached.user_state(7).snapshot is None

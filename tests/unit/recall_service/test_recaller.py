@@ -3,7 +3,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from core.online_store import UserProfile
+from core.online_store import UserProfile, UserState
 from core.settings import RecallSettings, Settings
 from recall_service.exact_index import ExactIndex
 from recall_service.genre_popularity import GenrePopularity
@@ -48,11 +48,12 @@ class FakeStore:
     ) -> None:
         self.profiles, self.seen_sets, self.ranking = profiles, seen, popular
 
-    def profile(self, user_id: int) -> UserProfile | None:
-        return self.profiles.get(user_id)
-
-    def seen(self, user_id: int) -> set[int]:
-        return self.seen_sets.get(user_id, set())
+    def user_state(self, user_id: int) -> UserState:
+        return UserState(
+            profile=self.profiles.get(user_id),
+            seen=self.seen_sets.get(user_id, set()),
+            snapshot="features-1",
+        )
 
     def popular(self, n: int) -> list[tuple[int, float]]:
         return self.ranking[:n]
@@ -120,7 +121,7 @@ def test_routes_weigh_in_proportion_to_their_quotas_and_name_themselves() -> Non
     assert scores == sorted(scores, reverse=True)
     assert result.trace.model == "item2vec:v1"
     assert result.trace.candidates_out == 5
-    assert result.trace.detail == {**NO_ROUTE, "embedding": 2, "popular": 3}
+    assert result.trace.detail == {**NO_ROUTE, "embedding": 2, "popular": 3, "history": 2}
 
 
 def test_an_item_found_by_both_routes_appears_once_with_both_routes_and_ranks_first() -> None:
@@ -148,11 +149,12 @@ def test_cold_users_get_popular_items_only() -> None:
         {8: UserProfile(user_id=8, user_recent_items=[99])}, {8: {99}}, POPULAR
     )
 
-    for store, user in ((no_profile, 7), (unknown_items, 8)):
+    # The trace counts the recent items read (the Gateway's cold_start), known to the index or not.
+    for store, user, history in ((no_profile, 7, 0), (unknown_items, 8, 1)):
         result = _recaller(store).recall(user)
         assert result.candidates.item_ids == [5, 1, 6]
         assert all(c.routes == ["popular"] for c in result.candidates.as_list())
-        assert result.trace.detail == {**NO_ROUTE, "popular": 3}
+        assert result.trace.detail == {**NO_ROUTE, "popular": 3, "history": history}
 
 
 def test_vector_searches_leave_seen_items_out_and_popular_asks_for_enough_more() -> None:
@@ -217,7 +219,7 @@ def test_item_to_item_ranks_items_near_all_seeds_above_items_near_one() -> None:
     # Mean cosine to seeds 1 and 2: item 3 0.97, 4 0.88, 8 0.56, then 7 0.33 (over quota).
     assert result.candidates.item_ids == [3, 4, 8]
     assert all(c.routes == ["item_to_item"] for c in result.candidates.as_list())
-    assert result.trace.detail == {**NO_ROUTE, "item_to_item": 3}
+    assert result.trace.detail == {**NO_ROUTE, "item_to_item": 3, "history": 2}
 
 
 def test_item_to_item_skips_seeds_without_a_vector_and_never_proposes_a_seed() -> None:
@@ -240,7 +242,7 @@ def test_a_cold_user_asking_for_a_genre_gets_that_genres_best_items_and_popular_
 
     routes = {c.item_id: c.routes for c in result.candidates.as_list()}
     assert routes == {5: ["popular"], 1: ["popular", "genre"], 2: ["genre"]}
-    assert result.trace.detail == {**NO_ROUTE, "popular": 2, "genre": 2}
+    assert result.trace.detail == {**NO_ROUTE, "popular": 2, "genre": 2, "history": 0}
 
 
 def test_a_known_user_gets_items_of_their_top_genres() -> None:
