@@ -32,14 +32,17 @@ def start_gcs_patiently(settings: Settings) -> None:
     os.environ[GCS_WAIT_VARIABLE] = str(settings.gcs_start_timeout_s)
 
 
-def _raylet_log_tail() -> str:
+def _startup_log_tails() -> str:
+    """The end of the new node's GCS and raylet logs: when the raylet never wrote one (seen in
+    this failure), the GCS log tells whether the driver's node queries reached it."""
     logs = Path(get_default_ray_temp_dir()) / "session_latest" / "logs"
     tails = [
         f"{path.name}: {path.read_text(errors='replace')[-LOG_TAIL_CHARS:]}"
-        for path in sorted(logs.glob("raylet.*"))
+        for pattern in ("gcs_server.*", "raylet.*")
+        for path in sorted(logs.glob(pattern))
         if path.is_file()
     ]
-    return "\n".join(tails) or f"no raylet log in {logs}"
+    return "\n".join(tails) or f"no GCS or raylet log in {logs}"
 
 
 def _stop_processes_started_since(before: set[int]) -> None:
@@ -62,7 +65,7 @@ def start_local_ray(settings: Settings, **init_options: Any) -> None:
     When the new node's raylet misses Ray's fixed 30 s to register (seen about once in a few
     test-suite runs on 2 cores, when one Ray has just stopped and the next starts), the
     half-started processes are stopped and Ray is started once more; the warning carries the
-    raylet's log so the cause can be read.
+    GCS's and the raylet's logs so the cause can be read.
     """
     start_gcs_patiently(settings)
     before = {p.pid for p in psutil.Process().children(recursive=True)}
@@ -75,7 +78,7 @@ def start_local_ray(settings: Settings, **init_options: Any) -> None:
         log.warning(
             "the local Ray node did not start (%s); starting it once more. %s",
             error,
-            _raylet_log_tail(),
+            _startup_log_tails(),
         )
     _stop_processes_started_since(before)
     ray.init(address="local", **init_options)

@@ -145,6 +145,7 @@ def test_scaling_rank_while_requests_flow_drops_none_and_persists(
 )
 def test_an_operator_scales_rank_from_the_ops_page(app: RunningApp, one_rank_replica: None) -> None:
     from selenium import webdriver
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -160,19 +161,31 @@ def test_an_operator_scales_rank_from_the_ops_page(app: RunningApp, one_rank_rep
         browser.find_element(By.ID, "key").send_keys(ADMIN_KEY)
         browser.find_element(By.ID, "connect").click()
         row = 'tr[data-deployment="Rank"]'
-        wait = WebDriverWait(browser, 30)
-        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, f"{row} td.running"))
-        assert browser.find_element(By.CSS_SELECTOR, f"{row} td.running").text == "1"
+
+        # The page redraws its table every few seconds: an element found just before a redraw
+        # is gone when it is used, so each step is tried again until it lands on one page.
+        def running(b: webdriver.Chrome) -> str | None:
+            try:
+                return b.find_element(By.CSS_SELECTOR, f"{row} td.running").text or None
+            except (NoSuchElementException, StaleElementReferenceException):
+                return None
+
+        assert WebDriverWait(browser, 30).until(running) == "1"
         experiments = browser.find_element(By.ID, "experiments").text
         assert "rerank mmr_lambda=0.5" in experiments and "null" not in experiments, experiments
 
-        replicas = browser.find_element(By.CSS_SELECTOR, f"{row} input[name=replicas]")
-        replicas.clear()
-        replicas.send_keys("2")
-        browser.find_element(By.CSS_SELECTOR, f"{row} button.apply").click()
-        WebDriverWait(browser, 180).until(
-            lambda b: b.find_element(By.CSS_SELECTOR, f"{row} td.running").text == "2"
-        )
+        def ask_for_two(b: webdriver.Chrome) -> bool:
+            try:
+                replicas = b.find_element(By.CSS_SELECTOR, f"{row} input[name=replicas]")
+                replicas.clear()
+                replicas.send_keys("2")
+                b.find_element(By.CSS_SELECTOR, f"{row} button.apply").click()
+            except StaleElementReferenceException:
+                return False
+            return True
+
+        WebDriverWait(browser, 30).until(ask_for_two)
+        WebDriverWait(browser, 180).until(lambda b: running(b) == "2")
         assert "Rank runs 2 replicas" in browser.find_element(By.ID, "message").text
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "ops_page.png"))
