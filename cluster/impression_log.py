@@ -54,7 +54,8 @@ class ImpressionLog:
             await self._flushing
 
     def close(self) -> None:
-        """Write what is still queued, from outside the event loop."""
+        """Write what is still queued, blocking the caller: for the replica's stop, after
+        `drain`, when no request is left to stall."""
         batch, self._queued = self._queued, []
         if batch:
             self._write(batch)

@@ -76,8 +76,7 @@ class OnlineStore:
         return written
 
     def profile(self, user_id: int) -> UserProfile | None:
-        raw = self.client.get(self._profile_key(user_id))
-        return None if raw is None else UserProfile.model_validate_json(raw)
+        return _profile(self.client.get(self._profile_key(user_id)))
 
     def profiles(self, user_ids: list[int]) -> dict[int, UserProfile]:
         """The profiles of these users that exist, in one round trip."""
@@ -91,7 +90,7 @@ class OnlineStore:
         }
 
     def seen(self, user_id: int) -> set[int]:
-        return {int(x) for x in self.client.smembers(self._seen_key(user_id))}
+        return _items(self.client.smembers(self._seen_key(user_id)))
 
     def user_state(self, user_id: int) -> UserState:
         """Profile, seen set and snapshot in one round trip: each trip blocks the replica's
@@ -101,11 +100,7 @@ class OnlineStore:
         pipe.smembers(self._seen_key(user_id))
         pipe.get(_SNAPSHOT_KEY)
         profile, seen, snapshot = pipe.execute()
-        return UserState(
-            profile=None if profile is None else UserProfile.model_validate_json(profile),
-            seen={int(x) for x in seen},
-            snapshot=None if snapshot is None else snapshot.decode(),
-        )
+        return UserState(profile=_profile(profile), seen=_items(seen), snapshot=_text(snapshot))
 
     def publish_popularity(self, scores: dict[int, float]) -> None:
         """Replace the popularity ranking atomically."""
@@ -129,8 +124,7 @@ class OnlineStore:
         self.client.set(_SNAPSHOT_KEY, fingerprint)
 
     def snapshot(self) -> str | None:
-        raw = self.client.get(_SNAPSHOT_KEY)
-        return None if raw is None else raw.decode()
+        return _text(self.client.get(_SNAPSHOT_KEY))
 
     def append_events(self, events: list[LoggedEvent]) -> list[str]:
         """Append to the event stream only (impressions); returns the stream entry ids."""
@@ -234,3 +228,15 @@ def _stream_id(entry: bytes | str) -> tuple[int, int]:
     text = entry.decode() if isinstance(entry, bytes) else entry
     ms, _, seq = text.partition("-")
     return int(ms), int(seq or 0)
+
+
+def _profile(raw: bytes | None) -> UserProfile | None:
+    return None if raw is None else UserProfile.model_validate_json(raw)
+
+
+def _items(raw: Iterable[bytes]) -> set[int]:
+    return {int(x) for x in raw}
+
+
+def _text(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode()

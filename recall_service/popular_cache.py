@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from core.online_store import UserState
-
-
-class SnapshotStore(Protocol):
-    """The online-store reads recall needs; a user's state carries the snapshot fingerprint."""
-
-    def user_state(self, user_id: int) -> UserState: ...
-
-    def popular(self, n: int) -> list[tuple[int, float]]: ...
+from recall_service.recaller import OnlineFeatures
 
 
 class CachedPopularity:
@@ -25,7 +16,7 @@ class CachedPopularity:
     than the snapshot its own read found.
     """
 
-    def __init__(self, store: SnapshotStore) -> None:
+    def __init__(self, store: OnlineFeatures) -> None:
         self.store = store
         self._snapshot: str | None = None
         self._ranking: list[tuple[int, float]] = []
