@@ -35,7 +35,9 @@ def ray_head() -> Iterator[HeadCluster]:
     Stopped by signalling its `--block` process, which takes its children down: a plain
     `ray stop` would stop every Ray on the machine."""
     temp = tempfile.mkdtemp(prefix="rayhead", dir="/tmp")
-    workers = 20000 + free_port() % 40000
+    # Above 24000: Ray Client's per-client servers listen from 23000 up, and one whose port a
+    # worker holds exits at start ("Starting Ray client server failed").
+    workers = 24000 + free_port() % 30000
     worker_range = range(workers, workers + 101)
     ports: dict[str, int] = {}
 
