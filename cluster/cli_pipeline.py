@@ -11,7 +11,9 @@ from cluster import commands
 
 class _RecallModels:
     """The recall model names as argparse choices, looked up only when a flag is checked or
-    shown: the trainers import torch, which `ingest` and `features` never need."""
+    shown: the trainers import torch, which `ingest` and `features` never need. A flag with
+    these choices needs a metavar: without one, argparse lists the choices while the parser is
+    built, and every command paid torch's import (1.4 s)."""
 
     def __contains__(self, name: object) -> bool:
         from recall_service.trainers import TRAINERS
@@ -115,6 +117,7 @@ def add_pipeline_commands(sub: argparse._SubParsersAction, common: argparse.Argu
     recall.add_argument(
         "--model",
         choices=_RecallModels(),
+        metavar="MODEL",
         default=argparse.SUPPRESS,
         help="recall model (default STARLING_RECALL_MODEL, item2vec)",
     )
@@ -150,6 +153,7 @@ def add_pipeline_commands(sub: argparse._SubParsersAction, common: argparse.Argu
     evaluate.add_argument(
         "--model",
         choices=_RecallModels(),
+        metavar="MODEL",
         default=None,
         help="recall model whose newest version the embedding routes use (default: serving)",
     )
