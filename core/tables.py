@@ -8,7 +8,7 @@ EVENT_TYPES: tuple[str, ...] = ("rating", "click", "view", "impression", "tag")
 
 EVENTS = pa.schema(
     [
-        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("event_id", pa.int64(), nullable=False),
         pa.field("user_id", pa.int64(), nullable=False),
         pa.field("item_id", pa.int64(), nullable=False),
         pa.field("event_type", pa.string(), nullable=False),
@@ -70,7 +70,7 @@ USER_FEATURES = pa.schema(
 # One row per rating event, features as of strictly before the event (point in time).
 SAMPLES = pa.schema(
     [
-        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("event_id", pa.int64(), nullable=False),
         pa.field("user_id", pa.int64(), nullable=False),
         pa.field("item_id", pa.int64(), nullable=False),
         pa.field("ts", pa.timestamp("ms", tz="UTC"), nullable=False),

@@ -27,7 +27,7 @@ CATALOG_ATTRIBUTES = pa.schema(
 # `ts_ms` is the event time in epoch milliseconds: integers make "strictly before" exact and cheap.
 RATING_EVENTS = pa.schema(
     [
-        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("event_id", pa.int64(), nullable=False),
         pa.field("user_id", pa.int64(), nullable=False),
         pa.field("item_id", pa.int64(), nullable=False),
         pa.field("ts_ms", pa.int64(), nullable=False),

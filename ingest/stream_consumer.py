@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel
 
+from core.event_key import text_keys
 from core.events import LoggedEvent
 from core.online_store import OnlineStore
 from core.tables import EVENTS
@@ -34,9 +35,12 @@ class ConsumeSummary(BaseModel):
 
 
 def events_frame(events: list[LoggedEvent]) -> pd.DataFrame:
-    """EVENTS rows with the lake's column types."""
-    table = pa.Table.from_pylist([e.model_dump() for e in events], schema=EVENTS)
-    return table.to_pandas()
+    """EVENTS rows with the lake's column types; each text id becomes its int64 key."""
+    rows = [e.model_dump() | {"event_id": 0} for e in events]
+    table = pa.Table.from_pylist(rows, schema=EVENTS)
+    keys = pa.array(text_keys([e.event_id for e in events]), pa.int64())
+    column = EVENTS.get_field_index("event_id")
+    return table.set_column(column, EVENTS.field("event_id"), keys).to_pandas()
 
 
 def consume_events(

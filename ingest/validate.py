@@ -6,14 +6,13 @@ row, except the few values that are neither blank nor a plain decimal number.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
+from core.event_key import content_keys, text_keys
 from core.tables import EVENT_TYPES, EVENTS
 from ingest.sources.spec import TsUnit
 
@@ -24,7 +23,7 @@ _NO_TEXT = pa.scalar(None, pa.string())
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 CHECKED = pa.schema(
     [
-        pa.field("event_id", pa.string()),
+        pa.field("event_id", pa.int64()),
         pa.field("user_id", pa.int64()),
         pa.field("item_id", pa.int64()),
         pa.field("event_type", pa.string()),
@@ -108,21 +107,6 @@ def _timestamp_ms(raw: pa.Table, rules: EventRules) -> tuple[np.ndarray, np.ndar
     return _blank(text), ms.where(parsed.notna()).to_numpy()
 
 
-def _tag_digest(tags: pa.Array) -> pa.Array:
-    """A short stable digest of each tag's text, so several tags of one moment stay apart.
-
-    Hashed once per distinct tag: tags repeat a lot.
-    """
-    distinct = pc.unique(tags.drop_null())
-    digests = pa.array([":" + _sha(t) for t in distinct.to_pylist()], pa.string())
-    picked = digests.take(pc.index_in(tags, value_set=distinct))
-    return pc.fill_null(picked, "")
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
 def _first_reason(checks: list[tuple[str, np.ndarray]], start: pa.Array) -> pa.Array:
     """The first failed check of each row, or null; a reason set while parsing wins."""
     code = np.zeros(len(start), dtype=np.int8)
@@ -172,17 +156,15 @@ def validate_events(raw: pa.Table, rules: EventRules) -> pa.Table:
     reason = _first_reason(checks, _text(raw, REASON))
     ms = np.where(np.isnan(ts_ms), 0, ts_ms).astype(np.int64)
     user_id, item_id = _ids(user), _ids(item)
-    parts = [kind, *(pc.cast(pa.array(a), pa.string()) for a in (user_id, item_id, ms))]
-    derived = pc.binary_join_element_wise(*parts, ":")
-    if "tag" in raw.column_names:
-        derived = pc.binary_join_element_wise(derived, _tag_digest(_text(raw, "tag")), "")
+    tag = _text(raw, "tag") if "tag" in raw.column_names else None
+    event_id = content_keys(kind, user_id, item_id, ms, tag)
     if "event_id" in raw.column_names:
         given = _text(raw, "event_id")
-        derived = pc.if_else(pa.array(_blank(given)), derived, given)
+        event_id = np.where(_blank(given), event_id, text_keys(given))
     bad = pc.is_valid(reason)
     return pa.table(
         {
-            "event_id": derived,
+            "event_id": pa.array(event_id),
             "user_id": pa.array(user_id),
             "item_id": pa.array(item_id),
             "event_type": kind,

@@ -16,12 +16,14 @@ Ratings (threshold 3.5; ts in ms):
     c1     1    20    150 (a click: no feature may count it)
 
 e4/e5 share a timestamp within user 1, e4/e6 within item 30: neither may see the other.
+An event's `event_id` in the table is the key of its name (`EVENT_NAMES` maps it back).
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
+from core.event_key import text_key
 from core.tables import EVENTS, ITEMS
 
 RATINGS = [
@@ -36,13 +38,14 @@ RATINGS = [
     ("e9", 2, 10, 600, 1.0),
     ("e10", 1, 30, 700, 3.5),
 ]
+EVENT_NAMES = {text_key(name): name for name in [*(r[0] for r in RATINGS), "c1"]}
 
 
 def hand_events() -> pa.Table:
     rows = [(*r[:3], "rating", r[4], r[3]) for r in RATINGS] + [("c1", 1, 20, "click", 1.0, 150)]
     return pa.table(
         {
-            "event_id": [r[0] for r in rows],
+            "event_id": [text_key(r[0]) for r in rows],
             "user_id": [r[1] for r in rows],
             "item_id": [r[2] for r in rows],
             "event_type": [r[3] for r in rows],

@@ -36,7 +36,7 @@ def _tiny_events() -> pd.DataFrame:
     users[1::10] = users[0::10][: len(users[1::10])]
     ratings = pd.DataFrame(
         {
-            "event_id": [f"r{i}" for i in range(RATINGS)],
+            "event_id": np.arange(RATINGS),
             "user_id": users,
             "item_id": rng.integers(1, ITEMS_RATED + 1, RATINGS),
             "event_type": "rating",
@@ -45,7 +45,7 @@ def _tiny_events() -> pd.DataFrame:
         }
     )
     clicks = ratings.head(20).assign(
-        event_id=[f"c{i}" for i in range(20)], event_type="click", value=1.0
+        event_id=RATINGS + np.arange(20), event_type="click", value=1.0
     )
     return pd.concat([ratings, clicks], ignore_index=True).assign(source="test")
 

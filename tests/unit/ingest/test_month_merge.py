@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from core.event_key import content_keys
 from core.tables import EVENTS
 from ingest.chunks import plan_file
 from ingest.month_merge import (
@@ -45,7 +46,9 @@ def test_a_merge_keeps_the_lake_row_of_a_repeated_event_and_only_rewrites_new_mo
     old, new = tmp_path / "old", tmp_path / "new"
     old_rows = pa.table(
         {
-            "event_id": [f"rating:1:10:{JULY_2000}000"],
+            "event_id": content_keys(
+                pa.array(["rating"]), np.array([1]), np.array([10]), np.array([JULY_2000 * 1000])
+            ),
             "user_id": [1],
             "item_id": [10],
             "event_type": ["rating"],
@@ -83,7 +86,7 @@ def test_repeats_of_derived_ids_are_dropped_as_by_the_hash_table_first_rows_kept
     ts = JULY_2000 * 1000 + rng.integers(0, 30, n) * 1000
     table = pa.table(
         {
-            "event_id": [f"rating:{u}:{i}:{t}" for u, i, t in zip(user, item, ts, strict=True)],
+            "event_id": content_keys(pa.array(["rating"] * n), user, item, ts),
             "user_id": user,
             "item_id": item,
             "event_type": ["rating"] * n,

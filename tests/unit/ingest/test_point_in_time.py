@@ -12,7 +12,7 @@ import pytest
 from ingest.item_attributes import catalog_attributes, rating_rows
 from ingest.point_in_time import with_item_side, with_user_side
 from ingest.samples import in_period, split_cutoff, to_samples
-from tests.support.features_hand_case import hand_events, hand_items
+from tests.support.features_hand_case import EVENT_NAMES, hand_events, hand_items
 
 THRESHOLD = 3.5
 TOP = ["Comedy", "Action", "Drama", "Romance", "Thriller"]
@@ -79,7 +79,8 @@ def build_samples(events: pa.Table, items: pa.Table) -> pa.Table:
 
 @pytest.fixture
 def samples() -> dict[str, dict[str, Any]]:
-    return {row["event_id"]: row for row in build_samples(hand_events(), hand_items()).to_pylist()}
+    rows = build_samples(hand_events(), hand_items()).to_pylist()
+    return {EVENT_NAMES[row["event_id"]]: row for row in rows}
 
 
 def test_one_sample_per_rating_and_clicks_ignored(samples: dict[str, dict[str, Any]]) -> None:
@@ -119,7 +120,7 @@ def test_time_split_keeps_equal_timestamps_together() -> None:
     assert cutoff == 520  # 0.8 quantile of the ten rating times, rounded up to a whole ms
     test = in_period(samples, cutoff, test=True)
     train = in_period(samples, cutoff, test=False)
-    assert sorted(test["event_id"].to_pylist()) == ["e10", "e9"]
+    assert sorted(EVENT_NAMES[key] for key in test["event_id"].to_pylist()) == ["e10", "e9"]
     assert train.num_rows == 8
     assert split_cutoff(np.array([300, 300, 300, 300]), 0.2) == 300  # one moment: all test
 

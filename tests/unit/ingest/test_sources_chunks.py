@@ -3,11 +3,13 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from core.event_key import content_keys
 from ingest import chunks
 from ingest.chunks import plan_file
 from ingest.parse_chunk import FILE_ERROR, check_chunk
@@ -134,4 +136,7 @@ def test_dat_and_100k_ratings_parse_without_a_header(tmp_path: Path) -> None:
     (small / "u.data").write_text("196\t242\t3\t881250949\n186\t302\t6\t891717742\n")
     checked = _check(plan_movielens_100k(small).files[0])
     assert checked[REASON].tolist() == [None, "rating out of range"]
-    assert checked["event_id"].iloc[0] == "rating:196:242:881250949000"
+    key = content_keys(
+        pa.array(["rating"]), np.array([196]), np.array([242]), np.array([881250949000])
+    )
+    assert checked["event_id"].iloc[0] == key[0]

@@ -10,7 +10,7 @@ from tests.support.rank_samples import synthetic_items, synthetic_samples
 def _rows(**overrides: list) -> pa.Table:
     """Two sample rows; keyword arguments replace whole columns."""
     columns = {
-        "event_id": ["a", "b"],
+        "event_id": [1, 2],
         "user_id": [1, 2],
         "item_id": [10, 20],
         "ts": [0, 1],
