@@ -47,10 +47,12 @@ def _mix(state: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 
 def _distinct_text_keys(values: pa.Array) -> np.ndarray:
-    """uint64 text keys of a low-cardinality text column, hashed once per distinct value."""
-    distinct = pc.unique(values)
-    keys = text_keys(distinct).view(np.uint64)
-    return keys[pc.index_in(values, value_set=distinct).to_numpy(zero_copy_only=False)]
+    """uint64 text keys of a low-cardinality text column (plain or dictionary-encoded, no
+    nulls), hashed once per distinct value."""
+    if not pa.types.is_dictionary(values.type):
+        values = pc.dictionary_encode(values)
+    keys = text_keys(values.dictionary).view(np.uint64)
+    return keys[values.indices.to_numpy(zero_copy_only=False)]
 
 
 def content_keys(
@@ -62,7 +64,8 @@ def content_keys(
 ) -> np.ndarray:
     """int64 keys of events without an id of their own: type, user, item, time and tag text.
 
-    `event_type` and `tag` are text columns without nulls; the others are int64 arrays.
+    `event_type` and `tag` are text columns (plain or dictionary-encoded), nulls counting as "";
+    the others are int64 arrays.
     """
     with np.errstate(over="ignore"):
         state = _distinct_text_keys(pc.fill_null(event_type, ""))

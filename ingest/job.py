@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import ray
@@ -20,7 +21,7 @@ from core.settings import Settings
 from core.storage import fingerprint, read_manifest
 from core.tables import QUARANTINE
 from core.writer_lock import writer_lock
-from ingest.chunks import FilePlan, plan_file
+from ingest.chunks import FilePlan, line_offsets, plan_file
 from ingest.lake import (
     commit_events,
     count_rows,
@@ -173,15 +174,31 @@ def _validate(
     return pa.concat_tables(results)
 
 
+def _chunk_line_offsets(results: pa.Table) -> np.ndarray:
+    """Per STAGE_RESULT row, what turns its chunk's line numbers into its file's."""
+    files = results["file"].to_numpy()
+    chunks = results["chunk"].to_numpy()
+    breaks = results["line_breaks"].to_numpy()
+    offsets = np.zeros(results.num_rows, dtype=np.int64)
+    for file in np.unique(files):
+        rows = np.flatnonzero(files == file)
+        in_order = rows[np.argsort(chunks[rows])]
+        offsets[in_order] = line_offsets(breaks[in_order])
+    return offsets
+
+
 def _quarantine_rows(results: pa.Table, names: list[str]) -> pa.Table:
     """QUARANTINE rows of the bad rows in STAGE_RESULT rows; `names` are the files by number."""
+    results = results.combine_chunks()
     bad = results["bad"].combine_chunks()
     rows = pc.list_flatten(bad)
-    files = results["file"].combine_chunks().take(pc.list_parent_indices(bad))
+    parents = pc.list_parent_indices(bad).to_numpy()
+    files = results["file"].combine_chunks().take(pa.array(parents))
+    lines = rows.field("line").to_numpy(zero_copy_only=False)
     return pa.table(
         {
             "source": pa.array(names, pa.string()).take(files),
-            "line": rows.field("line"),
+            "line": pa.array(lines + _chunk_line_offsets(results)[parents]),
             "reason": rows.field(REASON),
             "raw": rows.field("raw"),
         },
@@ -239,7 +256,6 @@ def _ingest_chunks(
         write_quarantine(quarantine, paths.quarantine, run_id)
         progress.phase("committing the lake")
         accepted = read - quarantine.num_rows
-        derived_ids = all("event_id" not in t.chunk.spec.mapping for t in tasks)
         lake_rows, added = commit_events(
             staging,
             buckets,
@@ -249,7 +265,6 @@ def _ingest_chunks(
             stamps,
             source.name,
             progress,
-            derived_ids,
         )
     finally:
         remove_tree(staging)

@@ -82,14 +82,12 @@ def commit_events(
     sources: dict[str, str],
     source_name: str,
     progress: Progress,
-    derived_ids: bool,
 ) -> tuple[int, int]:
     """Merge the staged rows (`ingest.stage_chunks`) into a new version of the lake.
 
     Files numbered in `skip_files` are left out; `staged_rows` (the rows of the others) is the
     total of the progress bar. `sources` maps each ingested source file to
     its fingerprint; they are remembered so that a folder ingested again only adds new files.
-    `derived_ids`: no file had an event_id column, every id was derived from its row's content.
     Returns (rows in the lake, rows added).
     """
     before = count_rows(lake)
@@ -102,7 +100,6 @@ def commit_events(
             "old_lake": committed(lake),
             "new_lake": tmp,
             "source": source_name,
-            "derived_ids": derived_ids,
         }
         merged = one_task_per_item([{"bucket": b} for b in range(buckets)], merge_buckets, kwargs)
         with progress.bar("merging months", staged_rows, "rows") as bar:

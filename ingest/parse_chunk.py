@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -28,12 +28,12 @@ NUMERIC_FIELDS = ("user", "item", "value", "ts")
 
 
 def _lines(chunk: Chunk, text: str) -> tuple[pa.Array, np.ndarray]:
-    """The chunk's non-blank lines (header dropped) and their 1-based numbers in the file."""
+    """The chunk's non-blank lines (header dropped) and their 1-based numbers in the chunk."""
     lines = pc.utf8_rtrim(pc.list_flatten(pc.split_pattern(pa.array([text]), "\n")), "\r")
     keep = pc.not_equal(pc.utf8_trim_whitespace(lines), "").to_numpy(zero_copy_only=False)
     if chunk.has_header and len(keep):
         keep[0] = False
-    numbers = np.arange(chunk.first_line, chunk.first_line + len(lines))
+    numbers = np.arange(1, len(lines) + 1)
     return lines.filter(pa.array(keep)), numbers[keep]
 
 
@@ -74,7 +74,7 @@ def _fast_delimited(chunk: Chunk, data: bytes) -> pa.Table | None:
         )
     except pa.ArrowInvalid:
         return None
-    first = chunk.first_line + int(chunk.has_header)
+    first = 1 + int(chunk.has_header)
     columns = {field: table[column] for field, column in spec.mapping.items()}
     return pa.table(
         {
@@ -147,7 +147,7 @@ def _jsonl(chunk: Chunk, text: str) -> pa.Table:
     for offset, line in enumerate(text.split("\n")):
         if not line.strip():
             continue
-        record: dict[str, Any] = {"line": chunk.first_line + offset, "raw": line, REASON: None}
+        record: dict[str, Any] = {"line": 1 + offset, "raw": line, REASON: None}
         try:
             parsed = json.loads(line)
         except json.JSONDecodeError:
@@ -187,21 +187,30 @@ def _parquet(chunk: Chunk) -> pa.Table:
     )
 
 
-def _checked(chunk: Chunk, rules: EventRules) -> pa.Table:
+class CheckedChunk(NamedTuple):
+    """A chunk's CHECKED rows plus `file_error`, lines numbered from 1 within the chunk, and
+    the line breaks it holds (see `ingest.chunks.line_offsets`)."""
+
+    rows: pa.Table
+    line_breaks: int
+
+
+def _checked(chunk: Chunk, rules: EventRules) -> CheckedChunk:
     if chunk.spec.format == "parquet":
-        return validate_events(_parquet(chunk), rules)
+        return CheckedChunk(validate_events(_parquet(chunk), rules), 0)
     data = chunk_bytes(chunk)
     text = data.decode(chunk.spec.encoding)
+    breaks = text.count("\n")
     if chunk.spec.format == "jsonl":
-        return validate_events(_jsonl(chunk, text), rules)
+        return CheckedChunk(validate_events(_jsonl(chunk, text), rules), breaks)
     utf8 = data if chunk.spec.encoding.lower() in ("utf-8", "utf8") else text.encode()
     fast = _fast_delimited(chunk, utf8)
     if fast is None:
-        return validate_events(_delimited(chunk, text), rules)
+        return CheckedChunk(validate_events(_delimited(chunk, text), rules), breaks)
     checked = validate_events(fast, rules)
-    if checked[REASON].null_count == checked.num_rows:
-        return checked
-    return _with_raw_lines(checked, chunk, text)
+    if checked[REASON].null_count != checked.num_rows:
+        checked = _with_raw_lines(checked, chunk, text)
+    return CheckedChunk(checked, breaks)
 
 
 def _unreadable(reason: str) -> pa.Table:
@@ -209,19 +218,20 @@ def _unreadable(reason: str) -> pa.Table:
     return pa.table(row, schema=CHECKED)
 
 
-def check_chunk(chunk: Chunk, rules: EventRules) -> pa.Table:
+def check_chunk(chunk: Chunk, rules: EventRules) -> CheckedChunk:
     """CHECKED rows of every line in the chunk, plus `file_error`.
 
     `file_error` is true (on a single row that gives the reason) when the chunk cannot be read.
     """
     spec = chunk.spec
     try:
-        checked, error = _checked(chunk, _file_rules(rules, chunk)), False
+        (checked, breaks), error = _checked(chunk, _file_rules(rules, chunk)), False
     except UnicodeDecodeError as exc:
-        checked, error = _unreadable(f"not {spec.encoding} text ({exc.reason})"), True
+        checked, breaks, error = _unreadable(f"not {spec.encoding} text ({exc.reason})"), 0, True
     except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
-        checked, error = _unreadable(str(exc) or type(exc).__name__), True
-    return checked.append_column(FILE_ERROR, pa.repeat(pa.scalar(error), checked.num_rows))
+        checked, breaks, error = _unreadable(str(exc) or type(exc).__name__), 0, True
+    flag = pa.repeat(pa.scalar(error), checked.num_rows)
+    return CheckedChunk(checked.append_column(FILE_ERROR, flag), breaks)
 
 
 def _file_rules(rules: EventRules, chunk: Chunk) -> EventRules:

@@ -14,6 +14,7 @@ from core.paths import StarlingPaths
 from core.settings import Settings
 from core.tables import EVENTS
 from core.writer_lock import writer_lock
+from ingest import chunks
 from ingest.job import ingest_source
 from ingest.sources.event_log import EventLogOptions, parse_mapping
 
@@ -85,6 +86,27 @@ def test_bad_rows_are_quarantined_and_good_rows_land(ray_local: None, tmp_path: 
     (source / "ratings.csv").write_text(grown)
     again = ingest_source(settings, paths, source)
     assert (again.accepted, again.duplicates, again.lake_rows) == (3, 2, 3)
+
+
+def test_bad_lines_in_a_file_of_many_chunks_are_quarantined_with_the_files_line_numbers(
+    ray_local: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 100)  # planning runs here, in the driver
+    source = tmp_path / "ml"
+    source.mkdir()
+    (source / "movies.csv").write_text("movieId,title,genres\n1,Heat (1995),Action|Crime\n")
+    lines = [f"{user},1,4.0,964982703" for user in range(1, 301)]
+    bad = {57: "57,1,9.5,964982703", 158: "158,1", 299: "299,1,4.0,tomorrow"}
+    for number, text in bad.items():
+        lines[number - 2] = text  # line 1 is the header
+    (source / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + "\n".join(lines))
+    settings, paths = _home(tmp_path)
+
+    summary = ingest_source(settings, paths, source)
+
+    assert summary.accepted == 300 - len(bad)
+    quarantine = pq.read_table(paths.quarantine).to_pylist()
+    assert {row["line"]: row["raw"] for row in quarantine} == bad
 
 
 def _logs(folder: Path) -> None:

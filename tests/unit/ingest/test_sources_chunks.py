@@ -11,7 +11,7 @@ import pytest
 
 from core.event_key import content_keys
 from ingest import chunks
-from ingest.chunks import plan_file
+from ingest.chunks import line_offsets, plan_file
 from ingest.parse_chunk import FILE_ERROR, check_chunk
 from ingest.sources.event_log import EventLogOptions, plan_event_log
 from ingest.sources.movielens_100k import plan_movielens_100k
@@ -31,9 +31,15 @@ def _ratings_spec(folder: Path, body: str, encoding: str = "utf-8") -> FileSpec:
 
 
 def _check(spec: FileSpec) -> pd.DataFrame:
+    """Every chunk of the file checked, lines numbered as in the file."""
     plan = plan_file(spec)
     assert plan.error is None, plan.error
-    checked = pa.concat_tables([check_chunk(c, RULES) for c in plan.chunks]).to_pandas()
+    results = [check_chunk(c, RULES) for c in plan.chunks]
+    offsets = line_offsets([r.line_breaks for r in results])
+    frames = [r.rows.to_pandas() for r in results]
+    for frame, offset in zip(frames, offsets, strict=True):
+        frame["line"] += offset
+    checked = pd.concat(frames, ignore_index=True)
     return checked.astype(object).where(checked.notna(), None)
 
 
