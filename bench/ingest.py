@@ -7,9 +7,14 @@ Run from the repository root with the project's Python:
 The synthetic MovieLens set is generated once into --data and reused. Each step runs as its own
 process (the CLI a user runs); its wall time and the peak memory of its process tree (Ray's
 raylet, workers and object store included) are printed side by side with the bare conversion.
-`starling ingest` runs twice: starting its own local Ray, as `starling ingest` alone does, and
+`starling ingest` runs two ways: starting its own local Ray, as `starling ingest` alone does, and
 joining a Ray cluster that was already running (`ray start --head`), as on a deployed cluster;
 that cluster's processes count towards the second run's memory and CPU.
+
+The bare conversion's own time varies by half on this machine from run to run (3.4-5.8 s), so
+the conversion and both ingests run --rounds times, interleaved, each ingest into an empty lake;
+the table shows each step's median run and the ratio is the median of the rounds' ratios.
+`starling features` then runs once on the last round's lake.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +40,10 @@ from process_tree import RunFigures, run_measured
 
 BENCH = Path(__file__).resolve().parent
 STARLING = [sys.executable, "-m", "cluster.cli"]
+FLOOR = "pyarrow csv->parquet"
+COLD_INGEST = "starling ingest"
 CLUSTER_INGEST = "ingest, Ray running"
+FEATURES = "starling features"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ratings", type=int, default=25_000_000)
     parser.add_argument("--users", type=int, default=162_000)
     parser.add_argument("--items", type=int, default=62_000)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each ingest and the floor")
     parser.add_argument("--note", default="", help="a line to record with the result")
     parser.add_argument(
         "--features-timeout",
@@ -132,9 +142,29 @@ def _features_line(figures: RunFigures) -> str:
     return f"features: {figures.seconds / 60:.1f} min"
 
 
-def report(args: argparse.Namespace, runs: dict[str, RunFigures], load: str) -> str:
-    floor = runs["pyarrow csv->parquet"]
+def _median_run(figures: list[RunFigures]) -> RunFigures:
+    return sorted(figures, key=lambda f: f.seconds)[len(figures) // 2]
+
+
+def _median_ratio(runs: list[RunFigures], floors: list[RunFigures]) -> float:
+    return statistics.median(r.seconds / f.seconds for r, f in zip(runs, floors, strict=True))
+
+
+def report(
+    args: argparse.Namespace, rounds: dict[str, list[RunFigures]], features: RunFigures, load: str
+) -> str:
+    runs = {name: _median_run(figures) for name, figures in rounds.items()} | {FEATURES: features}
+    floor = runs[FLOOR]
     csv_gib = (args.data / "ratings.csv").stat().st_size / 1024**3
+    per_round = [
+        f"round {n + 1}: floor {b.seconds:.1f} s, ingest {c.seconds:.1f} s "
+        f"({c.seconds / b.seconds:.2f}x), Ray running {j.seconds:.1f} s "
+        f"({j.seconds / b.seconds:.2f}x)"
+        for n, (b, c, j) in enumerate(
+            zip(rounds[FLOOR], rounds[COLD_INGEST], rounds[CLUSTER_INGEST], strict=True)
+        )
+    ]
+    peak = max(f.peak_pss_gib for figures in rounds.values() for f in figures)
     lines = [
         f"# bench/ingest.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"# data: {args.data} ({csv_gib:.2f} GiB ratings.csv)",
@@ -142,61 +172,71 @@ def report(args: argparse.Namespace, runs: dict[str, RunFigures], load: str) -> 
         f"{platform.platform()}, Python {platform.python_version()}",
         f"# load average (1, 5, 15 min) before and after: {load}",
         *([f"# note: {args.note}"] if args.note else []),
+        f"# rounds: {args.rounds}; each row is the step's median run",
         f"{'step':<28} {'seconds':>9} {'vs floor':>10} {'CPU s':>9} {'vs floor':>10} "
         f"{'peak PSS GiB':>13} {'peak RSS GiB':>13}",
         *(_row(name, figures, floor) for name, figures in runs.items()),
         "",
-        f"ingest / bare conversion: {runs['starling ingest'].seconds / floor.seconds:.2f}x "
-        f"starting its own Ray, {runs[CLUSTER_INGEST].seconds / floor.seconds:.2f}x joining a "
-        "running one",
-        _features_line(runs["starling features"]),
+        *per_round,
+        f"ingest / bare conversion, median of the rounds: "
+        f"{_median_ratio(rounds[COLD_INGEST], rounds[FLOOR]):.2f}x starting its own Ray, "
+        f"{_median_ratio(rounds[CLUSTER_INGEST], rounds[FLOOR]):.2f}x joining a running one",
+        f"peak PSS of any ingest or floor run: {peak:.2f} GiB",
+        _features_line(features),
         "PSS splits shared pages (Ray's object store) among processes; RSS counts them repeatedly.",
         "CPU s: user + system seconds of the step's whole process tree (sampled every second).",
         "",
-        "## starling ingest output",
-        runs["starling ingest"].output.strip(),
+        f"## {COLD_INGEST} output (median run)",
+        runs[COLD_INGEST].output.strip(),
         "",
-        f"## {CLUSTER_INGEST} output",
+        f"## {CLUSTER_INGEST} output (median run)",
         runs[CLUSTER_INGEST].output.strip(),
         "",
-        "## starling features output",
-        runs["starling features"].output.strip(),
+        f"## {FEATURES} output",
+        features.output.strip(),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _measured(name: str, command: list[str], env: dict[str, str], **kwargs: object) -> RunFigures:
+    figures = _checked(name, run_measured(command, env=env, **kwargs))
+    sys.stderr.write(f"{name}: {figures.seconds:.1f} s\n")
+    return figures
 
 
 def main() -> None:
     args = _parser().parse_args()
     ensure_data(args)
     shutil.rmtree(args.work, ignore_errors=True)
-    home = args.work / "home"
+    home, cluster_home = args.work / "home", args.work / "home-cluster"
     args.work.mkdir(parents=True)
     # RAY_ADDRESS=local: each step starts its own Ray, never joins a cluster someone else runs.
     env = {**os.environ, "STARLING_HOME": str(home), "RAY_ADDRESS": "local"}
+    # Token auth is on by default in Ray: a driver joining a `ray start` cluster needs this.
+    cluster_env = {**os.environ, "RAY_AUTH_MODE": "token", "STARLING_HOME": str(cluster_home)}
     bare = [sys.executable, str(BENCH / "bare_convert.py")]
-    steps = {
-        "pyarrow csv->parquet": [*bare, str(args.data / "ratings.csv"), str(args.work / "r.pq")],
-        "starling ingest": [*STARLING, "ingest", "--source", str(args.data)],
-        "starling features": [*STARLING, "features"],
-    }
+    floor = [*bare, str(args.data / "ratings.csv"), str(args.work / "r.pq")]
+    ingest = [*STARLING, "ingest", "--source", str(args.data)]
     before = os.getloadavg()
-    runs = {}
-    for name, command in steps.items():
-        timeout = args.features_timeout if name == "starling features" else None
+    rounds: dict[str, list[RunFigures]] = {FLOOR: [], COLD_INGEST: [], CLUSTER_INGEST: []}
+    for _ in range(args.rounds):
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(cluster_home, ignore_errors=True)
+        rounds[FLOOR].append(_measured(FLOOR, floor, env))
         # A port picked per step: one picked minutes earlier may be someone else's by now.
         step_env = {**env, "STARLING_REDIS_PORT": str(_free_port())}
-        runs[name] = _checked(name, run_measured(command, env=step_env, timeout_s=timeout))
-        sys.stderr.write(f"{name}: {runs[name].seconds:.1f} s\n")
-    # Token auth is on by default in Ray: a driver joining a `ray start` cluster needs this.
-    cluster_env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    with running_cluster(cluster_env) as (address, root):
-        command = [*STARLING, "ingest", "--source", str(args.data), "--address", address]
-        step_env = {**cluster_env, "STARLING_HOME": str(args.work / "home-cluster")}
-        figures = run_measured(command, env=step_env, cluster=root)
-        runs[CLUSTER_INGEST] = _checked(CLUSTER_INGEST, figures)
-        sys.stderr.write(f"{CLUSTER_INGEST}: {figures.seconds:.1f} s\n")
+        rounds[COLD_INGEST].append(_measured(COLD_INGEST, ingest, step_env))
+        # The cluster runs only for its own step, so that it costs the other steps nothing.
+        with running_cluster(cluster_env) as (address, root):
+            command = [*ingest, "--address", address]
+            figures = _measured(CLUSTER_INGEST, command, cluster_env, cluster=root)
+            rounds[CLUSTER_INGEST].append(figures)
+    step_env = {**env, "STARLING_REDIS_PORT": str(_free_port())}
+    features = _measured(
+        FEATURES, [*STARLING, "features"], step_env, timeout_s=args.features_timeout
+    )
     load = " / ".join(" ".join(f"{x:.1f}" for x in avg) for avg in (before, os.getloadavg()))
-    text = report(args, runs, load)
+    text = report(args, rounds, features, load)
     args.result.parent.mkdir(parents=True, exist_ok=True)
     args.result.write_text(text)
     sys.stdout.write(text)

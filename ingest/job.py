@@ -39,6 +39,7 @@ from ingest.sources.spec import SourcePlan
 from ingest.stage_chunks import STAGE_RESULT, ChunkTask, stage_chunks
 from ingest.task_dataset import one_task_per_item
 from ingest.validate import REASON, EventRules
+from ingest.warm_workers import warm_workers
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def _ingest(
     options: EventLogOptions | None,
     progress: Progress,
 ) -> IngestSummary:
+    warm_workers()
     recover(paths.events)
     recover(paths.items)
     plan = detect_source(source, options)
