@@ -86,9 +86,13 @@ def _number(text: pa.Array, blank: np.ndarray) -> np.ndarray:
 
 
 def _numbers(raw: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(blank, value) of a numeric field: given as text, or already parsed by the CSV reader."""
-    if name in raw.column_names and pa.types.is_floating(raw[name].type):
-        column = raw[name].combine_chunks()
+    """(blank, value) of a numeric field: given as text, or already parsed by the CSV reader
+    (as integers or floats; null when blank)."""
+    parsed = name in raw.column_names and (
+        pa.types.is_floating(raw[name].type) or pa.types.is_integer(raw[name].type)
+    )
+    if parsed:
+        column = raw[name].combine_chunks().cast(pa.float64())
         return pc.is_null(column).to_numpy(zero_copy_only=False), _finite(column)
     text = _text(raw, name)
     blank = _blank(text)
@@ -146,9 +150,9 @@ def validate_events(raw: pa.Table, rules: EventRules) -> pa.Table:
     """Check parsed rows (canonical fields as text) and type them.
 
     `raw` has any of the columns user, item, value, ts, type, tag, event_id plus `reason` (set
-    when the line could not be parsed), `line` and `raw`. Numeric fields may come as float64
-    already (null when blank). Returns CHECKED; `reason` is null for
-    a good row and names the first failed check otherwise; `raw` is kept for bad rows only.
+    when the line could not be parsed), `line` and `raw`. Numeric fields may come parsed already
+    (integers or floats, null when blank). Returns CHECKED; `reason` is null for a good row and
+    names the first failed check otherwise; `raw` is kept for bad rows only.
     """
     blank_user, user = _numbers(raw, "user")
     blank_item, item = _numbers(raw, "item")
