@@ -24,6 +24,7 @@ from core.settings import Settings
 from core.storage import read_manifest
 from ingest.features import build_features
 from ingest.job import ingest_source
+from ingest.lake import OldLakeError
 from ingest.online_publish import publish_online
 from ingest.sources.event_log import EventLogOptions, parse_mapping
 from ingest.sources.spec import SourceError
@@ -51,6 +52,7 @@ def user_errors() -> tuple[type[Exception], ...]:
 
     return (
         SourceError,
+        OldLakeError,
         NothingToServeError,
         LocalRedisError,
         DeployError,

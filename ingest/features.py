@@ -32,6 +32,7 @@ from ingest.feature_io import (
     write_table,
 )
 from ingest.item_attributes import as_rating_events, catalog_attributes
+from ingest.lake import check_format
 from ingest.latest_features import item_features_table, latest_item_stats
 from ingest.point_in_time import with_item_side
 from ingest.samples import split_cutoff
@@ -88,6 +89,7 @@ def build_features(
     part's samples, user features and sequences: no list column is ever shuffled.
     """
     started = time.perf_counter()
+    check_format(paths.events)
     configure_ray_data()
     inputs = feature_inputs(paths)
     threshold = settings.data.label_threshold

@@ -23,6 +23,7 @@ from core.tables import QUARANTINE
 from core.writer_lock import writer_lock
 from ingest.chunks import FilePlan, line_offsets, plan_file
 from ingest.lake import (
+    check_format,
     commit_events,
     count_rows,
     ingested_sources,
@@ -92,6 +93,7 @@ def _ingest(
     warm_workers()
     recover(paths.events)
     recover(paths.items)
+    check_format(paths.events)
     plan = detect_source(source, options)
     progress.phase(f"{source}: {plan.kind}, {len(plan.files)} event file(s)")
     unreadable: dict[str, str] = {}

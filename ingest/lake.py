@@ -63,6 +63,26 @@ def recover(lake: StoragePath) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# What a lake's event_id holds, in its manifest: lakes written before it held text ids, which
+# cannot merge with int64 keys.
+EVENT_IDS = "event_ids"
+EVENT_ID_FORMAT = "int64 key"
+
+
+class OldLakeError(ValueError):
+    """A lake written by an earlier Starling, in a layout this one cannot add to."""
+
+
+def check_format(lake: StoragePath) -> None:
+    """Raise OldLakeError when the committed lake keys events differently from this version."""
+    manifest = read_manifest(lake)
+    if manifest is not None and manifest.extra.get(EVENT_IDS) != EVENT_ID_FORMAT:
+        raise OldLakeError(
+            f"the lake {lake} was written by an earlier Starling (text event ids); move it away "
+            "and ingest its sources again"
+        )
+
+
 def count_rows(lake: StoragePath) -> int:
     manifest = read_manifest(lake)
     return 0 if manifest is None else manifest.rows.get("events", 0)
@@ -137,7 +157,10 @@ def _finish_version(tmp: StoragePath, lake: StoragePath, sources: dict[str, str]
     write_manifest(
         tmp,
         OutputManifest(
-            step="ingest", inputs={}, rows={"events": total}, extra={"sources": sources}
+            step="ingest",
+            inputs={},
+            rows={"events": total},
+            extra={"sources": sources, EVENT_IDS: EVENT_ID_FORMAT},
         ),
     )
     return total

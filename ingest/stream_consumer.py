@@ -20,7 +20,7 @@ from core.events import LoggedEvent
 from core.online_store import OnlineStore
 from core.tables import EVENTS
 from core.writer_lock import writer_lock
-from ingest.lake import commit_event_rows, count_rows, recover
+from ingest.lake import check_format, commit_event_rows, count_rows, recover
 
 GROUP = "lake"
 CONSUMER = "lake-writer"
@@ -56,6 +56,7 @@ def consume_events(
     summary = ConsumeSummary()
     with writer_lock(lake):
         recover(lake)
+        check_format(lake)
         for pending in (True, False):
             while entries := store.read_events(group, consumer, batch, pending):
                 _, added = commit_event_rows(events_frame([event for _, event in entries]), lake)

@@ -17,6 +17,7 @@ from core.settings import Settings
 from core.storage import OutputManifest, fingerprint, is_fresh, read_manifest, write_manifest
 from core.tables import EVENTS, ITEMS, SAMPLES
 from ingest.features import FeaturesSummary, build_features, feature_inputs
+from ingest.lake import EVENT_ID_FORMAT, EVENT_IDS
 from ingest.online_publish import publish_online
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,10 @@ def _write_lake(paths: StarlingPaths, events: pd.DataFrame) -> None:
         format="parquet",
         partitioning=pds.partitioning(pa.schema([("month", pa.string())]), flavor="hive"),
     )
-    write_manifest(paths.events, OutputManifest(step="ingest", inputs={}, rows={"events": 420}))
+    lake = OutputManifest(
+        step="ingest", inputs={}, rows={"events": 420}, extra={EVENT_IDS: EVENT_ID_FORMAT}
+    )
+    write_manifest(paths.events, lake)
     item_ids = [*range(1, ITEMS_RATED + 1), NEVER_RATED]
     items = pa.table(
         {

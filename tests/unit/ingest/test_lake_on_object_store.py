@@ -9,8 +9,15 @@ import pytest
 
 from core.event_key import text_keys
 from core.filesystem import RemotePath, StoragePath, read_parquet
-from core.storage import committed
-from ingest.lake import commit_event_rows, count_rows, recover, staging_dir
+from core.storage import committed, read_manifest, write_manifest
+from ingest.lake import (
+    OldLakeError,
+    check_format,
+    commit_event_rows,
+    count_rows,
+    recover,
+    staging_dir,
+)
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -55,3 +62,14 @@ def test_recovery_removes_staging_and_keeps_the_committed_lake(lake: StoragePath
     assert count_rows(lake) == 1
     if isinstance(lake, RemotePath):
         assert len(list((lake / "_versions").iterdir())) == 1
+
+
+def test_a_lake_written_with_text_event_ids_is_refused_with_what_to_do(lake: StoragePath) -> None:
+    commit_event_rows(_events(["a"], ["2020-01-05"]), lake)
+    check_format(lake)
+    manifest = read_manifest(lake)
+    assert manifest is not None
+    # What a lake of an earlier version holds: no event id format in its manifest.
+    write_manifest(committed(lake), manifest.model_copy(update={"extra": {"sources": {}}}))
+    with pytest.raises(OldLakeError, match="earlier Starling"):
+        check_format(lake)
