@@ -193,7 +193,6 @@ def _chunk_line_offsets(results: pa.Table) -> np.ndarray:
 
 def _quarantine_rows(results: pa.Table, names: list[str]) -> pa.Table:
     """QUARANTINE rows of the bad rows in STAGE_RESULT rows; `names` are the files by number."""
-    results = results.combine_chunks()
     bad = results["bad"].combine_chunks()
     rows = pc.list_flatten(bad)
     parents = pc.list_parent_indices(bad).to_numpy()

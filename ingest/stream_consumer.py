@@ -36,11 +36,9 @@ class ConsumeSummary(BaseModel):
 
 def events_frame(events: list[LoggedEvent]) -> pd.DataFrame:
     """EVENTS rows with the lake's column types; each text id becomes its int64 key."""
-    rows = [e.model_dump() | {"event_id": 0} for e in events]
-    table = pa.Table.from_pylist(rows, schema=EVENTS)
-    keys = pa.array(text_keys([e.event_id for e in events]), pa.int64())
-    column = EVENTS.get_field_index("event_id")
-    return table.set_column(column, EVENTS.field("event_id"), keys).to_pandas()
+    keys = text_keys([e.event_id for e in events]).tolist()
+    rows = [e.model_dump() | {"event_id": key} for e, key in zip(events, keys, strict=True)]
+    return pa.Table.from_pylist(rows, schema=EVENTS).to_pandas()
 
 
 def consume_events(
