@@ -44,7 +44,7 @@ import psutil
 from process_tree import RunFigures, run_measured
 
 BENCH = Path(__file__).resolve().parent
-STARLING = [sys.executable, "-m", "cluster.cli"]
+STARLING = [sys.executable, "-m", "cluster.cli.main"]
 FLOOR = "pyarrow csv->parquet"
 COLD_INGEST = "starling ingest"
 CLUSTER_INGEST = "ingest, Ray running"

@@ -33,14 +33,14 @@ import torch
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from cluster.local_ray import start_local_ray
+from cluster.runtime.local_ray import start_local_ray
 from core.api import Candidate
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
 from core.registry import Registry
 from core.settings import RankServingSettings, Settings
-from rank_service.deployment import Rank
-from rank_service.stage import RankStage
+from rank_service.serving.deployment import Rank
+from rank_service.serving.stage import RankStage
 from tests.support.rank_home import publish_fitted, write_item_features
 from tests.support.rank_samples import synthetic_items
 
@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--result", type=Path, default=Path("bench/results/rank.txt"))
     args = parser.parse_args()
-    # As a Rank replica does (rank_service/deployment.py): one torch thread per process.
+    # As a Rank replica does (rank_service/serving/deployment.py): one torch thread per process.
     torch.set_num_threads(1)
 
     header = (

@@ -28,11 +28,11 @@ import numpy as np
 from recall_common import BATCH, DIM, K, Timing, overlap, row, synthetic, timed
 from recall_deployment import bench_deployment
 
-from recall_service.artifacts import COLLECTION
-from recall_service.exact_index import ExactIndex
-from recall_service.index import VectorIndex, l2_normalise
-from recall_service.index_plan import IndexPlan
-from recall_service.item_attributes import ItemFilter
+from recall_service.index.exact import ExactIndex
+from recall_service.index.files import COLLECTION
+from recall_service.index.item_attributes import ItemFilter
+from recall_service.index.milvus import VectorIndex, l2_normalise
+from recall_service.index.plan import IndexPlan
 
 
 def bench_size(n: int, work: Path, ivf_max: int, quick: bool) -> list[Timing]:

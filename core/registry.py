@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.errors import UnknownModelError
 from core.filesystem import RemotePath, StoragePath, download_tree, remove_tree, upload_tree
 from core.storage import write_json_atomic
 
@@ -61,7 +62,7 @@ def _code_version() -> str:
         return "unknown"
 
 
-class ModelNotFoundError(LookupError):
+class ModelNotFoundError(UnknownModelError):
     """A model name or version that the registry does not hold."""
 
 

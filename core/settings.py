@@ -90,7 +90,7 @@ class RankServingSettings(BaseModel):
 
 class RecallSettings(BaseModel):
     """Candidate generation quotas per route; the merge interleaves routes in proportion to
-    them. Defaults tuned on ml-latest-small's time split (see recall_service/offline_eval.py)."""
+    them. Defaults tuned on ml-latest-small's time split (see evaluation/recall/run.py)."""
 
     embedding_quota: int = Field(25, ge=0, description="candidates from the embedding route")
     memory_search: bool = Field(

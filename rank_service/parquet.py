@@ -6,6 +6,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from core.errors import MissingDataError
 from core.filesystem import StoragePath, arrow_location
 from core.storage import committed
 
@@ -15,7 +16,7 @@ def parquet_files(folder: StoragePath) -> tuple[list[str], pafs.FileSystem | Non
     other files (e.g. `_manifest.json`) are skipped."""
     files = sorted(p for p in committed(folder).rglob("*.parquet") if p.is_file())
     if not files:
-        raise FileNotFoundError(f"no Parquet files under {folder}; run the data job first")
+        raise MissingDataError(f"no Parquet files under {folder}; run the data job first")
     return [arrow_location(p)[0] for p in files], arrow_location(files[0])[1]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from cluster.serve_config import DEFAULT_CONFIG
+from cluster.control.serve_config import DEFAULT_CONFIG
 from tests.support.running_app import RunningApp
 
 WRITE_KEY = "e2e-write-key"
@@ -77,7 +77,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     log = home / "up.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cluster.cli", "up"],
+            [sys.executable, "-m", "cluster.cli.main", "up"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cluster.serve_config import load_serve_config
+from cluster.control.serve_config import load_serve_config
 from tests.e2e.conftest import ADMIN_KEY, WRITE_KEY
 from tests.support.running_app import RunningApp
 

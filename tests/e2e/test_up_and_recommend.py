@@ -111,7 +111,16 @@ def test_bad_requests_get_a_reason(app: RunningApp) -> None:
 def test_status_command_sees_the_running_app(app: RunningApp) -> None:
     port = app.url.rsplit(":", 1)[1]
     result = subprocess.run(
-        [sys.executable, "-m", "cluster.cli", "status", "--home", str(app.home), "--port", port],
+        [
+            sys.executable,
+            "-m",
+            "cluster.cli.main",
+            "status",
+            "--home",
+            str(app.home),
+            "--port",
+            port,
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -189,7 +198,7 @@ def test_similar_items_of_unknown_items_and_bad_k_get_a_reason(app: RunningApp) 
 
 def test_offline_replay_of_recommend_beats_a_random_ranking(app: RunningApp) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cluster.cli", "eval", "recall", "--home", str(app.home)],
+        [sys.executable, "-m", "cluster.cli.main", "eval", "recall", "--home", str(app.home)],
         capture_output=True,
         text=True,
         timeout=300,

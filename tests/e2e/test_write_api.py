@@ -41,7 +41,7 @@ def _post_events(app: RunningApp, events: list[dict], key: str | None = WRITE_KE
 
 def _cli(app: RunningApp, *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "cluster.cli", *args],
+        [sys.executable, "-m", "cluster.cli.main", *args],
         env=app.env,
         capture_output=True,
         text=True,

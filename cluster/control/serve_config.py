@@ -1,0 +1,159 @@
+"""`cluster/serve_config.yaml`, the one source of the app's deployment settings: reading it,
+turning it into the declarative config Serve applies, and writing operators' changes back."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from ray.serve.schema import ServeDeploySchema
+
+from core.errors import UnknownNameError
+from core.settings import Settings
+
+DEFAULT_CONFIG = Path(__file__).parents[1] / "serve_config.yaml"
+# Replicas run inside the cluster: they need no address to reach it. API keys never go into
+# the Serve config, which the dashboard and `serve status` show to anyone who can read them:
+# replicas take them from their own environment (the CLI's, on a local Ray it starts; a
+# Secret on KubeRay).
+_NOT_IN_ARGS = {
+    "ray_address",
+    "write_api_keys",
+    "admin_api_keys",
+    "storage_access_key",
+    "storage_secret_key",
+}
+
+
+class DeploymentConfig(BaseModel):
+    """One deployment's options; any field Serve knows passes through unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    user_config: dict[str, Any] | None = None
+    autoscaling_config: dict[str, Any] | None = None
+
+
+class ApplicationConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    route_prefix: str = "/"
+    import_path: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    deployments: list[DeploymentConfig] = Field(default_factory=list)
+
+    def deployment(self, name: str) -> DeploymentConfig:
+        for deployment in self.deployments:
+            if deployment.name == name:
+                return deployment
+        known = ", ".join(d.name for d in self.deployments)
+        raise UnknownDeploymentError(f"no deployment {name!r} (known: {known})")
+
+
+class ServeConfigFile(BaseModel):
+    """The subset of Serve's declarative config that Starling reads."""
+
+    model_config = ConfigDict(extra="allow")
+
+    http_options: dict[str, Any] = Field(default_factory=dict)
+    logging_config: dict[str, Any] = Field(default_factory=dict)
+    applications: list[ApplicationConfig]
+
+    def app(self, name: str) -> ApplicationConfig:
+        for application in self.applications:
+            if application.name == name:
+                return application
+        raise KeyError(f"no application {name!r} in the serve config")
+
+
+class UnknownDeploymentError(UnknownNameError):
+    """A deployment name that the serve config does not list."""
+
+
+def config_path(settings: Settings) -> Path:
+    return settings.serve_config or DEFAULT_CONFIG
+
+
+def load_serve_config(path: Path = DEFAULT_CONFIG) -> ServeConfigFile:
+    return ServeConfigFile.model_validate(yaml.safe_load(path.read_text()))
+
+
+def app_args(settings: Settings) -> dict[str, Any]:
+    """`build_app`'s args: the Settings this process resolved, so replicas see the same, and
+    the serve config file by absolute path, so that changes made from inside the app (admin
+    routes) land in the file this deploy read."""
+    args = settings.model_dump(mode="json", exclude=_NOT_IN_ARGS, exclude_defaults=True)
+    return {
+        **args,
+        "home": str(settings.home),
+        "serve_config": str(config_path(settings).resolve()),
+    }
+
+
+def declarative_config(
+    settings: Settings, app_name: str, user_configs: dict[str, dict[str, Any]]
+) -> ServeDeploySchema:
+    """The file's config with this process's Settings as args and host/port, and the given
+    user_configs for deployments whose entry in the file names none."""
+    raw = yaml.safe_load(config_path(settings).read_text())
+    raw["http_options"] = {
+        **raw.get("http_options", {}),
+        "host": settings.http_host,
+        "port": settings.http_port,
+    }
+    app = _find(raw["applications"], app_name)
+    app["args"] = app_args(settings)
+    for deployment in app.get("deployments", []):
+        if deployment["name"] in user_configs and not deployment.get("user_config"):
+            deployment["user_config"] = user_configs[deployment["name"]]
+    return ServeDeploySchema.model_validate(raw)
+
+
+def update_deployment(path: Path, app_name: str, deployment: str, changes: dict[str, Any]) -> None:
+    """Set options of one deployment in the file, keeping its leading comment."""
+    text = path.read_text()
+    raw = yaml.safe_load(text)
+    change_deployment(raw, app_name, deployment, changes)
+    body = text[: _header_length(text)] + yaml.safe_dump(raw, sort_keys=False)
+    # Readers (a concurrent `serve deploy`) see the old file or the new one, never half.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(body)
+    os.replace(tmp, path)
+
+
+def change_deployment(
+    document: dict[str, Any], app_name: str, deployment: str, changes: dict[str, Any]
+) -> None:
+    """Set options of one deployment in a parsed serve config, in place."""
+    deployment_options(document, app_name, deployment).update(changes)
+
+
+def deployment_options(document: dict[str, Any], app_name: str, deployment: str) -> dict[str, Any]:
+    """One deployment's entry in a parsed serve config (the entry itself, not a copy)."""
+    entries = _find(document["applications"], app_name).get("deployments", [])
+    entry = next((d for d in entries if d["name"] == deployment), None)
+    if entry is None:
+        raise UnknownDeploymentError(f"no deployment {deployment!r} in {app_name}")
+    return entry
+
+
+def _header_length(text: str) -> int:
+    length = 0
+    for line in text.splitlines(keepends=True):
+        if not line.startswith("#"):
+            break
+        length += len(line)
+    return length
+
+
+def _find(applications: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    for application in applications:
+        if application["name"] == name:
+            return application
+    raise KeyError(f"no application {name!r} in the serve config")

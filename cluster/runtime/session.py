@@ -1,0 +1,129 @@
+"""Starting and stopping the runtime parts the CLI needs: Ray and the embedded Redis."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from types import FrameType
+from typing import Any, NoReturn
+
+import ray
+
+from cluster.runtime.local_ray import start_local_ray
+from cluster.runtime.local_redis import LocalRedis
+from core.paths import StarlingPaths
+from core.settings import Settings
+from ingest.features.feature_io import configure_ray_data
+
+log = logging.getLogger(__name__)
+# Ray's own name for it, lower case included.
+WORKER_NICENESS_VARIABLE = "RAY_worker_niceness"
+# Serve's throughput-optimized mode with HAProxy in front. HAProxy takes HTTP on the app's port
+# and hands it straight to a Gateway replica's own HTTP server; Serve's Python proxy is not in
+# the path and replicas call each other over gRPC on their event loops. On 2 cores this halves
+# the CPU a request costs (38 to 19 ms) and p99 at 50 requests/s (102 to 33 ms,
+# bench/results/serve.txt). Its drain keeps an ingress replica up 30 s after it is told to
+# stop, for load balancers to notice; HAProxy retries refused connections, so 2 s is enough
+# and stopping the app does not hang.
+FAST_INGRESS_ENVIRONMENT = {
+    "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+    "RAY_SERVE_ENABLE_HA_PROXY": "1",
+    "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
+}
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def interrupt_on_signals() -> None:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt, even where the shell ignored SIGINT."""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def use_fast_ingress(settings: Settings) -> None:
+    """Put a local Ray's Serve in its throughput-optimized mode behind HAProxy when
+    `settings.serve_fast_ingress` is on. Serve reads the mode from the environment of every Ray
+    process, which a local Ray inherits from this one; a value already set wins."""
+    if settings.serve_fast_ingress:
+        for name, value in FAST_INGRESS_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)
+
+
+def set_worker_niceness(settings: Settings) -> None:
+    """Run a local Ray's workers at `settings.ray_worker_niceness`; a value already set in
+    RAY_worker_niceness wins. Ray starts workers at 15 so that heavy tasks leave its own
+    processes room; Serve replicas are latency work, and at 15 any other process takes their
+    CPU. With the replicas at 0, p99 at 50 requests/s on 2 cores went from 30-126 ms over
+    nine runs (median 66) to 38-48 ms over three (bench/results/serve.txt)."""
+    os.environ.setdefault(WORKER_NICENESS_VARIABLE, str(settings.ray_worker_niceness))
+
+
+@contextmanager
+def ray_runtime(settings: Settings) -> Iterator[None]:
+    """Connect to RAY_ADDRESS or start a local Ray; shut it down on exit."""
+    if ray.is_initialized():
+        yield
+        return
+    options: dict[str, Any] = {
+        "log_to_driver": False,
+        "configure_logging": True,
+        "logging_level": logging.WARNING,
+    }
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, **options)
+    else:
+        use_fast_ingress(settings)
+        set_worker_niceness(settings)
+        options |= {"num_cpus": settings.num_cpus, "include_dashboard": settings.ray_dashboard}
+        start_local_ray(settings, **options)
+    configure_ray_data()
+    # ray.init replaces the driver's SIGTERM handler with one that exits at once; ours turns
+    # SIGINT and SIGTERM into KeyboardInterrupt so that Serve, Ray and Redis stop in order.
+    interrupt_on_signals()
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        # An app deployed to an existing cluster outlives this process; a local one drains first.
+        # Serve can only run on the Ray this process started if this process imported it.
+        if not settings.ray_address and "ray.serve" in sys.modules:
+            from ray import serve
+
+            serve.shutdown()
+        ray.shutdown()
+
+
+@contextmanager
+def online_store_runtime(settings: Settings) -> Iterator[None]:
+    """Start the embedded Redis unless REDIS_URL names one; stop it on exit."""
+    if settings.redis_url:
+        yield
+        return
+    if settings.ray_address:
+        # An app deployed to an existing cluster outlives this command, and replicas on other
+        # machines cannot reach this machine's 127.0.0.1.
+        log.warning(
+            "RAY_ADDRESS is set but REDIS_URL is not: the embedded Redis runs on this machine "
+            "only while this command runs; set REDIS_URL to a Redis every Ray node reaches"
+        )
+    server = LocalRedis(StarlingPaths(settings.home).redis_dir, settings.redis_port)
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop()
+
+
+@contextmanager
+def full_runtime(settings: Settings) -> Iterator[None]:
+    """Redis first, then Ray; stopped in reverse order."""
+    with ExitStack() as stack:
+        stack.enter_context(online_store_runtime(settings))
+        stack.enter_context(ray_runtime(settings))
+        yield

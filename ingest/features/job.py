@@ -1,0 +1,167 @@
+"""`starling features`: samples, feature tables, sequences and statistics from the lake.
+
+Ray must already be initialised by the caller. Every output folder is written atomically and
+carries a manifest whose inputs are the fingerprints of the events and items folders, so
+`core.storage.is_fresh(folder, feature_inputs(paths))` tells whether it is up to date.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import ray
+from pydantic import BaseModel, Field
+
+from core.paths import StarlingPaths
+from core.settings import Settings
+from core.storage import OutputManifest, atomic_dir, fingerprint
+from core.tables import EVENTS, ITEMS, SAMPLES, SEQUENCES, USER_FEATURES
+from ingest.features.feature_io import (
+    ROWS_PER_PART,
+    commit_parts,
+    configure_ray_data,
+    event_batches,
+    read_ratings,
+    read_table,
+    write_table,
+)
+from ingest.features.item_attributes import as_rating_events, catalog_attributes
+from ingest.features.latest_features import item_features_table, latest_item_stats
+from ingest.features.point_in_time import with_item_side
+from ingest.features.samples import split_cutoff
+from ingest.features.stats import (
+    build_stats,
+    daily_counts,
+    daily_distinct,
+    rating_counts,
+    write_stats,
+)
+from ingest.features.user_parts import PartFolders, PartWritten, build_part, user_parts
+from ingest.lake.versions import check_format
+
+log = logging.getLogger(__name__)
+
+
+class FeaturesSummary(BaseModel):
+    """What one run of the features job produced."""
+
+    events: int = Field(description="events read from the lake, every type")
+    rating_events: int
+    train_samples: int
+    test_samples: int
+    item_features: int
+    user_features: int
+    sequences: int
+    cutoff: datetime = Field(description="first moment of the test period (ts >= cutoff)")
+    newest_event: datetime = Field(description="the moment popularity decays from")
+    seconds: float
+
+
+def feature_inputs(paths: StarlingPaths) -> dict[str, str]:
+    """Fingerprints of the inputs, as stored in every output manifest."""
+    return {"events": fingerprint(paths.events), "items": fingerprint(paths.items)}
+
+
+def _as_datetime(ts_ms: int) -> datetime:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+
+
+def _active_users(part: PartWritten) -> pa.Table:
+    days = pa.array(list(part.active_users), pa.int64())
+    return pa.table({"day": days, "active_users": pa.array(list(part.active_users.values()))})
+
+
+@ray.remote(num_cpus=1)
+def _part_task(ratings: pa.Table, rows: np.ndarray, **kwargs: Any) -> PartWritten:
+    """`build_part` on some rows of the shared table of every rating event."""
+    return build_part(ratings.take(pa.array(rows)), **kwargs)
+
+
+def build_features(
+    settings: Settings, paths: StarlingPaths, rows_per_part: int = ROWS_PER_PART
+) -> FeaturesSummary:
+    """Build every output of the features job from `paths.events` and `paths.items`.
+
+    The driver reads the narrow rating events (ids, time, rating) and computes the item side of
+    every sample and the item features over all of them at once, sorted arrays and prefix sums.
+    The rows then go to the object store once, and one Ray task per part of whole users
+    (`rows_per_part` rows or so) adds the catalog facts and the user side and writes that
+    part's samples, user features and sequences: no list column is ever shuffled.
+    """
+    started = time.perf_counter()
+    check_format(paths.events)
+    configure_ray_data()
+    inputs = feature_inputs(paths)
+    threshold = settings.data.label_threshold
+
+    def manifest(step: str, **extra: Any) -> OutputManifest:
+        return OutputManifest(step=f"features.{step}", inputs=inputs, extra=extra)
+
+    catalog = catalog_attributes(read_table(paths.items, ITEMS))
+    daily = [daily_counts(batch) for batch in event_batches(paths.events, ["ts", "event_type"])]
+    event_count = sum(int(partial["events"].to_numpy().sum()) for partial in daily)
+    ratings = as_rating_events(read_ratings(paths.events, EVENTS))
+    ts = ratings["ts_ms"].to_numpy()
+    rating_count = len(ts)
+    cutoff_ms = split_cutoff(ts, settings.data.test_fraction)
+    newest_ms = int(ts.max())
+    split = {"cutoff": _as_datetime(cutoff_ms).isoformat()}
+    log.info("features: %d rating events, test period from %s", len(ts), split["cutoff"])
+
+    ratings = with_item_side(ratings)
+    kwargs = {"newest_ts_ms": newest_ms, "half_life_days": settings.data.popularity_half_life_days}
+    item_table = item_features_table(catalog, latest_item_stats(ratings, **kwargs))
+    items = write_table(item_table, paths.item_features, manifest("items"))
+    daily.append(daily_distinct(ratings, "item_id", "active_items"))
+    histogram = rating_counts(ratings)
+
+    parts = user_parts(ratings["user_id"].to_numpy(), rows_per_part)
+    shared = ray.put(ratings)
+    del ratings, ts
+    # Arrow keeps freed buffers for reuse; the parts' workers need that memory more.
+    pa.default_memory_pool().release_unused()
+    targets = {
+        "train": (paths.train_samples, SAMPLES, manifest("train", **split)),
+        "test": (paths.test_samples, SAMPLES, manifest("test", **split)),
+        "users": (paths.user_features, USER_FEATURES, manifest("users")),
+        "sequences": (paths.sequences, SEQUENCES, manifest("sequences", **split)),
+    }
+    with ExitStack() as stack:
+        folders = {name: stack.enter_context(atomic_dir(t[0])) for name, t in targets.items()}
+        part_kwargs = {
+            "catalog": ray.put(catalog),
+            "cutoff_ms": cutoff_ms,
+            "threshold": threshold,
+            "folders": PartFolders(**folders),
+        }
+        written = ray.get(
+            [
+                _part_task.remote(shared, rows, name=f"part-{index:05d}", **part_kwargs)
+                for index, rows in enumerate(parts)
+            ]
+        )
+        rows = {name: commit_parts(folders[name], t[1], t[2]) for name, t in targets.items()}
+    del shared
+    log.info("features: %d items and %d parts of users written", items, len(parts))
+
+    daily += [_active_users(part) for part in written]
+    counts = item_table["item_rating_count"].to_numpy()
+    write_stats(paths.stats, build_stats(daily, histogram, counts), manifest("stats"))
+    return FeaturesSummary(
+        events=event_count,
+        rating_events=rating_count,
+        train_samples=rows["train"],
+        test_samples=rows["test"],
+        item_features=items,
+        user_features=rows["users"],
+        sequences=rows["sequences"],
+        cutoff=_as_datetime(cutoff_ms),
+        newest_event=_as_datetime(newest_ms),
+        seconds=round(time.perf_counter() - started, 3),
+    )

@@ -1,0 +1,71 @@
+"""The Rank Serve deployment: a thin shell around RankStage."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import torch
+from ray import serve
+
+from core.api import Candidates, StageResult
+from core.online_store import OnlineStore
+from core.paths import StarlingPaths
+from core.registry import Registry
+from core.settings import Settings
+from rank_service.serving.scorer import Scorer
+from rank_service.serving.stage import SERVING, RankRequest, RankStage
+
+
+@serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.25})
+class Rank:
+    """Ranks candidates with the version in `user_config` or a multiplexed one, batched.
+
+    `user_config` ({"name": "mlp", "version": "v3"}) names the version a plain call gets;
+    `reconfigure` swaps it in place and keeps the old one when the new one fails to load or
+    scores NaN. One replica pool serves every other registered version too, through Serve
+    model multiplexing: a caller picks one by its id "NAME/VERSION",
+
+        rank_handle.options(multiplexed_model_id="deepfm/v2").rank.remote(user_id, candidates)
+
+    and Serve routes it to a replica that has it loaded when there is one. A replica keeps
+    `rank_serving.max_models_per_replica` such versions (least recently used goes first).
+    Concurrent calls are batched (`rank_serving.max_batch_size`, `batch_wait_ms`) and scored
+    with one forward pass per model; the trace's `model` names the version that scored them
+    and its detail `batch` / `model_batch` how many requests the batch / the pass held.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        # Replicas share the machine's cores; torch's default of one thread per core would make
+        # them fight over every forward pass.
+        torch.set_num_threads(1)
+        paths = StarlingPaths.of(settings)
+        store = OnlineStore(settings.resolved_redis_url())
+        self.stage = RankStage(store, Registry(paths.registry), paths.item_features)
+        serving = settings.rank_serving
+        self._rank_batch.set_max_batch_size(serving.max_batch_size)
+        self._rank_batch.set_batch_wait_timeout_s(serving.batch_wait_ms / 1000.0)
+
+        async def load_model(model_id: str) -> Scorer:
+            # Off the event loop, so that a load does not hold up requests for loaded models.
+            return await asyncio.to_thread(self.stage.load, model_id)
+
+        # Wrapped here rather than decorated, so that the cache size comes from Settings.
+        self.load_model = serve.multiplexed(
+            max_num_models_per_replica=serving.max_models_per_replica
+        )(load_model)
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        self.stage.reconfigure(config)
+
+    async def rank(self, user_id: int, candidates: Candidates) -> StageResult:
+        request = RankRequest(
+            user_id=user_id, candidates=candidates, model_id=serve.get_multiplexed_model_id()
+        )
+        return await self._rank_batch(request)
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
+    async def _rank_batch(self, requests: list[RankRequest]) -> list[StageResult]:
+        ids = {r.model_id for r in requests} - {SERVING}
+        scorers = {model_id: await self.load_model(model_id) for model_id in ids}
+        return self.stage.rank_batch(requests, scorers)

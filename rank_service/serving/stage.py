@@ -1,0 +1,143 @@
+"""RankStage: the logic behind the Rank deployment, callable without Ray."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.api import Candidates, StageResult, StageTrace
+from core.online_store import UserProfile
+from core.registry import ModelRef, Registry
+from rank_service.serving.probe import check_finite
+from rank_service.serving.scorer import Scorer, ScoreRequest
+
+logger = logging.getLogger(__name__)
+
+# The model id of a request that names none: the version the deployment's user_config serves.
+SERVING = ""
+
+
+class ProfileSource(Protocol):
+    """Where user profiles come from (the online store in production)."""
+
+    def profiles(self, user_ids: list[int]) -> dict[int, UserProfile]: ...
+
+
+class RankConfig(BaseModel):
+    """The deployment's `user_config`: which registered version to serve."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: str
+
+
+class RankRequest(BaseModel):
+    """One caller's candidates, and the model to score them with."""
+
+    user_id: int
+    candidates: Candidates
+    model_id: str = Field(SERVING, description='"NAME/VERSION", or "" for the user_config model')
+
+
+def model_ref(model_id: str) -> ModelRef:
+    """The rank version a multiplexed model id such as "deepfm/v2" names."""
+    name, _, version = model_id.partition("/")
+    if not name or not version or "/" in version:
+        raise ValueError(f"rank model id {model_id!r} is not NAME/VERSION, e.g. deepfm/v2")
+    return ModelRef(kind="rank", name=name, version=version)
+
+
+class RankStage:
+    """Scores recall candidates with a loaded model version and sorts them, best first."""
+
+    def __init__(self, profiles: ProfileSource, registry: Registry, item_features: Path) -> None:
+        self.profiles = profiles
+        self.registry = registry
+        self.item_features = item_features
+        self.scorer: Scorer | None = None
+
+    def load(self, model_id: str) -> Scorer:
+        """Load "NAME/VERSION" with its item table; refuse it when it scores NaN or inf."""
+        scorer = Scorer.load(self.registry, model_ref(model_id), self.item_features)
+        check_finite(scorer)
+        return scorer
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """Load the named version; on failure keep serving the old one, or raise if none."""
+        try:
+            wanted = RankConfig.model_validate(config)
+            scorer = self.load(f"{wanted.name}/{wanted.version}")
+        except Exception:
+            if self.scorer is None:
+                raise
+            logger.exception("rank model %s not loaded; still serving %s", config, self.scorer.tag)
+            return
+        self.scorer = scorer
+        logger.info("rank now serves %s", scorer.tag)
+
+    def rank(self, user_id: int, candidates: Candidates) -> StageResult:
+        """Candidates with score = click probability, sorted by it, routes kept."""
+        return self.rank_batch([RankRequest(user_id=user_id, candidates=candidates)], {})[0]
+
+    def rank_batch(
+        self, requests: list[RankRequest], scorers: Mapping[str, Scorer]
+    ) -> list[StageResult]:
+        """Each request's candidates scored and sorted, one forward pass per model.
+
+        `scorers` maps the requests' multiplexed model ids to loaded versions; requests with
+        no model id use the user_config version. Requests whose ids name the same version
+        share its forward pass. Every trace carries the batch's time, its size and how many
+        requests shared the forward pass.
+        """
+        started = time.perf_counter()
+        chosen = [self._scorer(r.model_id, scorers) for r in requests]
+        found = self.profiles.profiles(sorted({r.user_id for r in requests}))
+        groups: dict[str, list[int]] = {}
+        for index, scorer in enumerate(chosen):
+            groups.setdefault(scorer.tag, []).append(index)
+        scores: dict[int, np.ndarray] = {}
+        for indices in groups.values():
+            batch = [
+                ScoreRequest(
+                    found.get(requests[i].user_id),
+                    requests[i].user_id,
+                    requests[i].candidates.item_ids,
+                )
+                for i in indices
+            ]
+            scores.update(zip(indices, chosen[indices[0]].score_many(batch), strict=True))
+        ms = (time.perf_counter() - started) * 1000.0
+        results = []
+        for index, (request, scorer) in enumerate(zip(requests, chosen, strict=True)):
+            # Stable, like a sort by score descending: ties keep the recall order.
+            order = np.argsort(-scores[index], kind="stable")
+            scored = request.candidates.take(order.tolist())
+            scored.scores = scores[index][order].tolist()
+            trace = StageTrace(
+                stage="rank",
+                candidates_in=len(request.candidates),
+                candidates_out=len(scored),
+                ms=ms,
+                model=scorer.tag,
+                detail={
+                    "profile": "found" if request.user_id in found else "cold",
+                    "batch": len(requests),
+                    "model_batch": len(groups[scorer.tag]),
+                },
+            )
+            results.append(StageResult(candidates=scored, trace=trace))
+        return results
+
+    def _scorer(self, model_id: str, scorers: Mapping[str, Scorer]) -> Scorer:
+        if model_id != SERVING:
+            return scorers[model_id]
+        if self.scorer is None:
+            raise RuntimeError("no rank model loaded; reconfigure with a name and version first")
+        return self.scorer

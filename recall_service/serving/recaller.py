@@ -1,0 +1,129 @@
+"""Candidate generation for one user: every recall route, merged."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Protocol
+
+from core.api import HISTORY_DETAIL, StageResult, StageTrace
+from core.online_store import UserState
+from core.settings import Settings
+from recall_service.index.item_attributes import ItemFilter
+from recall_service.serving.genre_popularity import GenrePopularity, genre_route
+from recall_service.serving.merge import RouteHits, merge_routes
+from recall_service.serving.routes import (
+    ItemIndex,
+    embedding_route,
+    item_to_item_route,
+    popular_scores,
+)
+from recall_service.serving.user_vectors import MeanOfRecentItems, UserVectors
+
+EMBEDDING = "embedding"
+ITEM_TO_ITEM = "item_to_item"
+POPULAR = "popular"
+GENRE = "genre"
+
+
+class OnlineFeatures(Protocol):
+    """The online-store reads recall needs (core.online_store.OnlineStore provides them)."""
+
+    def user_state(self, user_id: int) -> UserState: ...
+
+    def popular(self, n: int) -> list[tuple[int, float]]: ...
+
+
+class Recaller:
+    """Recall with one embedding model; `version` labels it in traces, e.g. "item2vec:v1".
+
+    `genres` holds each genre's popular items (loaded at replica start); without it the genre
+    route proposes nothing. `user_vectors` makes the embedding route's query (the two-tower's
+    user tower); by default it is the mean vector of the user's recent items.
+    """
+
+    def __init__(
+        self,
+        index: ItemIndex,
+        store: OnlineFeatures,
+        settings: Settings,
+        version: str,
+        genres: GenrePopularity | None = None,
+        user_vectors: UserVectors | None = None,
+    ) -> None:
+        self.index = index
+        self.store = store
+        self.settings = settings
+        self.version = version
+        self.genres = genres or GenrePopularity({})
+        self.user_vectors = user_vectors or MeanOfRecentItems(index, settings.recall.recent_items)
+
+    def recall(self, user_id: int, genre: str | None = None) -> StageResult:
+        """Unseen candidates of every route, merged. A user without history gets popular items
+        and, when `genre` is given, that genre's best items; `genre` also leads a known user's
+        own top genres and keeps the embedding route to items of that genre."""
+        start = time.perf_counter()
+        quotas = self.settings.recall
+        state = self.store.user_state(user_id)
+        seen, profile = state.seen, state.profile
+        recent = profile.user_recent_items if profile else []
+        top_genres = ([genre] if genre else []) + (profile.user_genres if profile else [])
+        # The two-tower's user vector costs a forward pass: only made when the route is on.
+        query = self.user_vectors.vector(profile) if quotas.embedding_quota > 0 else None
+
+        # Seen items are left out inside the vector searches, up to `max_excluded` of them;
+        # each route is asked for as many more items as may still be seen, so filtering leaves
+        # it its full quota. A route with no quota is not asked at all.
+        excluded = frozenset(itertools.islice(seen, quotas.max_excluded))
+        unexcluded = len(seen) - len(excluded)
+
+        def ask(quota: int, more: int = unexcluded) -> int:
+            return quota + more if quota > 0 else 0
+
+        unseen = ItemFilter(genre=genre, exclude=excluded)
+        routes = [
+            RouteHits(
+                EMBEDDING,
+                embedding_route(
+                    self.index,
+                    query,
+                    ask(quotas.embedding_quota),
+                    None if unseen.empty else unseen,
+                ),
+                quotas.embedding_quota,
+            ),
+            RouteHits(
+                ITEM_TO_ITEM,
+                item_to_item_route(
+                    self.index,
+                    recent[: quotas.item_to_item_seeds],
+                    ask(quotas.item_to_item_quota),
+                    ItemFilter(exclude=excluded),
+                ),
+                quotas.item_to_item_quota,
+            ),
+            RouteHits(
+                POPULAR,
+                popular_scores(self._popular(ask(quotas.popular_quota, len(seen)))),
+                quotas.popular_quota,
+            ),
+            RouteHits(
+                GENRE,
+                genre_route(self.genres, top_genres, quotas.genre_quota, seen),
+                quotas.genre_quota,
+            ),
+        ]
+        candidates, contributed = merge_routes(routes, seen)
+        trace = StageTrace(
+            stage="recall",
+            candidates_in=0,
+            candidates_out=len(candidates),
+            ms=(time.perf_counter() - start) * 1000,
+            model=self.version,
+            detail={**contributed, HISTORY_DETAIL: len(recent)},
+        )
+        return StageResult(candidates=candidates, trace=trace)
+
+    def _popular(self, n: int) -> list[tuple[int, float]]:
+        # OnlineStore.popular(0) would return the whole ranking (a Redis range of 0..-1).
+        return self.store.popular(n) if n > 0 else []

@@ -1,0 +1,29 @@
+"""Where the embedding route's user vector comes from, per recall model."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from core.online_store import UserProfile
+from recall_service.serving.routes import ItemIndex, mean_item_vector
+
+
+class UserVectors(Protocol):
+    def vector(self, profile: UserProfile | None) -> np.ndarray | None:
+        """The user's query vector (D,), or None when there is nothing to go on."""
+        ...
+
+
+class MeanOfRecentItems:
+    """item2vec and DeepWalk: the mean vector of the user's newest `recent` positives."""
+
+    def __init__(self, index: ItemIndex, recent: int) -> None:
+        self.index = index
+        self.recent = recent
+
+    def vector(self, profile: UserProfile | None) -> np.ndarray | None:
+        if profile is None:
+            return None
+        return mean_item_vector(self.index, profile.user_recent_items[: self.recent])

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from cluster.app.catalog import Catalog, CatalogItem
+
+
+def _item(item_id: int, genres: list[str], year: int, count: int, avg: float, pop: float):
+    return CatalogItem(
+        item_id=item_id,
+        title=f"t{item_id}",
+        genres=genres,
+        year=year,
+        rating_count=count,
+        avg_rating=avg,
+        popularity=pop,
+    )
+
+
+CATALOG = Catalog(
+    {
+        1: _item(1, ["Comedy"], 1990, 50, 4.0, 9.0),
+        2: _item(2, ["Comedy", "Drama"], 2010, 2, 5.0, 1.0),
+        3: _item(3, ["Drama"], 2000, 80, 3.5, 20.0),
+        4: _item(4, ["Comedy"], 2005, 30, 4.5, 3.0),
+    }
+)
+
+
+def test_rating_order_ignores_items_with_too_few_votes() -> None:
+    assert [i.item_id for i in CATALOG.browse("Comedy", "rating", 10, min_ratings=10)] == [4, 1]
+
+
+def test_year_and_popularity_orders_and_limit() -> None:
+    assert [i.item_id for i in CATALOG.browse("Comedy", "year", 10, 0)] == [2, 4, 1]
+    assert [i.item_id for i in CATALOG.browse(None, "popularity", 2, 0)] == [3, 1]
+
+
+def test_stand_ins_are_popular_items_of_the_first_genre_without_the_item_itself() -> None:
+    comedy = CATALOG.get(4)
+    assert comedy is not None
+    assert [i.item_id for i in CATALOG.stand_ins(comedy, 10, None, None)] == [1, 2]
+    assert [i.item_id for i in CATALOG.stand_ins(comedy, 1, None, None)] == [1]
+    assert [i.item_id for i in CATALOG.stand_ins(comedy, 10, "Drama", None)] == [3, 2]
+    assert [i.item_id for i in CATALOG.stand_ins(comedy, 10, None, 2000)] == [2]

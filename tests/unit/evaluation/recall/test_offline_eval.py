@@ -1,0 +1,138 @@
+"""evaluate_recall on a hand-built home: six items, two test users (one warm, one cold)."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from core.paths import StarlingPaths
+from core.registry import Registry
+from core.settings import Settings
+from evaluation.recall.run import evaluate_recall
+from recall_service.index.files import ITEM_IDS, VECTORS
+from recall_service.index.milvus import l2_normalise
+
+GENRES = {1: ["Drama"], 2: ["Drama"], 3: ["Comedy"], 4: ["Comedy"], 5: ["War"], 6: ["War"]}
+# (user, item, day, label). User 1 likes item 1; user 10 likes 1 and 2; item 3 is the most
+# popular of the train period.
+TRAIN = [
+    (1, 1, 1, 1),
+    (10, 1, 2, 1),
+    (10, 2, 2, 1),
+    (11, 3, 3, 1),
+    (12, 3, 4, 1),
+    (13, 3, 5, 1),
+    (14, 5, 6, 1),
+]
+# User 1 (warm) goes on to like item 2, user 2 (never seen) item 3. Six users dislike item 6
+# after the cutoff: if test events leaked into popularity, item 6 would top it.
+TEST = [(1, 2, 20, 1), (2, 3, 20, 1), *[(u, 6, 21, 0) for u in range(20, 26)]]
+
+
+def _write_samples(folder: Path, rows: list[tuple[int, int, int, int]]) -> None:
+    folder.mkdir(parents=True)
+    users, items, days, labels = zip(*rows, strict=True)
+    table = pa.table(
+        {
+            "user_id": pa.array(users, pa.int64()),
+            "item_id": pa.array(items, pa.int64()),
+            "ts": pa.array(
+                [datetime(2020, 1, d, tzinfo=UTC) for d in days], pa.timestamp("ms", tz="UTC")
+            ),
+            "label": pa.array(labels, pa.int8()),
+        }
+    )
+    pq.write_table(table, folder / "part-0.parquet")
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> StarlingPaths:
+    paths = StarlingPaths(tmp_path)
+    _write_samples(paths.train_samples, TRAIN)
+    _write_samples(paths.test_samples, TEST)
+    paths.items.mkdir(parents=True)
+    items = pa.table(
+        {
+            "item_id": pa.array(list(GENRES), pa.int64()),
+            "genres": pa.array(list(GENRES.values()), pa.list_(pa.string())),
+        }
+    )
+    pq.write_table(items, paths.items / "part-0.parquet")
+    # Pairs of items point the same way: 1-2, 3-4, 5-6.
+    vectors = l2_normalise(np.array([[1, 0, 0], [1, 0.1, 0], [0, 1, 0], [0.1, 1, 0], [0, 0, 1]]))
+
+    def write(folder: Path) -> None:
+        np.save(folder / VECTORS, np.vstack([vectors, [[0.1, 0, 1]]]))
+        np.save(folder / ITEM_IDS, np.arange(1, 7))
+
+    Registry(paths.registry).publish(
+        "recall", "item2vec", write=write, metrics={}, data_snapshot="x"
+    )
+    return paths
+
+
+def test_every_route_baseline_and_the_merge_are_measured_on_train_period_knowledge(
+    paths: StarlingPaths,
+) -> None:
+    evaluation = evaluate_recall(Settings(home=paths.home), paths, ks=(1, 6))
+
+    assert (evaluation.users, evaluation.cold_users, evaluation.catalog_items) == (2, 1, 6)
+    recall_at_1 = {m.name: m.metrics["recall@1"] for m in evaluation.methods}
+    # Only the warm user's item 2 can come from history: the item-to-item, embedding, genre
+    # and item-KNN lists start with it. Popularity finds the cold user's item 3 only because
+    # item 6's test-period ratings stayed out of it. The merge finds both.
+    assert recall_at_1 == {
+        "embedding": 0.5,
+        "item_to_item": 0.5,
+        "popular": 0.5,
+        "genre": 0.5,
+        "merged": 1.0,
+        "most_popular": 0.5,
+        "item_knn": 0.5,
+    }
+    assert evaluation.method("item_knn").users_with_candidates == 1
+    assert evaluation.method("merged").metrics["coverage@1"] == pytest.approx(2 / 6)
+
+    # The warm user alone: popularity proposes item 3 first, the merge item 2.
+    assert evaluation.method("popular").warm_metrics["recall@1"] == 0.0
+    assert evaluation.method("merged").warm_metrics["recall@1"] == 1.0
+
+    table = evaluation.to_table().splitlines()
+    assert "recall@1" in table[1] and table[3].split()[:2] == ["embedding", "0.5000"]
+    n = len(recall_at_1)
+    assert table[3 + n : 5 + n] == ["", "warm users only (1):"]
+    saved = json.loads((paths.stats / "recall_eval.json").read_text())
+    assert saved["methods"][4]["name"] == "merged"
+    assert (paths.stats / "recall_eval.png").stat().st_size > 0
+
+
+def test_a_pipeline_gets_the_test_users_and_its_row_is_compared_with_the_baselines(
+    paths: StarlingPaths,
+) -> None:
+    asked: list[tuple[list[int], int]] = []
+
+    def pipeline(users, k):
+        asked.append((list(users), k))
+        # Finds the warm user's item 2, misses the cold user's item 3.
+        return [[2, 4], [5]]
+
+    evaluation = evaluate_recall(Settings(home=paths.home), paths, ks=(1, 6), pipeline=pipeline)
+
+    assert asked == [([1, 2], 6)]
+    row = evaluation.method("recommend")
+    assert (row.kind, row.metrics["recall@1"], row.warm_metrics["recall@1"]) == (
+        "pipeline",
+        0.5,
+        1.0,
+    )
+    ratios = evaluation.to_table().splitlines()[-3:]
+    assert ratios[0] == (
+        "recommend / most_popular: recall@6 0.5000 vs 1.0000 (x0.500), "
+        "ndcg@1 0.5000 vs 0.5000 (x1.000)"
+    )
+    assert ratios[1].startswith("recommend / item_knn: ")
+    assert ratios[2].startswith("merged / best route (")

@@ -1,0 +1,232 @@
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from core.api import Candidate
+from core.online_store import UserProfile
+from core.registry import ModelNotFoundError, ModelRef, Registry
+from rank_service.artifacts import load_artifacts, save_artifacts
+from rank_service.encoding import FeatureEncoder
+from rank_service.models import RankModelConfig, build_model
+from rank_service.parquet import read_folder
+from rank_service.predict import predict
+from rank_service.serving.probe import UnusableModelError
+from rank_service.serving.scorer import ITEM_COLUMNS, Scorer, ScoreRequest
+from rank_service.serving.stage import RankRequest, RankStage, model_ref
+from tests.support.rank_samples import synthetic_items, synthetic_samples
+
+
+class Profiles:
+    def __init__(self, known: dict[int, UserProfile]) -> None:
+        self.known = known
+
+    def profiles(self, user_ids: list[int]) -> dict[int, UserProfile]:
+        return {u: self.known[u] for u in user_ids if u in self.known}
+
+
+def publish(registry: Registry, items: pa.Table, name: str, seed: int, nan: bool = False) -> str:
+    """Publish an untrained `name` initialised with `seed` (all weights NaN with `nan`)."""
+    encoder = FeatureEncoder.fit(synthetic_samples(items, rows=300, n_users=30))
+    config = RankModelConfig(
+        name=name, embedding_dim=4, hidden=[8], vocab_sizes=encoder.vocab_sizes()
+    )
+    torch.manual_seed(seed)
+    state = build_model(config).state_dict()
+    if nan:
+        state = {k: torch.full_like(v, float("nan")) for k, v in state.items()}
+    manifest = registry.publish(
+        "rank",
+        name,
+        write=lambda folder: save_artifacts(folder, config, encoder, state),
+        metrics={},
+        data_snapshot="test",
+    )
+    return f"{name}/{manifest.version}"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> tuple[Registry, Path]:
+    """A registry with one untrained version (mlp v1) and an item feature folder."""
+    items = synthetic_items(60)
+    (tmp_path / "items").mkdir()
+    pq.write_table(items, tmp_path / "items" / "part-0.parquet")
+    (tmp_path / "items" / "_manifest.json").write_text("{}")
+    registry = Registry(tmp_path / "registry")
+    publish(registry, items, "mlp", seed=0)
+    return registry, tmp_path / "items"
+
+
+def test_scorer_scores_known_unknown_and_cold_in_request_order(home) -> None:
+    registry, items = home
+    scorer = Scorer.load(registry, ModelRef(kind="rank", name="mlp", version="v1"), items)
+    profile = UserProfile(
+        user_id=3,
+        user_rating_count=12,
+        user_avg_rating=4.1,
+        user_genres=["Comedy"],
+        user_recent_items=[5, 6],
+    )
+    ids = [*range(1, 50), 10_000]
+    warm = scorer.score(profile, 3, ids)
+    cold = scorer.score(None, 99_999, ids)
+    for scores in (warm, cold):
+        assert scores.shape == (50,) and scores.dtype == np.float32
+        assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
+    assert not np.allclose(warm, cold)
+    reversed_scores = scorer.score(profile, 3, ids[::-1])
+    assert np.allclose(reversed_scores[::-1], warm, atol=1e-6)
+    assert scorer.score(profile, 3, []).shape == (0,)
+
+
+def test_scores_from_the_catalog_encoded_once_equal_scores_of_encoded_sample_rows(home) -> None:
+    registry, items = home
+    ref = ModelRef(kind="rank", name="mlp", version="v1")
+    artifacts = load_artifacts(registry.path(ref))
+    # Items 41-60 are in the model's vocabulary but not in this catalog; 10,000 is in neither.
+    scorer = Scorer(artifacts, read_folder(items, ITEM_COLUMNS).slice(0, 40), ref)
+    profile = UserProfile(
+        user_id=3, user_rating_count=12, user_avg_rating=4.1, user_genres=["Comedy", "Drama"]
+    )
+    requests = [
+        ScoreRequest(profile, 3, [*range(1, 61), 10_000]),
+        ScoreRequest(None, 99_999, [7, 50, 3]),
+        ScoreRequest(profile, 3, []),
+    ]
+
+    scores = scorer.score_many(requests)
+
+    for request, got in zip(requests, scores, strict=True):
+        rows = scorer.rows(request.profile, request.user_id, request.item_ids)
+        expected = predict(artifacts.model, artifacts.encoder, rows)
+        assert got.shape == expected.shape
+        assert np.allclose(got, expected, atol=1e-6)
+
+
+def test_stage_sorts_by_probability_and_keeps_routes(home) -> None:
+    registry, items = home
+    stage = RankStage(Profiles({}), registry, items)
+    stage.reconfigure({"name": "mlp", "version": "v1"})
+    candidates = [
+        Candidate(item_id=i, score=0.0, routes=["embedding", "popular"][: 1 + i % 2])
+        for i in range(1, 31)
+    ]
+    result = stage.rank(7, candidates)
+    scores = result.candidates.scores
+    assert scores == sorted(scores, reverse=True)
+    assert {c.item_id for c in result.candidates.as_list()} == set(range(1, 31))
+    assert all(c.routes == candidates[c.item_id - 1].routes for c in result.candidates.as_list())
+    assert result.trace.stage == "rank" and result.trace.model == "mlp:v1"
+    assert (result.trace.candidates_in, result.trace.candidates_out) == (30, 30)
+    assert result.trace.detail["profile"] == "cold"
+
+
+def test_reconfigure_keeps_the_serving_version_when_the_new_one_fails(home) -> None:
+    registry, items = home
+    stage = RankStage(Profiles({}), registry, items)
+    with pytest.raises(ModelNotFoundError):
+        stage.reconfigure({"name": "mlp", "version": "v9"})
+    with pytest.raises(RuntimeError, match="no rank model"):
+        stage.rank(1, [Candidate(item_id=1, score=0.0)])
+    stage.reconfigure({"name": "mlp", "version": "v1"})
+    stage.reconfigure({"name": "mlp", "version": "v9"})
+    assert stage.rank(1, [Candidate(item_id=1, score=0.0)]).trace.model == "mlp:v1"
+
+
+def test_a_version_that_scores_nan_is_refused_and_the_old_one_keeps_serving(home) -> None:
+    registry, items = home
+    bad = publish(registry, pq.read_table(items), "mlp", seed=1, nan=True)
+    assert bad == "mlp/v2"
+    fresh = RankStage(Profiles({}), registry, items)
+    with pytest.raises(UnusableModelError, match="NaN or inf"):
+        fresh.reconfigure({"name": "mlp", "version": "v2"})
+    with pytest.raises(UnusableModelError):
+        fresh.load(bad)
+
+    stage = RankStage(Profiles({}), registry, items)
+    stage.reconfigure({"name": "mlp", "version": "v1"})
+    candidates = [Candidate(item_id=i, score=0.0) for i in range(1, 21)]
+    before = stage.rank(4, candidates)
+    stage.reconfigure({"name": "mlp", "version": "v2"})
+    after = stage.rank(4, candidates)
+    assert after.trace.model == "mlp:v1"
+    assert after.candidates.scores == [c.score for c in before.candidates.as_list()]
+    assert all(np.isfinite(c.score) for c in after.candidates.as_list())
+
+
+def test_a_batch_is_scored_with_one_forward_pass_per_model_and_split_back(home) -> None:
+    registry, items = home
+    other = publish(registry, pq.read_table(items), "deepfm", seed=3)
+    profile = UserProfile(
+        user_id=1, user_rating_count=5, user_genres=["Drama"], user_recent_items=[2]
+    )
+    stage = RankStage(Profiles({1: profile}), registry, items)
+    stage.reconfigure({"name": "mlp", "version": "v1"})
+    scorers = {other: stage.load(other), "mlp/v1": stage.load("mlp/v1")}
+    passes: dict[str, int] = {}
+    for model_id, scorer in [("", stage.scorer), *scorers.items()]:
+        scorer.artifacts.model.register_forward_hook(
+            lambda *_, key=model_id: passes.__setitem__(key, passes.get(key, 0) + 1)
+        )
+    requests = [
+        RankRequest(user_id=1, candidates=[Candidate(item_id=i, score=0.0) for i in range(1, 11)]),
+        RankRequest(
+            user_id=2,
+            candidates=[Candidate(item_id=i, score=0.0) for i in range(20, 45)],
+            model_id=other,
+        ),
+        RankRequest(user_id=3, candidates=[Candidate(item_id=i, score=0.0) for i in (50, 7, 9)]),
+        RankRequest(
+            user_id=1,
+            candidates=[Candidate(item_id=i, score=0.0) for i in range(5, 16)],
+            model_id="mlp/v1",
+        ),
+        RankRequest(user_id=1, candidates=[], model_id=other),
+    ]
+    results = stage.rank_batch(requests, scorers)
+
+    # The serving version and "mlp/v1" are one version: a pass for it, a pass for deepfm.
+    assert sum(passes.values()) == 2 and passes[other] == 1
+    assert [r.trace.model for r in results] == [
+        "mlp:v1",
+        "deepfm:v1",
+        "mlp:v1",
+        "mlp:v1",
+        "deepfm:v1",
+    ]
+    assert [r.trace.detail["model_batch"] for r in results] == [3, 2, 3, 3, 2]
+    assert all(r.trace.detail["batch"] == 5 for r in results)
+    assert [r.trace.detail["profile"] for r in results] == [
+        "found",
+        "cold",
+        "cold",
+        "found",
+        "found",
+    ]
+    for request, result in zip(requests, results, strict=True):
+        scores = result.candidates.scores
+        assert scores == sorted(scores, reverse=True)
+        assert sorted(c.item_id for c in result.candidates.as_list()) == sorted(
+            c.item_id for c in request.candidates.as_list()
+        )
+        scorer = scorers[request.model_id] if request.model_id else stage.scorer
+        alone = scorer.score(
+            profile if request.user_id == 1 else None,
+            request.user_id,
+            request.candidates.item_ids,
+        )
+        by_item = dict(zip(request.candidates.item_ids, alone, strict=True))
+        assert all(abs(c.score - by_item[c.item_id]) < 1e-6 for c in result.candidates.as_list())
+    # The two models disagree, so matching each one's own scores identifies the model.
+    ids = list(range(20, 45))
+    assert not np.allclose(scorers[other].score(None, 2, ids), stage.scorer.score(None, 2, ids))
+
+
+def test_model_ids_must_name_a_version() -> None:
+    assert model_ref("deepfm/v2") == ModelRef(kind="rank", name="deepfm", version="v2")
+    for bad in ("deepfm", "/v2", "deepfm/", "a/b/c"):
+        with pytest.raises(ValueError, match="NAME/VERSION"):
+            model_ref(bad)
