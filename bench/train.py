@@ -165,8 +165,8 @@ def ray_train(
 
 
 def quiet_ray_data() -> None:
-    """Ray Data as `starling train rank` runs it (ingest.features.feature_io.configure_ray_data, which
-    this script cannot import: its own folder's ingest.py shadows the package)."""
+    """Ray Data as `starling train rank` runs it (ingest.features.feature_io.configure_ray_data,
+    which this script cannot import: its own folder's ingest.py shadows the package)."""
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     context = DataContext.get_current()
     context.enable_progress_bars = False

@@ -10,6 +10,7 @@ import redis
 from pydantic import BaseModel, Field
 
 from core.events import LoggedEvent
+from core.labels import is_positive
 
 _BATCH = 1000
 EVENT_STREAM = "events:stream"
@@ -134,11 +135,11 @@ class OnlineStore:
         return [entry.decode() for entry in pipe.execute()]
 
     def record_events(
-        self, events: list[LoggedEvent], positive_rating: float, recent_limit: int
+        self, events: list[LoggedEvent], label_threshold: float, recent_limit: int
     ) -> list[str]:
         """Append user feedback to the stream and apply it to the users' online state in one
         transaction: rated and clicked items join the seen set (never recommended again), a
-        rating >= `positive_rating` leads the recent items that drive recall."""
+        positive rating (`core.labels`) leads the recent items that drive recall."""
         users = sorted({e.user_id for e in events})
         keys = [self._profile_key(u) for u in users]
 
@@ -154,7 +155,7 @@ class OnlineStore:
                 if event.event_type in _SEEN_EVENTS:
                     pipe.sadd(self._seen_key(event.user_id), event.item_id)
                 if event.event_type == "rating":
-                    _add_rating(profiles[event.user_id], event, positive_rating, recent_limit)
+                    _add_rating(profiles[event.user_id], event, label_threshold, recent_limit)
             for user, profile in profiles.items():
                 pipe.set(self._profile_key(user), profile.model_dump_json())
 
@@ -213,12 +214,12 @@ class OnlineStore:
 
 
 def _add_rating(
-    profile: UserProfile, event: LoggedEvent, positive_rating: float, recent_limit: int
+    profile: UserProfile, event: LoggedEvent, label_threshold: float, recent_limit: int
 ) -> None:
     count = profile.user_rating_count
     profile.user_avg_rating = (profile.user_avg_rating * count + event.value) / (count + 1)
     profile.user_rating_count = count + 1
-    if event.value >= positive_rating:
+    if is_positive(event.value, label_threshold):
         recent = [event.item_id, *(i for i in profile.user_recent_items if i != event.item_id)]
         profile.user_recent_items = recent[: max(recent_limit, len(profile.user_recent_items))]
 

@@ -3,7 +3,8 @@
 Offline evaluation replays serving at the train/test cutoff. The published features cover every
 event up to the end of the data, so replaying with them would leak the test period (a test
 user's recent items, the items' rating counts, popularity). These are the same computations as
-the features job's (`ingest.features.latest_features`), run in memory over the events before the cutoff.
+the features job's (`ingest.features.latest_features`), run in memory over the events before the
+cutoff.
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ class CutoffFeatures:
 
 
 def features_at(
-    events: StoragePath, items: StoragePath, cutoff_ms: int, threshold: float, half_life_days: float
+    events: StoragePath,
+    items: StoragePath,
+    cutoff_ms: int,
+    label_threshold: float,
+    half_life_days: float,
 ) -> CutoffFeatures:
     """Features of the lake's rating events with ts < `cutoff_ms`, popularity decayed from the
     newest of them, as the features job decays it from the newest event."""
@@ -61,7 +66,7 @@ def features_at(
     return CutoffFeatures(
         cutoff_ms=cutoff_ms,
         items=item_features_table(catalog, stats),
-        users=latest_user_features(rows, threshold),
+        users=latest_user_features(rows, label_threshold),
         seen=seen,
     )
 

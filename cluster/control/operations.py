@@ -2,8 +2,8 @@
 
 Each change sets one field of one deployment (replica bounds or a user_config), which Serve
 applies in place: replicas are added, removed or reconfigured, never restarted.
-`cluster/control/deployment_changes.py` routes it to the running app and keeps it for the next deploy
-(the serve config file, or the RayService on KubeRay). These functions block; async callers
+`cluster/control/deployment_changes.py` routes it to the running app and keeps it for the next
+deploy (the serve config file, or the RayService on KubeRay). These functions block; async callers
 (the Gateway) run them in a thread. They need a connected Ray (`connected()` from a CLI
 process).
 """

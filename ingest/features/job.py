@@ -98,7 +98,6 @@ def build_features(
     check_format(paths.events)
     configure_ray_data()
     inputs = feature_inputs(paths)
-    threshold = settings.data.label_threshold
 
     def manifest(step: str, **extra: Any) -> OutputManifest:
         return OutputManifest(step=f"features.{step}", inputs=inputs, extra=extra)
@@ -137,7 +136,7 @@ def build_features(
         part_kwargs = {
             "catalog": ray.put(catalog),
             "cutoff_ms": cutoff_ms,
-            "threshold": threshold,
+            "label_threshold": settings.data.label_threshold,
             "folders": PartFolders(**folders),
         }
         written = ray.get(

@@ -1,7 +1,7 @@
 """Item and user features as of the end of the data: what serving sees.
 
-They are the window functions of `ingest.features.point_in_time`, with each window reaching the end of
-its entity's events, so the definitions cannot drift apart between samples and serving.
+They are the window functions of `ingest.features.point_in_time`, with each window reaching the
+end of its entity's events, so the definitions cannot drift apart between samples and serving.
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ ITEM_STATS = pa.schema(
 )
 
 
-def latest_user_features(block: pa.Table, threshold: float) -> pa.Table:
+def latest_user_features(block: pa.Table, label_threshold: float) -> pa.Table:
     """One USER_FEATURES row per user of a block of whole users' RATING_ROWS, after all events."""
     history = sort_by_entity(block, "user_id")
     rows = entities(history["user_id"].to_numpy(), history["ts_ms"].to_numpy())
     lo, hi = rows.start[rows.firsts], rows.end[rows.firsts]
     columns = {
         "user_id": history["user_id"].take(rows.firsts),
-        **user_side(history, lo, hi, threshold),
+        **user_side(history, lo, hi, label_threshold),
     }
     return pa.table(columns).select(USER_FEATURES.names).cast(USER_FEATURES)
 

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.labels import positive_mask
 from core.tables import ITEM_FEATURES, MAX_RECENT_ITEMS, MAX_USER_GENRES, USER_FEATURES
 
 USER_SIDE = pa.schema([f for f in USER_FEATURES if f.name != "user_id"])
@@ -189,15 +190,14 @@ def window_recent(
 
 
 def user_side(
-    history: pa.Table, lo: np.ndarray, hi: np.ndarray, threshold: float
+    history: pa.Table, lo: np.ndarray, hi: np.ndarray, label_threshold: float
 ) -> dict[str, pa.Array]:
     """USER_SIDE columns of each window of one or more users' sorted RATING_ROWS."""
     ratings = history["rating"].to_numpy().astype(np.float64)
     years = history["release_year"].cast(pa.float64()).fill_null(np.nan).to_numpy()
     count, avg, std = window_moments(ratings, lo, hi)
     _, year_avg, year_std = window_moments(years, lo, hi)
-    # Compared in float32 like the label, so both agree on thresholds such as 3.3.
-    positive = history["rating"].to_numpy() >= np.float32(threshold)
+    positive = positive_mask(history["rating"].to_numpy(), label_threshold)
     items = history["item_id"].to_numpy()
     return {
         "user_rating_count": pa.array(count, pa.int64()),
@@ -226,14 +226,14 @@ def _with_columns(table: pa.Table, columns: dict[str, pa.Array], schema: pa.Sche
     return table
 
 
-def with_user_side(block: pa.Table, threshold: float) -> pa.Table:
+def with_user_side(block: pa.Table, label_threshold: float) -> pa.Table:
     """Whole users' RATING_ROWS sorted by user, each with its user's features strictly before it.
 
     Other columns of the block (the item side) are kept.
     """
     history = sort_by_entity(block, "user_id")
     rows = entities(history["user_id"].to_numpy(), history["ts_ms"].to_numpy())
-    columns = user_side(history, rows.start, rows.moment, threshold)
+    columns = user_side(history, rows.start, rows.moment, label_threshold)
     return _with_columns(history, columns, USER_SIDE)
 
 

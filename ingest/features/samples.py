@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.labels import positive_column
 from core.tables import SAMPLES
 from ingest.features.item_attributes import epoch_ms
 
@@ -23,11 +24,9 @@ def split_cutoff(ts_ms: np.ndarray, test_fraction: float) -> int:
     return math.ceil(float(np.quantile(ts_ms, 1.0 - test_fraction)))
 
 
-def to_samples(batch: pa.Table, threshold: float) -> pa.Table:
+def to_samples(batch: pa.Table, label_threshold: float) -> pa.Table:
     """Rows carrying both feature sides (WITH_BOTH_SIDES) as SAMPLES rows with their label."""
-    label = pc.cast(
-        pc.greater_equal(batch["rating"], pa.scalar(threshold, pa.float32())), pa.int8()
-    )
+    label = pc.cast(positive_column(batch["rating"], label_threshold), pa.int8())
     batch = batch.append_column("label", label).append_column(
         "ts", batch["ts_ms"].cast(pa.timestamp("ms", tz="UTC"))
     )

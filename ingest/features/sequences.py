@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from core.labels import positive_column
 from core.tables import SEQUENCES
 from ingest.features.point_in_time import entities, sort_by_entity
 from ingest.features.samples import in_period
@@ -14,15 +14,15 @@ MIN_ITEMS = 2
 
 
 def user_sequences(
-    block: pa.Table, cutoff_ms: int, threshold: float, min_items: int = MIN_ITEMS
+    block: pa.Table, cutoff_ms: int, label_threshold: float, min_items: int = MIN_ITEMS
 ) -> pa.Table:
     """SEQUENCES rows of a block of whole users' RATING_ROWS: their train-period positives.
 
-    Items are in time order; only ratings before the cutoff and at or above the threshold count.
+    Items are in time order; only ratings before the cutoff and positives (`core.labels`) count.
     Users with fewer than `min_items` such items get no row: a sequence of one has no context.
     """
     train = in_period(block, cutoff_ms, test=False)
-    positives = train.filter(pc.greater_equal(train["rating"], pa.scalar(threshold, pa.float32())))
+    positives = train.filter(positive_column(train["rating"], label_threshold))
     history = sort_by_entity(positives, "user_id")
     rows = entities(history["user_id"].to_numpy(), history["ts_ms"].to_numpy())
     sizes = rows.end[rows.firsts] - rows.firsts

@@ -69,7 +69,7 @@ def build_part(
     rows: pa.Table,
     catalog: pa.Table,
     cutoff_ms: int,
-    threshold: float,
+    label_threshold: float,
     folders: PartFolders,
     name: str,
 ) -> PartWritten:
@@ -77,12 +77,12 @@ def build_part(
     their item side) into `folders`, as files called `name`.parquet."""
     # Sorted while narrow, so the sorts of the user side find their rows in order.
     rows = with_catalog(sort_by_entity(rows, "user_id"), catalog)
-    samples = to_samples(with_user_side(rows, threshold), threshold)
+    samples = to_samples(with_user_side(rows, label_threshold), label_threshold)
     active = daily_distinct(rows, "user_id", "active_users")
     return PartWritten(
         train=_write(in_period(samples, cutoff_ms, test=False), folders.train, name),
         test=_write(in_period(samples, cutoff_ms, test=True), folders.test, name),
-        users=_write(latest_user_features(rows, threshold), folders.users, name),
-        sequences=_write(user_sequences(rows, cutoff_ms, threshold), folders.sequences, name),
+        users=_write(latest_user_features(rows, label_threshold), folders.users, name),
+        sequences=_write(user_sequences(rows, cutoff_ms, label_threshold), folders.sequences, name),
         active_users=dict(zip(*active.to_pydict().values(), strict=True)),
     )

@@ -38,7 +38,7 @@ def test_feedback_updates_seen_items_and_recent_positives(redis_url: str) -> Non
             _event(4, 7, 43, "view"),
             _event(5, 8, 50, "rating", 4.0),
         ],
-        positive_rating=3.5,
+        label_threshold=3.5,
         recent_limit=3,
     )
     assert len(entries) == 5 and store.stream_length() == before + 5

@@ -27,7 +27,7 @@ def lake(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_nothing_at_or_after_the_cutoff_is_known(lake: tuple[Path, Path]) -> None:
     # Cutoff 400: e7 (400) and everything later are the future.
-    features = features_at(*lake, cutoff_ms=400, threshold=THRESHOLD, half_life_days=1.0)
+    features = features_at(*lake, cutoff_ms=400, label_threshold=THRESHOLD, half_life_days=1.0)
 
     users = {row["user_id"]: row for row in features.users.to_pylist()}
     # User 1 before 400: e1 (10, 4.0), e2 (20, 3.0), e4 (30, 5.0), e5 (10, 2.0).
@@ -47,7 +47,7 @@ def test_nothing_at_or_after_the_cutoff_is_known(lake: tuple[Path, Path]) -> Non
 
 def test_a_cutoff_before_every_event_is_refused(lake: tuple[Path, Path]) -> None:
     with pytest.raises(ValueError, match="no rating event before the cutoff"):
-        features_at(*lake, cutoff_ms=100, threshold=THRESHOLD, half_life_days=1.0)
+        features_at(*lake, cutoff_ms=100, label_threshold=THRESHOLD, half_life_days=1.0)
 
 
 def test_the_split_moment_is_the_one_the_features_job_recorded(tmp_path: Path) -> None:

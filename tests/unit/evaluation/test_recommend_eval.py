@@ -19,7 +19,7 @@ def store(tmp_path: Path) -> CutoffStore:
     items.mkdir()
     pq.write_table(hand_events(), events / "part-0.parquet")
     pq.write_table(hand_items(), items / "part-0.parquet")
-    return CutoffStore(features_at(events, items, 400, threshold=3.5, half_life_days=1.0))
+    return CutoffStore(features_at(events, items, 400, label_threshold=3.5, half_life_days=1.0))
 
 
 def test_profiles_and_seen_sets_are_those_of_the_cutoff(store: CutoffStore) -> None:

@@ -12,7 +12,7 @@ from tests.support.features_hand_case import hand_events, hand_items
 
 def _sequences(cutoff_ms: int) -> dict[int, list[int]]:
     ratings = rating_rows(hand_events(), catalog_attributes(hand_items()))
-    table = user_sequences(ratings, cutoff_ms=cutoff_ms, threshold=3.5)
+    table = user_sequences(ratings, cutoff_ms=cutoff_ms, label_threshold=3.5)
     assert table.schema == SEQUENCES
     return {row["user_id"]: row["items"] for row in table.to_pylist()}
 
@@ -33,6 +33,6 @@ def test_users_with_a_single_positive_get_no_sequence() -> None:
 
 def test_empty_block() -> None:
     empty = rating_rows(hand_events().slice(0, 0), catalog_attributes(hand_items()))
-    assert user_sequences(empty, cutoff_ms=0, threshold=3.5) == pa.table(
+    assert user_sequences(empty, cutoff_ms=0, label_threshold=3.5) == pa.table(
         {"user_id": pa.array([], pa.int64()), "items": pa.array([], pa.list_(pa.int64()))}
     ).cast(SEQUENCES)
