@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import FrameType
@@ -20,6 +21,9 @@ from core.settings import Settings
 from ingest.features.feature_io import configure_ray_data
 
 log = logging.getLogger(__name__)
+CLIENT_CONNECT_ATTEMPTS = 3
+CLIENT_RETRY_PAUSE_S = 2.0
+CLIENT_SERVER_FAILED = "Starting Ray client server failed"
 # Ray's own name for it, lower case included.
 WORKER_NICENESS_VARIABLE = "RAY_worker_niceness"
 # Serve's throughput-optimized mode with HAProxy in front. HAProxy takes HTTP on the app's port
@@ -64,6 +68,23 @@ def set_worker_niceness(settings: Settings) -> None:
     os.environ.setdefault(WORKER_NICENESS_VARIABLE, str(settings.ray_worker_niceness))
 
 
+def _connect(address: str, options: dict[str, Any]) -> None:
+    """ray.init on an existing cluster. Through Ray Client, the head starts a server process per
+    client; seen here twice under load (once in CI), that process exited at start with an empty
+    log and the connection failed ("Starting Ray client server failed"). The next connection
+    gets a new process, so a few more tries are cheap and the failure is not the user's."""
+    for attempt in range(CLIENT_CONNECT_ATTEMPTS):
+        try:
+            ray.init(address=address, **options)
+            return
+        except ConnectionAbortedError as error:
+            last = attempt == CLIENT_CONNECT_ATTEMPTS - 1
+            if last or CLIENT_SERVER_FAILED not in str(error):
+                raise
+            log.warning("Ray Client's server for this connection failed to start; retrying")
+            time.sleep(CLIENT_RETRY_PAUSE_S)
+
+
 @contextmanager
 def ray_runtime(settings: Settings) -> Iterator[None]:
     """Connect to RAY_ADDRESS or start a local Ray; shut it down on exit."""
@@ -76,7 +97,7 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
         "logging_level": logging.WARNING,
     }
     if settings.ray_address:
-        ray.init(address=settings.ray_address, **options)
+        _connect(settings.ray_address, options)
     else:
         use_fast_ingress(settings)
         set_worker_niceness(settings)
