@@ -14,7 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from cluster.app.auth import ApiKeys, CallerScope, Scope, WriteScope
+from cluster.app.api_keys import ApiKeys, Scope
+from cluster.app.auth import CallerScope, WriteScope
 from cluster.app.catalog import BrowseOrder, Catalog, CatalogItem
 from cluster.app.impression_log import ImpressionLog
 from cluster.app.live_events import RejectedEventsError, accept_events
