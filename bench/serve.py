@@ -119,7 +119,7 @@ def in_process_pipeline(settings: Settings) -> Callable[[int], Awaitable[None]]:
 
     async def call(user: int) -> None:
         recalled = recaller.recall(user)
-        ranked = ranker.rank(user, recalled.candidates)
+        ranked = ranker.rank(user, recalled.candidates, recalled.user)
         reranker.rerank(ranked.candidates, 10)
 
     return call

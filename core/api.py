@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.online_store import UserProfile
+
 # Ids land in int64 columns of the lake.
 MAX_ID = 2**63 - 1
 EARLIEST_TS = datetime(1970, 1, 1)
@@ -110,10 +112,6 @@ class Candidates(BaseModel):
         return self.take(p for p, item in enumerate(self.item_ids) if item not in excluded)
 
 
-# Recall's trace detail: how many recent items of the user it read (0: a cold start).
-HISTORY_DETAIL = "history"
-
-
 class StageTrace(BaseModel):
     """What one stage did for one request."""
 
@@ -130,6 +128,25 @@ class StageResult(BaseModel):
 
     candidates: Candidates
     trace: StageTrace
+
+
+class ProfileLookup(BaseModel):
+    """The online store's answer for one user's profile, read once per request and passed down
+    the chain so that later stages need not read it again. `profile` None means the store has
+    none (a cold user), which differs from nobody having looked (no lookup at all)."""
+
+    profile: UserProfile | None = None
+
+    @property
+    def history_len(self) -> int:
+        """How many recent items the user has: 0 is a cold start."""
+        return len(self.profile.user_recent_items) if self.profile else 0
+
+
+class RecallResult(StageResult):
+    """What the Recall deployment returns: its stage result and the profile it read."""
+
+    user: ProfileLookup
 
 
 class RecommendedItem(BaseModel):

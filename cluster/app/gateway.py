@@ -14,21 +14,22 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from cluster.app.auth import ApiKeys, CallerScope, Scope, WriteScope
+from cluster.app.api_keys import ApiKeys, Scope
+from cluster.app.auth import CallerScope, WriteScope
 from cluster.app.catalog import BrowseOrder, Catalog, CatalogItem
 from cluster.app.impression_log import ImpressionLog
 from cluster.app.live_events import RejectedEventsError, accept_events
 from cluster.app.live_stats import LiveStats, TrackedCall
 from cluster.app.metrics import GatewayMetrics
 from cluster.app.ops_routes import router as ops_router
-from cluster.app.stage_chain import ChainResult, run_chain
+from cluster.app.stage_chain import ChainRequest, ChainResult, ChainStages, run_chain
 from cluster.names import APP_NAME
 from core.api import (
-    HISTORY_DETAIL,
     Candidates,
     EventBatch,
     EventsAccepted,
     Health,
+    ProfileLookup,
     RecommendedItem,
     RecommendRequest,
     RecommendResponse,
@@ -101,16 +102,15 @@ class Gateway:
     ) -> RecommendResponse:
         started = time.perf_counter()
         chain = await run_chain(
-            TrackedCall(self.live, "Recall", self.recall.recall),
-            TrackedCall(self.live, "Rank", self._rank_for(assignment).rank),
-            TrackedCall(self.live, "Rerank", self.rerank.rerank),
-            self._popular,
-            request.user_id,
-            request.k,
-            request.exclude,
-            self.settings.stage_timeout_s,
-            request.genre,
-            assignment.rerank,
+            self._stages(assignment),
+            ChainRequest(
+                user_id=request.user_id,
+                k=request.k,
+                exclude=request.exclude,
+                genre=request.genre,
+                rerank_overrides=assignment.rerank,
+                timeout_s=self.settings.stage_timeout_s,
+            ),
         )
         items = [
             RecommendedItem(
@@ -137,30 +137,31 @@ class Gateway:
         return RecommendResponse(
             user_id=request.user_id,
             items=items,
-            cold_start=self._cold_start(request.user_id, chain.traces[0]),
+            cold_start=self._cold_start(request.user_id, chain.user),
             degraded=chain.degraded,
             trace=trace,
             request_id=request_id,
             variants=assignment.variants,
         )
 
-    def _rank_for(self, assignment: Assignment) -> DeploymentHandle:
-        """The Rank pool, asked for the variant's model (Serve model multiplexing)."""
+    def _stages(self, assignment: Assignment) -> ChainStages:
+        """The deployments' calls, tracked; Rank's bound to the variant's model (multiplexing)."""
         model = assignment.rank_model
-        if not model:
-            return self.rank
-        if model not in self._rank_by_model:
+        if model and model not in self._rank_by_model:
             self._rank_by_model[model] = self.rank.options(multiplexed_model_id=model)
-        return self._rank_by_model[model]
+        rank = self._rank_by_model[model] if model else self.rank
+        return ChainStages(
+            recall=TrackedCall(self.live, "Recall", self.recall.recall),
+            rank=TrackedCall(self.live, "Rank", rank.rank),
+            rerank=TrackedCall(self.live, "Rerank", self.rerank.rerank),
+            popular=self._popular,
+        )
 
-    def _cold_start(self, user_id: int, recall: StageTrace) -> bool:
-        """Whether the user has no recent items: Recall read them for this request and says
-        how many in its trace; only when recall degraded is the profile read here."""
-        history = recall.detail.get(HISTORY_DETAIL)
-        if history is None:
-            profile = self.store.profile(user_id)
-            return profile is None or not profile.user_recent_items
-        return history == 0
+    def _cold_start(self, user_id: int, user: ProfileLookup | None) -> bool:
+        """No recent items; Recall read the profile, or when it degraded it is read here."""
+        if user is None:
+            user = ProfileLookup(profile=self.store.profile(user_id))
+        return user.history_len == 0
 
     def _log_impressions(
         self, request_id: str, user_id: int, items: list[int], assignment: Assignment

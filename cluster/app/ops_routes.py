@@ -2,22 +2,22 @@
 model, the A/B experiments, and controls to scale a deployment or promote a model version.
 
 The routes live on a router that the Gateway includes; they reach the Gateway replica that runs
-them through Serve's replica context. Every route but the page's static HTML needs an admin
-key; the page asks the operator for one and sends it with each call.
+them through the `CurrentGateway` dependency. Every route but the page's static HTML needs an
+admin key; the page asks the operator for one and sends it with each call.
 """
 
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from ray import serve
 
 from cluster.app.auth import AdminScope
 from cluster.app.live_stats import CallStats
+from cluster.app.replica import CurrentGateway, GatewayReplica
 from cluster.control.deployment_changes import AppNotRunningError
 from cluster.control.operations import (
     AppStatus,
@@ -84,10 +84,6 @@ class PromoteRequest(BaseModel):
     version: str = Field(pattern=r"^v\d+$")
 
 
-def _gateway() -> Any:
-    return serve.get_replica_context().servable_object
-
-
 def _view(status: AppStatus, calls: dict[str, CallStats]) -> list[DeploymentView]:
     views = []
     for d in status.deployments.values():
@@ -97,8 +93,7 @@ def _view(status: AppStatus, calls: dict[str, CallStats]) -> list[DeploymentView
     return views
 
 
-async def _status() -> OpsStatus:
-    gateway = _gateway()
+async def _status(gateway: GatewayReplica) -> OpsStatus:
     try:
         status = await asyncio.to_thread(app_status)
     except AppNotRunningError as error:
@@ -118,20 +113,19 @@ async def ops_page() -> HTMLResponse:
 
 
 @router.get("/admin/status", response_model=OpsStatus)
-async def ops_status(_scope: AdminScope) -> OpsStatus:
+async def ops_status(_scope: AdminScope, gateway: CurrentGateway) -> OpsStatus:
     """Every deployment's replicas, load, latency and model, and the A/B experiments."""
-    return await _status()
+    return await _status(gateway)
 
 
 @router.post("/admin/scale", response_model=OpsStatus)
-async def ops_scale(change: ScaleRequest, _scope: AdminScope) -> OpsStatus:
+async def ops_scale(change: ScaleRequest, _scope: AdminScope, gateway: CurrentGateway) -> OpsStatus:
     """Set a deployment's replica count or autoscaling bounds. The running app applies it
     without dropping requests and the serve config file keeps it; answers once it settled."""
-    settings = _gateway().settings
     try:
         await asyncio.to_thread(
             scale,
-            settings,
+            gateway.settings,
             change.deployment,
             num_replicas=change.num_replicas,
             min_replicas=change.min_replicas,
@@ -141,16 +135,19 @@ async def ops_scale(change: ScaleRequest, _scope: AdminScope) -> OpsStatus:
         raise HTTPException(422, str(error)) from None
     except NotSettledError as error:
         raise HTTPException(504, str(error)) from None
-    return await _status()
+    return await _status(gateway)
 
 
 @router.post("/admin/models/promote", response_model=Promotion)
-async def ops_promote(change: PromoteRequest, _scope: AdminScope) -> Promotion:
+async def ops_promote(
+    change: PromoteRequest, _scope: AdminScope, gateway: CurrentGateway
+) -> Promotion:
     """Serve another model version; replicas swap it in without restarting. A version they
     cannot load is refused (409) and the old one keeps serving."""
-    settings = _gateway().settings
     try:
-        return await asyncio.to_thread(promote, settings, change.kind, change.name, change.version)
+        return await asyncio.to_thread(
+            promote, gateway.settings, change.kind, change.name, change.version
+        )
     except ModelNotFoundError as error:
         raise HTTPException(404, str(error)) from None
     except PromotionRefusedError as error:

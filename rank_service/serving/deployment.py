@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from ray import serve
 
-from core.api import Candidates, StageResult
+from core.api import Candidates, ProfileLookup, StageResult
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.registry import Registry
@@ -58,9 +58,15 @@ class Rank:
     def reconfigure(self, config: dict[str, Any]) -> None:
         self.stage.reconfigure(config)
 
-    async def rank(self, user_id: int, candidates: Candidates) -> StageResult:
+    async def rank(
+        self, user_id: int, candidates: Candidates, user: ProfileLookup | None = None
+    ) -> StageResult:
+        """`user` is the profile Recall read for this request; without it Rank reads it."""
         request = RankRequest(
-            user_id=user_id, candidates=candidates, model_id=serve.get_multiplexed_model_id()
+            user_id=user_id,
+            candidates=candidates,
+            model_id=serve.get_multiplexed_model_id(),
+            user=user,
         )
         return await self._rank_batch(request)
 

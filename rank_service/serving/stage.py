@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.api import Candidates, StageResult, StageTrace
+from core.api import Candidates, ProfileLookup, StageResult, StageTrace
 from core.online_store import UserProfile
 from core.registry import ModelRef, Registry
 from rank_service.serving.probe import check_finite
@@ -44,6 +44,9 @@ class RankRequest(BaseModel):
     user_id: int
     candidates: Candidates
     model_id: str = Field(SERVING, description='"NAME/VERSION", or "" for the user_config model')
+    user: ProfileLookup | None = Field(
+        None, description="the profile Recall read for this request; None: Rank reads the store"
+    )
 
 
 def model_ref(model_id: str) -> ModelRef:
@@ -82,9 +85,13 @@ class RankStage:
         self.scorer = scorer
         logger.info("rank now serves %s", scorer.tag)
 
-    def rank(self, user_id: int, candidates: Candidates) -> StageResult:
-        """Candidates with score = click probability, sorted by it, routes kept."""
-        return self.rank_batch([RankRequest(user_id=user_id, candidates=candidates)], {})[0]
+    def rank(
+        self, user_id: int, candidates: Candidates, user: ProfileLookup | None = None
+    ) -> StageResult:
+        """Candidates with score = click probability, sorted by it, routes kept. `user` is the
+        profile Recall read for the request; without it the store is read."""
+        request = RankRequest(user_id=user_id, candidates=candidates, user=user)
+        return self.rank_batch([request], {})[0]
 
     def rank_batch(
         self, requests: list[RankRequest], scorers: Mapping[str, Scorer]
@@ -93,12 +100,13 @@ class RankStage:
 
         `scorers` maps the requests' multiplexed model ids to loaded versions; requests with
         no model id use the user_config version. Requests whose ids name the same version
-        share its forward pass. Every trace carries the batch's time, its size and how many
-        requests shared the forward pass.
+        share its forward pass. Only users whose profile no request brought are read from the
+        store. Every trace carries the batch's time, its size and how many requests shared the
+        forward pass.
         """
         started = time.perf_counter()
         chosen = [self._scorer(r.model_id, scorers) for r in requests]
-        found = self.profiles.profiles(sorted({r.user_id for r in requests}))
+        found = self._profiles(requests)
         groups: dict[str, list[int]] = {}
         for index, scorer in enumerate(chosen):
             groups.setdefault(scorer.tag, []).append(index)
@@ -106,7 +114,7 @@ class RankStage:
         for indices in groups.values():
             batch = [
                 ScoreRequest(
-                    found.get(requests[i].user_id),
+                    found[i],
                     requests[i].user_id,
                     requests[i].candidates.item_ids,
                 )
@@ -127,13 +135,20 @@ class RankStage:
                 ms=ms,
                 model=scorer.tag,
                 detail={
-                    "profile": "found" if request.user_id in found else "cold",
+                    "profile": "cold" if found[index] is None else "found",
                     "batch": len(requests),
                     "model_batch": len(groups[scorer.tag]),
                 },
             )
             results.append(StageResult(candidates=scored, trace=trace))
         return results
+
+    def _profiles(self, requests: list[RankRequest]) -> list[UserProfile | None]:
+        """Each request's profile: the one it brought, else one read of the store for all the
+        users whose profile was not brought (recall degraded, or a direct caller)."""
+        unread = sorted({r.user_id for r in requests if r.user is None})
+        stored = self.profiles.profiles(unread) if unread else {}
+        return [stored.get(r.user_id) if r.user is None else r.user.profile for r in requests]
 
     def _scorer(self, model_id: str, scorers: Mapping[str, Scorer]) -> Scorer:
         if model_id != SERVING:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from ray import serve
 
-from core.api import SimilarItems, StageResult
+from core.api import RecallResult, SimilarItems
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.registry import Registry
@@ -85,7 +85,7 @@ class Recall:
     def _label(self) -> str | None:
         return None if self._loaded is None else self._loaded.label
 
-    async def recall(self, user_id: int, genre: str | None = None) -> StageResult:
+    async def recall(self, user_id: int, genre: str | None = None) -> RecallResult:
         # Called without awaiting: Milvus Lite's client is not known to be thread-safe, and a
         # request takes milliseconds.
         with self._lock:

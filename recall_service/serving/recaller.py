@@ -6,7 +6,7 @@ import itertools
 import time
 from typing import Protocol
 
-from core.api import HISTORY_DETAIL, StageResult, StageTrace
+from core.api import ProfileLookup, RecallResult, StageTrace
 from core.online_store import UserState
 from core.settings import Settings
 from recall_service.index.item_attributes import ItemFilter
@@ -58,14 +58,16 @@ class Recaller:
         self.genres = genres or GenrePopularity({})
         self.user_vectors = user_vectors or MeanOfRecentItems(index, settings.recall.recent_items)
 
-    def recall(self, user_id: int, genre: str | None = None) -> StageResult:
+    def recall(self, user_id: int, genre: str | None = None) -> RecallResult:
         """Unseen candidates of every route, merged. A user without history gets popular items
         and, when `genre` is given, that genre's best items; `genre` also leads a known user's
-        own top genres and keeps the embedding route to items of that genre."""
+        own top genres and keeps the embedding route to items of that genre. The profile read
+        for this comes back with the result, for Rank and the Gateway's cold-start flag."""
         start = time.perf_counter()
         quotas = self.settings.recall
         state = self.store.user_state(user_id)
         seen, profile = state.seen, state.profile
+        user = ProfileLookup(profile=profile)
         recent = profile.user_recent_items if profile else []
         top_genres = ([genre] if genre else []) + (profile.user_genres if profile else [])
         # The two-tower's user vector costs a forward pass: only made when the route is on.
@@ -120,9 +122,10 @@ class Recaller:
             candidates_out=len(candidates),
             ms=(time.perf_counter() - start) * 1000,
             model=self.version,
-            detail={**contributed, HISTORY_DETAIL: len(recent)},
+            # Shown in the debug trace only; callers read `user.history_len`.
+            detail={**contributed, "history": user.history_len},
         )
-        return StageResult(candidates=candidates, trace=trace)
+        return RecallResult(candidates=candidates, trace=trace, user=user)
 
     def _popular(self, n: int) -> list[tuple[int, float]]:
         # OnlineStore.popular(0) would return the whole ranking (a Redis range of 0..-1).

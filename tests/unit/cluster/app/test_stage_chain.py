@@ -5,9 +5,10 @@ from typing import Any
 
 from ray.exceptions import ActorUnavailableError
 
-from cluster.app.stage_chain import run_chain
-from core.api import Candidate, Candidates, StageResult, StageTrace
+from cluster.app.stage_chain import ChainRequest, ChainStages, run_chain
+from core.api import Candidate, Candidates, ProfileLookup, RecallResult, StageResult, StageTrace
 from core.experiments import RerankOverrides
+from core.online_store import UserProfile
 
 
 def _result(stage: str, ids: list[int]) -> StageResult:
@@ -24,9 +25,11 @@ class Stage:
         self.answer = answer
         self.mode = mode
         self.calls = 0
+        self.args: tuple[Any, ...] = ()
 
     def remote(self, *args: Any) -> Any:
         self.calls += 1
+        self.args = args
         return self._run(*args)
 
     async def _run(self, *args: Any) -> StageResult:
@@ -64,11 +67,11 @@ def _chain(
     exclude: list[int] | None = None,
     overrides: RerankOverrides | None = None,
 ):
-    return asyncio.run(
-        run_chain(
-            recall, rank, rerank, _popular, 1, 2, exclude or [], 0.2, rerank_overrides=overrides
-        )
+    stages = ChainStages(recall=recall, rank=rank, rerank=rerank, popular=_popular)
+    request = ChainRequest(
+        user_id=1, k=2, exclude=exclude or [], timeout_s=0.2, rerank_overrides=overrides
     )
+    return asyncio.run(run_chain(stages, request))
 
 
 def test_healthy_chain_returns_reranked_items_and_three_traces() -> None:
@@ -112,3 +115,20 @@ def test_a_variants_rerank_policy_reaches_the_rerank_stage() -> None:
     out = _chain(recall, rank, Stage(_rerank), overrides=RerankOverrides(exclude_items=[3]))
     assert out.candidates.item_ids == [1, 2]
     assert out.degraded == []
+
+
+def test_the_profile_recall_read_goes_to_rank_and_into_the_result() -> None:
+    user = ProfileLookup(profile=UserProfile(user_id=1, user_recent_items=[5]))
+    recalled = _result("recall", [1, 2, 3])
+    rank = Stage(_result("rank", [3, 1, 2]))
+    recall = Stage(RecallResult(candidates=recalled.candidates, trace=recalled.trace, user=user))
+    out = _chain(recall, rank, Stage(_rerank))
+    assert rank.args == (1, recalled.candidates, user)
+    assert out.user == user
+
+
+def test_after_a_failed_recall_rank_gets_no_profile_and_reads_it_itself() -> None:
+    rank = Stage(_result("rank", [901, 900]))
+    out = _chain(Stage(None, "fail"), rank, Stage(_rerank))
+    assert rank.args[2] is None
+    assert out.user is None

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from core.api import Candidate
+from core.api import Candidate, ProfileLookup
 from core.online_store import UserProfile
 from core.registry import ModelNotFoundError, ModelRef, Registry
 from rank_service.artifacts import load_artifacts, save_artifacts
@@ -21,10 +21,14 @@ from tests.support.rank_samples import synthetic_items, synthetic_samples
 
 
 class Profiles:
+    """The online store's profiles; records the users of each read."""
+
     def __init__(self, known: dict[int, UserProfile]) -> None:
         self.known = known
+        self.reads: list[list[int]] = []
 
     def profiles(self, user_ids: list[int]) -> dict[int, UserProfile]:
+        self.reads.append(user_ids)
         return {u: self.known[u] for u in user_ids if u in self.known}
 
 
@@ -230,3 +234,33 @@ def test_model_ids_must_name_a_version() -> None:
     for bad in ("deepfm", "/v2", "deepfm/", "a/b/c"):
         with pytest.raises(ValueError, match="NAME/VERSION"):
             model_ref(bad)
+
+
+def test_a_profile_passed_along_is_used_and_only_the_others_are_read(home) -> None:
+    registry, items = home
+    stored = UserProfile(user_id=1, user_rating_count=5, user_genres=["Drama"])
+    passed = UserProfile(user_id=2, user_rating_count=9, user_genres=["Comedy"])
+    store = Profiles({1: stored, 2: stored.model_copy(update={"user_id": 2})})
+    stage = RankStage(store, registry, items)
+    stage.reconfigure({"name": "mlp", "version": "v1"})
+    candidates = [Candidate(item_id=i, score=0.0) for i in range(1, 21)]
+
+    given = stage.rank(2, candidates, ProfileLookup(profile=passed))
+    assert store.reads == []
+    assert given.trace.detail["profile"] == "found"
+    expected = stage.scorer.score(passed, 2, given.candidates.item_ids)
+    assert np.allclose(given.candidates.scores, expected, atol=1e-6)
+
+    # Recall found no profile: the user is cold, though the store (here) would have one.
+    cold = stage.rank(2, candidates, ProfileLookup(profile=None))
+    assert store.reads == []
+    assert cold.trace.detail["profile"] == "cold"
+
+    requests = [
+        RankRequest(user_id=1, candidates=candidates),
+        RankRequest(user_id=2, candidates=candidates, user=ProfileLookup(profile=passed)),
+        RankRequest(user_id=3, candidates=candidates),
+    ]
+    results = stage.rank_batch(requests, {})
+    assert store.reads == [[1, 3]]
+    assert [r.trace.detail["profile"] for r in results] == ["found", "found", "cold"]

@@ -149,12 +149,15 @@ def test_cold_users_get_popular_items_only() -> None:
         {8: UserProfile(user_id=8, user_recent_items=[99])}, {8: {99}}, POPULAR
     )
 
-    # The trace counts the recent items read (the Gateway's cold_start), known to the index or not.
+    # The result counts the recent items read (the Gateway's cold_start), known to the index or
+    # not, and the trace shows the count.
     for store, user, history in ((no_profile, 7, 0), (unknown_items, 8, 1)):
         result = _recaller(store).recall(user)
         assert result.candidates.item_ids == [5, 1, 6]
         assert all(c.routes == ["popular"] for c in result.candidates.as_list())
         assert result.trace.detail == {**NO_ROUTE, "popular": 3, "history": history}
+        assert result.user.history_len == history
+        assert result.user.profile == store.user_state(user).profile
 
 
 def test_vector_searches_leave_seen_items_out_and_popular_asks_for_enough_more() -> None:
