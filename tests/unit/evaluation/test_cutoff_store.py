@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from evaluation.cutoff_features import features_at
-from evaluation.replay import CutoffStore
+from evaluation.cutoff_features import read_time_split
+from evaluation.cutoff_store import CutoffStore
 from tests.support.features_hand_case import hand_events, hand_items
 
 
@@ -19,7 +19,8 @@ def store(tmp_path: Path) -> CutoffStore:
     items.mkdir()
     pq.write_table(hand_events(), events / "part-0.parquet")
     pq.write_table(hand_items(), items / "part-0.parquet")
-    return CutoffStore(features_at(events, items, 400, label_threshold=3.5, half_life_days=1.0))
+    split = read_time_split(events, items, 400, label_threshold=3.5, half_life_days=1.0)
+    return CutoffStore.publish(split.features, tmp_path / "scratch")
 
 
 def test_profiles_and_seen_sets_are_those_of_the_cutoff(store: CutoffStore) -> None:
