@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from core.paths import StarlingPaths
 from core.registry import Registry
@@ -17,8 +18,13 @@ from core.storage import OutputManifest, write_manifest
 from core.tables import EVENTS, ITEMS
 from evaluation.cutoff_store import CutoffStore
 from evaluation.recall.run import evaluate_recall
+from evaluation.replay import at_cutoff
+from rank_service.artifacts import save_artifacts
+from rank_service.encoding import FeatureEncoder
+from rank_service.models import RankModelConfig, build_model
 from recall_service.index.files import ITEM_IDS, VECTORS
 from recall_service.index.milvus import l2_normalise
+from tests.support.rank_samples import synthetic_items, synthetic_samples
 
 GENRES = {1: ["Drama"], 2: ["Drama"], 3: ["Comedy"], 4: ["Comedy"], 5: ["War"], 6: ["War"]}
 # (user, item, day, label). User 1 likes item 1; user 10 likes 1 and 2; item 3 is the most
@@ -155,3 +161,46 @@ def test_a_pipeline_gets_the_test_users_and_its_row_is_compared_with_the_baselin
     )
     assert ratios[1].startswith("recommend / item_knn: ")
     assert ratios[2].startswith("merged / best route (")
+
+
+def _publish_untrained_rank_model(paths: StarlingPaths) -> None:
+    items = synthetic_items(len(GENRES))
+    encoder = FeatureEncoder.fit(synthetic_samples(items, rows=300, n_users=30))
+    config = RankModelConfig(
+        name="mlp", embedding_dim=4, hidden=[8], vocab_sizes=encoder.vocab_sizes()
+    )
+    torch.manual_seed(0)
+    state = build_model(config).state_dict()
+    Registry(paths.registry).publish(
+        "rank",
+        "mlp",
+        write=lambda folder: save_artifacts(folder, config, encoder, state),
+        metrics={},
+        data_snapshot="test",
+    )
+
+
+def test_the_replayed_pipeline_reads_the_store_the_routes_were_measured_on(
+    paths: StarlingPaths,
+) -> None:
+    _publish_untrained_rank_model(paths)
+    settings = Settings(home=paths.home)
+    stores: list[CutoffStore] = []
+
+    def pipeline(store: CutoffStore, users: Sequence[int], k: int) -> list[list[int]]:
+        stores.append(store)
+        replay = at_cutoff(settings, paths, store)
+        assert replay.recaller.store is store and replay.ranker.profiles is store
+        return replay.lists(users, k)
+
+    evaluation = evaluate_recall(settings, paths, ks=(1, 6), pipeline=pipeline)
+
+    (store,) = stores
+    # The train period only: user 1 had liked item 1; item 6's test-period ratings are unknown.
+    profile = store.user_state(1).profile
+    assert profile is not None and profile.user_recent_items == [1]
+    assert store.user_state(1).seen == {1}
+    # Decayed: item 5 (rated once on day 6) before item 2 (once on day 2).
+    assert [item for item, _ in store.popular(4)] == [3, 1, 5, 2]
+    assert 6 not in dict(store.popular(10))
+    assert evaluation.method("recommend").users_with_candidates == 2
