@@ -2,9 +2,9 @@
 
 Offline evaluation replays serving at the train/test cutoff. The published features cover every
 event up to the end of the data, so replaying with them would leak the test period (a test
-user's recent items, the items' rating counts, popularity). These are the same computations as
-the features job's (`ingest.features.latest_features`), run in memory over the events before the
-cutoff.
+user's recent items, the items' rating counts, popularity). These are the features job's own
+functions (`ingest.features.latest_features`, `ingest.features.sequences`) run in memory over
+the events before the cutoff, so an offline number cannot drift from what serving computes.
 """
 
 from __future__ import annotations
@@ -17,58 +17,99 @@ import pyarrow.compute as pc
 
 from core.errors import MissingDataError
 from core.filesystem import StoragePath
+from core.labels import positive_column
 from core.storage import parquet_dataset, read_manifest
 from core.tables import EVENTS, ITEMS
-from ingest.features.item_attributes import catalog_attributes, epoch_ms, rating_rows
+from ingest.features.item_attributes import catalog_attributes, rating_rows
 from ingest.features.latest_features import (
     item_features_table,
     latest_item_stats,
     latest_user_features,
 )
+from ingest.features.samples import in_period
+from ingest.features.sequences import user_sequences
 
 
 @dataclass(frozen=True)
 class CutoffFeatures:
-    """ITEM_FEATURES and USER_FEATURES over the rating events strictly before `cutoff_ms`, and
-    every item each user had rated by then (the online seen sets)."""
+    """ITEM_FEATURES and USER_FEATURES over the rating events strictly before `cutoff_ms`, every
+    item each user had rated by then (the online seen sets), and each user's positives of that
+    period, oldest first (the features job's train sequences, kept however short)."""
 
     cutoff_ms: int
     items: pa.Table
     users: pa.Table
     seen: dict[int, set[int]]
+    history: dict[int, list[int]]
 
 
-def features_at(
+@dataclass(frozen=True)
+class TimeSplit:
+    """The features at the cutoff, and what each user went on to like: their positives at or
+    after the cutoff among items they had not rated before it."""
+
+    features: CutoffFeatures
+    test_positives: dict[int, set[int]]
+
+
+def read_time_split(
     events: StoragePath,
     items: StoragePath,
     cutoff_ms: int,
     label_threshold: float,
     half_life_days: float,
-) -> CutoffFeatures:
-    """Features of the lake's rating events with ts < `cutoff_ms`, popularity decayed from the
-    newest of them, as the features job decays it from the newest event."""
+) -> TimeSplit:
+    """Both sides of the cutoff from one read of the lake's rating events."""
     catalog = catalog_attributes(parquet_dataset(items).to_table(columns=ITEMS.names).cast(ITEMS))
     table = parquet_dataset(events).to_table(
         columns=EVENTS.names, filter=pc.field("event_type") == "rating"
     )
-    table = table.filter(pc.less(epoch_ms(table["ts"]), pa.scalar(cutoff_ms, pa.int64())))
     rows = rating_rows(table.cast(EVENTS), catalog)
-    ts = rows["ts_ms"].to_numpy()
-    if len(ts) == 0:
+    features = _features_before(rows, catalog, cutoff_ms, label_threshold, half_life_days)
+    later = in_period(rows, cutoff_ms, test=True)
+    later = later.filter(positive_column(later["rating"], label_threshold))
+    test_positives: dict[int, set[int]] = {}
+    for user, item in _pairs(later):
+        if item not in features.seen.get(user, ()):
+            test_positives.setdefault(user, set()).add(item)
+    return TimeSplit(features=features, test_positives=test_positives)
+
+
+def _features_before(
+    rows: pa.Table,
+    catalog: pa.Table,
+    cutoff_ms: int,
+    label_threshold: float,
+    half_life_days: float,
+) -> CutoffFeatures:
+    """Features of the RATING_ROWS with ts < `cutoff_ms` for every item of `catalog`
+    (CATALOG_ATTRIBUTES) and every rated one, popularity decayed from the newest of
+    them, as the features job decays it from the newest event."""
+    before = in_period(rows, cutoff_ms, test=False)
+    if before.num_rows == 0:
         raise ValueError("no rating event before the cutoff: nothing to replay")
-    newest = int(ts.max())
-    stats = latest_item_stats(rows, newest_ts_ms=newest, half_life_days=half_life_days)
+    newest = int(pc.max(before["ts_ms"]).as_py())
+    stats = latest_item_stats(before, newest_ts_ms=newest, half_life_days=half_life_days)
     seen: dict[int, set[int]] = {}
-    for user, item in zip(
-        rows["user_id"].to_numpy().tolist(), rows["item_id"].to_numpy().tolist(), strict=True
-    ):
+    for user, item in _pairs(before):
         seen.setdefault(user, set()).add(item)
+    # min_items=1: a user with a single positive is warm, and item-KNN reads their one item.
+    sequences = user_sequences(before, cutoff_ms, label_threshold, min_items=1)
+    history = dict(
+        zip(sequences["user_id"].to_pylist(), sequences["items"].to_pylist(), strict=True)
+    )
     return CutoffFeatures(
         cutoff_ms=cutoff_ms,
         items=item_features_table(catalog, stats),
-        users=latest_user_features(rows, label_threshold),
+        users=latest_user_features(before, label_threshold),
         seen=seen,
+        history=history,
     )
+
+
+def _pairs(rows: pa.Table) -> zip[tuple[int, int]]:
+    users = rows["user_id"].to_numpy().tolist()
+    return zip(users, rows["item_id"].to_numpy().tolist(), strict=True)
 
 
 def split_moment(train_samples: StoragePath) -> int:

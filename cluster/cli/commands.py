@@ -152,6 +152,7 @@ def train_rank(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    from evaluation.cutoff_store import CutoffStore
     from evaluation.rank.compare import compare_rank_models
     from evaluation.recall.run import evaluate_recall
     from evaluation.replay import recommend_lists
@@ -160,8 +161,8 @@ def evaluate(args: argparse.Namespace) -> int:
     paths = StarlingPaths.of(settings)
     if args.kind == "recall":
 
-        def replay(users: Sequence[int], k: int) -> list[list[int]]:
-            return recommend_lists(settings, paths, users, k)
+        def replay(store: CutoffStore, users: Sequence[int], k: int) -> list[list[int]]:
+            return recommend_lists(settings, paths, store, users, k)
 
         say(evaluate_recall(settings, paths, model=args.model, pipeline=replay).to_table())
         say(f"saved to {paths.stats}")

@@ -32,7 +32,9 @@ class RecallEvaluation(BaseModel):
     model: str = Field(description="the embedding model version used, e.g. item2vec:v1")
     users: int = Field(description="test users with at least one unseen positive")
     cold_users: int = Field(description="of those, users with no train-period positive")
-    catalog_items: int
+    catalog_items: int = Field(
+        description="items the cutoff features list: the catalog and any rated item it lacks"
+    )
     popularity_half_life_days: float
     ks: list[int]
     methods: list[MethodMetrics]

@@ -1,30 +1,27 @@
 """`evaluate_recall`: every recall route alone, merged, and two baselines on the time split.
 
 Runs in-process: the serving Recaller over exact numpy search of the serving model's item vectors
-and an in-memory copy of the features as they stood at the cutoff. No Ray, Serve, Milvus or Redis.
+and the cutoff store (the features job's functions over the events before the cutoff). No Ray,
+Serve, Milvus or Redis.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, ModelRef, Registry
 from core.settings import RecallSettings, Settings
-from evaluation.cutoff_store import FrozenFeatures
-from evaluation.recall.data import (
-    read_catalog_genres,
-    read_test_positives,
-    read_train_period,
-    top_genres,
-)
+from evaluation.cutoff_features import read_time_split, split_moment
+from evaluation.cutoff_store import CutoffStore
 from evaluation.recall.item_knn import item_knn_lists
 from evaluation.recall.metrics import mean_metrics
 from evaluation.recall.report import MethodKind, MethodMetrics, RecallEvaluation
 from recall_service.index.exact import ExactIndex
 from recall_service.registry import recall_model
-from recall_service.serving.genre_popularity import GenrePopularity
 from recall_service.serving.recaller import EMBEDDING, GENRE, ITEM_TO_ITEM, POPULAR, Recaller
 
 logger = logging.getLogger(__name__)
@@ -35,8 +32,8 @@ MOST_POPULAR = "most_popular"
 ITEM_KNN = "item_knn"
 RECOMMEND = "recommend"
 
-# Each test user's end-to-end top-k list, best first: given the users and k.
-Pipeline = Callable[[Sequence[int], int], list[list[int]]]
+# Each test user's end-to-end top-k list, best first: given the cutoff store, the users and k.
+Pipeline = Callable[[CutoffStore, Sequence[int], int], list[list[int]]]
 _QUOTA_FIELDS = {
     EMBEDDING: "embedding_quota",
     ITEM_TO_ITEM: "item_to_item_quota",
@@ -55,76 +52,86 @@ def evaluate_recall(
     """Recall@K, NDCG@K, HitRate@K (K in `ks`) and catalog coverage on the test period.
 
     A test user's relevant items are their positives after the cutoff that they had not rated
-    before it. Methods see only the train period. The embedding routes use the serving recall
-    model, or the newest version of `model` when given. `pipeline`, when given, adds the row
-    "recommend": what it answers for max(ks) items. Writes recall_eval.json and recall_eval.png
-    into `paths.stats` and returns the evaluation.
+    before it. Methods see only the cutoff store (the train period). The embedding routes use
+    the serving recall model, or the newest version of `model` when given. `pipeline`, when
+    given, adds the row "recommend": what it answers for max(ks) items from the same store.
+    Writes recall_eval.json and recall_eval.png into `paths.stats` and returns the evaluation.
     """
     registry = Registry(paths.registry)
     ref = registry.serving("recall") if model is None else _newest(registry, model)
     if ref is None:
         raise ModelNotFoundError("no recall model: run `starling train recall` first")
-    index = ExactIndex.load(registry.path(ref))
-    user_vectors = recall_model(ref.name).user_vectors(
-        registry.path(ref), index, settings.recall.recent_items
-    )
-    version = f"{ref.name}:{ref.version}"
-
-    train = read_train_period(paths.train_samples)
-    history, seen = train.history(), train.seen()
-    relevant_by_user = read_test_positives(paths.test_samples, seen)
-    users = sorted(relevant_by_user)
-    relevant = [relevant_by_user[u] for u in users]
-    catalog = read_catalog_genres(paths.items)
-    genres_of_user = {u: top_genres(items, catalog) for u, items in history.items()}
     half_life = settings.data.popularity_half_life_days
-    decayed = train.decayed_counts(half_life)
-    genre_items = [item for item in catalog if item in decayed]
-    genres = GenrePopularity.build(
-        genre_items, [catalog[i] for i in genre_items], [decayed[i] for i in genre_items]
+    split = read_time_split(
+        paths.events,
+        paths.items,
+        split_moment(paths.train_samples),
+        settings.data.label_threshold,
+        half_life,
     )
-    logger.info("recall eval: %d test users, %d catalog items", len(users), len(catalog))
+    users = sorted(split.test_positives)
+    relevant = [split.test_positives[u] for u in users]
+    catalog_size = split.features.items.num_rows
+    logger.info("recall eval: %d test users, %d catalog items", len(users), catalog_size)
+    paths.runtime.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=paths.runtime, prefix="cutoff-") as scratch:
+        store = CutoffStore.publish(split.features, Path(scratch))
+        lists = _method_lists(settings, registry, ref, store, users, max(ks))
+        if pipeline is not None:
+            lists[RECOMMEND] = ("pipeline", pipeline(store, users, max(ks)))
 
-    k_max = max(ks)
-    warm = [bool(history.get(u)) for u in users]
-    decayed_store = FrozenFeatures(history, seen, genres_of_user, decayed)
-    counts_store = FrozenFeatures(history, seen, genres_of_user, train.counts())
-
-    def run(store: FrozenFeatures, quotas: RecallSettings) -> list[list[int]]:
-        recaller = Recaller(
-            index,
-            store,
-            settings.model_copy(update={"recall": quotas}),
-            version,
-            genres,
-            user_vectors,
-        )
-        return [recaller.recall(u).candidates.item_ids[:k_max] for u in users]
-
-    lists: dict[str, tuple[MethodKind, list[list[int]]]] = {}
-    for route, field in _QUOTA_FIELDS.items():
-        lists[route] = ("route", run(decayed_store, _only(settings.recall, field, k_max)))
-    lists[MERGED] = ("merged", run(decayed_store, settings.recall))
-    popular_only = _only(settings.recall, _QUOTA_FIELDS[POPULAR], k_max)
-    lists[MOST_POPULAR] = ("baseline", run(counts_store, popular_only))
-    lists[ITEM_KNN] = ("baseline", item_knn_lists(history, users, seen, k_max))
-    if pipeline is not None:
-        lists[RECOMMEND] = ("pipeline", pipeline(users, k_max))
-
+    warm = [bool(split.features.history.get(u)) for u in users]
     evaluation = RecallEvaluation(
-        model=version,
+        model=f"{ref.name}:{ref.version}",
         users=len(users),
         cold_users=warm.count(False),
-        catalog_items=len(catalog),
+        catalog_items=catalog_size,
         popularity_half_life_days=half_life,
         ks=list(ks),
         methods=[
-            _measure(name, kind, ranked, relevant, warm, ks, len(catalog))
+            _measure(name, kind, ranked, relevant, warm, ks, catalog_size)
             for name, (kind, ranked) in lists.items()
         ],
     )
     evaluation.save(paths.stats)
     return evaluation
+
+
+def _method_lists(
+    settings: Settings,
+    registry: Registry,
+    ref: ModelRef,
+    store: CutoffStore,
+    users: Sequence[int],
+    k: int,
+) -> dict[str, tuple[MethodKind, list[list[int]]]]:
+    """Each user's top-k list of every route alone, of the merge and of the two baselines."""
+    index = ExactIndex.load(registry.path(ref))
+    user_vectors = recall_model(ref.name).user_vectors(
+        registry.path(ref), index, settings.recall.recent_items
+    )
+    genres = store.genres()
+
+    def run(reads: CutoffStore, quotas: RecallSettings) -> list[list[int]]:
+        recaller = Recaller(
+            index,
+            reads,
+            settings.model_copy(update={"recall": quotas}),
+            f"{ref.name}:{ref.version}",
+            genres,
+            user_vectors,
+        )
+        return [recaller.recall(u).candidates.item_ids[:k] for u in users]
+
+    lists: dict[str, tuple[MethodKind, list[list[int]]]] = {}
+    for route, field in _QUOTA_FIELDS.items():
+        lists[route] = ("route", run(store, _only(settings.recall, field, k)))
+    lists[MERGED] = ("merged", run(store, settings.recall))
+    popular_only = _only(settings.recall, _QUOTA_FIELDS[POPULAR], k)
+    lists[MOST_POPULAR] = ("baseline", run(store.ranked_by("item_rating_count"), popular_only))
+    history, seen = store.features.history, store.features.seen
+    lists[ITEM_KNN] = ("baseline", item_knn_lists(history, users, seen, k))
+    return lists
 
 
 def _newest(registry: Registry, model: str) -> ModelRef:

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.storage import OutputManifest, write_manifest
-from evaluation.cutoff_features import features_at, split_moment
+from evaluation.cutoff_features import read_time_split, split_moment
 from tests.support.features_hand_case import hand_events, hand_items
 
 THRESHOLD = 3.5
@@ -27,7 +27,8 @@ def lake(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_nothing_at_or_after_the_cutoff_is_known(lake: tuple[Path, Path]) -> None:
     # Cutoff 400: e7 (400) and everything later are the future.
-    features = features_at(*lake, cutoff_ms=400, label_threshold=THRESHOLD, half_life_days=1.0)
+    split = read_time_split(*lake, cutoff_ms=400, label_threshold=THRESHOLD, half_life_days=1.0)
+    features = split.features
 
     users = {row["user_id"]: row for row in features.users.to_pylist()}
     # User 1 before 400: e1 (10, 4.0), e2 (20, 3.0), e4 (30, 5.0), e5 (10, 2.0).
@@ -45,9 +46,21 @@ def test_nothing_at_or_after_the_cutoff_is_known(lake: tuple[Path, Path]) -> Non
     assert items[20]["item_popularity"] == pytest.approx(2 ** (-100 / DAY_MS), rel=1e-6)
 
 
+def test_history_is_the_train_positives_and_test_positives_are_unseen_ones(
+    lake: tuple[Path, Path],
+) -> None:
+    split = read_time_split(*lake, cutoff_ms=400, label_threshold=THRESHOLD, half_life_days=1.0)
+
+    # Positives (>= 3.5) before 400, oldest first: user 1 e1 (10), e4 (30); user 2 e3, e6.
+    assert split.features.history == {1: [10, 30], 2: [10, 30]}
+    # From 400 on: e7 (user 2, item 20, 4.5) is new to its user; e8 and e10 are positives of
+    # items user 1 had rated before; e9 is no positive.
+    assert split.test_positives == {2: {20}}
+
+
 def test_a_cutoff_before_every_event_is_refused(lake: tuple[Path, Path]) -> None:
     with pytest.raises(ValueError, match="no rating event before the cutoff"):
-        features_at(*lake, cutoff_ms=100, label_threshold=THRESHOLD, half_life_days=1.0)
+        read_time_split(*lake, cutoff_ms=100, label_threshold=THRESHOLD, half_life_days=1.0)
 
 
 def test_the_split_moment_is_the_one_the_features_job_recorded(tmp_path: Path) -> None:

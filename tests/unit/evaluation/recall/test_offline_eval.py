@@ -1,6 +1,7 @@
 """evaluate_recall on a hand-built home: six items, two test users (one warm, one cold)."""
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -8,13 +9,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from core.paths import StarlingPaths
 from core.registry import Registry
 from core.settings import Settings
+from core.storage import OutputManifest, write_manifest
+from core.tables import EVENTS, ITEMS
+from evaluation.cutoff_store import CutoffStore
 from evaluation.recall.run import evaluate_recall
+from evaluation.replay import at_cutoff
+from rank_service.artifacts import save_artifacts
+from rank_service.encoding import FeatureEncoder
+from rank_service.models import RankModelConfig, build_model
 from recall_service.index.files import ITEM_IDS, VECTORS
 from recall_service.index.milvus import l2_normalise
+from tests.support.rank_samples import synthetic_items, synthetic_samples
 
 GENRES = {1: ["Drama"], 2: ["Drama"], 3: ["Comedy"], 4: ["Comedy"], 5: ["War"], 6: ["War"]}
 # (user, item, day, label). User 1 likes item 1; user 10 likes 1 and 2; item 3 is the most
@@ -33,34 +43,49 @@ TRAIN = [
 TEST = [(1, 2, 20, 1), (2, 3, 20, 1), *[(u, 6, 21, 0) for u in range(20, 26)]]
 
 
-def _write_samples(folder: Path, rows: list[tuple[int, int, int, int]]) -> None:
+CUTOFF = datetime(2020, 1, 20, tzinfo=UTC)
+
+
+def _write_lake(paths: StarlingPaths, rows: list[tuple[int, int, int, int]]) -> None:
+    """The rating events (label 1 as a 4.0, label 0 as a 1.0; threshold 3.5) and the split
+    the features job would have recorded with the train samples."""
+    folder = paths.events / "month=2020-01"
     folder.mkdir(parents=True)
     users, items, days, labels = zip(*rows, strict=True)
-    table = pa.table(
+    events = pa.table(
         {
+            "event_id": pa.array(range(len(rows)), pa.int64()),
             "user_id": pa.array(users, pa.int64()),
             "item_id": pa.array(items, pa.int64()),
+            "event_type": ["rating"] * len(rows),
+            "value": pa.array([4.0 if label else 1.0 for label in labels], pa.float32()),
             "ts": pa.array(
                 [datetime(2020, 1, d, tzinfo=UTC) for d in days], pa.timestamp("ms", tz="UTC")
             ),
-            "label": pa.array(labels, pa.int8()),
+            "source": ["hand"] * len(rows),
         }
-    )
-    pq.write_table(table, folder / "part-0.parquet")
+    ).cast(EVENTS)
+    pq.write_table(events, folder / "part-0.parquet")
+    paths.train_samples.mkdir(parents=True)
+    split = OutputManifest(step="features.train", inputs={}, extra={"cutoff": CUTOFF.isoformat()})
+    write_manifest(paths.train_samples, split)
 
 
 @pytest.fixture
 def paths(tmp_path: Path) -> StarlingPaths:
     paths = StarlingPaths(tmp_path)
-    _write_samples(paths.train_samples, TRAIN)
-    _write_samples(paths.test_samples, TEST)
+    _write_lake(paths, TRAIN + TEST)
     paths.items.mkdir(parents=True)
     items = pa.table(
         {
             "item_id": pa.array(list(GENRES), pa.int64()),
+            "title": [f"Item {i}" for i in GENRES],
             "genres": pa.array(list(GENRES.values()), pa.list_(pa.string())),
+            "year": pa.array([2000] * len(GENRES), pa.int32()),
+            "imdb_id": [None] * len(GENRES),
+            "tmdb_id": [None] * len(GENRES),
         }
-    )
+    ).cast(ITEMS)
     pq.write_table(items, paths.items / "part-0.parquet")
     # Pairs of items point the same way: 1-2, 3-4, 5-6.
     vectors = l2_normalise(np.array([[1, 0, 0], [1, 0.1, 0], [0, 1, 0], [0.1, 1, 0], [0, 0, 1]]))
@@ -115,7 +140,7 @@ def test_a_pipeline_gets_the_test_users_and_its_row_is_compared_with_the_baselin
 ) -> None:
     asked: list[tuple[list[int], int]] = []
 
-    def pipeline(users, k):
+    def pipeline(store: CutoffStore, users: Sequence[int], k: int) -> list[list[int]]:
         asked.append((list(users), k))
         # Finds the warm user's item 2, misses the cold user's item 3.
         return [[2, 4], [5]]
@@ -136,3 +161,46 @@ def test_a_pipeline_gets_the_test_users_and_its_row_is_compared_with_the_baselin
     )
     assert ratios[1].startswith("recommend / item_knn: ")
     assert ratios[2].startswith("merged / best route (")
+
+
+def _publish_untrained_rank_model(paths: StarlingPaths) -> None:
+    items = synthetic_items(len(GENRES))
+    encoder = FeatureEncoder.fit(synthetic_samples(items, rows=300, n_users=30))
+    config = RankModelConfig(
+        name="mlp", embedding_dim=4, hidden=[8], vocab_sizes=encoder.vocab_sizes()
+    )
+    torch.manual_seed(0)
+    state = build_model(config).state_dict()
+    Registry(paths.registry).publish(
+        "rank",
+        "mlp",
+        write=lambda folder: save_artifacts(folder, config, encoder, state),
+        metrics={},
+        data_snapshot="test",
+    )
+
+
+def test_the_replayed_pipeline_reads_the_store_the_routes_were_measured_on(
+    paths: StarlingPaths,
+) -> None:
+    _publish_untrained_rank_model(paths)
+    settings = Settings(home=paths.home)
+    stores: list[CutoffStore] = []
+
+    def pipeline(store: CutoffStore, users: Sequence[int], k: int) -> list[list[int]]:
+        stores.append(store)
+        replay = at_cutoff(settings, paths, store)
+        assert replay.recaller.store is store and replay.ranker.profiles is store
+        return replay.lists(users, k)
+
+    evaluation = evaluate_recall(settings, paths, ks=(1, 6), pipeline=pipeline)
+
+    (store,) = stores
+    # The train period only: user 1 had liked item 1; item 6's test-period ratings are unknown.
+    profile = store.user_state(1).profile
+    assert profile is not None and profile.user_recent_items == [1]
+    assert store.user_state(1).seen == {1}
+    # Decayed: item 5 (rated once on day 6) before item 2 (once on day 2).
+    assert [item for item, _ in store.popular(4)] == [3, 1, 5, 2]
+    assert 6 not in dict(store.popular(10))
+    assert evaluation.method("recommend").users_with_candidates == 2
