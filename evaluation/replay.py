@@ -31,8 +31,9 @@ class RecommendReplay:
         self.reranker = reranker
 
     def recommend(self, user_id: int, k: int) -> list[Candidate]:
-        recalled = self.recaller.recall(user_id).candidates
-        ranked = self.ranker.rank(user_id, recalled).candidates
+        recalled = self.recaller.recall(user_id)
+        # As the stage chain does: Rank scores with the profile Recall read.
+        ranked = self.ranker.rank(user_id, recalled.candidates, recalled.user).candidates
         return self.reranker.rerank(ranked, k).candidates.as_list()
 
     def lists(self, users: Sequence[int], k: int) -> list[list[int]]:
