@@ -33,6 +33,7 @@ import torch
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from cluster.control.serve_config import configured
 from cluster.runtime.local_ray import start_local_ray
 from core.api import Candidate
 from core.online_store import OnlineStore, UserProfile
@@ -41,8 +42,7 @@ from core.registry import Registry
 from core.settings import RankServingSettings, Settings
 from rank_service.serving.deployment import Rank
 from rank_service.serving.stage import RankStage
-from tests.support.rank_home import publish_fitted, write_item_features
-from tests.support.rank_samples import synthetic_items
+from rank_service.training.synthetic import publish_fitted, synthetic_items, write_item_features
 
 USER = 7
 
@@ -168,12 +168,12 @@ def main() -> None:
             start_local_ray(settings, num_cpus=2, include_dashboard=False, log_to_driver=False)
             try:
                 serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
-                app = Rank.options(user_config=user_config).bind(settings)
+                app = configured(Rank, user_config=user_config).bind(settings)
                 handle = serve.run(app, name="rank_bench", route_prefix=None)
                 unbatched_settings = settings.model_copy(
                     update={"rank_serving": RankServingSettings(max_batch_size=1)}
                 )
-                app = Rank.options(user_config=user_config).bind(unbatched_settings)
+                app = configured(Rank, user_config=user_config).bind(unbatched_settings)
                 unbatched = serve.run(app, name="rank_bench_unbatched", route_prefix=None)
                 sequential = {
                     size: timed_pair(

