@@ -49,9 +49,6 @@ class Workload:
     batches: int
     truth: list[list[tuple[int, float]]]
 
-    def batch(self, i: int) -> np.ndarray:
-        return self.queries[i * BATCH : (i + 1) * BATCH]
-
 
 def bench_size(n: int, work: Path, ivf_max: int, quick: bool) -> list[Timing]:
     ids, vectors, attributes = synthetic(n, seed=n)
@@ -98,7 +95,7 @@ def _exact_rows(exact: ExactIndex, load: Workload) -> list[Timing]:
             "numpy exact",
             n,
             f"batch of {BATCH}",
-            timed(lambda i: exact.search(load.batch(i), K), load.batches),
+            timed(lambda i: exact.search(queries[i * BATCH : (i + 1) * BATCH], K), load.batches),
             1,
         ),
         row(
@@ -147,7 +144,7 @@ def _index_rows(side: str, index: VectorIndex, exact: ExactIndex, load: Workload
             side,
             n,
             f"batch of {BATCH}",
-            timed(lambda i: index.search(load.batch(i), K), load.batches),
+            timed(lambda i: index.search(queries[i * BATCH : (i + 1) * BATCH], K), load.batches),
             overlap(batch_found, load.truth[singles : singles + BATCH]),
         )
     )
