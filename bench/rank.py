@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ import torch
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from cluster.control.serve_config import configured
 from cluster.runtime.local_ray import start_local_ray
 from core.api import Candidate
 from core.online_store import OnlineStore, UserProfile
@@ -41,8 +43,7 @@ from core.registry import Registry
 from core.settings import RankServingSettings, Settings
 from rank_service.serving.deployment import Rank
 from rank_service.serving.stage import RankStage
-from tests.support.rank_home import publish_fitted, write_item_features
-from tests.support.rank_samples import synthetic_items
+from rank_service.training.synthetic import publish_fitted, synthetic_items, write_item_features
 
 USER = 7
 
@@ -119,15 +120,19 @@ def row(side: str, size: int, ms: np.ndarray, extra: str = "") -> str:
     return f"{side:28} {size:>10} {p50:>8.2f} {p99:>8.2f}   {extra}"
 
 
+@dataclass(frozen=True)
+class Measured:
+    """Per candidate count: (in process, through the handle) one request at a time, and
+    (latencies, requests/s, mean batch) of the batched and the unbatched deployment under
+    concurrent callers."""
+
+    sequential: dict[int, tuple[np.ndarray, np.ndarray]]
+    loaded: dict[int, list[tuple[np.ndarray, float, float]]]
+    batch_size: int
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="deepfm")
-    parser.add_argument("--items", type=int, default=3000)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
-    parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--result", type=Path, default=Path("bench/results/rank.txt"))
-    args = parser.parse_args()
+    args = _arguments()
     # As a Rank replica does (rank_service/serving/deployment.py): one torch thread per process.
     torch.set_num_threads(1)
 
@@ -136,7 +141,6 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     print(header, flush=True)
-    lines = [f"{'side':28} {'candidates':>10} {'p50 ms':>8} {'p99 ms':>8}"]
     with tempfile.TemporaryDirectory(prefix="starling-bench-rank-") as tmp:
         paths = StarlingPaths(Path(tmp) / "home")
         items = synthetic_items(args.items)
@@ -144,78 +148,102 @@ def main() -> None:
         manifest = publish_fitted(paths, items, args.model)
         redis_process, redis_url = start_redis(Path(tmp))
         try:
-            store = OnlineStore(redis_url)
-            profile = UserProfile(
-                user_id=USER,
-                user_rating_count=120,
-                user_avg_rating=3.7,
-                user_genres=["Comedy", "Drama"],
-                user_recent_items=list(range(1, 21)),
-            )
-            store.publish_users([profile], seen={})
-            stage = RankStage(store, Registry(paths.registry), paths.item_features)
             user_config = {"name": args.model, "version": manifest.version}
-            stage.reconfigure(user_config)
-            rng = np.random.default_rng(0)
-            pools = {
-                size: [
-                    Candidate(item_id=int(i), score=0.0)
-                    for i in rng.choice(args.items, size, replace=False) + 1
-                ]
-                for size in args.sizes
-            }
-            settings = Settings(home=paths.home, redis_url=redis_url)
-            start_local_ray(settings, num_cpus=2, include_dashboard=False, log_to_driver=False)
-            try:
-                serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
-                app = Rank.options(user_config=user_config).bind(settings)
-                handle = serve.run(app, name="rank_bench", route_prefix=None)
-                unbatched_settings = settings.model_copy(
-                    update={"rank_serving": RankServingSettings(max_batch_size=1)}
-                )
-                app = Rank.options(user_config=user_config).bind(unbatched_settings)
-                unbatched = serve.run(app, name="rank_bench_unbatched", route_prefix=None)
-                sequential = {
-                    size: timed_pair(
-                        lambda c=pools[size]: stage.rank(USER, c),
-                        lambda c=pools[size]: handle.rank.remote(USER, c).result(),
-                        args.calls,
-                    )
-                    for size in args.sizes
-                }
-                loaded = {
-                    size: [
-                        concurrent(h, pools[size], args.calls, args.concurrency)
-                        for h in (handle, unbatched)
-                    ]
-                    for size in args.sizes
-                }
-            finally:
-                serve.shutdown()
-                ray.shutdown()
+            measured = _measure(args, paths, redis_url, user_config)
         finally:
             redis_process.terminate()
             redis_process.wait(timeout=10)
 
+    lines = _table(args, measured)
+    report = "\n".join([header, "", *lines, "", f"load average after: {os.getloadavg()[0]:.1f}"])
+    print("\n" + report)
+    args.result.parent.mkdir(parents=True, exist_ok=True)
+    args.result.write_text(report + "\n")
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="deepfm")
+    parser.add_argument("--items", type=int, default=3000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--result", type=Path, default=Path("bench/results/rank.txt"))
+    return parser.parse_args()
+
+
+def _measure(
+    args: argparse.Namespace, paths: StarlingPaths, redis_url: str, user_config: dict[str, str]
+) -> Measured:
+    store = OnlineStore(redis_url)
+    profile = UserProfile(
+        user_id=USER,
+        user_rating_count=120,
+        user_avg_rating=3.7,
+        user_genres=["Comedy", "Drama"],
+        user_recent_items=list(range(1, 21)),
+    )
+    store.publish_users([profile], seen={})
+    stage = RankStage(store, Registry(paths.registry), paths.item_features)
+    stage.reconfigure(user_config)
+    rng = np.random.default_rng(0)
+    pools = {
+        size: [
+            Candidate(item_id=int(i), score=0.0)
+            for i in rng.choice(args.items, size, replace=False) + 1
+        ]
+        for size in args.sizes
+    }
+    settings = Settings(home=paths.home, redis_url=redis_url)
+    start_local_ray(settings, num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
+        app = configured(Rank, user_config=user_config).bind(settings)
+        handle = serve.run(app, name="rank_bench", route_prefix=None)
+        unbatched_settings = settings.model_copy(
+            update={"rank_serving": RankServingSettings(max_batch_size=1)}
+        )
+        app = configured(Rank, user_config=user_config).bind(unbatched_settings)
+        unbatched = serve.run(app, name="rank_bench_unbatched", route_prefix=None)
+        sequential = {
+            size: timed_pair(
+                lambda c=pools[size]: stage.rank(USER, c),
+                lambda c=pools[size]: handle.rank.remote(USER, c).result(),
+                args.calls,
+            )
+            for size in args.sizes
+        }
+        loaded = {
+            size: [
+                concurrent(h, pools[size], args.calls, args.concurrency)
+                for h in (handle, unbatched)
+            ]
+            for size in args.sizes
+        }
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+    return Measured(sequential, loaded, settings.rank_serving.max_batch_size)
+
+
+def _table(args: argparse.Namespace, measured: Measured) -> list[str]:
+    lines = [f"{'side':28} {'candidates':>10} {'p50 ms':>8} {'p99 ms':>8}"]
     for size in args.sizes:
-        local, served = sequential[size]
+        local, served = measured.sequential[size]
         ratio = np.percentile(served, 50) / np.percentile(local, 50)
         lines.append(row("in process (RankStage.rank)", size, local))
         lines.append(row("Serve handle, one at a time", size, served, f"p50 {ratio:.2f}x"))
     lines.append("")
     lines.append(f"{args.concurrency} callers at once through the handle:")
-    batch_size = settings.rank_serving.max_batch_size
+    batch_size = measured.batch_size
     for size in args.sizes:
-        (batched_ms, batched_rate, batch), (alone_ms, alone_rate, _) = loaded[size]
+        (batched_ms, batched_rate, batch), (alone_ms, alone_rate, _) = measured.loaded[size]
         extra = (
             f"{batched_rate:.0f} req/s ({batched_rate / alone_rate:.2f}x), mean batch {batch:.1f}"
         )
         lines.append(row(f"batched (max_batch_size {batch_size})", size, batched_ms, extra))
         lines.append(row("unbatched (max_batch_size 1)", size, alone_ms, f"{alone_rate:.0f} req/s"))
-    report = "\n".join([header, "", *lines, "", f"load average after: {os.getloadavg()[0]:.1f}"])
-    print("\n" + report)
-    args.result.parent.mkdir(parents=True, exist_ok=True)
-    args.result.write_text(report + "\n")
+    return lines
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +35,20 @@ from recall_service.index.item_attributes import ItemFilter
 from recall_service.index.milvus import VectorIndex, l2_normalise
 from recall_service.index.plan import IndexPlan
 
+COMEDY = ItemFilter(genre="Comedy", min_year=2000)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The queries one catalog size answers (`singles` one at a time, then `batches` of
+    BATCH) and their exact top-K."""
+
+    n: int
+    queries: np.ndarray
+    singles: int
+    batches: int
+    truth: list[list[tuple[int, float]]]
+
 
 def bench_size(n: int, work: Path, ivf_max: int, quick: bool) -> list[Timing]:
     ids, vectors, attributes = synthetic(n, seed=n)
@@ -45,26 +60,57 @@ def bench_size(n: int, work: Path, ivf_max: int, quick: bool) -> list[Timing]:
         + 0.2 * rng.normal(size=(singles + batches * BATCH, DIM)).astype(np.float32)
     )
     exact = ExactIndex(ids, vectors, attributes)
-    truth = exact.search(queries, K)
-    comedy = ItemFilter(genre="Comedy", min_year=2000)
-    results = [
-        row("numpy exact", n, "1 query", timed(lambda i: exact.search(queries[i], K), singles), 1),
+    load = Workload(n, queries, singles, batches, exact.search(queries, K))
+    results = _exact_rows(exact, load)
+    for side, plan in _plans(n, ivf_max):
+        folder = work / f"{side.replace(' ', '_')}_{n}.db"
+        began = time.perf_counter()
+        index = VectorIndex.build(folder, COLLECTION, ids, vectors, attributes, plan=plan)
+        index.close()
+        index = VectorIndex.open(folder, COLLECTION)
+        print(
+            f"# {side} {n:,} items: built and reopened in {time.perf_counter() - began:.1f} s"
+            f" ({index.plan.index_type})",
+            flush=True,
+        )
+        try:
+            results += _index_rows(side, index, exact, load)
+        finally:
+            index.close()
+            shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
+def _exact_rows(exact: ExactIndex, load: Workload) -> list[Timing]:
+    queries, n = load.queries, load.n
+    return [
+        row(
+            "numpy exact",
+            n,
+            "1 query",
+            timed(lambda i: exact.search(queries[i], K), load.singles),
+            1,
+        ),
         row(
             "numpy exact",
             n,
             f"batch of {BATCH}",
-            timed(lambda i: exact.search(queries[i * BATCH : (i + 1) * BATCH], K), batches),
+            timed(lambda i: exact.search(queries[i * BATCH : (i + 1) * BATCH], K), load.batches),
             1,
         ),
         row(
             "numpy exact",
             n,
             "1 query, filter",
-            timed(lambda i: exact.search(queries[i], K, comedy), singles),
+            timed(lambda i: exact.search(queries[i], K, COMEDY), load.singles),
             1,
         ),
     ]
-    plans = [("milvus-lite FLAT", None)]
+
+
+def _plans(n: int, ivf_max: int) -> list[tuple[str, IndexPlan | None]]:
+    """Starling's own choice, and IVF_FLAT up to `ivf_max` items."""
+    plans: list[tuple[str, IndexPlan | None]] = [("milvus-lite FLAT", None)]
     if n <= ivf_max:
         nlist = int(4 * np.sqrt(n))
         plans.append(
@@ -77,56 +123,43 @@ def bench_size(n: int, work: Path, ivf_max: int, quick: bool) -> list[Timing]:
                 ),
             )
         )
-    for side, plan in plans:
-        folder = work / f"{side.replace(' ', '_')}_{n}.db"
-        began = time.perf_counter()
-        index = VectorIndex.build(folder, COLLECTION, ids, vectors, attributes, plan=plan)
-        index.close()
-        index = VectorIndex.open(folder, COLLECTION)
-        print(
-            f"# {side} {n:,} items: built and reopened in {time.perf_counter() - began:.1f} s"
-            f" ({index.plan.index_type})",
-            flush=True,
+    return plans
+
+
+def _index_rows(side: str, index: VectorIndex, exact: ExactIndex, load: Workload) -> list[Timing]:
+    queries, n, singles = load.queries, load.n, load.singles
+    found = [index.search(queries[i], K)[0] for i in range(singles)]
+    results = [
+        row(
+            side,
+            n,
+            "1 query",
+            timed(lambda i: index.search(queries[i], K), singles),
+            overlap(found, load.truth[:singles]),
         )
-        try:
-            found = [index.search(queries[i], K)[0] for i in range(singles)]
-            results.append(
-                row(
-                    side,
-                    n,
-                    "1 query",
-                    timed(lambda i, ix=index: ix.search(queries[i], K), singles),
-                    overlap(found, truth[:singles]),
-                )
-            )
-            batch_found = index.search(queries[singles : singles + BATCH], K)
-            results.append(
-                row(
-                    side,
-                    n,
-                    f"batch of {BATCH}",
-                    timed(
-                        lambda i, ix=index: ix.search(queries[i * BATCH : (i + 1) * BATCH], K),
-                        batches,
-                    ),
-                    overlap(batch_found, truth[singles : singles + BATCH]),
-                )
-            )
-            results.append(
-                row(
-                    side,
-                    n,
-                    "1 query, filter",
-                    timed(lambda i, ix=index: ix.search(queries[i], K, comedy), singles),
-                    overlap(
-                        [index.search(queries[i], K, comedy)[0] for i in range(3)],
-                        exact.search(queries[:3], K, comedy),
-                    ),
-                )
-            )
-        finally:
-            index.close()
-            shutil.rmtree(folder, ignore_errors=True)
+    ]
+    batch_found = index.search(queries[singles : singles + BATCH], K)
+    results.append(
+        row(
+            side,
+            n,
+            f"batch of {BATCH}",
+            timed(lambda i: index.search(queries[i * BATCH : (i + 1) * BATCH], K), load.batches),
+            overlap(batch_found, load.truth[singles : singles + BATCH]),
+        )
+    )
+    results.append(
+        row(
+            side,
+            n,
+            "1 query, filter",
+            timed(lambda i: index.search(queries[i], K, COMEDY), singles),
+            overlap(
+                [index.search(queries[i], K, COMEDY)[0] for i in range(3)],
+                exact.search(queries[:3], K, COMEDY),
+            ),
+        )
+    )
     return results
 
 

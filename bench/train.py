@@ -5,7 +5,7 @@ Usage:
     .venv/bin/python bench/train.py --rows 20000 --epochs 2 --models deepfm
 
 Both sides train the same model config with the same encoder, batch size and optimiser on the
-same synthetic samples (tests/support/rank_samples.py: the schema and list columns of real
+same synthetic samples (rank_service/training/synthetic.py: the schema and list columns of real
 samples). The plain loop is what `fit_local` does: encode everything once, then shuffle and
 slice tensors each epoch. Ray Train runs `rank_service.training.train_loop.train_loop`, as
 `starling train rank` does, reading the samples from Parquet through Ray Data.
@@ -44,8 +44,8 @@ from rank_service.models import RankModelConfig, build_model
 from rank_service.training.fit import score_batches, train_epoch
 from rank_service.training.holdout import model_config
 from rank_service.training.splits import time_tail_split
+from rank_service.training.synthetic import synthetic_items, synthetic_samples
 from rank_service.training.train_loop import loop_config, train_loop
-from tests.support.rank_samples import synthetic_items, synthetic_samples
 
 
 class Run(BaseModel):

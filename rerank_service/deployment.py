@@ -12,7 +12,7 @@ from rerank_service.item_facts import ItemFacts
 from rerank_service.reranker import Reranker
 
 
-@serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.25})
+@serve.deployment
 class Rerank:
     def __init__(self, settings: Settings) -> None:
         facts = ItemFacts.load(StarlingPaths.of(settings).item_features)

@@ -7,7 +7,7 @@ from typing import Any
 from ray.serve import Application
 
 from cluster.app.gateway import Gateway
-from cluster.control.serve_config import config_path, load_serve_config
+from cluster.control.serve_config import config_path, configured, load_serve_config
 from cluster.names import APP_NAME, DEPLOYMENTS
 from core.errors import AppStateError
 from core.paths import StarlingPaths
@@ -16,8 +16,6 @@ from core.settings import Settings
 from rank_service.serving.deployment import Rank
 from recall_service.serving.deployment import Recall
 from rerank_service.deployment import Rerank
-
-# The deployment that serves each kind of model; its user_config names the version.
 
 
 class NothingToServeError(AppStateError):
@@ -57,10 +55,17 @@ def serving_refs(settings: Settings) -> dict[ModelKind, ModelRef]:
 
 def build_app(args: dict[str, Any]) -> Application:
     """Entry point of the serve config (`import_path`): `args` are Settings fields (e.g. home).
-    Replica counts, resources and model versions come from the config's deployment options;
-    the registry's serving versions are the user_config when the config names none."""
+    Replica counts, resources and limits come from the config's deployment options (a
+    declarative deploy lays the same file over them again); the registry's serving versions are
+    the user_config here, and a deploy replaces them with the config's where it names one."""
     settings = Settings(**args)
     registry = Registry(StarlingPaths.of(settings).registry)
-    recall = Recall.options(user_config=serving_config(registry, "recall")).bind(settings)
-    rank = Rank.options(user_config=serving_config(registry, "rank")).bind(settings)
-    return Gateway.bind(settings, recall, rank, Rerank.bind(settings))
+    path = config_path(settings)
+    recall = configured(Recall, path, user_config=serving_config(registry, "recall"))
+    rank = configured(Rank, path, user_config=serving_config(registry, "rank"))
+    return configured(Gateway, path).bind(
+        settings,
+        recall.bind(settings),
+        rank.bind(settings),
+        configured(Rerank, path).bind(settings),
+    )

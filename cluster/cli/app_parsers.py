@@ -11,7 +11,21 @@ from cluster.cli import commands, operator_commands
 
 def add_app_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """`up`, `serve`, `status`, `events consume`, `abtest report`, `k8s render`, `models` and
-    `scale` under `sub`."""
+    `scale` under `sub`, in the order help lists them."""
+    for add in (
+        _up_parser,
+        _serve_parser,
+        _events_parser,
+        _abtest_parser,
+        _status_parser,
+        _k8s_parser,
+        _models_parser,
+        _scale_parser,
+    ):
+        add(sub, common)
+
+
+def _up_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     up = sub.add_parser(
         "up",
         parents=[common],
@@ -23,6 +37,8 @@ def add_app_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     _serve_flags(up)
     up.set_defaults(run=commands.up)
 
+
+def _serve_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     serve = sub.add_parser(
         "serve",
         parents=[common],
@@ -33,6 +49,8 @@ def add_app_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     _serve_flags(serve)
     serve.set_defaults(run=commands.serve)
 
+
+def _events_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     events = sub.add_parser("events", help="the live event stream", parents=[common])
     events_sub = events.add_subparsers(dest="events_command", required=True, metavar="COMMAND")
     consume = events_sub.add_parser(
@@ -45,6 +63,8 @@ def add_app_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     )
     consume.set_defaults(run=operator_commands.consume_events)
 
+
+def _abtest_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     abtest = sub.add_parser("abtest", help="A/B experiments", parents=[common])
     abtest_sub = abtest.add_subparsers(dest="abtest_command", required=True, metavar="COMMAND")
     report = abtest_sub.add_parser(
@@ -60,6 +80,8 @@ def add_app_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     )
     report.set_defaults(run=operator_commands.abtest_report)
 
+
+def _status_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     status = sub.add_parser(
         "status",
         parents=[common],
@@ -70,6 +92,8 @@ def add_app_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     _serve_flags(status)
     status.set_defaults(run=commands.status)
 
+
+def _k8s_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     k8s = sub.add_parser("k8s", help="KubeRay manifests", parents=[common])
     k8s_sub = k8s.add_subparsers(dest="k8s_command", required=True, metavar="COMMAND")
     render = k8s_sub.add_parser(
@@ -92,8 +116,6 @@ def add_app_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentP
         "/data/starling)",
     )
     render.set_defaults(run=operator_commands.k8s_render)
-    _models_parser(sub, common)
-    _scale_parser(sub, common)
 
 
 def _models_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

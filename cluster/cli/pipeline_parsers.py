@@ -35,7 +35,13 @@ def _train_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_pipeline_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """`data synth`, `ingest`, `features`, `train recall|rank` and `eval` under `sub`."""
+    """`data synth`, `ingest`, `features`, `train recall|rank` and `eval` under `sub`, in the
+    order help lists them."""
+    for add in (_data_parser, _ingest_parser, _features_parser, _train_parser, _eval_parser):
+        add(sub, common)
+
+
+def _data_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     data = sub.add_parser("data", help="source data tools", parents=[common])
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
     synth = data_sub.add_parser(
@@ -52,6 +58,8 @@ def add_pipeline_commands(sub: argparse._SubParsersAction, common: argparse.Argu
     synth.add_argument("--out", type=Path, required=True, help="output directory")
     synth.set_defaults(run=commands.synth)
 
+
+def _ingest_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     ingest = sub.add_parser(
         "ingest",
         parents=[common],
@@ -94,6 +102,8 @@ def add_pipeline_commands(sub: argparse._SubParsersAction, common: argparse.Argu
     )
     ingest.set_defaults(run=commands.ingest)
 
+
+def _features_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     features = sub.add_parser(
         "features",
         parents=[common],
@@ -104,6 +114,8 @@ def add_pipeline_commands(sub: argparse._SubParsersAction, common: argparse.Argu
     )
     features.set_defaults(run=commands.features)
 
+
+def _train_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     train = sub.add_parser("train", help="train a model with Ray Train", parents=[common])
     train_sub = train.add_subparsers(dest="train_command", required=True, metavar="KIND")
     recall = train_sub.add_parser(
@@ -123,6 +135,7 @@ def add_pipeline_commands(sub: argparse._SubParsersAction, common: argparse.Argu
     )
     _train_flags(recall)
     recall.set_defaults(run=commands.train_recall)
+
     rank = train_sub.add_parser(
         "rank",
         parents=[common],
@@ -134,6 +147,8 @@ def add_pipeline_commands(sub: argparse._SubParsersAction, common: argparse.Argu
     _train_flags(rank)
     rank.set_defaults(run=commands.train_rank)
 
+
+def _eval_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     evaluate = sub.add_parser(
         "eval",
         parents=[common],

@@ -10,8 +10,10 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+from ray.serve import Deployment
 from ray.serve.schema import ServeDeploySchema
 
+from cluster.names import APP_NAME
 from core.errors import UnknownNameError
 from core.settings import Settings
 
@@ -82,6 +84,16 @@ def config_path(settings: Settings) -> Path:
 
 def load_serve_config(path: Path = DEFAULT_CONFIG) -> ServeConfigFile:
     return ServeConfigFile.model_validate(yaml.safe_load(path.read_text()))
+
+
+def configured(deployment: Deployment, path: Path = DEFAULT_CONFIG, **overrides: Any) -> Deployment:
+    """`deployment` with the options its entry in the serve config at `path` sets, then
+    `overrides`. The decorators carry none, so that build_app and whatever binds one deployment
+    alone (tests, benchmarks) run it with the replicas, resources and limits a deploy of the
+    file gives it."""
+    entry = load_serve_config(path).app(APP_NAME).deployment(deployment.name)
+    options = entry.model_dump(exclude={"name"}, exclude_none=True)
+    return deployment.options(**{**options, **overrides})
 
 
 def app_args(settings: Settings) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import pyarrow as pa
 import ray
 from pydantic import BaseModel, Field
 
+from core.filesystem import StoragePath
 from core.paths import StarlingPaths
 from core.settings import Settings
 from core.storage import OutputManifest, atomic_dir, fingerprint
@@ -131,21 +132,9 @@ def build_features(
         "users": (paths.user_features, USER_FEATURES, manifest("users")),
         "sequences": (paths.sequences, SEQUENCES, manifest("sequences", **split)),
     }
-    with ExitStack() as stack:
-        folders = {name: stack.enter_context(atomic_dir(t[0])) for name, t in targets.items()}
-        part_kwargs = {
-            "catalog": ray.put(catalog),
-            "cutoff_ms": cutoff_ms,
-            "label_threshold": settings.data.label_threshold,
-            "folders": PartFolders(**folders),
-        }
-        written = ray.get(
-            [
-                _part_task.remote(shared, rows, name=f"part-{index:05d}", **part_kwargs)
-                for index, rows in enumerate(parts)
-            ]
-        )
-        rows = {name: commit_parts(folders[name], t[1], t[2]) for name, t in targets.items()}
+    rows, written = _write_user_parts(
+        shared, parts, targets, catalog, cutoff_ms, settings.data.label_threshold
+    )
     del shared
     log.info("features: %d items and %d parts of users written", items, len(parts))
 
@@ -164,3 +153,35 @@ def build_features(
         newest_event=_as_datetime(newest_ms),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+_Target = tuple[StoragePath, pa.Schema, OutputManifest]
+
+
+def _write_user_parts(
+    shared: ray.ObjectRef,
+    parts: list[np.ndarray],
+    targets: dict[str, _Target],
+    catalog: pa.Table,
+    cutoff_ms: int,
+    label_threshold: float,
+) -> tuple[dict[str, int], list[PartWritten]]:
+    """One Ray task per part of users writes its samples, user features and sequences into the
+    four folders of `targets`, which are committed together once every part is written; the
+    rows each folder got, and what each part saw."""
+    with ExitStack() as stack:
+        folders = {name: stack.enter_context(atomic_dir(t[0])) for name, t in targets.items()}
+        part_kwargs = {
+            "catalog": ray.put(catalog),
+            "cutoff_ms": cutoff_ms,
+            "label_threshold": label_threshold,
+            "folders": PartFolders(**folders),
+        }
+        written = ray.get(
+            [
+                _part_task.remote(shared, rows, name=f"part-{index:05d}", **part_kwargs)
+                for index, rows in enumerate(parts)
+            ]
+        )
+        rows = {name: commit_parts(folders[name], t[1], t[2]) for name, t in targets.items()}
+    return rows, written

@@ -17,7 +17,7 @@ from rank_service.serving.scorer import Scorer
 from rank_service.serving.stage import SERVING, RankRequest, RankStage
 
 
-@serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.25})
+@serve.deployment
 class Rank:
     """Ranks candidates with the version in `user_config` or a multiplexed one, batched.
 

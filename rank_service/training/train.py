@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import ray.data
@@ -17,11 +19,11 @@ from ray.train.torch import TorchTrainer
 from core.feature_schema import RANK_FEATURES
 from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
-from core.settings import Settings
+from core.settings import RankSettings, Settings
 from core.storage import fingerprint
 from rank_service.artifacts import MODEL_FILE, save_artifacts
 from rank_service.encoding import FeatureEncoder
-from rank_service.models import build_model
+from rank_service.models import RankModelConfig, build_model
 from rank_service.parquet import parquet_files, read_folder
 from rank_service.predict import predict
 from rank_service.training.holdout import local_device, model_config, random_split_metrics
@@ -74,6 +76,17 @@ def _read(paths: StarlingPaths, columns: list[str], cutoff: pa.Scalar, tail: boo
     )
 
 
+@dataclass(frozen=True)
+class _TrainRun:
+    """What a Ray Train run left: the best epoch's weights and reported metrics."""
+
+    state: dict[str, torch.Tensor]
+    best: dict[str, Any]
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+
+
 def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     """Train `settings.rank.model` on the train samples and publish it as a new rank version.
 
@@ -101,8 +114,45 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
         config.vocab_sizes,
         parameters,
     )
+    datasets = {
+        "train": _read(paths, columns, cutoff, tail=False),
+        "validation": _read(paths, columns, cutoff, tail=True),
+    }
+    run = _fit(_trainer(settings, paths, encoder, config, datasets), rank)
+    metrics = _test_metrics(config, encoder, run, test_table, train_table.num_rows)
+    metrics.update(
+        random_split_metrics(
+            rank.model,
+            pa.concat_tables([all_train, test_table]),
+            rank,
+            settings.train.seed,
+            local_device(settings.train.use_gpu),
+        )
+    )
+    logger.info("rank %s test metrics: %s", rank.model, metrics)
 
-    trainer = TorchTrainer(
+    manifest = Registry(paths.registry).publish(
+        "rank",
+        rank.model,
+        write=lambda folder: save_artifacts(folder, config, encoder, run.state),
+        metrics=metrics,
+        data_snapshot=fingerprint(paths.train_samples),
+        params=rank.model_dump(),
+        feature_schema_hash=RANK_FEATURES.hash(),
+    )
+    logger.info("published rank %s %s", manifest.name, manifest.version)
+    return manifest
+
+
+def _trainer(
+    settings: Settings,
+    paths: StarlingPaths,
+    encoder: FeatureEncoder,
+    config: RankModelConfig,
+    datasets: dict[str, Dataset],
+) -> TorchTrainer:
+    rank = settings.rank
+    return TorchTrainer(
         train_loop,
         train_loop_config=loop_config(
             encoder,
@@ -124,12 +174,12 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
             # Checkpoints come only with a better validation AUC, so the one kept is the best.
             checkpoint_config=CheckpointConfig(num_to_keep=1),
         ),
-        datasets={
-            "train": _read(paths, columns, cutoff, tail=False),
-            "validation": _read(paths, columns, cutoff, tail=True),
-        },
+        datasets=datasets,
         dataset_config=DataConfig(datasets_to_split=["train"]),
     )
+
+
+def _fit(trainer: TorchTrainer, rank: RankSettings) -> _TrainRun:
     started = time.perf_counter()
     result = trainer.fit()
     train_seconds = time.perf_counter() - started
@@ -147,42 +197,37 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
         best.get("best_val_roc_auc", float("nan")),
         best.get("samples_per_s", float("nan")),
     )
+    return _TrainRun(
+        state=_load_state(result.checkpoint),
+        best=best,
+        best_epoch=best_epoch,
+        epochs_run=epochs_run,
+        seconds=train_seconds,
+    )
 
+
+def _test_metrics(
+    config: RankModelConfig,
+    encoder: FeatureEncoder,
+    run: _TrainRun,
+    test_table: pa.Table,
+    train_rows: int,
+) -> dict[str, float]:
+    """The best epoch's weights scored on the test samples, with the run's own figures."""
     model = build_model(config)
-    state = _load_state(result.checkpoint)
-    model.load_state_dict(state)
+    model.load_state_dict(run.state)
     probs = predict(model, encoder, test_table)
     labels = test_table.column(RANK_FEATURES.label).to_numpy(zero_copy_only=False)
     metrics = evaluate(labels, probs)
+    best = run.best
     metrics.update(
         train_loss=float(best.get("loss", float("nan"))),
-        train_seconds=train_seconds,
+        train_seconds=run.seconds,
         train_samples_per_s=float(best.get("samples_per_s", 0.0)),
-        train_rows=float(train_table.num_rows),
+        train_rows=float(train_rows),
         test_rows=float(test_table.num_rows),
         val_roc_auc=float(best.get("best_val_roc_auc", float("nan"))),
-        best_epoch=float(best_epoch),
-        epochs_run=float(epochs_run),
+        best_epoch=float(run.best_epoch),
+        epochs_run=float(run.epochs_run),
     )
-    metrics.update(
-        random_split_metrics(
-            rank.model,
-            pa.concat_tables([all_train, test_table]),
-            rank,
-            settings.train.seed,
-            local_device(settings.train.use_gpu),
-        )
-    )
-    logger.info("rank %s test metrics: %s", rank.model, metrics)
-
-    manifest = Registry(paths.registry).publish(
-        "rank",
-        rank.model,
-        write=lambda folder: save_artifacts(folder, config, encoder, state),
-        metrics=metrics,
-        data_snapshot=fingerprint(paths.train_samples),
-        params=rank.model_dump(),
-        feature_schema_hash=RANK_FEATURES.hash(),
-    )
-    logger.info("published rank %s %s", manifest.name, manifest.version)
-    return manifest
+    return metrics

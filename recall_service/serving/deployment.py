@@ -32,7 +32,7 @@ class RecallConfig(BaseModel):
     version: str | None = None
 
 
-@serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.25})
+@serve.deployment
 class Recall:
     """Serves `recall(user_id)`; `reconfigure` swaps model versions without dropping requests."""
 

@@ -4,7 +4,7 @@ import torch
 
 from core.tables import SAMPLES
 from rank_service.encoding import LABEL, NUMERIC, FeatureEncoder
-from tests.support.rank_samples import synthetic_items, synthetic_samples
+from rank_service.training.synthetic import synthetic_items, synthetic_samples
 
 
 def _rows(**overrides: list) -> pa.Table:

@@ -2,6 +2,7 @@ import pytest
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from cluster.control.serve_config import configured
 from core.api import Candidate, StageResult
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
@@ -9,8 +10,7 @@ from core.registry import Registry
 from core.settings import RankServingSettings, Settings
 from rank_service.serving.deployment import Rank
 from rank_service.serving.stage import RankRequest, RankStage
-from tests.support.rank_home import publish_fitted, write_item_features
-from tests.support.rank_samples import synthetic_items
+from rank_service.training.synthetic import publish_fitted, synthetic_items, write_item_features
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def rank_app(ray_local, redis_url, tmp_path_factory) -> tuple[DeploymentHandle, 
     local.reconfigure({"name": "mlp", "version": "v1"})
     serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
     try:
-        app = Rank.options(user_config={"name": "mlp", "version": "v1"})
+        app = configured(Rank, user_config={"name": "mlp", "version": "v1"})
         yield serve.run(app.bind(settings), name="rank_batching", route_prefix=None), local
     finally:
         serve.shutdown()

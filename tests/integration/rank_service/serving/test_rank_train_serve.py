@@ -3,6 +3,7 @@ import pyarrow.parquet as pq
 import pytest
 from ray import serve
 
+from cluster.control.serve_config import configured
 from core.api import Candidate
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
@@ -10,8 +11,8 @@ from core.registry import ModelManifest, Registry
 from core.settings import RankSettings, Settings, TrainSettings
 from rank_service.serving.deployment import Rank
 from rank_service.serving.scorer import Scorer
+from rank_service.training.synthetic import synthetic_items, synthetic_samples
 from rank_service.training.train import train_rank
-from tests.support.rank_samples import synthetic_items, synthetic_samples
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +82,7 @@ def test_rank_deployment_sorts_candidates_and_survives_a_bad_version(trained, re
     )
     serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
     try:
-        app = Rank.options(user_config={"name": "mlp", "version": manifest.version})
+        app = configured(Rank, user_config={"name": "mlp", "version": manifest.version})
         handle = serve.run(app.bind(settings), name="rank_test", route_prefix=None)
         candidates = [Candidate(item_id=i, score=0.0, routes=[f"r{i % 3}"]) for i in range(1, 41)]
         result = handle.rank.remote(5, candidates).result()

@@ -7,6 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from ray import serve
 
+from cluster.control.serve_config import configured
 from core.api import SimilarItems, StageResult
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
@@ -171,7 +172,7 @@ def test_recall_deployment_serves_and_swaps_versions_without_leaving_copies(
         logging_config={"enable_access_log": False, "log_level": "WARNING"},
     )
 
-    app = Recall.options(user_config={"name": "item2vec", "version": "v1"}).bind(settings)
+    app = configured(Recall, user_config={"name": "item2vec", "version": "v1"}).bind(settings)
     handle = serve.run(app, name="recall-test", route_prefix=None)
 
     def served_model() -> str | None:

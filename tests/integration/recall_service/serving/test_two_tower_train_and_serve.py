@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 from ray import serve
 
+from cluster.control.serve_config import configured
 from core.online_store import OnlineStore, UserProfile
 from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
@@ -108,7 +109,7 @@ def test_the_recall_deployment_embeds_the_user_from_their_latest_online_profile(
         proxy_location="Disabled",
         logging_config={"enable_access_log": False, "log_level": "WARNING"},
     )
-    app = Recall.options(user_config={"name": "two_tower", "version": "v1"}).bind(settings)
+    app = configured(Recall, user_config={"name": "two_tower", "version": "v1"}).bind(settings)
     handle = serve.run(app, name="two-tower-test", route_prefix=None)
     store = OnlineStore(settings.resolved_redis_url())
 

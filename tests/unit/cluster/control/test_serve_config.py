@@ -7,14 +7,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ray.serve import Deployment
 
 from cluster.app.build import serving_refs
+from cluster.app.gateway import Gateway
 from cluster.cli.main import main
 from cluster.control.operations import ScaleError, promote, scale
 from cluster.control.serve_config import (
     DEFAULT_CONFIG,
     UnknownDeploymentError,
     app_args,
+    configured,
     declarative_config,
     load_serve_config,
     update_deployment,
@@ -22,6 +25,9 @@ from cluster.control.serve_config import (
 from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, ModelRef, Registry
 from core.settings import RankSettings, Settings
+from rank_service.serving.deployment import Rank
+from recall_service.serving.deployment import Recall
+from rerank_service.deployment import Rerank
 
 
 @pytest.fixture
@@ -145,3 +151,20 @@ def test_api_keys_never_travel_in_the_serve_config(tmp_path) -> None:
     assert args["max_k"] == 50
     assert "write_api_keys" not in args and "admin_api_keys" not in args
     assert "secret" not in str(args)
+
+
+@pytest.mark.parametrize("deployment", [Gateway, Recall, Rank, Rerank])
+def test_a_deployment_takes_its_options_from_the_file(
+    settings: Settings, deployment: Deployment
+) -> None:
+    assert settings.serve_config is not None
+    scale(settings, deployment.name, num_replicas=2)
+    entry = load_serve_config(settings.serve_config).app("starling").deployment(deployment.name)
+    wanted = {"name": "mlp", "version": "v1"}
+    bound = configured(deployment, settings.serve_config, user_config=wanted)
+    assert bound.max_ongoing_requests == entry.model_extra["max_ongoing_requests"]
+    assert bound.ray_actor_options == entry.model_extra["ray_actor_options"]
+    assert bound._deployment_config.autoscaling_config.max_replicas == 2
+    assert bound.user_config == wanted
+    # The decorator leaves them to the file: bare, a deployment has Serve's defaults.
+    assert deployment.max_ongoing_requests != bound.max_ongoing_requests

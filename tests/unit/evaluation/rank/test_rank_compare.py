@@ -6,7 +6,7 @@ import pytest
 from core.paths import StarlingPaths
 from core.settings import RankSettings, Settings
 from evaluation.rank.compare import RankComparison, compare_rank_models
-from tests.support.rank_samples import synthetic_items, synthetic_samples
+from rank_service.training.synthetic import synthetic_items, synthetic_samples
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from torch import nn
 
 from rank_service.encoding import LABEL, FeatureEncoder
 from rank_service.models import BASELINE, MODELS, RankModelConfig, build_model
-from tests.support.rank_samples import synthetic_items, synthetic_samples
+from rank_service.training.synthetic import synthetic_items, synthetic_samples
 
 
 def _encoded(rows: int, seed: int = 0) -> tuple[FeatureEncoder, dict[str, torch.Tensor]]:

@@ -5,7 +5,7 @@ from rank_service.encoding import LABEL, FeatureEncoder
 from rank_service.models import MODELS, RankModelConfig, build_model
 from rank_service.models.mlp import EmbeddingMLP
 from rank_service.models.parts import FeatureEmbedding
-from tests.support.rank_samples import synthetic_items, synthetic_samples
+from rank_service.training.synthetic import synthetic_items, synthetic_samples
 
 
 def _encoded(rows: int, seed: int = 0) -> tuple[FeatureEncoder, dict[str, torch.Tensor]]:

@@ -17,7 +17,7 @@ from rank_service.predict import predict
 from rank_service.serving.probe import UnusableModelError
 from rank_service.serving.scorer import ITEM_COLUMNS, Scorer, ScoreRequest
 from rank_service.serving.stage import RankRequest, RankStage, model_ref
-from tests.support.rank_samples import synthetic_items, synthetic_samples
+from rank_service.training.synthetic import synthetic_items, synthetic_samples
 
 
 class Profiles:

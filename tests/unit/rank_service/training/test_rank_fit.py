@@ -6,7 +6,7 @@ from rank_service.predict import predict
 from rank_service.training.fit import EarlyStopping, fit_local, validation_score
 from rank_service.training.holdout import model_config
 from rank_service.training.splits import time_tail_split
-from tests.support.rank_samples import synthetic_items, synthetic_samples
+from rank_service.training.synthetic import synthetic_items, synthetic_samples
 
 
 def test_early_stopping_waits_patience_epochs_after_the_best() -> None:

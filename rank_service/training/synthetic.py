@@ -1,8 +1,11 @@
-"""Small synthetic item features and samples with a known signal, for tests and benchmarks.
+"""Synthetic rank data, and ranking versions fitted on it in process, in seconds: serving and
+training tests and benchmarks need item features, samples and registered versions, not a lake
+or Ray Train runs.
 
 The label leans on two things a ranker can learn: the item being a comedy and its average
 rating. Every schema quirk of real samples is present: list columns of varying length, empty
-lists, and null numerics for users without history.
+lists, and null numerics for users without history. A fitted version here is one epoch of
+`fit_local` on such samples.
 """
 
 from __future__ import annotations
@@ -11,8 +14,17 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from core.paths import StarlingPaths
+from core.registry import ModelManifest, Registry
+from core.settings import RankSettings
 from core.tables import ITEM_FEATURES, MAX_RECENT_ITEMS, MAX_USER_GENRES, SAMPLES
+from rank_service.artifacts import save_artifacts
+from rank_service.encoding import FeatureEncoder
+from rank_service.training.fit import fit_local
+from rank_service.training.holdout import model_config
+from rank_service.training.splits import time_tail_split
 
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Animation")
 
@@ -89,3 +101,29 @@ def synthetic_samples(
         "user_recent_items": recent,
     }
     return pa.table(columns, schema=SAMPLES)
+
+
+def write_item_features(paths: StarlingPaths, items: pa.Table) -> None:
+    paths.item_features.mkdir(parents=True, exist_ok=True)
+    pq.write_table(items, paths.item_features / "part-0.parquet")
+    (paths.item_features / "_manifest.json").write_text("{}")
+
+
+def publish_fitted(
+    paths: StarlingPaths, items: pa.Table, name: str, seed: int = 0, rows: int = 2000
+) -> ModelManifest:
+    """Fit `name` for one epoch on synthetic samples over `items` and register it."""
+    samples = synthetic_samples(items, rows=rows, seed=seed)
+    train, validation = time_tail_split(samples, 0.2)
+    encoder = FeatureEncoder.fit(train)
+    rank = RankSettings(model=name, epochs=1, batch_size=64, lr=1e-2, hidden=[32, 16])
+    config = model_config(name, rank, encoder)
+    fitted = fit_local(config, encoder, train, validation, rank, seed=seed)
+    state = fitted.model.state_dict()
+    return Registry(paths.registry).publish(
+        "rank",
+        name,
+        write=lambda folder: save_artifacts(folder, config, encoder, state),
+        metrics={"val_roc_auc": fitted.val_roc_auc},
+        data_snapshot=f"synthetic-{seed}",
+    )
