@@ -22,9 +22,9 @@ from evaluation.replay import at_cutoff
 from rank_service.artifacts import save_artifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
+from rank_service.training.synthetic import synthetic_items, synthetic_samples
 from recall_service.index.files import ITEM_IDS, VECTORS
 from recall_service.index.milvus import l2_normalise
-from tests.support.rank_samples import synthetic_items, synthetic_samples
 
 GENRES = {1: ["Drama"], 2: ["Drama"], 3: ["Comedy"], 4: ["Comedy"], 5: ["War"], 6: ["War"]}
 # (user, item, day, label). User 1 likes item 1; user 10 likes 1 and 2; item 3 is the most
