@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import statistics
 import tempfile
@@ -33,12 +32,12 @@ import ray
 import ray.data
 import torch
 from pydantic import BaseModel
-from ray.data import DataContext
 from ray.train import DataConfig, RunConfig, ScalingConfig, UserCallback
 from ray.train.torch import TorchTrainer
 
 from cluster.runtime.local_ray import start_local_ray
 from core.settings import RankSettings, Settings
+from ingest.features.feature_io import configure_ray_data
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
 from rank_service.training.fit import score_batches, train_epoch
@@ -164,16 +163,6 @@ def ray_train(
     )
 
 
-def quiet_ray_data() -> None:
-    """Ray Data as `starling train rank` runs it (ingest.features.feature_io.configure_ray_data,
-    which this script cannot import: its own folder's ingest.py shadows the package)."""
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    context = DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    context.use_datasource_v2 = False
-
-
 def table(runs: list[Run]) -> str:
     lines = [
         f"{'model':8} {'side':12} {'workers':>7} {'steady samples/s':>17} {'x plain':>8} "
@@ -236,7 +225,7 @@ def main() -> None:
             pq.write_table(train.slice(n * step, step), path)
             files.append(str(path))
         start_local_ray(Settings(), num_cpus=2, include_dashboard=False, log_to_driver=False)
-        quiet_ray_data()
+        configure_ray_data()
         try:
             for name in args.models:
                 config = model_config(name, rank, encoder)

@@ -2,7 +2,7 @@
 
 Run from the repository root with the project's Python:
 
-    python bench/ingest.py [--data DIR] [--ratings N --users U --items I] [--result FILE]
+    python bench/ingest_speed.py [--data DIR] [--ratings N --users U --items I] [--result FILE]
 
 The synthetic MovieLens set is generated once into --data and reused. Each step runs as its own
 process (the CLI a user runs); its wall time and the peak memory of its process tree (Ray's
@@ -182,7 +182,7 @@ def report(
     ]
     peak = max(f.peak_pss_gib for figures in rounds.values() for f in figures)
     lines = [
-        f"# bench/ingest.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"# bench/ingest_speed.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"# data: {args.data} ({csv_gib:.2f} GiB ratings.csv)",
         f"# machine: {os.cpu_count()} CPUs, {psutil.virtual_memory().total / 1024**3:.0f} GiB, "
         f"{platform.platform()}, Python {platform.python_version()}",
