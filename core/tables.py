@@ -76,6 +76,12 @@ SAMPLES = pa.schema(
         pa.field("ts", pa.timestamp("ms", tz="UTC"), nullable=False),
         pa.field("rating", pa.float32()),
         pa.field("label", pa.int8()),
+        # True for an item the user never rated, drawn for this row's user and moment; such a
+        # row has no rating and label 0.
+        pa.field("negative", pa.bool_(), nullable=False),
+        # log q(item): the probability with which the negative sampler draws this row's item,
+        # for log-q correction; set on every row, rated ones included.
+        pa.field("sample_logq", pa.float32(), nullable=False),
         *[f for f in ITEM_FEATURES if f.name not in ("item_id", "item_popularity")],
         *[f for f in USER_FEATURES if f.name != "user_id"],
     ]

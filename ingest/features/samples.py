@@ -27,9 +27,13 @@ def split_cutoff(ts_ms: np.ndarray, test_fraction: float) -> int:
 def to_samples(batch: pa.Table, label_threshold: float) -> pa.Table:
     """Rows carrying both feature sides (WITH_BOTH_SIDES) as SAMPLES rows with their label."""
     label = pc.cast(positive_column(batch["rating"], label_threshold), pa.int8())
-    batch = batch.append_column("label", label).append_column(
-        "ts", batch["ts_ms"].cast(pa.timestamp("ms", tz="UTC"))
+    rated = batch.num_rows
+    batch = (
+        batch.append_column("label", label)
+        .append_column("negative", pa.array(np.zeros(rated, dtype=bool)))
+        .append_column("sample_logq", pa.array(np.zeros(rated, dtype=np.float32)))
     )
+    batch = batch.append_column("ts", batch["ts_ms"].cast(pa.timestamp("ms", tz="UTC")))
     return batch.select(SAMPLES.names).cast(SAMPLES)
 
 

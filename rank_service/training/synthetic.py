@@ -82,6 +82,8 @@ def synthetic_samples(
     start = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp() * 1000)
     columns = {
         "event_id": np.arange(rows, dtype=np.int64),
+        "negative": np.zeros(rows, dtype=bool),
+        "sample_logq": np.zeros(rows, dtype=np.float32),
         "user_id": rng.integers(1, n_users + 1, rows),
         "item_id": picked.column("item_id"),
         "ts": pa.array(start + np.arange(rows) * 60_000, type=pa.timestamp("ms", tz="UTC")),

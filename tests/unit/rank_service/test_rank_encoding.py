@@ -16,6 +16,8 @@ def _rows(**overrides: list) -> pa.Table:
         "ts": [0, 1],
         "rating": [4.0, 2.0],
         "label": [1, 0],
+        "negative": [False, False],
+        "sample_logq": [0.0, 0.0],
         "release_year": [1990, 2000],
         "item_genres": [["Comedy"], ["Drama", "Action"]],
         "item_rating_count": [0, 99],
