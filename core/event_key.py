@@ -74,3 +74,17 @@ def content_keys(
         if tag is not None:
             state = _mix(state, _distinct_text_keys(pc.fill_null(tag, "")))
     return state.view(np.int64)
+
+
+def mixed_keys(keys: np.ndarray, *values: np.ndarray | int) -> np.ndarray:
+    """int64 keys derived from int64 `keys` by mixing in further int64 values in turn.
+
+    For rows made from an event (a negative sampled for it, a random draw of it): the result
+    depends on the event's key and the values alone, not on which rows are computed together.
+    """
+    with np.errstate(over="ignore"):
+        state = np.asarray(keys, dtype=np.int64).view(np.uint64)
+        for value in values:
+            mixed = np.broadcast_to(np.asarray(value, dtype=np.int64), state.shape)
+            state = _mix(state, mixed.view(np.uint64))
+    return state.view(np.int64)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.data_settings import DataSettings
 from core.experiments import Experiment, RerankOverrides, check_experiments
 from core.filesystem import StorageOptions, StoragePath, open_storage
 
@@ -151,19 +152,6 @@ class RerankSettings(BaseModel):
         return RerankSettings.model_validate(
             {**self.model_dump(), **overrides.model_dump(exclude_none=True)}
         )
-
-
-class DataSettings(BaseModel):
-    """Ingest, features and samples."""
-
-    label_threshold: float = Field(3.5, description="rating >= threshold is a positive")
-    rating_min: float = Field(0.5, description="smallest valid rating")
-    rating_max: float = Field(5.0, description="largest valid rating")
-    test_fraction: float = Field(0.2, gt=0, lt=1, description="last share of time kept for test")
-    popularity_half_life_days: float = Field(365.0, gt=0)
-    synth_users: int = Field(2000, ge=1)
-    synth_items: int = Field(1500, ge=1)
-    synth_ratings: int = Field(200_000, ge=1)
 
 
 class KubeRaySettings(BaseModel):

@@ -34,6 +34,7 @@ from ingest.features.feature_io import (
 )
 from ingest.features.item_attributes import as_rating_events, catalog_attributes
 from ingest.features.latest_features import item_features_table, latest_item_stats
+from ingest.features.negatives import NegativeSampler, negative_sampler
 from ingest.features.point_in_time import with_item_side
 from ingest.features.samples import split_cutoff
 from ingest.features.stats import (
@@ -56,6 +57,7 @@ class FeaturesSummary(BaseModel):
     rating_events: int
     train_samples: int
     test_samples: int
+    negative_samples: int = Field(description="sampled negatives among the train and test samples")
     item_features: int
     user_features: int
     sequences: int
@@ -120,6 +122,12 @@ def build_features(
     items = write_table(item_table, paths.item_features, manifest("items"))
     daily.append(daily_distinct(ratings, "item_id", "active_items"))
     histogram = rating_counts(ratings)
+    sampler = negative_sampler(
+        ratings,
+        settings.data.negatives_per_sample,
+        settings.data.negative_popularity_power,
+        settings.train.seed,
+    )
 
     parts = user_parts(ratings["user_id"].to_numpy(), rows_per_part)
     shared = ray.put(ratings)
@@ -133,9 +141,9 @@ def build_features(
         "sequences": (paths.sequences, SEQUENCES, manifest("sequences", **split)),
     }
     rows, written = _write_user_parts(
-        shared, parts, targets, catalog, cutoff_ms, settings.data.label_threshold
+        shared, parts, targets, catalog, cutoff_ms, settings.data.label_threshold, sampler
     )
-    del shared
+    del shared, sampler
     log.info("features: %d items and %d parts of users written", items, len(parts))
 
     daily += [_active_users(part) for part in written]
@@ -146,6 +154,7 @@ def build_features(
         rating_events=rating_count,
         train_samples=rows["train"],
         test_samples=rows["test"],
+        negative_samples=rows["negatives"],
         item_features=items,
         user_features=rows["users"],
         sequences=rows["sequences"],
@@ -165,16 +174,19 @@ def _write_user_parts(
     catalog: pa.Table,
     cutoff_ms: int,
     label_threshold: float,
+    sampler: NegativeSampler,
 ) -> tuple[dict[str, int], list[PartWritten]]:
     """One Ray task per part of users writes its samples, user features and sequences into the
     four folders of `targets`, which are committed together once every part is written; the
-    rows each folder got, and what each part saw."""
+    rows each folder got (and "negatives": sampled negatives among the samples, which the
+    sample folders' manifests count as rows["negatives"]), and what each part saw."""
     with ExitStack() as stack:
         folders = {name: stack.enter_context(atomic_dir(t[0])) for name, t in targets.items()}
         part_kwargs = {
             "catalog": ray.put(catalog),
             "cutoff_ms": cutoff_ms,
             "label_threshold": label_threshold,
+            "sampler": ray.put(sampler),
             "folders": PartFolders(**folders),
         }
         written = ray.get(
@@ -183,5 +195,11 @@ def _write_user_parts(
                 for index, rows in enumerate(parts)
             ]
         )
+        negatives = {
+            "train": sum(part.train_negatives for part in written),
+            "test": sum(part.test_negatives for part in written),
+        }
+        for name, count in negatives.items():
+            targets[name][2].rows["negatives"] = count
         rows = {name: commit_parts(folders[name], t[1], t[2]) for name, t in targets.items()}
-    return rows, written
+    return {**rows, "negatives": sum(negatives.values())}, written

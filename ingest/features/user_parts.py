@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from core.filesystem import StoragePath, write_parquet
 from ingest.features.item_attributes import with_catalog
 from ingest.features.latest_features import latest_user_features
+from ingest.features.negatives import NegativeSampler, with_negatives
 from ingest.features.point_in_time import sort_by_entity, with_user_side
 from ingest.features.samples import in_period, to_samples
 from ingest.features.sequences import user_sequences
@@ -32,10 +33,13 @@ class PartFolders(BaseModel):
 
 
 class PartWritten(BaseModel):
-    """Rows one part wrote to each output, and its users active per day (UTC day number)."""
+    """Rows one part wrote to each output (the samples' sampled negatives among them), and its
+    users active per day (UTC day number)."""
 
     train: int
     test: int
+    train_negatives: int
+    test_negatives: int
     users: int
     sequences: int
     active_users: dict[int, int]
@@ -65,23 +69,34 @@ def _write(table: pa.Table, folder: StoragePath, name: str) -> int:
     return table.num_rows
 
 
+def _negatives(samples: pa.Table) -> int:
+    return int(np.count_nonzero(samples["negative"].to_numpy()))
+
+
 def build_part(
     rows: pa.Table,
     catalog: pa.Table,
     cutoff_ms: int,
     label_threshold: float,
+    sampler: NegativeSampler,
     folders: PartFolders,
     name: str,
 ) -> PartWritten:
-    """Samples, latest user features and sequences of `rows` (whole users' rating events with
-    their item side) into `folders`, as files called `name`.parquet."""
+    """Samples (rated and sampled negatives), latest user features and sequences of `rows`
+    (whole users' rating events with their item side) into `folders`, as files called
+    `name`.parquet."""
     # Sorted while narrow, so the sorts of the user side find their rows in order.
     rows = with_catalog(sort_by_entity(rows, "user_id"), catalog)
     samples = to_samples(with_user_side(rows, label_threshold), label_threshold)
+    samples = with_negatives(samples, sampler, catalog)
+    train = in_period(samples, cutoff_ms, test=False)
+    test = in_period(samples, cutoff_ms, test=True)
     active = daily_distinct(rows, "user_id", "active_users")
     return PartWritten(
-        train=_write(in_period(samples, cutoff_ms, test=False), folders.train, name),
-        test=_write(in_period(samples, cutoff_ms, test=True), folders.test, name),
+        train=_write(train, folders.train, name),
+        test=_write(test, folders.test, name),
+        train_negatives=_negatives(train),
+        test_negatives=_negatives(test),
         users=_write(latest_user_features(rows, label_threshold), folders.users, name),
         sequences=_write(user_sequences(rows, cutoff_ms, label_threshold), folders.sequences, name),
         active_users=dict(zip(*active.to_pydict().values(), strict=True)),

@@ -127,6 +127,8 @@ def test_every_rating_is_one_sample_split_by_time(
     assert summary.events == RATINGS + 20
     assert summary.rating_events == RATINGS
     assert (len(train), len(test)) == (summary.train_samples, summary.test_samples)
+    assert summary.negative_samples == train["negative"].sum() + test["negative"].sum() > 0
+    train, test = train[~train["negative"]], test[~test["negative"]]
     assert sorted([*train["event_id"], *test["event_id"]]) == sorted(
         raw_events.loc[raw_events["event_type"] == "rating", "event_id"]
     )
