@@ -11,6 +11,9 @@ import pyarrow as pa
 
 from core.feature_schema import RANK_FEATURES
 from core.filesystem import write_png
+from core.registry import ModelManifest, Registry
+from core.settings import RankSettings
+from rank_service.artifacts import RankArtifacts, save_artifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModel
 from rank_service.predict import predict
@@ -74,3 +77,37 @@ def write_curves_png(curves: dict[str, list[float]], path: Path, title: str) -> 
     figure.tight_layout()
     write_png(figure, path)
     plt.close(figure)
+
+
+def curves_from_history(history: list[dict[str, float]]) -> dict[str, list[float]]:
+    """Training loss and validation AUC per epoch from the metrics each epoch reported."""
+    return {
+        LOSS_CURVE: [float(m["loss"]) for m in history],
+        VALIDATION_CURVE: [float(m["val_roc_auc"]) for m in history],
+    }
+
+
+def publish_rank(
+    registry: Registry,
+    rank: RankSettings,
+    artifacts: RankArtifacts,
+    metrics: dict[str, float],
+    curves: dict[str, list[float]],
+    data_snapshot: str,
+) -> ModelManifest:
+    """Register a trained ranker: its files, `curves.png`, and a manifest with the curves."""
+
+    def write(folder: Path) -> None:
+        save_artifacts(folder, artifacts.config, artifacts.encoder, artifacts.model.state_dict())
+        write_curves_png(curves, folder / CURVES_FILE, f"rank {rank.model} ({rank.loss})")
+
+    return registry.publish(
+        "rank",
+        rank.model,
+        write=write,
+        metrics=metrics,
+        data_snapshot=data_snapshot,
+        params=rank.model_dump(),
+        feature_schema_hash=RANK_FEATURES.hash(),
+        curves=curves,
+    )

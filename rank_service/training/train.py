@@ -22,7 +22,7 @@ from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
 from core.settings import RankSettings, Settings
 from core.storage import fingerprint
-from rank_service.artifacts import MODEL_FILE, RankArtifacts, save_artifacts
+from rank_service.artifacts import MODEL_FILE, RankArtifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
 from rank_service.parquet import parquet_files, read_folder
@@ -30,13 +30,7 @@ from rank_service.serving.scorer import ITEM_COLUMNS
 from rank_service.training.catalogue import catalogue_ndcg, ndcg_key, rated
 from rank_service.training.holdout import local_device, model_config, random_split_metrics
 from rank_service.training.loss import LOGQ, NEGATIVE, LossSpec
-from rank_service.training.report import (
-    CURVES_FILE,
-    LOSS_CURVE,
-    VALIDATION_CURVE,
-    scored_test,
-    write_curves_png,
-)
+from rank_service.training.report import curves_from_history, publish_rank, scored_test
 from rank_service.training.splits import TIME_COLUMN, before, from_cutoff, tail_cutoff
 from rank_service.training.train_loop import loop_config, train_loop
 
@@ -99,13 +93,6 @@ class _TrainRun:
     seconds: float
     history: list[dict[str, float]]
 
-    def curves(self) -> dict[str, list[float]]:
-        """Training loss and validation AUC per epoch, as rank 0 reported them."""
-        return {
-            LOSS_CURVE: [float(m["loss"]) for m in self.history],
-            VALIDATION_CURVE: [float(m["val_roc_auc"]) for m in self.history],
-        }
-
 
 def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     """Train `settings.rank.model` on the train samples and publish it as a new rank version.
@@ -162,21 +149,13 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     )
     logger.info("rank %s test metrics: %s", rank.model, metrics)
 
-    curves = run.curves()
-
-    def write(folder: Path) -> None:
-        save_artifacts(folder, config, encoder, run.state)
-        write_curves_png(curves, folder / CURVES_FILE, f"rank {rank.model} ({rank.loss})")
-
-    manifest = Registry(paths.registry).publish(
-        "rank",
-        rank.model,
-        write=write,
-        metrics=metrics,
-        data_snapshot=fingerprint(paths.train_samples),
-        params=rank.model_dump(),
-        feature_schema_hash=RANK_FEATURES.hash(),
-        curves=curves,
+    manifest = publish_rank(
+        Registry(paths.registry),
+        rank,
+        artifacts,
+        metrics,
+        curves_from_history(run.history),
+        fingerprint(paths.train_samples),
     )
     logger.info("published rank %s %s", manifest.name, manifest.version)
     return manifest
