@@ -39,11 +39,14 @@ def loop_config(
     lr: float,
     seed: int,
     patience: int,
-    loss: LossSpec,
+    loss: LossSpec | None = None,
 ) -> dict[str, Any]:
-    """The `train_loop_config` that `train_loop` expects; plain JSON so any worker can read it."""
+    """The `train_loop_config` that `train_loop` expects; plain JSON so any worker can read it.
+
+    `loss` defaults to plain BCE over whatever rows the datasets hold.
+    """
     return {
-        "loss": loss.model_dump(),
+        "loss": (loss or LossSpec()).model_dump(),
         "encoder": encoder.to_json(),
         "model": model.model_dump(),
         "epochs": epochs,
