@@ -46,6 +46,10 @@ class ModelManifest(BaseModel):
     version: str
     created: datetime = Field(default_factory=lambda: datetime.now(UTC))
     metrics: dict[str, float] = Field(default_factory=dict)
+    # Defaults to empty so that manifests written before curves existed still load.
+    curves: dict[str, list[float]] = Field(
+        default_factory=dict, description="per-epoch training figures, e.g. loss and val_roc_auc"
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     feature_schema_hash: str | None = None
     data_snapshot: str = Field(description="fingerprint of the samples the model learnt from")
@@ -134,6 +138,7 @@ class Registry:
         data_snapshot: str,
         params: dict[str, Any] | None = None,
         feature_schema_hash: str | None = None,
+        curves: dict[str, list[float]] | None = None,
     ) -> ModelManifest:
         """Write a new version: `write(folder)` fills a temp folder, which is renamed into place
         (uploaded, on an object store)."""
@@ -142,7 +147,7 @@ class Registry:
             with tempfile.TemporaryDirectory(prefix="starling-publish-") as files:
                 write(Path(files))
                 manifest = self._next_manifest(
-                    kind, name, metrics, data_snapshot, params, feature_schema_hash
+                    kind, name, metrics, data_snapshot, params, feature_schema_hash, curves or {}
                 )
                 _upload(Path(files), folder / manifest.version, manifest)
                 return manifest
@@ -153,7 +158,7 @@ class Registry:
             write(tmp)
             while True:
                 manifest = self._next_manifest(
-                    kind, name, metrics, data_snapshot, params, feature_schema_hash
+                    kind, name, metrics, data_snapshot, params, feature_schema_hash, curves or {}
                 )
                 write_json_atomic(tmp / MANIFEST, manifest.model_dump(mode="json"))
                 try:
@@ -175,6 +180,7 @@ class Registry:
         data_snapshot: str,
         params: dict[str, Any] | None,
         feature_schema_hash: str | None,
+        curves: dict[str, list[float]],
     ) -> ModelManifest:
         versions = self.versions(kind, name)
         number = int(versions[-1][1:]) + 1 if versions else 1
@@ -186,6 +192,7 @@ class Registry:
             params=params or {},
             feature_schema_hash=feature_schema_hash,
             data_snapshot=data_snapshot,
+            curves=curves,
         )
 
     def serving(self, kind: ModelKind) -> ModelRef | None:

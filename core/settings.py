@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.data_settings import DataSettings
 from core.experiments import Experiment, RerankOverrides, check_experiments
 from core.filesystem import StorageOptions, StoragePath, open_storage
+from core.rank_settings import RankServingSettings, RankSettings
 
 
 class TrainSettings(BaseModel):
@@ -53,40 +54,6 @@ class TwoTowerSettings(BaseModel):
     epochs: int = Field(8, ge=1)
     batch_size: int = Field(512, ge=2, description="global batch: the in-batch negatives")
     lr: float = Field(5e-3, gt=0)
-
-
-class RankSettings(BaseModel):
-    """Ranking model training."""
-
-    model: str = "mlp"
-    embedding_dim: int = Field(16, ge=2)
-    hidden: list[int] = Field(default_factory=lambda: [128, 64])
-    epochs: int = Field(3, ge=1)
-    batch_size: int = Field(512, ge=1)
-    lr: float = Field(2e-3, gt=0)
-    patience: int = Field(
-        2, ge=1, description="epochs without a better validation AUC before training stops"
-    )
-    validation_fraction: float = Field(
-        0.1, gt=0, lt=1, description="last share of train time held out for early stopping"
-    )
-    random_split_fraction: float = Field(
-        0.2, gt=0, lt=1, description="test share of SparrowRecSys's random split protocol"
-    )
-
-
-class RankServingSettings(BaseModel):
-    """How Rank replicas batch concurrent requests and how many multiplexed models they keep."""
-
-    max_batch_size: int = Field(
-        16, ge=1, description="requests scored together, grouped by model, in one batch"
-    )
-    batch_wait_ms: float = Field(
-        2.0, ge=0, description="how long the first request of a batch waits for company"
-    )
-    max_models_per_replica: int = Field(
-        4, ge=1, description="multiplexed rank models a replica keeps loaded (LRU)"
-    )
 
 
 class RecallSettings(BaseModel):

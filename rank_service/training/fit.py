@@ -22,24 +22,28 @@ from torch import Tensor, nn
 from core.settings import RankSettings
 from rank_service.encoding import LABEL, FeatureEncoder
 from rank_service.models import RankModel, RankModelConfig, build_model
+from rank_service.training.loss import Batch, LossSpec, split_batch, training_batch
 from rank_service.training.metrics import log_loss, roc_auc
 
 logger = logging.getLogger(__name__)
 
-Batch = dict[str, Tensor]
-
 
 def train_epoch(
-    model: nn.Module, batches: Iterable[Batch], optimizer: torch.optim.Optimizer, device: str
+    model: nn.Module,
+    batches: Iterable[Batch],
+    optimizer: torch.optim.Optimizer,
+    device: str,
+    loss_fn: LossSpec | None = None,
 ) -> tuple[float, int]:
-    """One pass of Adam steps on mean BCE; returns (summed loss, rows) for reporting."""
+    """One pass of Adam steps on the mean of `loss_fn` (plain BCE when None) over rated rows and
+    sampled negatives alike; returns (summed loss, rows) for reporting."""
     model.train()
-    loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
+    loss_fn = loss_fn or LossSpec()
     loss_sum, rows = 0.0, 0
     for batch in batches:
-        moved = {k: v.to(device) for k, v in batch.items()}
-        labels = moved.pop(LABEL)
-        loss = loss_fn(model(moved), labels)
+        inputs, extra = split_batch({k: v.to(device) for k, v in batch.items()})
+        labels = extra[LABEL]
+        loss = loss_fn(model(inputs), extra)
         optimizer.zero_grad()
         (loss / labels.numel()).backward()
         optimizer.step()
@@ -56,14 +60,18 @@ def score_batches(
     labels, probs = [], []
     with torch.inference_mode():
         for batch in batches:
-            moved = {k: v.to(device) for k, v in batch.items()}
-            labels.append(moved.pop(LABEL).cpu().numpy())
-            probs.append(torch.sigmoid(model(moved)).float().cpu().numpy())
+            inputs, extra = split_batch({k: v.to(device) for k, v in batch.items()})
+            labels.append(extra[LABEL].cpu().numpy())
+            probs.append(torch.sigmoid(model(inputs)).float().cpu().numpy())
     return np.concatenate(labels), np.concatenate(probs)
 
 
 def validation_score(labels: np.ndarray, probs: np.ndarray) -> float:
-    """ROC AUC, what early stopping maximises; minus log loss when only one class occurs."""
+    """ROC AUC, what early stopping maximises; minus log loss when only one class occurs.
+
+    Sampled negatives are label 0 like rated negatives, so over rows that include them this is
+    the AUC of positives against everything else: rated negatives and sampled ones together.
+    """
     try:
         return roc_auc(labels, probs)
     except ValueError:
@@ -99,6 +107,7 @@ class FitResult:
     val_roc_auc: float
     seconds: float
     losses: list[float] = field(default_factory=list)
+    val_scores: list[float] = field(default_factory=list)
 
 
 def _slices(data: Batch, order: Tensor, batch_size: int) -> Iterable[Batch]:
@@ -117,29 +126,35 @@ def fit_local(
 ) -> FitResult:
     """Train `config` in this process for up to `rank.epochs`, keeping the best validation AUC.
 
+    Sampled negatives among the rows (see `rank_service.training.loss`) join the loss `rank.loss`
+    and the validation AUC.
+
     The rows are encoded once and shuffled every epoch with a generator seeded by `seed`, so the
     same inputs give the same model.
     """
     started = time.perf_counter()
     torch.manual_seed(seed)
     model = build_model(config).to(device)
-    data = encoder.encode(train)
-    held = encoder.encode(validation)
+    data = training_batch(encoder, train)
+    held = training_batch(encoder, validation)
+    loss_fn = LossSpec.for_encoder(rank.loss, encoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=rank.lr)
     generator = torch.Generator().manual_seed(seed)
     stopper = EarlyStopping(rank.patience)
     best_state = copy.deepcopy(model.state_dict())
     losses: list[float] = []
+    scores: list[float] = []
     epoch = 0
     for epoch in range(1, rank.epochs + 1):
         order = torch.randperm(train.num_rows, generator=generator)
         loss_sum, rows = train_epoch(
-            model, _slices(data, order, rank.batch_size), optimizer, device
+            model, _slices(data, order, rank.batch_size), optimizer, device, loss_fn
         )
         losses.append(loss_sum / max(rows, 1))
         everything = torch.arange(validation.num_rows)
         labels, probs = score_batches(model, _slices(held, everything, 8192), device)
         score = validation_score(labels, probs)
+        scores.append(score)
         logger.info(
             "%s epoch %d: loss %.4f, validation AUC %.4f", config.name, epoch, losses[-1], score
         )
@@ -155,4 +170,5 @@ def fit_local(
         val_roc_auc=stopper.best,
         seconds=time.perf_counter() - started,
         losses=losses,
+        val_scores=scores,
     )

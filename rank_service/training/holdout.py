@@ -9,13 +9,13 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from core.feature_schema import RANK_FEATURES
 from core.settings import RankSettings
+from rank_service.artifacts import RankArtifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig
-from rank_service.predict import predict
+from rank_service.training.catalogue import catalogue_ndcg, ndcg_key
 from rank_service.training.fit import fit_local
-from rank_service.training.metrics import evaluate
+from rank_service.training.report import LOSS_CURVE, VALIDATION_CURVE, scored_test
 from rank_service.training.splits import random_split, time_tail_split
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class HoldoutResult:
-    """Test metrics of one model, how long it trained, and its test-set predictions."""
+    """Test metrics of one model, how long it trained, its per-epoch curves, and its
+    predictions on the rated test rows."""
 
     name: str
     metrics: dict[str, float]
@@ -33,6 +34,7 @@ class HoldoutResult:
     val_roc_auc: float
     labels: np.ndarray
     probs: np.ndarray
+    curves: dict[str, list[float]]
 
 
 def model_config(name: str, rank: RankSettings, encoder: FeatureEncoder) -> RankModelConfig:
@@ -53,23 +55,27 @@ def train_and_score(
     seed: int,
     random_validation: bool = False,
     device: str = "cpu",
+    items: pa.Table | None = None,
 ) -> HoldoutResult:
     """Fit the encoder on `train`, hold out a validation share for early stopping, score `test`.
 
     The validation share is the last `rank.validation_fraction` of train time, or a random
-    share with `random_validation` (when the test split itself is random).
+    share with `random_validation` (when the test split itself is random). Metrics are those of
+    `scored_test`, plus NDCG@10 over the whole catalogue of `items` (item features) when given.
     """
     if random_validation:
         fit_rows, validation = random_split(train, rank.validation_fraction, seed)
     else:
         fit_rows, validation = time_tail_split(train, rank.validation_fraction)
     encoder = FeatureEncoder.fit(fit_rows)
-    fitted = fit_local(
-        model_config(name, rank, encoder), encoder, fit_rows, validation, rank, seed, device
-    )
-    probs = predict(fitted.model, encoder, test)
-    labels = test.column(RANK_FEATURES.label).to_numpy(zero_copy_only=False).astype(np.float64)
-    metrics = evaluate(labels, probs)
+    config = model_config(name, rank, encoder)
+    fitted = fit_local(config, encoder, fit_rows, validation, rank, seed, device)
+    metrics, labels, probs = scored_test(fitted.model, encoder, test)
+    if items is not None:
+        artifacts = RankArtifacts(config=config, encoder=encoder, model=fitted.model)
+        ndcg = catalogue_ndcg(artifacts, items, train, test, rank.ndcg_users, seed=seed)
+        if ndcg is not None:
+            metrics[ndcg_key(10)] = ndcg
     logger.info(
         "%s: test %s after %.1f s (best epoch %d of %d)",
         name,
@@ -87,6 +93,7 @@ def train_and_score(
         val_roc_auc=fitted.val_roc_auc,
         labels=labels,
         probs=probs,
+        curves={LOSS_CURVE: fitted.losses, VALIDATION_CURVE: fitted.val_scores},
     )
 
 

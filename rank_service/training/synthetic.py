@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -26,6 +27,14 @@ from rank_service.training.fit import fit_local
 from rank_service.training.holdout import model_config
 from rank_service.training.splits import time_tail_split
 
+# The SAMPLES columns that describe the item rather than the user or the event.
+_ITEM_SIDE = (
+    "release_year",
+    "item_genres",
+    "item_rating_count",
+    "item_avg_rating",
+    "item_rating_stddev",
+)
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Animation")
 
 
@@ -53,9 +62,13 @@ def synthetic_items(n_items: int = 200, seed: int = 0) -> pa.Table:
 
 
 def synthetic_samples(
-    items: pa.Table, rows: int = 2000, n_users: int = 100, seed: int = 0
+    items: pa.Table, rows: int = 2000, n_users: int = 100, seed: int = 0, negatives: int = 0
 ) -> pa.Table:
-    """SAMPLES rows over the given items for user ids 1..n_users; about a fifth lack history."""
+    """SAMPLES rows over the given items for user ids 1..n_users; about a fifth lack history.
+
+    With `negatives`, each rated row is followed by that many sampled negatives (see
+    `with_negatives`); without, the rows are the same as before sampled negatives existed.
+    """
     rng = np.random.default_rng(seed)
     item_rows = rng.integers(0, items.num_rows, rows)
     picked = items.take(item_rows)
@@ -102,7 +115,51 @@ def synthetic_samples(
         "user_genres": genres,
         "user_recent_items": recent,
     }
-    return pa.table(columns, schema=SAMPLES)
+    samples = pa.table(columns, schema=SAMPLES)
+    return with_negatives(samples, items, negatives, seed) if negatives else samples
+
+
+def with_negatives(samples: pa.Table, items: pa.Table, negatives: int, seed: int) -> pa.Table:
+    """`samples` with `negatives` sampled-negative rows per row, in time order.
+
+    A negative copies its rated row's user, moment and user features, and takes an item drawn
+    with probability q proportional to `item_popularity` (plus a floor): label 0, no rating,
+    `negative` true. Every row's `sample_logq` becomes log q of its item. Unlike the features
+    job's sampler this one does not check that the user never rated the item: for tests, a
+    rare clash does not matter.
+    """
+    rng = np.random.default_rng([seed, 1])
+    popularity = items.column("item_popularity").to_numpy().astype(np.float64) + 1e-2
+    q = popularity / popularity.sum()
+    logq = np.log(q).astype(np.float32)
+    drawn = rng.choice(items.num_rows, size=samples.num_rows * negatives, p=q)
+    source = np.repeat(np.arange(samples.num_rows), negatives)
+    picked = items.take(drawn)
+    rows = samples.take(source)
+    size = rows.num_rows
+    replaced = {
+        "event_id": pa.array(samples.num_rows + np.arange(size, dtype=np.int64)),
+        "item_id": picked.column("item_id"),
+        "rating": pa.nulls(size, pa.float32()),
+        "label": pa.array(np.zeros(size, dtype=np.int8)),
+        "negative": pa.array(np.ones(size, dtype=bool)),
+        "sample_logq": pa.array(logq[drawn]),
+        **{name: picked.column(name) for name in _ITEM_SIDE},
+    }
+    for name, values in replaced.items():
+        rows = rows.set_column(SAMPLES.get_field_index(name), SAMPLES.field(name), values)
+    positions = pd.Index(items.column("item_id").to_numpy()).get_indexer(
+        samples.column("item_id").to_numpy()
+    )
+    samples = samples.set_column(
+        SAMPLES.get_field_index("sample_logq"),
+        SAMPLES.field("sample_logq"),
+        pa.array(logq[positions]),
+    )
+    both = pa.concat_tables([samples, rows])
+    # Stable: each row's negatives follow it, as they share its moment.
+    order = np.argsort(both.column("ts").cast(pa.int64()).to_numpy(), kind="stable")
+    return both.take(order)
 
 
 def write_item_features(paths: StarlingPaths, items: pa.Table) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import ray
 import ray.data
 import torch
 from ray.data import Dataset
@@ -21,13 +22,15 @@ from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
 from core.settings import RankSettings, Settings
 from core.storage import fingerprint
-from rank_service.artifacts import MODEL_FILE, save_artifacts
+from rank_service.artifacts import MODEL_FILE, RankArtifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
 from rank_service.parquet import parquet_files, read_folder
-from rank_service.predict import predict
+from rank_service.serving.scorer import ITEM_COLUMNS
+from rank_service.training.catalogue import catalogue_ndcg, ndcg_key, rated
 from rank_service.training.holdout import local_device, model_config, random_split_metrics
-from rank_service.training.metrics import evaluate
+from rank_service.training.loss import LOGQ, NEGATIVE, LossSpec
+from rank_service.training.report import curves_from_history, publish_rank, scored_test
 from rank_service.training.splits import TIME_COLUMN, before, from_cutoff, tail_cutoff
 from rank_service.training.train_loop import loop_config, train_loop
 
@@ -35,10 +38,13 @@ logger = logging.getLogger(__name__)
 
 
 def _use_gpu(settings: Settings) -> bool:
-    if settings.train.use_gpu and not torch.cuda.is_available():
-        logger.warning("train.use_gpu is set but no CUDA GPU is visible: training on CPU")
+    """GPU workers when asked for and the Ray cluster has a GPU; the driver may well have none."""
+    if not settings.train.use_gpu:
         return False
-    return settings.train.use_gpu
+    if ray.cluster_resources().get("GPU", 0) >= 1:
+        return True
+    logger.warning("train.use_gpu is set but the Ray cluster has no GPU: training on CPU")
+    return False
 
 
 def _load_state(checkpoint: Checkpoint | None) -> dict[str, torch.Tensor]:
@@ -85,18 +91,21 @@ class _TrainRun:
     best_epoch: int
     epochs_run: int
     seconds: float
+    history: list[dict[str, float]]
 
 
 def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     """Train `settings.rank.model` on the train samples and publish it as a new rank version.
 
     The last `rank.validation_fraction` of train time is held out: training stops when its ROC
-    AUC has not improved for `rank.patience` epochs and keeps the best epoch's weights. Metrics
-    on the time-split test samples go into the manifest, beside `random_split_*` metrics of the
-    same model trained again in process on SparrowRecSys's random 80/20 split of all samples.
+    AUC has not improved for `rank.patience` epochs and keeps the best epoch's weights. Sampled
+    negatives in the samples join the loss (`rank.loss`) and the validation AUC. Metrics on the
+    time-split test samples go into the manifest (see `_test_metrics`), beside `random_split_*`
+    metrics of the same model trained again in process on SparrowRecSys's random 80/20 split of
+    all samples; the per-epoch loss and validation AUC go into its `curves` and `curves.png`.
     Ray must already be initialised by the caller.
     """
-    columns = [*RANK_FEATURES.columns(), RANK_FEATURES.label, TIME_COLUMN]
+    columns = [*RANK_FEATURES.columns(), RANK_FEATURES.label, TIME_COLUMN, NEGATIVE, LOGQ]
     all_train = read_folder(paths.train_samples, columns)
     test_table = read_folder(paths.test_samples, columns)
     rank = settings.rank
@@ -119,7 +128,16 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
         "validation": _read(paths, columns, cutoff, tail=True),
     }
     run = _fit(_trainer(settings, paths, encoder, config, datasets), rank)
-    metrics = _test_metrics(config, encoder, run, test_table, train_table.num_rows)
+    model = build_model(config)
+    model.load_state_dict(run.state)
+    artifacts = RankArtifacts(config=config, encoder=encoder, model=model)
+    metrics = _test_metrics(artifacts, run, test_table, train_table.num_rows)
+    items = read_folder(paths.item_features, ITEM_COLUMNS)
+    ndcg = catalogue_ndcg(
+        artifacts, items, all_train, test_table, rank.ndcg_users, seed=settings.train.seed
+    )
+    if ndcg is not None:
+        metrics[ndcg_key(10)] = ndcg
     metrics.update(
         random_split_metrics(
             rank.model,
@@ -131,14 +149,13 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     )
     logger.info("rank %s test metrics: %s", rank.model, metrics)
 
-    manifest = Registry(paths.registry).publish(
-        "rank",
-        rank.model,
-        write=lambda folder: save_artifacts(folder, config, encoder, run.state),
-        metrics=metrics,
-        data_snapshot=fingerprint(paths.train_samples),
-        params=rank.model_dump(),
-        feature_schema_hash=RANK_FEATURES.hash(),
+    manifest = publish_rank(
+        Registry(paths.registry),
+        rank,
+        artifacts,
+        metrics,
+        curves_from_history(run.history),
+        fingerprint(paths.train_samples),
     )
     logger.info("published rank %s %s", manifest.name, manifest.version)
     return manifest
@@ -162,6 +179,7 @@ def _trainer(
             rank.lr,
             settings.train.seed,
             rank.patience,
+            LossSpec.for_encoder(rank.loss, encoder),
         ),
         scaling_config=ScalingConfig(
             num_workers=settings.train.workers,
@@ -186,8 +204,10 @@ def _fit(trainer: TorchTrainer, rank: RankSettings) -> _TrainRun:
     # Ray Train returns the metrics reported with the kept checkpoint, i.e. the best epoch's.
     best = result.metrics or {}
     best_epoch = int(best.get("best_epoch", 0))
+    # train_loop returns rank 0's every epoch; empty only if a Ray Train change dropped it.
+    history = list(result.return_value or [])
     # The stopping rule is deterministic: patience epochs after the best, or the epoch limit.
-    epochs_run = min(best_epoch + rank.patience, rank.epochs)
+    epochs_run = len(history) or min(best_epoch + rank.patience, rank.epochs)
     logger.info(
         "rank %s trained in %.1f s: %d epochs, best epoch %d (validation AUC %.4f), %.0f samples/s",
         rank.model,
@@ -203,29 +223,23 @@ def _fit(trainer: TorchTrainer, rank: RankSettings) -> _TrainRun:
         best_epoch=best_epoch,
         epochs_run=epochs_run,
         seconds=train_seconds,
+        history=history,
     )
 
 
 def _test_metrics(
-    config: RankModelConfig,
-    encoder: FeatureEncoder,
-    run: _TrainRun,
-    test_table: pa.Table,
-    train_rows: int,
+    artifacts: RankArtifacts, run: _TrainRun, test_table: pa.Table, train_rows: int
 ) -> dict[str, float]:
-    """The best epoch's weights scored on the test samples, with the run's own figures."""
-    model = build_model(config)
-    model.load_state_dict(run.state)
-    probs = predict(model, encoder, test_table)
-    labels = test_table.column(RANK_FEATURES.label).to_numpy(zero_copy_only=False)
-    metrics = evaluate(labels, probs)
+    """The best epoch's weights scored on the test samples (`scored_test`: rated-row metrics
+    and `negatives_roc_auc`), with the run's own figures."""
+    metrics, _, _ = scored_test(artifacts.model, artifacts.encoder, test_table)
     best = run.best
     metrics.update(
         train_loss=float(best.get("loss", float("nan"))),
         train_seconds=run.seconds,
         train_samples_per_s=float(best.get("samples_per_s", 0.0)),
         train_rows=float(train_rows),
-        test_rows=float(test_table.num_rows),
+        test_rows=float(rated(test_table).num_rows),
         val_roc_auc=float(best.get("best_val_roc_auc", float("nan"))),
         best_epoch=float(run.best_epoch),
         epochs_run=float(run.epochs_run),

@@ -19,13 +19,8 @@ from torch import nn
 from rank_service.artifacts import MODEL_FILE
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
-from rank_service.training.fit import (
-    Batch,
-    EarlyStopping,
-    score_batches,
-    train_epoch,
-    validation_score,
-)
+from rank_service.training.fit import EarlyStopping, score_batches, train_epoch, validation_score
+from rank_service.training.loss import Batch, LossSpec, training_batch
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +39,14 @@ def loop_config(
     lr: float,
     seed: int,
     patience: int,
+    loss: LossSpec | None = None,
 ) -> dict[str, Any]:
-    """The `train_loop_config` that `train_loop` expects; plain JSON so any worker can read it."""
+    """The `train_loop_config` that `train_loop` expects; plain JSON so any worker can read it.
+
+    `loss` defaults to plain BCE over whatever rows the datasets hold.
+    """
     return {
+        "loss": (loss or LossSpec()).model_dump(),
         "encoder": encoder.to_json(),
         "model": model.model_dump(),
         "epochs": epochs,
@@ -71,27 +71,30 @@ def _global_sum(values: list[float]) -> list[float]:
 def _encoded(
     dataset: DataIterator, encoder: FeatureEncoder, batch_size: int, seed: int | None
 ) -> Iterator[Batch]:
-    """Encoded batches of `batch_size` rows; with a seed, shuffled within chunks of batches."""
+    """Encoded batches of `batch_size` rows with their training-only entries (see
+    `training_batch`); with a seed, shuffled within chunks of batches."""
     # Arrow batches: Ray Data blocks are Arrow already, and the encoder works on Arrow, so
     # pandas would cost two conversions (about 3x the encoding time on MovieLens samples).
     if seed is None:
         for table in dataset.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
-            yield encoder.encode(table)
+            yield training_batch(encoder, table)
         return
     generator = torch.Generator().manual_seed(seed)
     chunks = dataset.iter_batches(batch_size=batch_size * _SHUFFLE_BATCHES, batch_format="pyarrow")
     for table in chunks:
-        chunk = encoder.encode(table)
+        chunk = training_batch(encoder, table)
         for index in torch.randperm(table.num_rows, generator=generator).split(batch_size):
             yield {name: tensor[index] for name, tensor in chunk.items()}
 
 
-def train_loop(config: dict[str, Any]) -> None:
+def train_loop(config: dict[str, Any]) -> list[dict[str, float]]:
     """Train `config["model"]` on this worker's shard of "train"; stop early on "validation".
 
     Every worker scores the whole validation set (it is not split), so all of them see the same
     AUC and stop at the same epoch. A checkpoint is reported only when the AUC improves, so the
-    last one Ray Train keeps holds the best weights.
+    last one Ray Train keeps holds the best weights. Returns every epoch's reported metrics:
+    Ray Train hands rank 0's return value to the driver (`Result.return_value`), which keeps
+    them as the training curves.
     """
     torch.manual_seed(config["seed"])
     encoder = FeatureEncoder.from_json(config["encoder"])
@@ -105,11 +108,13 @@ def train_loop(config: dict[str, Any]) -> None:
     rank = ray.train.get_context().get_world_rank()
     stopper = EarlyStopping(config["patience"])
     batch_size = config["batch_size"]
+    loss_fn = LossSpec.model_validate(config["loss"])
+    history: list[dict[str, float]] = []
 
     for epoch in range(1, config["epochs"] + 1):
         started = time.perf_counter()
         batches = _encoded(shard, encoder, batch_size, config["seed"] + epoch)
-        loss_sum, rows = train_epoch(model, batches, optimizer, device)
+        loss_sum, rows = train_epoch(model, batches, optimizer, device, loss_fn)
         seconds = time.perf_counter() - started
         loss_sum, rows_all = _global_sum([loss_sum, float(rows)])
         labels, probs = score_batches(model, _encoded(validation, encoder, 8192, None), device)
@@ -125,6 +130,7 @@ def train_loop(config: dict[str, Any]) -> None:
             "best_epoch": stopper.best_epoch,
             "best_val_roc_auc": stopper.best,
         }
+        history.append(metrics)
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = None
             if rank == 0:
@@ -140,3 +146,4 @@ def train_loop(config: dict[str, Any]) -> None:
             ray.train.report(metrics, checkpoint=checkpoint)
         if stopper.should_stop(epoch):
             break
+    return history

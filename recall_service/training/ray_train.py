@@ -49,7 +49,8 @@ def _use_gpu(settings: Settings, model: str) -> bool:
     """GPU workers when asked for and the cluster has a GPU (the driver itself may lack one)."""
     if not settings.train.use_gpu:
         return False
-    if torch.cuda.is_available() or ray.cluster_resources().get("GPU", 0) >= 1:
+    # Only the cluster's resources count: the driver's own CUDA says nothing about the workers.
+    if ray.cluster_resources().get("GPU", 0) >= 1:
         return True
     logger.warning("a GPU was asked for but none exists: training %s on CPU", model)
     return False

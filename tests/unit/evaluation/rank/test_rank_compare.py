@@ -6,13 +6,18 @@ import pytest
 from core.paths import StarlingPaths
 from core.settings import RankSettings, Settings
 from evaluation.rank.compare import RankComparison, compare_rank_models
-from rank_service.training.synthetic import synthetic_items, synthetic_samples
+from rank_service.training.synthetic import (
+    synthetic_items,
+    synthetic_samples,
+    write_item_features,
+)
 
 
 @pytest.fixture
 def paths(tmp_path) -> StarlingPaths:
     paths = StarlingPaths(tmp_path)
     items = synthetic_items(100)
+    write_item_features(paths, items)
     for folder, seed, rows in ((paths.train_samples, 0, 1500), (paths.test_samples, 1, 400)):
         folder.mkdir(parents=True)
         pq.write_table(synthetic_samples(items, rows=rows, seed=seed), folder / "part-0.parquet")
