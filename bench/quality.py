@@ -38,6 +38,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--peers", type=Path, default=SHARED / "tools" / "peers.py")
     parser.add_argument("--splits", nargs="+", choices=SPLITS, default=list(SPLITS))
     parser.add_argument("--validation", action="store_true")
+    parser.add_argument(
+        "--no-peers", action="store_true", help="most-popular only: a quick run while tuning"
+    )
     parser.add_argument("--redis-port", type=int, default=6411)
     parser.add_argument("--out", type=Path, default=None)
     return parser.parse_args()
@@ -75,7 +78,7 @@ def run_split(args: argparse.Namespace, split: str, redis_port: int) -> str:
     _, positives = peers.positives(train, test)
     users = sorted(positives)
     started = time.perf_counter()
-    lists = peer_lists(peers, train, users, per_user)
+    lists = peer_lists(peers, train, users, per_user, fitted=not args.no_peers)
     peer_seconds = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="quality-") as work:
         started = time.perf_counter()

@@ -49,16 +49,17 @@ def _grids(peers: ModuleType) -> dict[str, tuple[type, list[dict[str, Any]]]]:
 
 
 def peer_lists(
-    peers: ModuleType, train: Rows, users: list[int], per_user: bool
+    peers: ModuleType, train: Rows, users: list[int], per_user: bool, fitted: bool = True
 ) -> dict[str, tuple[dict[int, list[int]], dict[str, Any]]]:
-    """Each peer's top-50 for `users` fitted on `train`, with the parameters it chose."""
+    """Each peer's top-50 for `users` fitted on `train`, with the parameters it chose;
+    most-popular alone when not `fitted` (a quick run while trying Starling's settings)."""
     shape = (max(r[0] for r in train) + 1, max(r[1] for r in train) + 1)
     fit, validation = peers.split(train, FIT_FRACTION, per_user)
     fit_shape = (max(shape[0], max(r[0] for r in fit) + 1), shape[1])
     _, validation_positives = peers.positives(fit, validation)
     validation_users = sorted(validation_positives)
     out: dict[str, tuple[dict[int, list[int]], dict[str, Any]]] = {}
-    for name, (cls, grid) in _grids(peers).items():
+    for name, (cls, grid) in _grids(peers).items() if fitted else ():
 
         def validation_recall(params: dict[str, Any], cls: type = cls) -> float:
             lists = peers.fit_recs(cls, params, fit, validation_users, fit_shape)
