@@ -7,7 +7,10 @@ prints Recall@50 / NDCG@10 of its top-50 by inner product (seen items excluded) 
 validation positives, beside implicit's ALS (factors 64, regularization 0.1, 20 iterations:
 the setting the tool chose on this carve) on the same users. The test part is never scored.
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/recall_models.py --epochs 100
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/recall_models.py
+    .venv/bin/python bench/recall_models.py --no-als --temperature 0.1 --sampled -1  # a variant
+
+`--sampled -1` is the full softmax; `--targets all` makes every rated item a target.
 """
 
 from __future__ import annotations
@@ -20,14 +23,17 @@ from types import ModuleType
 import numpy as np
 import pyarrow as pa
 import torch
+from quality_peers import FIT_FRACTION, load_peers
 
-from bench.quality_peers import FIT_FRACTION, load_peers
+from core.online_store import UserProfile
+from core.tables import MAX_RECENT_ITEMS
 from recall_service.models.item_bag import ItemBag
+from recall_service.serving.history_bag import HistoryBagVectors
 from recall_service.training.item_bag_data import BagHistories, CandidateSampler, target_counts
 from recall_service.training.item_bag_loop import BagStep
 from recall_service.training.vocab import ItemVocab
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT.parent / "shared" / "tools" / "peers.py"
 DATA = ROOT.parent / "shared" / "data" / "ml-latest-small"
 Rows = list[tuple[int, int, float, int]]
@@ -92,19 +98,46 @@ def train_item_bag(fit: Rows, args: argparse.Namespace) -> tuple[ItemBag, BagHis
     return model.eval(), histories, vocab
 
 
-def bag_lists(
-    model: ItemBag, histories: BagHistories, vocab: ItemVocab, fit: Rows, users: list[int]
-) -> dict[int, list[int]]:
-    """Top-50 of every user by inner product of the unit user vector and unit F rows."""
+def _seen(fit: Rows) -> dict[int, list[tuple[int, int, float]]]:
+    """Each user's fit rows as (ts, item, rating), oldest first."""
+    seen: dict[int, list[tuple[int, int, float]]] = {}
+    for u, i, r, t in fit:
+        seen.setdefault(u, []).append((t, i, r))
+    return {u: sorted(rows) for u, rows in seen.items()}
+
+
+def training_queries(model: ItemBag, histories: BagHistories, users: list[int]) -> np.ndarray:
+    """User vectors (U, D) of each user's newest `cap` rated items, as training made them."""
     row_of = {u: i for i, u in enumerate(histories.user_ids.tolist())}
-    seen: dict[int, list[int]] = {}
-    for u, i, _, _ in fit:
-        seen.setdefault(u, []).append(i)
     with torch.no_grad():
         bags = torch.as_tensor(histories.items[[row_of[u] for u in users]])
-        scores = (model.users(bags) @ model.item_vectors().T).numpy()
+        return model.users(bags).numpy()
+
+
+def serving_queries(
+    model: ItemBag, vocab: ItemVocab, fit: Rows, users: list[int], cap: int
+) -> np.ndarray:
+    """User vectors (U, D) as a Recall replica makes them from the online store: the profile's
+    MAX_RECENT_ITEMS newest positives first, then the unordered seen set."""
+    bag = HistoryBagVectors(model.input_vectors().numpy(), vocab.item_ids, cap)
+    seen = _seen(fit)
+    queries = []
+    for u in users:
+        recent = [i for _, i, r in reversed(seen[u]) if r >= 4][:MAX_RECENT_ITEMS]
+        profile = UserProfile(user_id=u, user_recent_items=recent)
+        vector = bag.vector(profile, {i for _, i, _ in seen[u]})
+        queries.append(np.zeros(model.input_vectors().shape[1]) if vector is None else vector)
+    return np.stack(queries)
+
+
+def bag_lists(
+    model: ItemBag, vocab: ItemVocab, queries: np.ndarray, fit: Rows, users: list[int]
+) -> dict[int, list[int]]:
+    """Top-50 of every user by inner product of their vector and the unit F rows."""
+    scores = queries @ model.item_vectors().numpy().T
+    seen = _seen(fit)
     for row, u in enumerate(users):
-        rows = vocab.encode(np.asarray(seen[u]))
+        rows = vocab.encode(np.asarray([i for _, i, _ in seen[u]]))
         scores[row, rows[rows >= 0]] = -np.inf
     top = np.argsort(-scores, axis=1)[:, :50]
     return {u: vocab.item_ids[top[row]].tolist() for row, u in enumerate(users)}
@@ -122,16 +155,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--temperature", type=float, default=0.1)
-    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--temperature", type=float, default=0.2)
+    parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=0.005)
-    parser.add_argument("--batch-size", type=int, default=64, help="users a batch")
-    parser.add_argument("--sampled", type=int, default=1024, help="-1: full softmax")
+    parser.add_argument("--batch-size", type=int, default=32, help="users a batch")
+    parser.add_argument("--sampled", type=int, default=512, help="-1: full softmax")
     parser.add_argument("--power", type=float, default=0.75)
     parser.add_argument("--target-fraction", type=float, default=0.5)
     parser.add_argument("--cap", type=int, default=200)
     parser.add_argument("--inputs", choices=("all", "positive"), default="all")
-    parser.add_argument("--targets", choices=("all", "positive"), default="all")
+    parser.add_argument("--targets", choices=("all", "positive"), default="positive")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-als", action="store_true")
     parser.add_argument("--verbose", action="store_true")
@@ -153,9 +186,15 @@ def main() -> None:
     started = time.perf_counter()
     model, histories, vocab = train_item_bag(fit, args)
     seconds = time.perf_counter() - started
-    recall, ndcg = peers.score(bag_lists(model, histories, vocab, fit, users), positives)
     settings = {k: v for k, v in vars(args).items() if k not in ("data", "no_als", "verbose")}
-    print(f"item_bag  Recall@50 {recall:.4f}  NDCG@10 {ndcg:.4f}  {seconds:.0f}s  {settings}")
+    print(f"item_bag trained in {seconds:.0f}s: {settings}")
+    routes = {
+        "training order": training_queries(model, histories, users),
+        "as served": serving_queries(model, vocab, fit, users, args.cap),
+    }
+    for route, queries in routes.items():
+        recall, ndcg = peers.score(bag_lists(model, vocab, queries, fit, users), positives)
+        print(f"item_bag ({route})  Recall@50 {recall:.4f}  NDCG@10 {ndcg:.4f}", flush=True)
 
 
 if __name__ == "__main__":

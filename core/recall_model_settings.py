@@ -44,18 +44,18 @@ class ItemBagSettings(BaseModel):
     per-user validation carve (bench/recall_models.py)."""
 
     dim: int = Field(64, ge=2, description="input and output embedding dimension")
-    temperature: float = Field(0.1, gt=0, description="cosine similarities are divided by it")
+    temperature: float = Field(0.2, gt=0, description="cosine similarities are divided by it")
     history_cap: int = Field(200, ge=2, description="newest rated items that form a user")
     target_fraction: float = Field(
         0.5, gt=0, lt=1, description="share of a history held out as targets each step"
     )
     positive_targets: bool = Field(
-        False, description="only positives are targets; every rated item stays an input"
+        True, description="only positives are targets; every rated item stays an input"
     )
-    sampled: int = Field(1024, ge=0, description="popularity-sampled negatives a batch")
+    sampled: int = Field(512, ge=0, description="popularity-sampled negatives a batch")
     sample_power: float = Field(
         0.75, ge=0, description="negatives are drawn from target frequency ** power"
     )
-    epochs: int = Field(60, ge=1)
-    batch_size: int = Field(64, ge=1, description="global batch, in users")
+    epochs: int = Field(40, ge=1)
+    batch_size: int = Field(32, ge=1, description="global batch, in users")
     lr: float = Field(5e-3, gt=0)
