@@ -156,7 +156,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--temperature", type=float, default=0.2)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--lr", type=float, default=0.005)
     parser.add_argument("--batch-size", type=int, default=32, help="users a batch")
     parser.add_argument("--sampled", type=int, default=512, help="-1: full softmax")

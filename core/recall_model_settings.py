@@ -56,6 +56,6 @@ class ItemBagSettings(BaseModel):
     sample_power: float = Field(
         0.75, ge=0, description="negatives are drawn from target frequency ** power"
     )
-    epochs: int = Field(40, ge=1)
+    epochs: int = Field(80, ge=1)
     batch_size: int = Field(32, ge=1, description="global batch, in users")
     lr: float = Field(5e-3, gt=0)
