@@ -142,13 +142,14 @@ def _hold_out_newest_positive(rows: pa.Table) -> tuple[pa.Table, pa.Table]:
     """The rows less each user's newest positive (users with another row), and those."""
     rows = rows.sort_by([("user_id", "ascending"), ("ts", "ascending")])
     users = rows["user_id"].to_numpy()
-    positive = rows["label"].to_numpy() == 1
-    index = np.flatnonzero(positive)
-    newest = index[np.r_[users[index][1:] != users[index][:-1], True]] if len(index) else index
-    counts = np.bincount(np.unique(users, return_inverse=True)[1])
+    _, user_index, rows_per_user = np.unique(users, return_inverse=True, return_counts=True)
+    positive = np.flatnonzero(rows["label"].to_numpy() == 1)
+    # The last positive of each user's run of positives (rows are sorted by user, then time).
+    last = np.ones(len(positive), dtype=bool)
+    last[:-1] = users[positive][1:] != users[positive][:-1]
+    newest = positive[last]
     held = np.zeros(len(users), dtype=bool)
-    held[newest] = True
-    held &= counts[np.unique(users, return_inverse=True)[1]] >= 2
+    held[newest[rows_per_user[user_index[newest]] >= 2]] = True
     return rows.filter(pa.array(~held)), rows.filter(pa.array(held))
 
 

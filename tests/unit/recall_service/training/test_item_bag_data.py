@@ -46,3 +46,20 @@ def test_positive_targets_leave_negatives_as_input_only() -> None:
     for _ in range(50):
         _, _, targets = leave_out(histories, np.asarray([0]), 0.9, True, rng)
         assert 1 not in targets  # item 11 was rated below the positive threshold
+
+
+def test_each_users_newest_positive_is_held_out_when_others_remain() -> None:
+    from recall_service.training.item_bag import _hold_out_newest_positive
+
+    rows = pa.table(
+        {
+            "user_id": np.asarray([1, 1, 1, 2, 3, 3]),
+            "item_id": np.asarray([10, 11, 12, 10, 13, 14]),
+            "ts": np.asarray([3, 1, 2, 1, 1, 2]),
+            "label": np.asarray([1, 1, 0, 1, 0, 0], dtype=np.int8),
+        }
+    )
+    kept, held = _hold_out_newest_positive(rows)
+    # User 2 has nothing else to embed them with; user 3 has no positive.
+    assert held.to_pydict()["item_id"] == [10] and held["user_id"].to_pylist() == [1]
+    assert kept.num_rows == 5
