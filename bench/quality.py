@@ -43,6 +43,12 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--redis-port", type=int, default=6411)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="train Starling in DIR/<split> and keep it; a later run replays it without training",
+    )
     return parser.parse_args()
 
 
@@ -80,9 +86,10 @@ def run_split(args: argparse.Namespace, split: str, redis_port: int) -> str:
     started = time.perf_counter()
     lists = peer_lists(peers, train, users, per_user, fitted=not args.no_peers)
     peer_seconds = time.perf_counter() - started
-    with tempfile.TemporaryDirectory(prefix="quality-") as work:
+    with tempfile.TemporaryDirectory(prefix="quality-") as scratch:
+        work = Path(scratch) if args.keep is None else args.keep / split
         started = time.perf_counter()
-        ours = starling_lists(train, args.data, users, Path(work), redis_port)
+        ours = starling_lists(train, args.data, users, work, redis_port)
         starling_seconds = time.perf_counter() - started
     counts = Counter(item for _, item, _, _ in train)
     train_users = len({user for user, _, _, _ in train})

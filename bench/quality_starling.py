@@ -12,6 +12,7 @@ from pathlib import Path
 from cluster.pipeline import StepReport, run_pipeline
 from cluster.runtime.session import full_runtime
 from core.paths import StarlingPaths
+from core.registry import Registry
 from core.settings import Settings
 from evaluation.cutoff_features import read_time_split
 from evaluation.cutoff_store import CutoffStore
@@ -39,16 +40,21 @@ def write_training_part(train: Rows, source: Path, folder: Path) -> Path:
 def starling_lists(
     train: Rows, source: Path, users: list[int], work: Path, redis_port: int, k: int = 50
 ) -> dict[int, list[int]]:
-    """Each user's /recommend top-k from a Starling trained on `train` only."""
-    folder = write_training_part(train, source, work / "data")
+    """Each user's /recommend top-k from a Starling trained on `train` only. A `work` folder
+    that already holds a trained home is replayed as it is (settings that change serving only,
+    such as rerank weights or recall quotas, can then be tried in seconds)."""
     settings = Settings(home=work / "home", redis_port=redis_port)
     paths = StarlingPaths.of(settings)
 
     def report(step: StepReport) -> None:
         print(f"  starling {step.model_dump_json()}", flush=True)
 
-    with full_runtime(settings):
-        run_pipeline(settings, folder, report)
+    if not (
+        Registry(paths.registry).serving("rank") and Registry(paths.registry).serving("recall")
+    ):
+        folder = write_training_part(train, source, work / "data")
+        with full_runtime(settings):
+            run_pipeline(settings, folder, report)
     end_of_data = max(t for _, _, _, t in train) * 1000 + 1
     split = read_time_split(
         paths.events,

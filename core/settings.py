@@ -11,6 +11,12 @@ from core.data_settings import DataSettings
 from core.experiments import Experiment, RerankOverrides, check_experiments
 from core.filesystem import StorageOptions, StoragePath, open_storage
 from core.rank_settings import RankServingSettings, RankSettings
+from core.recall_model_settings import (
+    DeepWalkSettings,
+    Item2VecSettings,
+    ItemBagSettings,
+    TwoTowerSettings,
+)
 
 
 class TrainSettings(BaseModel):
@@ -24,36 +30,6 @@ class TrainSettings(BaseModel):
     seed: int = 42
 
 
-class Item2VecSettings(BaseModel):
-    """Skip-gram with negative sampling over users' positive item sequences."""
-
-    dim: int = Field(32, ge=2)
-    window: int = Field(5, ge=1)
-    negatives: int = Field(5, ge=1)
-    epochs: int = Field(5, ge=1)
-    batch_size: int = Field(1024, ge=1)
-    lr: float = Field(0.01, gt=0)
-
-
-class DeepWalkSettings(Item2VecSettings):
-    """Skip-gram over random walks on the item transition graph of the same sequences."""
-
-    walks_per_item: int = Field(4, ge=1, description="walks started from every item")
-    walk_length: int = Field(10, ge=2, description="most items in one walk")
-    window: int = Field(3, ge=1)
-    epochs: int = Field(2, ge=1)
-
-
-class TwoTowerSettings(BaseModel):
-    """User tower (recent items, genres, activity) and item tower (id, genres, year), trained
-    with in-batch negatives and log-q correction on the positive train samples."""
-
-    dim: int = Field(32, ge=2, description="embedding and output dimension of both towers")
-    hidden: int = Field(64, ge=1, description="width of each tower's hidden layer")
-    temperature: float = Field(0.1, gt=0, description="cosine similarities are divided by it")
-    epochs: int = Field(8, ge=1)
-    batch_size: int = Field(512, ge=2, description="global batch: the in-batch negatives")
-    lr: float = Field(5e-3, gt=0)
 
 
 class RecallSettings(BaseModel):
@@ -219,6 +195,7 @@ class Settings(BaseSettings):
     recall_model: str = Field("item2vec", description="recall model that `starling up` trains")
     deepwalk: DeepWalkSettings = Field(default_factory=DeepWalkSettings)
     two_tower: TwoTowerSettings = Field(default_factory=TwoTowerSettings)
+    item_bag: ItemBagSettings = Field(default_factory=ItemBagSettings)
     rank: RankSettings = Field(default_factory=RankSettings)
     rank_serving: RankServingSettings = Field(default_factory=RankServingSettings)
     recall: RecallSettings = Field(default_factory=RecallSettings)

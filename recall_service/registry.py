@@ -18,13 +18,16 @@ from core.filesystem import StoragePath
 from core.paths import StarlingPaths
 from core.registry import ModelManifest
 from core.settings import Settings
+from recall_service.models.item_bag import ItemBag
 from recall_service.models.skipgram import SkipGram
 from recall_service.models.two_tower import TwoTower
+from recall_service.serving.history_bag import HistoryBagVectors
 from recall_service.serving.routes import ItemIndex
 from recall_service.serving.user_tower import UserTowerVectors
 from recall_service.serving.user_vectors import MeanOfRecentItems, UserVectors
 from recall_service.training.deepwalk import train_deepwalk
 from recall_service.training.item2vec import train_item2vec
+from recall_service.training.item_bag import train_item_bag
 from recall_service.training.two_tower import train_two_tower
 
 UserVectorsBuilder = Callable[[Path, ItemIndex, int], UserVectors]
@@ -58,11 +61,16 @@ def _user_tower(folder: Path, index: ItemIndex, recent: int) -> UserVectors:
     return UserTowerVectors.load(folder)
 
 
+def _history_bag(folder: Path, index: ItemIndex, recent: int) -> UserVectors:
+    return HistoryBagVectors.load(folder)
+
+
 # DeepWalk is skip-gram too: only its training pairs (from random walks) differ.
 RECALL_MODELS: dict[str, RecallModel] = {
     "item2vec": RecallModel(SkipGram, train_item2vec, _sequences, _recent_items),
     "deepwalk": RecallModel(SkipGram, train_deepwalk, _sequences, _recent_items),
     "two_tower": RecallModel(TwoTower, train_two_tower, _train_samples, _user_tower),
+    "item_bag": RecallModel(ItemBag, train_item_bag, _train_samples, _history_bag),
 }
 
 

@@ -71,7 +71,7 @@ class Recaller:
         recent = profile.user_recent_items if profile else []
         top_genres = ([genre] if genre else []) + (profile.user_genres if profile else [])
         # The two-tower's user vector costs a forward pass: only made when the route is on.
-        query = self.user_vectors.vector(profile) if quotas.embedding_quota > 0 else None
+        query = self.user_vectors.vector(profile, seen) if quotas.embedding_quota > 0 else None
 
         # Seen items are left out inside the vector searches, up to `max_excluded` of them;
         # each route is asked for as many more items as may still be seen, so filtering leaves

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,9 @@ class UserTowerVectors:
         encoder = TwoTowerEncoder.model_validate_json((folder / ENCODER_FILE).read_text())
         return cls(model, encoder)  # type: ignore[arg-type]
 
-    def vector(self, profile: UserProfile | None) -> np.ndarray | None:
+    def vector(
+        self, profile: UserProfile | None, seen: Collection[int] = frozenset()
+    ) -> np.ndarray | None:
         """The user tower's unit vector (D,); None without a profile or any recent item the
         tower knows, where the route leaves the user to the other routes."""
         if profile is None:

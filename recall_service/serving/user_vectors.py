@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 import numpy as np
@@ -11,8 +12,11 @@ from recall_service.serving.routes import ItemIndex, mean_item_vector
 
 
 class UserVectors(Protocol):
-    def vector(self, profile: UserProfile | None) -> np.ndarray | None:
-        """The user's query vector (D,), or None when there is nothing to go on."""
+    def vector(
+        self, profile: UserProfile | None, seen: Collection[int] = frozenset()
+    ) -> np.ndarray | None:
+        """The user's query vector (D,) from their profile and every item they rated (`seen`,
+        unordered), or None when there is nothing to go on."""
         ...
 
 
@@ -23,7 +27,9 @@ class MeanOfRecentItems:
         self.index = index
         self.recent = recent
 
-    def vector(self, profile: UserProfile | None) -> np.ndarray | None:
+    def vector(
+        self, profile: UserProfile | None, seen: Collection[int] = frozenset()
+    ) -> np.ndarray | None:
         if profile is None:
             return None
         return mean_item_vector(self.index, profile.user_recent_items[: self.recent])

@@ -1,0 +1,61 @@
+"""Settings of each embedding recall model (fields of core.settings.Settings)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Item2VecSettings(BaseModel):
+    """Skip-gram with negative sampling over users' positive item sequences."""
+
+    dim: int = Field(32, ge=2)
+    window: int = Field(5, ge=1)
+    negatives: int = Field(5, ge=1)
+    epochs: int = Field(5, ge=1)
+    batch_size: int = Field(1024, ge=1)
+    lr: float = Field(0.01, gt=0)
+
+
+class DeepWalkSettings(Item2VecSettings):
+    """Skip-gram over random walks on the item transition graph of the same sequences."""
+
+    walks_per_item: int = Field(4, ge=1, description="walks started from every item")
+    walk_length: int = Field(10, ge=2, description="most items in one walk")
+    window: int = Field(3, ge=1)
+    epochs: int = Field(2, ge=1)
+
+
+class TwoTowerSettings(BaseModel):
+    """User tower (recent items, genres, activity) and item tower (id, genres, year), trained
+    with in-batch negatives and log-q correction on the positive train samples."""
+
+    dim: int = Field(32, ge=2, description="embedding and output dimension of both towers")
+    hidden: int = Field(64, ge=1, description="width of each tower's hidden layer")
+    temperature: float = Field(0.1, gt=0, description="cosine similarities are divided by it")
+    epochs: int = Field(8, ge=1)
+    batch_size: int = Field(512, ge=2, description="global batch: the in-batch negatives")
+    lr: float = Field(5e-3, gt=0)
+
+
+class ItemBagSettings(BaseModel):
+    """History bag: a user is the mean input embedding of their rated items; trained to give
+    held-out items of a history from the rest, by sampled softmax over the batch's targets and
+    popularity-sampled items with log-q correction. Defaults chosen on ml-latest-small's
+    per-user validation carve (bench/recall_models.py)."""
+
+    dim: int = Field(64, ge=2, description="input and output embedding dimension")
+    temperature: float = Field(0.2, gt=0, description="cosine similarities are divided by it")
+    history_cap: int = Field(200, ge=2, description="newest rated items that form a user")
+    target_fraction: float = Field(
+        0.5, gt=0, lt=1, description="share of a history held out as targets each step"
+    )
+    positive_targets: bool = Field(
+        True, description="only positives are targets; every rated item stays an input"
+    )
+    sampled: int = Field(512, ge=0, description="popularity-sampled negatives a batch")
+    sample_power: float = Field(
+        0.75, ge=0, description="negatives are drawn from target frequency ** power"
+    )
+    epochs: int = Field(80, ge=1)
+    batch_size: int = Field(32, ge=1, description="global batch, in users")
+    lr: float = Field(5e-3, gt=0)
