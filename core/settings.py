@@ -30,8 +30,6 @@ class TrainSettings(BaseModel):
     seed: int = 42
 
 
-
-
 class RecallSettings(BaseModel):
     """Candidate generation quotas per route; the merge interleaves routes in proportion to
     them. Defaults tuned on ml-latest-small's time split (see evaluation/recall/run.py)."""
