@@ -107,13 +107,13 @@ def in_process_pipeline(settings: Settings) -> Callable[[int], Awaitable[None]]:
         recall_model(recall_ref.name).user_vectors(
             registry.path(recall_ref),
             replica.searcher,
-            settings.recall.recent_items,
+            settings,
         ),
     )
     # As in each Rank replica: one torch thread, so that the forward pass does not fight the
     # load generator (and, on the Serve side, the other replicas) for the two cores.
     torch.set_num_threads(1)
-    ranker = RankStage(store, registry, paths.item_features)
+    ranker = RankStage(store, registry, paths.item_features, settings.rank.model_weight)
     ranker.reconfigure({"name": rank_ref.name, "version": rank_ref.version})
     reranker = Reranker(settings.rerank, ItemFacts.load(paths.item_features))
 

@@ -50,13 +50,17 @@ class Candidates(BaseModel):
 
     Serve pickles every hop between deployments: 300 Candidate models cost about 1.4 ms of
     CPU to pickle and unpickle, these lists 0.06 ms. `contributions` is empty, or has one
-    dict per item. A list of Candidate (or of their dicts) validates into this form too.
+    dict per item. `affinity` is empty, or has the recall model `affinity_model`'s user-item
+    score of each item (None where it knows the item not), a feature for the ranker. A list of
+    Candidate (or of their dicts) validates into this form too.
     """
 
     item_ids: list[int] = Field(default_factory=list)
     scores: list[float] = Field(default_factory=list)
     routes: list[list[str]] = Field(default_factory=list)
     contributions: list[dict[str, float]] = Field(default_factory=list)
+    affinity: list[float | None] = Field(default_factory=list)
+    affinity_model: str | None = Field(None, description='e.g. "item_bag:v2"')
 
     @model_validator(mode="before")
     @classmethod
@@ -74,8 +78,10 @@ class Candidates(BaseModel):
     @model_validator(mode="after")
     def _aligned(self) -> Candidates:
         n = len(self.item_ids)
-        if len(self.scores) != n or len(self.routes) != n or len(self.contributions) not in (0, n):
-            raise ValueError("item_ids, scores, routes and contributions must align")
+        if len(self.scores) != n or len(self.routes) != n:
+            raise ValueError("item_ids, scores and routes must align")
+        if len(self.contributions) not in (0, n) or len(self.affinity) not in (0, n):
+            raise ValueError("contributions and affinity must be empty or align with item_ids")
         return self
 
     @classmethod
@@ -102,6 +108,8 @@ class Candidates(BaseModel):
             scores=[self.scores[p] for p in at],
             routes=[self.routes[p] for p in at],
             contributions=[self.contributions[p] for p in at] if self.contributions else [],
+            affinity=[self.affinity[p] for p in at] if self.affinity else [],
+            affinity_model=self.affinity_model,
         )
 
     def head(self, k: int) -> Candidates:

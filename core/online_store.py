@@ -35,11 +35,16 @@ class UserProfile(BaseModel):
 @dataclass(frozen=True)
 class UserState:
     """What recall reads about one user for a request: profile (None when unknown), the items
-    never to recommend again, and the fingerprint of the published features snapshot."""
+    never to recommend again (`seen`; `history` holds them newest first), and the fingerprint
+    of the published features snapshot."""
 
     profile: UserProfile | None
-    seen: set[int]
+    history: list[int]
     snapshot: str | None
+
+    @property
+    def seen(self) -> set[int]:
+        return set(self.history)
 
 
 class OnlineStore:
@@ -59,8 +64,11 @@ class OnlineStore:
     def _seen_key(user_id: int) -> str:
         return f"user:{user_id}:seen"
 
-    def publish_users(self, profiles: Iterable[UserProfile], seen: dict[int, list[int]]) -> int:
-        """Replace the profiles and seen sets of these users; returns how many were written."""
+    def publish_users(
+        self, profiles: Iterable[UserProfile], seen: dict[int, list[tuple[int, int]]]
+    ) -> int:
+        """Replace the profiles and seen items of these users (`seen`: (item, epoch ms of its
+        latest event) pairs); returns how many were written."""
         written = 0
         pipe = self.client.pipeline(transaction=False)
         for profile in profiles:
@@ -69,7 +77,7 @@ class OnlineStore:
             pipe.delete(seen_key)
             items = seen.get(profile.user_id, [])
             if items:
-                pipe.sadd(seen_key, *items)
+                pipe.zadd(seen_key, {item: ts for item, ts in items})
             written += 1
             if written % _BATCH == 0:
                 pipe.execute()
@@ -91,17 +99,23 @@ class OnlineStore:
         }
 
     def seen(self, user_id: int) -> set[int]:
-        return _items(self.client.smembers(self._seen_key(user_id)))
+        return set(self.history(user_id))
+
+    def history(self, user_id: int) -> list[int]:
+        """Every item the user rated or clicked, newest first."""
+        return _items(self.client.zrevrange(self._seen_key(user_id), 0, -1))
 
     def user_state(self, user_id: int) -> UserState:
-        """Profile, seen set and snapshot in one round trip: each trip blocks the replica's
+        """Profile, seen items and snapshot in one round trip: each trip blocks the replica's
         event loop, and every request in flight on it waits."""
         pipe = self.client.pipeline(transaction=False)
         pipe.get(self._profile_key(user_id))
-        pipe.smembers(self._seen_key(user_id))
+        pipe.zrevrange(self._seen_key(user_id), 0, -1)
         pipe.get(_SNAPSHOT_KEY)
-        profile, seen, snapshot = pipe.execute()
-        return UserState(profile=_profile(profile), seen=_items(seen), snapshot=_text(snapshot))
+        profile, history, snapshot = pipe.execute()
+        return UserState(
+            profile=_profile(profile), history=_items(history), snapshot=_text(snapshot)
+        )
 
     def publish_popularity(self, scores: dict[int, float]) -> None:
         """Replace the popularity ranking atomically."""
@@ -153,7 +167,11 @@ class OnlineStore:
             for event in events:
                 pipe.xadd(EVENT_STREAM, event.to_stream())  # type: ignore[arg-type]
                 if event.event_type in _SEEN_EVENTS:
-                    pipe.sadd(self._seen_key(event.user_id), event.item_id)
+                    # Scored by the event's time, so that the user's history reads newest first.
+                    pipe.zadd(
+                        self._seen_key(event.user_id),
+                        {event.item_id: int(event.ts.timestamp() * 1000)},
+                    )
                 if event.event_type == "rating":
                     _add_rating(profiles[event.user_id], event, label_threshold, recent_limit)
             for user, profile in profiles.items():
@@ -235,8 +253,8 @@ def _profile(raw: bytes | None) -> UserProfile | None:
     return None if raw is None else UserProfile.model_validate_json(raw)
 
 
-def _items(raw: Iterable[bytes]) -> set[int]:
-    return {int(x) for x in raw}
+def _items(raw: Iterable[bytes]) -> list[int]:
+    return [int(x) for x in raw]
 
 
 def _text(raw: bytes | None) -> str | None:

@@ -16,6 +16,12 @@ class RankSettings(BaseModel):
     """Ranking model training."""
 
     model: str = "mlp"
+    model_weight: float = Field(
+        0.005,
+        ge=0,
+        description="serving orders candidates with a recall affinity by affinity + this x the "
+        "ranker's log-odds; chosen on ml-latest-small's per-user validation carve",
+    )
     embedding_dim: int = Field(16, ge=2)
     hidden: list[int] = Field(default_factory=lambda: [128, 64])
     epochs: int = Field(3, ge=1)

@@ -46,6 +46,11 @@ class ItemBagSettings(BaseModel):
     dim: int = Field(64, ge=2, description="input and output embedding dimension")
     temperature: float = Field(0.2, gt=0, description="cosine similarities are divided by it")
     history_cap: int = Field(200, ge=2, description="newest rated items that form a user")
+    history_half_life: float = Field(
+        10.0,
+        gt=0,
+        description="a user vector weighs each older history item by half every this many items",
+    )
     target_fraction: float = Field(
         0.5, gt=0, lt=1, description="share of a history held out as targets each step"
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -33,13 +34,15 @@ from ingest.features.sequences import user_sequences
 @dataclass(frozen=True)
 class CutoffFeatures:
     """ITEM_FEATURES and USER_FEATURES over the rating events strictly before `cutoff_ms`, every
-    item each user had rated by then (the online seen sets), and each user's positives of that
-    period, oldest first (the features job's train sequences, kept however short)."""
+    item each user had rated by then (the online seen sets; `rated` holds them newest first, as
+    the online store reads them), and each user's positives of that period, oldest first (the
+    features job's train sequences, kept however short)."""
 
     cutoff_ms: int
     items: pa.Table
     users: pa.Table
     seen: dict[int, set[int]]
+    rated: dict[int, list[int]]
     history: dict[int, list[int]]
 
 
@@ -69,7 +72,8 @@ def read_time_split(
     later = in_period(rows, cutoff_ms, test=True)
     later = later.filter(positive_column(later["rating"], label_threshold))
     test_positives: dict[int, set[int]] = {}
-    for user, item in _pairs(later):
+    users = later["user_id"].to_numpy().tolist()
+    for user, item in zip(users, later["item_id"].to_numpy().tolist(), strict=True):
         if item not in features.seen.get(user, ()):
             test_positives.setdefault(user, set()).add(item)
     return TimeSplit(features=features, test_positives=test_positives)
@@ -90,9 +94,8 @@ def _features_before(
         raise ValueError("no rating event before the cutoff: nothing to replay")
     newest = int(pc.max(before["ts_ms"]).as_py())
     stats = latest_item_stats(before, newest_ts_ms=newest, half_life_days=half_life_days)
-    seen: dict[int, set[int]] = {}
-    for user, item in _pairs(before):
-        seen.setdefault(user, set()).add(item)
+    rated = _newest_first(before)
+    seen = {user: set(items) for user, items in rated.items()}
     # min_items=1: a user with a single positive is warm, and item-KNN reads their one item.
     sequences = user_sequences(before, cutoff_ms, label_threshold, min_items=1)
     history = dict(
@@ -103,13 +106,20 @@ def _features_before(
         items=item_features_table(catalog, stats),
         users=latest_user_features(before, label_threshold),
         seen=seen,
+        rated=rated,
         history=history,
     )
 
 
-def _pairs(rows: pa.Table) -> zip[tuple[int, int]]:
-    users = rows["user_id"].to_numpy().tolist()
-    return zip(users, rows["item_id"].to_numpy().tolist(), strict=True)
+def _newest_first(rows: pa.Table) -> dict[int, list[int]]:
+    """Each user's distinct items, by the time of their latest rating, newest first."""
+    order = np.lexsort((-rows["ts_ms"].to_numpy(), rows["user_id"].to_numpy()))
+    users = rows["user_id"].to_numpy()[order].tolist()
+    items = rows["item_id"].to_numpy()[order].tolist()
+    rated: dict[int, dict[int, None]] = {}
+    for user, item in zip(users, items, strict=True):
+        rated.setdefault(user, {}).setdefault(item, None)
+    return {user: list(items) for user, items in rated.items()}
 
 
 def split_moment(train_samples: StoragePath) -> int:

@@ -60,7 +60,7 @@ class CutoffStore:
     def user_state(self, user_id: int) -> UserState:
         return UserState(
             profile=self._profiles.get(user_id),
-            seen=self.features.seen.get(user_id, set()),
+            history=self.features.rated.get(user_id, []),
             snapshot=None,
         )
 

@@ -54,11 +54,9 @@ def at_cutoff(settings: Settings, paths: StarlingPaths, store: CutoffStore) -> R
         settings,
         f"{recall_ref.name}:{recall_ref.version}",
         store.genres(),
-        recall_model(recall_ref.name).user_vectors(
-            registry.path(recall_ref), index, settings.recall.recent_items
-        ),
+        recall_model(recall_ref.name).user_vectors(registry.path(recall_ref), index, settings),
     )
-    ranker = RankStage(store, registry, store.item_features)
+    ranker = RankStage(store, registry, store.item_features, settings.rank.model_weight)
     ranker.reconfigure({"name": rank_ref.name, "version": rank_ref.version})
     reranker = Reranker(settings.rerank, ItemFacts.load(store.item_features))
     return RecommendReplay(recaller, ranker, reranker)

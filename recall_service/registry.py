@@ -30,14 +30,14 @@ from recall_service.training.item2vec import train_item2vec
 from recall_service.training.item_bag import train_item_bag
 from recall_service.training.two_tower import train_two_tower
 
-UserVectorsBuilder = Callable[[Path, ItemIndex, int], UserVectors]
+UserVectorsBuilder = Callable[[Path, ItemIndex, Settings], UserVectors]
 
 
 @dataclass(frozen=True)
 class RecallModel:
     """`train` publishes a new version; `data` names the folder whose fingerprint a version
     records; `user_vectors` builds a replica's user-vector source from a version's folder, the
-    item index and how many recent items a profile-based vector may use."""
+    item index and the settings."""
 
     module: type[nn.Module]
     train: Callable[[Settings, StarlingPaths], ModelManifest]
@@ -53,16 +53,16 @@ def _train_samples(paths: StarlingPaths) -> StoragePath:
     return paths.train_samples
 
 
-def _recent_items(folder: Path, index: ItemIndex, recent: int) -> UserVectors:
-    return MeanOfRecentItems(index, recent)
+def _recent_items(folder: Path, index: ItemIndex, settings: Settings) -> UserVectors:
+    return MeanOfRecentItems(index, settings.recall.recent_items)
 
 
-def _user_tower(folder: Path, index: ItemIndex, recent: int) -> UserVectors:
+def _user_tower(folder: Path, index: ItemIndex, settings: Settings) -> UserVectors:
     return UserTowerVectors.load(folder)
 
 
-def _history_bag(folder: Path, index: ItemIndex, recent: int) -> UserVectors:
-    return HistoryBagVectors.load(folder)
+def _history_bag(folder: Path, index: ItemIndex, settings: Settings) -> UserVectors:
+    return HistoryBagVectors.load(folder, settings.item_bag.history_half_life)
 
 
 # DeepWalk is skip-gram too: only its training pairs (from random walks) differ.

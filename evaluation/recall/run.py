@@ -107,9 +107,7 @@ def _method_lists(
 ) -> dict[str, tuple[MethodKind, list[list[int]]]]:
     """Each user's top-k list of every route alone, of the merge and of the two baselines."""
     index = ExactIndex.load(registry.path(ref))
-    user_vectors = recall_model(ref.name).user_vectors(
-        registry.path(ref), index, settings.recall.recent_items
-    )
+    user_vectors = recall_model(ref.name).user_vectors(registry.path(ref), index, settings)
     genres = store.genres()
 
     def run(reads: CutoffStore, quotas: RecallSettings) -> list[list[int]]:

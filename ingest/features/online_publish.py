@@ -30,26 +30,38 @@ def _read(folder: StoragePath, columns: list[str], keep: pc.Expression | None = 
 
 @dataclass(frozen=True)
 class SeenItems:
-    """Every item each user rated, as arrays sorted by user: scales to tens of millions."""
+    """Every item each user rated with the epoch ms of its latest rating, as arrays sorted by
+    user: scales to tens of millions."""
 
     users: np.ndarray
     starts: np.ndarray
     items: np.ndarray
+    ts_ms: np.ndarray
 
     @classmethod
     def from_lake(cls, events: StoragePath) -> SeenItems:
-        ratings = _read(events, ["user_id", "item_id"], pc.field("event_type") == "rating")
+        ratings = _read(events, ["user_id", "item_id", "ts"], pc.field("event_type") == "rating")
         users = ratings["user_id"].to_numpy()
-        order = np.argsort(users, kind="stable")
+        ts_ms = ratings["ts"].cast(pa.int64()).to_numpy()
+        # By user, then time: a re-rated item's last occurrence carries its latest time.
+        order = np.lexsort((ts_ms, users))
         unique_users, starts = np.unique(users[order], return_index=True)
-        return cls(unique_users, starts, ratings["item_id"].to_numpy()[order])
+        return cls(unique_users, starts, ratings["item_id"].to_numpy()[order], ts_ms[order])
 
-    def of(self, user_id: int) -> list[int]:
+    def of(self, user_id: int) -> list[tuple[int, int]]:
+        """(item, epoch ms of its latest rating) of every item the user rated."""
         pos = int(np.searchsorted(self.users, user_id))
         if pos == len(self.users) or self.users[pos] != user_id:
             return []
         end = self.starts[pos + 1] if pos + 1 < len(self.starts) else len(self.items)
-        return np.unique(self.items[self.starts[pos] : end]).tolist()
+        latest = dict(
+            zip(
+                self.items[self.starts[pos] : end].tolist(),
+                self.ts_ms[self.starts[pos] : end].tolist(),
+                strict=True,
+            )
+        )
+        return list(latest.items())
 
 
 def publish_online(settings: Settings, paths: StarlingPaths, store: OnlineStore) -> int:

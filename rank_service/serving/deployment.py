@@ -41,7 +41,9 @@ class Rank:
         torch.set_num_threads(1)
         paths = StarlingPaths.of(settings)
         store = OnlineStore(settings.resolved_redis_url())
-        self.stage = RankStage(store, Registry(paths.registry), paths.item_features)
+        self.stage = RankStage(
+            store, Registry(paths.registry), paths.item_features, settings.rank.model_weight
+        )
         serving = settings.rank_serving
         self._rank_batch.set_max_batch_size(serving.max_batch_size)
         self._rank_batch.set_batch_wait_timeout_s(serving.batch_wait_ms / 1000.0)

@@ -58,12 +58,29 @@ def model_ref(model_id: str) -> ModelRef:
 
 
 class RankStage:
-    """Scores recall candidates with a loaded model version and sorts them, best first."""
+    """Scores recall candidates with a loaded model version and sorts them, best first.
 
-    def __init__(self, profiles: ProfileSource, registry: Registry, item_features: Path) -> None:
+    Candidates that come with the recall model's affinity (the item bag's cosine to the user's
+    history) are ordered by affinity + `model_weight` x the ranker's log-odds. Measured on
+    ml-latest-small's per-user validation carve over the same pools: the affinity alone 0.319
+    Recall@50, the rankers alone 0.06-0.15 (trained on ratings and sampled negatives they
+    learn who rates what, not what a user goes on to like next), the blend at 0.005 0.320; at
+    0.05 it falls to 0.297. A ranker fed the affinity as a feature learnt it in-sample (the
+    bag was fitted on the same ratings) and ordered worse still (0.07). Without an affinity
+    (cold users, recall models with no user-item score) the ranker's probability orders.
+    """
+
+    def __init__(
+        self,
+        profiles: ProfileSource,
+        registry: Registry,
+        item_features: Path,
+        model_weight: float = 0.005,
+    ) -> None:
         self.profiles = profiles
         self.registry = registry
         self.item_features = item_features
+        self.model_weight = model_weight
         self.scorer: Scorer | None = None
 
     def load(self, model_id: str) -> Scorer:
@@ -124,10 +141,11 @@ class RankStage:
         ms = (time.perf_counter() - started) * 1000.0
         results = []
         for index, (request, scorer) in enumerate(zip(requests, chosen, strict=True)):
+            final = self._blend(request.candidates, scores[index])
             # Stable, like a sort by score descending: ties keep the recall order.
-            order = np.argsort(-scores[index], kind="stable")
+            order = np.argsort(-final, kind="stable")
             scored = request.candidates.take(order.tolist())
-            scored.scores = scores[index][order].tolist()
+            scored.scores = final[order].tolist()
             trace = StageTrace(
                 stage="rank",
                 candidates_in=len(request.candidates),
@@ -136,12 +154,22 @@ class RankStage:
                 model=scorer.tag,
                 detail={
                     "profile": "cold" if found[index] is None else "found",
+                    "order": "affinity" if request.candidates.affinity else "ranker",
                     "batch": len(requests),
                     "model_batch": len(groups[scorer.tag]),
                 },
             )
             results.append(StageResult(candidates=scored, trace=trace))
         return results
+
+    def _blend(self, candidates: Candidates, probabilities: np.ndarray) -> np.ndarray:
+        """The order score of each candidate (see the class docstring); an item the recall
+        model does not know gets the lowest cosine, -1."""
+        if not candidates.affinity:
+            return probabilities.astype(np.float64)
+        affinity = np.array([-1.0 if a is None else a for a in candidates.affinity])
+        p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
+        return affinity + self.model_weight * np.log(p / (1 - p))
 
     def _profiles(self, requests: list[RankRequest]) -> list[UserProfile | None]:
         """Each request's profile: the one it brought, else one read of the store for all the

@@ -62,7 +62,7 @@ class Recall:
                 users = recall_model(ref.name).user_vectors(
                     registry.path(ref),
                     loaded.searcher,
-                    self._settings.recall.recent_items,
+                    self._settings,
                 )
             except BaseException:
                 loaded.close()

@@ -6,7 +6,9 @@ import itertools
 import time
 from typing import Protocol
 
-from core.api import ProfileLookup, RecallResult, StageTrace
+import numpy as np
+
+from core.api import Candidates, ProfileLookup, RecallResult, StageTrace
 from core.online_store import UserState
 from core.settings import Settings
 from recall_service.index.item_attributes import ItemFilter
@@ -71,7 +73,9 @@ class Recaller:
         recent = profile.user_recent_items if profile else []
         top_genres = ([genre] if genre else []) + (profile.user_genres if profile else [])
         # The two-tower's user vector costs a forward pass: only made when the route is on.
-        query = self.user_vectors.vector(profile, seen) if quotas.embedding_quota > 0 else None
+        query = (
+            self.user_vectors.vector(profile, state.history) if quotas.embedding_quota > 0 else None
+        )
 
         # Seen items are left out inside the vector searches, up to `max_excluded` of them;
         # each route is asked for as many more items as may still be seen, so filtering leaves
@@ -116,6 +120,7 @@ class Recaller:
             ),
         ]
         candidates, contributed = merge_routes(routes, seen)
+        self._add_affinity(candidates, query)
         trace = StageTrace(
             stage="recall",
             candidates_in=0,
@@ -126,6 +131,16 @@ class Recaller:
             detail={**contributed, "history": user.history_len},
         )
         return RecallResult(candidates=candidates, trace=trace, user=user)
+
+    def _add_affinity(self, candidates: Candidates, query: np.ndarray | None) -> None:
+        """The embedding model's score of every candidate, whichever route proposed it, so that
+        the ranker weighs the user's affinity to popular and genre items as well."""
+        if query is None or len(candidates) == 0:
+            return
+        affinity = self.user_vectors.affinity(query, candidates.item_ids)
+        if affinity is not None:
+            candidates.affinity = affinity
+            candidates.affinity_model = self.version
 
     def _popular(self, n: int) -> list[tuple[int, float]]:
         # OnlineStore.popular(0) would return the whole ranking (a Redis range of 0..-1).

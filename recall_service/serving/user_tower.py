@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +32,7 @@ class UserTowerVectors:
         encoder = TwoTowerEncoder.model_validate_json((folder / ENCODER_FILE).read_text())
         return cls(model, encoder)  # type: ignore[arg-type]
 
-    def vector(
-        self, profile: UserProfile | None, seen: Collection[int] = frozenset()
-    ) -> np.ndarray | None:
+    def vector(self, profile: UserProfile | None, history: Sequence[int] = ()) -> np.ndarray | None:
         """The user tower's unit vector (D,); None without a profile or any recent item the
         tower knows, where the route leaves the user to the other routes."""
         if profile is None:
@@ -45,3 +43,6 @@ class UserTowerVectors:
         with torch.no_grad():
             batch = {name: torch.as_tensor(values) for name, values in features.items()}
             return self.model.users(batch)[0].numpy()
+
+    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None] | None:
+        return None

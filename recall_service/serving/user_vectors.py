@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -12,11 +12,14 @@ from recall_service.serving.routes import ItemIndex, mean_item_vector
 
 
 class UserVectors(Protocol):
-    def vector(
-        self, profile: UserProfile | None, seen: Collection[int] = frozenset()
-    ) -> np.ndarray | None:
-        """The user's query vector (D,) from their profile and every item they rated (`seen`,
-        unordered), or None when there is nothing to go on."""
+    def vector(self, profile: UserProfile | None, history: Sequence[int] = ()) -> np.ndarray | None:
+        """The user's query vector (D,) from their profile and every item they rated or
+        clicked (`history`, newest first), or None when there is nothing to go on."""
+        ...
+
+    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None] | None:
+        """The model's user-item score of each item for the user vector `query` (D,), None for
+        an item it does not know; None when the model gives the ranker no such score."""
         ...
 
 
@@ -27,9 +30,10 @@ class MeanOfRecentItems:
         self.index = index
         self.recent = recent
 
-    def vector(
-        self, profile: UserProfile | None, seen: Collection[int] = frozenset()
-    ) -> np.ndarray | None:
+    def vector(self, profile: UserProfile | None, history: Sequence[int] = ()) -> np.ndarray | None:
         if profile is None:
             return None
         return mean_item_vector(self.index, profile.user_recent_items[: self.recent])
+
+    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None] | None:
+        return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,20 +15,22 @@ T = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def _event(n: int, user: int, item: int, kind: str, value: float = 1.0) -> LoggedEvent:
+    """Event n happens n seconds after T."""
     return LoggedEvent(
         event_id=f"e{n}",
         user_id=user,
         item_id=item,
         event_type=kind,
         value=value,
-        ts=T,
+        ts=T + timedelta(seconds=n),
         source="api",
     )
 
 
 def test_feedback_updates_seen_items_and_recent_positives(redis_url: str) -> None:
     store = OnlineStore(redis_url)
-    store.publish_users([UserProfile(user_id=7, user_recent_items=[1, 2, 3])], {7: [1, 2, 3]})
+    published = {7: [(1, 1_000), (2, 3_000), (3, 2_000)]}
+    store.publish_users([UserProfile(user_id=7, user_recent_items=[1, 2, 3])], published)
     before = store.stream_length()
     entries = store.record_events(
         [
@@ -43,6 +45,8 @@ def test_feedback_updates_seen_items_and_recent_positives(redis_url: str) -> Non
     )
     assert len(entries) == 5 and store.stream_length() == before + 5
     assert store.seen(7) == {1, 2, 3, 40, 41, 42}
+    # The history that makes the item bag's user vector reads newest first.
+    assert store.history(7) == [42, 41, 40, 2, 3, 1]
     profile = store.profile(7)
     assert profile is not None and profile.user_recent_items == [40, 1, 2]
     assert profile.user_rating_count == 2 and profile.user_avg_rating == pytest.approx(3.5)
@@ -53,10 +57,12 @@ def test_feedback_updates_seen_items_and_recent_positives(redis_url: str) -> Non
 
 def test_recall_reads_a_users_state_as_the_single_reads_see_it(redis_url: str) -> None:
     store = OnlineStore(redis_url)
-    store.publish_users([UserProfile(user_id=21, user_recent_items=[4, 5])], {21: [4, 5, 6]})
+    store.publish_users(
+        [UserProfile(user_id=21, user_recent_items=[4, 5])], {21: [(4, 3), (5, 2), (6, 1)]}
+    )
     store.set_snapshot("features-abc")
     state = store.user_state(21)
-    assert state == UserState(profile=store.profile(21), seen={4, 5, 6}, snapshot="features-abc")
+    assert state == UserState(profile=store.profile(21), history=[4, 5, 6], snapshot="features-abc")
     stranger = store.user_state(22)
     assert stranger.profile is None and stranger.seen == set()
 

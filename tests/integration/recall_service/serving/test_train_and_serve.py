@@ -31,7 +31,10 @@ SEEN = {100, 101, 102, 103, 120}
 def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
     home = tmp_path_factory.mktemp("home")
     store = OnlineStore(redis_url)
-    store.publish_users([UserProfile(user_id=USER, user_recent_items=RECENT)], {USER: sorted(SEEN)})
+    store.publish_users(
+        [UserProfile(user_id=USER, user_recent_items=RECENT)],
+        {USER: [(item, 0) for item in sorted(SEEN)]},
+    )
     store.publish_popularity({item: float(200 - item) for item in range(100, 160)})
     _write_sequences(StarlingPaths(home).sequences)
     _write_item_features(StarlingPaths(home).item_features)

@@ -29,7 +29,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settin
     store = OnlineStore(redis_url)
     store.publish_users(
         [UserProfile(user_id=USER, user_recent_items=COMEDIES, user_genres=["Comedy"])],
-        {USER: COMEDIES},
+        {USER: [(item, 0) for item in COMEDIES]},
     )
     store.publish_popularity({item: float(200 - item) for item in range(100, 160)})
     _write_samples(StarlingPaths(home).train_samples)
@@ -123,7 +123,7 @@ def test_the_recall_deployment_embeds_the_user_from_their_latest_online_profile(
         before = embedding_candidates()
         store.publish_users(
             [UserProfile(user_id=USER, user_recent_items=HORROR, user_genres=["Horror"])],
-            {USER: COMEDIES + HORROR},
+            {USER: [(item, 0) for item in COMEDIES + HORROR]},
         )
         after = embedding_candidates()
     finally:

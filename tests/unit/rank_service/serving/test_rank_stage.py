@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from core.api import Candidate, ProfileLookup
+from core.api import Candidate, Candidates, ProfileLookup
 from core.online_store import UserProfile
 from core.registry import ModelNotFoundError, ModelRef, Registry
 from rank_service.artifacts import load_artifacts, save_artifacts
@@ -264,3 +264,31 @@ def test_a_profile_passed_along_is_used_and_only_the_others_are_read(home) -> No
     results = stage.rank_batch(requests, {})
     assert store.reads == [[1, 3]]
     assert [r.trace.detail["profile"] for r in results] == ["found", "found", "cold"]
+
+
+def test_candidates_with_a_recall_affinity_are_ordered_by_it_with_the_ranker_as_a_nudge(
+    home,
+) -> None:
+    registry, items = home
+    ids = list(range(1, 9))
+    affinity: list[float | None] = [0.1, 0.5, 0.3, None, 0.7, 0.2, 0.6, 0.4]
+    pool = Candidates(
+        item_ids=ids,
+        scores=[0.0] * 8,
+        routes=[["embedding"]] * 8,
+        affinity=affinity,
+        affinity_model="item_bag:v1",
+    )
+    nudged = RankStage(Profiles({}), registry, items, model_weight=1e-4)
+    nudged.reconfigure({"name": "mlp", "version": "v1"})
+    ranked = nudged.rank(4, pool)
+    assert ranked.candidates.item_ids == [5, 7, 2, 8, 3, 6, 1, 4]  # the unknown item last
+    assert ranked.candidates.affinity[:2] == [0.7, 0.6]
+    assert ranked.trace.detail["order"] == "affinity"
+
+    # With the ranker's weight large the ranker decides: its own order of the same pool.
+    ruled = RankStage(Profiles({}), registry, items, model_weight=1e6)
+    ruled.reconfigure({"name": "mlp", "version": "v1"})
+    by_model = ruled.rank(4, pool.model_copy(update={"affinity": []}))
+    assert by_model.trace.detail["order"] == "ranker"
+    assert ruled.rank(4, pool).candidates.item_ids == by_model.candidates.item_ids

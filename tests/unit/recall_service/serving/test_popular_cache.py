@@ -12,7 +12,7 @@ class Store:
 
     def user_state(self, user_id: int) -> UserState:
         return UserState(
-            profile=UserProfile(user_id=user_id), seen={user_id}, snapshot=self.fingerprint
+            profile=UserProfile(user_id=user_id), history=[user_id], snapshot=self.fingerprint
         )
 
     def popular(self, n: int) -> list[tuple[int, float]]:
@@ -52,7 +52,7 @@ def test_user_states_are_always_read_fresh() -> None:
     store = Store([])
     cached = CachedPopularity(store)
     assert cached.user_state(7) == UserState(
-        profile=UserProfile(user_id=7), seen={7}, snapshot="features-1"
+        profile=UserProfile(user_id=7), history=[7], snapshot="features-1"
     )
     store.fingerprint = None
     assert cached.user_state(7).snapshot is None

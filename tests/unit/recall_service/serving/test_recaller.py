@@ -51,7 +51,7 @@ class FakeStore:
     def user_state(self, user_id: int) -> UserState:
         return UserState(
             profile=self.profiles.get(user_id),
-            seen=self.seen_sets.get(user_id, set()),
+            history=sorted(self.seen_sets.get(user_id, set())),
             snapshot="features-1",
         )
 
@@ -282,3 +282,32 @@ def test_a_requested_genre_keeps_the_embedding_route_to_that_genre() -> None:
     # Without the genre the nearest items to 1 and 2 (the x axis) win; with it, the Westerns.
     assert plain.candidates.item_ids == [3, 4]
     assert browsing.candidates.item_ids == [8, 7]
+
+
+class ScoringVectors:
+    """A user-vector source whose model scores items (as the item bag does): item i's
+    affinity is i / 10, unknown above 8."""
+
+    def vector(self, profile: UserProfile | None, history: Sequence[int] = ()) -> np.ndarray:
+        self.history = list(history)
+        return np.array([1.0, 0.0])
+
+    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None]:
+        return [i / 10 if i <= 8 else None for i in items]
+
+
+def test_every_candidate_carries_the_models_affinity_and_the_history_reads_newest_first() -> None:
+    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1])}, {7: {2, 1}}, POPULAR)
+    vectors = ScoringVectors()
+    settings = Settings(recall=RecallSettings(embedding_quota=2, popular_quota=3))
+    recaller = Recaller(FakeIndex(VECTORS), store, settings, "item_bag:v3", user_vectors=vectors)
+
+    result = recaller.recall(7)
+
+    assert vectors.history == [1, 2]
+    pool = result.candidates
+    assert "popular" in {r for routes in pool.routes for r in routes}
+    assert pool.affinity == [i / 10 if i <= 8 else None for i in pool.item_ids]
+    assert pool.affinity_model == "item_bag:v3"
+    # A model without user-item scores (item2vec's mean of recent items) hands none over.
+    assert _recaller(store).recall(7).candidates.affinity == []

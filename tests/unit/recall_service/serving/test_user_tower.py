@@ -5,6 +5,7 @@ import pyarrow as pa
 import torch
 
 from core.online_store import UserProfile
+from core.settings import Settings
 from recall_service.index.exact import ExactIndex
 from recall_service.models.two_tower import TwoTower
 from recall_service.models.two_tower_encoder import ENCODER_FILE, TwoTowerEncoder, item_table
@@ -38,7 +39,7 @@ def test_the_two_tower_embeds_a_user_from_the_profile_and_passes_on_unknown_hist
     tmp_path: Path,
 ) -> None:
     _saved_tower(tmp_path)
-    users = recall_model("two_tower").user_vectors(tmp_path, INDEX, 5)
+    users = recall_model("two_tower").user_vectors(tmp_path, INDEX, Settings())
     assert isinstance(users, UserTowerVectors)
 
     first = users.vector(UserProfile(user_id=1, user_recent_items=[1], user_genres=["Drama"]))
@@ -52,7 +53,9 @@ def test_the_two_tower_embeds_a_user_from_the_profile_and_passes_on_unknown_hist
 
 
 def test_skip_gram_models_embed_a_user_as_the_unit_mean_of_their_newest_items() -> None:
-    users = recall_model("deepwalk").user_vectors(Path("unused"), INDEX, 2)
+    users = recall_model("deepwalk").user_vectors(
+        Path("unused"), INDEX, Settings(recall={"recent_items": 2})
+    )
     assert isinstance(users, MeanOfRecentItems)
 
     vector = users.vector(UserProfile(user_id=1, user_recent_items=[1, 2, 3]))
