@@ -33,10 +33,11 @@ from ingest.features.sequences import user_sequences
 
 @dataclass(frozen=True)
 class CutoffFeatures:
-    """ITEM_FEATURES and USER_FEATURES over the rating events strictly before `cutoff_ms`, every
-    item each user had rated by then (the online seen sets; `rated` holds them newest first, as
-    the online store reads them), and each user's positives of that period, oldest first (the
-    features job's train sequences, kept however short)."""
+    """ITEM_FEATURES and USER_FEATURES over the known rating events (the time split's events
+    strictly before `cutoff_ms`; the per-user split's training part, all before `cutoff_ms`),
+    every item each user had rated in them (the online seen sets; `rated` holds them newest
+    first, as the online store reads them), and each user's positives among them, oldest first
+    (the features job's train sequences, kept however short)."""
 
     cutoff_ms: int
     items: pa.Table
@@ -48,8 +49,9 @@ class CutoffFeatures:
 
 @dataclass(frozen=True)
 class TimeSplit:
-    """The features at the cutoff, and what each user went on to like: their positives at or
-    after the cutoff among items they had not rated before it."""
+    """The features of the known part, and what each user went on to like: their held-out
+    positives (at or after the cutoff, or in their own last share on a per-user split) among
+    items they had not rated in the known part."""
 
     features: CutoffFeatures
     test_positives: dict[int, set[int]]
@@ -63,48 +65,61 @@ def read_time_split(
     half_life_days: float,
 ) -> TimeSplit:
     """Both sides of the cutoff from one read of the lake's rating events."""
+    rows, catalog = read_rating_rows(events, items)
+    before = in_period(rows, cutoff_ms, test=False)
+    features = features_of(before, catalog, cutoff_ms, label_threshold, half_life_days)
+    later = in_period(rows, cutoff_ms, test=True)
+    return TimeSplit(features, unseen_positives(later, features.seen, label_threshold))
+
+
+def read_rating_rows(events: StoragePath, items: StoragePath) -> tuple[pa.Table, pa.Table]:
+    """The lake's rating events as RATING_ROWS, and the catalog as CATALOG_ATTRIBUTES."""
     catalog = catalog_attributes(parquet_dataset(items).to_table(columns=ITEMS.names).cast(ITEMS))
     table = parquet_dataset(events).to_table(
         columns=EVENTS.names, filter=pc.field("event_type") == "rating"
     )
-    rows = rating_rows(table.cast(EVENTS), catalog)
-    features = _features_before(rows, catalog, cutoff_ms, label_threshold, half_life_days)
-    later = in_period(rows, cutoff_ms, test=True)
-    later = later.filter(positive_column(later["rating"], label_threshold))
-    test_positives: dict[int, set[int]] = {}
-    users = later["user_id"].to_numpy().tolist()
-    for user, item in zip(users, later["item_id"].to_numpy().tolist(), strict=True):
-        if item not in features.seen.get(user, ()):
-            test_positives.setdefault(user, set()).add(item)
-    return TimeSplit(features=features, test_positives=test_positives)
+    return rating_rows(table.cast(EVENTS), catalog), catalog
 
 
-def _features_before(
-    rows: pa.Table,
+def unseen_positives(
+    held_out: pa.Table, seen: dict[int, set[int]], label_threshold: float
+) -> dict[int, set[int]]:
+    """Each user's positives among the `held_out` rows, less the items `seen` says they had
+    rated: a recommender never shows those again, so they cannot be found."""
+    held_out = held_out.filter(positive_column(held_out["rating"], label_threshold))
+    positives: dict[int, set[int]] = {}
+    users = held_out["user_id"].to_numpy().tolist()
+    for user, item in zip(users, held_out["item_id"].to_numpy().tolist(), strict=True):
+        if item not in seen.get(user, ()):
+            positives.setdefault(user, set()).add(item)
+    return positives
+
+
+def features_of(
+    known: pa.Table,
     catalog: pa.Table,
     cutoff_ms: int,
     label_threshold: float,
     half_life_days: float,
 ) -> CutoffFeatures:
-    """Features of the RATING_ROWS with ts < `cutoff_ms` for every item of `catalog`
-    (CATALOG_ATTRIBUTES) and every rated one, popularity decayed from the newest of
+    """Features of the `known` RATING_ROWS (all before `cutoff_ms`) for every item of
+    `catalog` (CATALOG_ATTRIBUTES) and every rated one, popularity decayed from the newest of
     them, as the features job decays it from the newest event."""
-    before = in_period(rows, cutoff_ms, test=False)
-    if before.num_rows == 0:
+    if known.num_rows == 0:
         raise ValueError("no rating event before the cutoff: nothing to replay")
-    newest = int(pc.max(before["ts_ms"]).as_py())
-    stats = latest_item_stats(before, newest_ts_ms=newest, half_life_days=half_life_days)
-    rated = _newest_first(before)
+    newest = int(pc.max(known["ts_ms"]).as_py())
+    stats = latest_item_stats(known, newest_ts_ms=newest, half_life_days=half_life_days)
+    rated = _newest_first(known)
     seen = {user: set(items) for user, items in rated.items()}
     # min_items=1: a user with a single positive is warm, and item-KNN reads their one item.
-    sequences = user_sequences(before, cutoff_ms, label_threshold, min_items=1)
+    sequences = user_sequences(known, cutoff_ms, label_threshold, min_items=1)
     history = dict(
         zip(sequences["user_id"].to_pylist(), sequences["items"].to_pylist(), strict=True)
     )
     return CutoffFeatures(
         cutoff_ms=cutoff_ms,
         items=item_features_table(catalog, stats),
-        users=latest_user_features(before, label_threshold),
+        users=latest_user_features(known, label_threshold),
         seen=seen,
         rated=rated,
         history=history,

@@ -159,12 +159,17 @@ def evaluate(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     paths = StarlingPaths.of(settings)
+    if args.split != "global" and args.kind != "recall":
+        return fail("--split applies to `starling eval recall` only")
     if args.kind == "recall":
 
         def replay(store: CutoffStore, users: Sequence[int], k: int) -> list[list[int]]:
             return recommend_lists(settings, paths, store, users, k)
 
-        say(evaluate_recall(settings, paths, model=args.model, pipeline=replay).to_table())
+        evaluation = evaluate_recall(
+            settings, paths, model=args.model, pipeline=replay, split=args.split
+        )
+        say(evaluation.to_table())
         say(f"saved to {paths.stats}")
         return 0
     if args.kind == "rank":

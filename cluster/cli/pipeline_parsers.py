@@ -155,7 +155,8 @@ def _eval_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         help="offline evaluation of the models",
         description="Without a KIND: print the offline metrics recorded for the serving models. "
         "`eval recall`: Recall/NDCG/HitRate@10,50,100 and coverage of every recall route, the "
-        "merged set and the most-popular and item-KNN baselines on the time split. `eval rank`: "
+        "merged set and the most-popular and item-KNN baselines on the time split (warm and "
+        "cold users apart) or the per-user split, and the replayed /recommend. `eval rank`: "
         "every ranking model against a logistic-regression baseline on the same features. "
         "Tables are printed and saved as JSON and PNG under the home's stats/ folder.",
     )
@@ -171,6 +172,13 @@ def _eval_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         metavar="MODEL",
         default=None,
         help="recall model whose newest version the embedding routes use (default: serving)",
+    )
+    evaluate.add_argument(
+        "--split",
+        choices=("global", "per-user"),
+        default="global",
+        help="eval recall: hold out the time after the features' cutoff (global, default) or "
+        "each user's last STARLING_DATA__TEST_FRACTION of ratings (per-user)",
     )
     evaluate.add_argument(
         "--random-split",

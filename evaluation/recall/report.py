@@ -12,6 +12,8 @@ from core.storage import write_json_atomic
 _TABLE_METRICS = ("recall", "ndcg", "hit_rate", "coverage")
 
 MethodKind = Literal["route", "merged", "baseline", "pipeline"]
+# "global": the last share of time is held out; "per-user": each user's last share of ratings.
+SplitKind = Literal["global", "per-user"]
 
 
 class MethodMetrics(BaseModel):
@@ -21,7 +23,10 @@ class MethodMetrics(BaseModel):
     kind: MethodKind
     metrics: dict[str, float]
     warm_metrics: dict[str, float] = Field(
-        default_factory=dict, description="the same, over users with train-period positives only"
+        default_factory=dict, description="the same, over users who had rated before the cutoff"
+    )
+    cold_metrics: dict[str, float] = Field(
+        default_factory=dict, description="the same, over users with no rating before it"
     )
     users_with_candidates: int = Field(description="test users it proposed anything to")
 
@@ -30,8 +35,15 @@ class RecallEvaluation(BaseModel):
     """Every route alone, the merged set and the baselines, on the same test users."""
 
     model: str = Field(description="the embedding model version used, e.g. item2vec:v1")
+    split: SplitKind = "global"
     users: int = Field(description="test users with at least one unseen positive")
-    cold_users: int = Field(description="of those, users with no train-period positive")
+    cold_users: int = Field(description="of those, users with no rating in the training part")
+    positives: int = Field(0, description="the test users' unseen positives, all together")
+    positives_seen_in_training: int | None = Field(
+        None,
+        description="per-user split: test positives rated before the cutoff the evaluated "
+        "models were trained up to, so the models have seen them",
+    )
     catalog_items: int = Field(
         description="items the cutoff features list: the catalog and any rated item it lacks"
     )
@@ -46,17 +58,34 @@ class RecallEvaluation(BaseModel):
         raise KeyError(name)
 
     def to_table(self) -> str:
-        """Fixed-width tables, all test users then warm users only: one row per method, one
-        column per metric and k."""
+        """Fixed-width tables, one row per method, one column per metric and k: all test users,
+        then warm and cold users apart when there are both; a caveat when the models saw test
+        positives."""
         warm = self.users - self.cold_users
         parts = [
-            f"recall evaluation of {self.model}: {self.users} test users "
-            f"({self.cold_users} cold), {self.catalog_items} catalog items\n"
-            + self._table({m.name: m.metrics for m in self.methods}),
-            f"warm users only ({warm}):\n"
-            + self._table({m.name: m.warm_metrics for m in self.methods}),
+            f"recall evaluation of {self.model} on the {self.split} split: {self.users} test "
+            f"users ({warm} warm, {self.cold_users} cold), {self.positives} positives, "
+            f"{self.catalog_items} catalog items\n"
+            + self._table({m.name: m.metrics for m in self.methods})
         ]
-        return "\n\n".join([*parts, *self._ratios()])
+        if warm and self.cold_users:
+            parts += [
+                f"warm users only ({warm}):\n"
+                + self._table({m.name: m.warm_metrics for m in self.methods}),
+                f"cold users only ({self.cold_users}):\n"
+                + self._table({m.name: m.cold_metrics for m in self.methods}),
+            ]
+        return "\n\n".join([*parts, *self._ratios(), *self._caveat()])
+
+    def _caveat(self) -> list[str]:
+        if not self.positives_seen_in_training:
+            return []
+        return [
+            f"caveat: the models were trained on the time split's first part, which holds "
+            f"{self.positives_seen_in_training} of these {self.positives} test positives: "
+            "on this split their numbers are optimistic (bench/quality.py trains on the "
+            "per-user training part instead)"
+        ]
 
     def _ratios(self) -> list[str]:
         """The pipeline against each baseline, and the merge against the best route alone."""

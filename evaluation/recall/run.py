@@ -1,7 +1,7 @@
-"""`evaluate_recall`: every recall route alone, merged, and two baselines on the time split.
+"""`evaluate_recall`: every recall route alone, merged, and two baselines on a held-out split.
 
 Runs in-process: the serving Recaller over exact numpy search of the serving model's item vectors
-and the cutoff store (the features job's functions over the events before the cutoff). No Ray,
+and the cutoff store (the features job's functions over the split's training part). No Ray,
 Serve, Milvus or Redis.
 """
 
@@ -15,11 +15,12 @@ from pathlib import Path
 from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, ModelRef, Registry
 from core.settings import RecallSettings, Settings
-from evaluation.cutoff_features import read_time_split, split_moment
+from evaluation.cutoff_features import TimeSplit, read_time_split, split_moment
 from evaluation.cutoff_store import CutoffStore
+from evaluation.per_user_split import read_per_user_split
 from evaluation.recall.item_knn import item_knn_lists
 from evaluation.recall.metrics import mean_metrics
-from evaluation.recall.report import MethodKind, MethodMetrics, RecallEvaluation
+from evaluation.recall.report import MethodKind, MethodMetrics, RecallEvaluation, SplitKind
 from recall_service.index.exact import ExactIndex
 from recall_service.registry import recall_model
 from recall_service.serving.recaller import EMBEDDING, GENRE, ITEM_TO_ITEM, POPULAR, Recaller
@@ -48,45 +49,45 @@ def evaluate_recall(
     ks: Sequence[int] = KS,
     model: str | None = None,
     pipeline: Pipeline | None = None,
+    split: SplitKind = "global",
 ) -> RecallEvaluation:
-    """Recall@K, NDCG@K, HitRate@K (K in `ks`) and catalog coverage on the test period.
+    """Recall@K, NDCG@K, HitRate@K (K in `ks`) and catalog coverage on the held-out part.
 
-    A test user's relevant items are their positives after the cutoff that they had not rated
-    before it. Methods see only the cutoff store (the train period). The embedding routes use
-    the serving recall model, or the newest version of `model` when given. `pipeline`, when
-    given, adds the row "recommend": what it answers for max(ks) items from the same store.
-    Writes recall_eval.json and recall_eval.png into `paths.stats` and returns the evaluation.
+    A test user's relevant items are their held-out positives that they had not rated in the
+    training part. `split` "global" holds out the time after the features job's cutoff,
+    "per-user" each user's last `test_fraction` of ratings. Methods see only the cutoff store
+    (the training part). The embedding routes use the serving recall model, or the newest
+    version of `model` when given. `pipeline`, when given, adds the row "recommend": what it
+    answers for max(ks) items from the same store. Writes recall_eval.json and recall_eval.png
+    into `paths.stats` and returns the evaluation.
     """
     registry = Registry(paths.registry)
     ref = registry.serving("recall") if model is None else _newest(registry, model)
     if ref is None:
         raise ModelNotFoundError("no recall model: run `starling train recall` first")
-    half_life = settings.data.popularity_half_life_days
-    split = read_time_split(
-        paths.events,
-        paths.items,
-        split_moment(paths.train_samples),
-        settings.data.label_threshold,
-        half_life,
-    )
-    users = sorted(split.test_positives)
-    relevant = [split.test_positives[u] for u in users]
-    catalog_size = split.features.items.num_rows
+    held_out, seen_in_training = _read_split(settings, paths, split)
+    users = sorted(held_out.test_positives)
+    relevant = [held_out.test_positives[u] for u in users]
+    catalog_size = held_out.features.items.num_rows
     logger.info("recall eval: %d test users, %d catalog items", len(users), catalog_size)
     paths.runtime.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=paths.runtime, prefix="cutoff-") as scratch:
-        store = CutoffStore.publish(split.features, Path(scratch))
+        store = CutoffStore.publish(held_out.features, Path(scratch))
         lists = _method_lists(settings, registry, ref, store, users, max(ks))
         if pipeline is not None:
             lists[RECOMMEND] = ("pipeline", pipeline(store, users, max(ks)))
 
-    warm = [bool(split.features.history.get(u)) for u in users]
+    # Warm: any rating in the training part, the users peers.py scores on the global split.
+    warm = [u in held_out.features.seen for u in users]
     evaluation = RecallEvaluation(
         model=f"{ref.name}:{ref.version}",
+        split=split,
         users=len(users),
         cold_users=warm.count(False),
+        positives=sum(map(len, relevant)),
+        positives_seen_in_training=seen_in_training,
         catalog_items=catalog_size,
-        popularity_half_life_days=half_life,
+        popularity_half_life_days=settings.data.popularity_half_life_days,
         ks=list(ks),
         methods=[
             _measure(name, kind, ranked, relevant, warm, ks, catalog_size)
@@ -95,6 +96,29 @@ def evaluate_recall(
     )
     evaluation.save(paths.stats)
     return evaluation
+
+
+def _read_split(
+    settings: Settings, paths: StarlingPaths, split: SplitKind
+) -> tuple[TimeSplit, int | None]:
+    """The split's features and test positives; for a per-user split, also how many of those
+    positives the home's models were trained on (they train on the time split's first part)."""
+    data = settings.data
+    cutoff = split_moment(paths.train_samples)
+    if split == "global":
+        held_out = read_time_split(
+            paths.events, paths.items, cutoff, data.label_threshold, data.popularity_half_life_days
+        )
+        return held_out, None
+    per_user = read_per_user_split(
+        paths.events,
+        paths.items,
+        1.0 - data.test_fraction,
+        data.label_threshold,
+        data.popularity_half_life_days,
+        trained_before_ms=cutoff,
+    )
+    return per_user.split, per_user.positives_seen_in_training
 
 
 def _method_lists(
@@ -156,12 +180,21 @@ def _measure(
     ks: Sequence[int],
     catalog_size: int,
 ) -> MethodMetrics:
-    warm_ranked = [r for r, w in zip(ranked, warm, strict=True) if w]
-    warm_relevant = [t for t, w in zip(relevant, warm, strict=True) if w]
+    """One method's metrics over all test users, over the warm ones and over the cold ones
+    (none for a group without users: zeros would read as a measured failure)."""
+
+    def over(group: bool) -> dict[str, float]:
+        chosen = [i for i, w in enumerate(warm) if w == group]
+        if not chosen:
+            return {}
+        lists, wanted = [ranked[i] for i in chosen], [relevant[i] for i in chosen]
+        return mean_metrics(lists, wanted, ks, catalog_size)
+
     return MethodMetrics(
         name=name,
         kind=kind,
         metrics=mean_metrics(ranked, relevant, ks, catalog_size),
-        warm_metrics=mean_metrics(warm_ranked, warm_relevant, ks, catalog_size),
+        warm_metrics=over(True),
+        cold_metrics=over(False),
         users_with_candidates=sum(1 for r in ranked if r),
     )

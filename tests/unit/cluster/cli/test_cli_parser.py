@@ -31,3 +31,15 @@ def test_a_wrong_recall_model_is_refused_with_the_names_of_the_right_ones(
         build_parser().parse_args(["train", "recall", "--model", "nope"])
     assert exit_.value.code == 2
     assert "'item2vec', 'deepwalk', 'two_tower'" in capsys.readouterr().err
+
+
+def test_eval_recall_takes_the_split_and_other_kinds_refuse_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cluster.cli.main import build_parser, main
+
+    parse = build_parser().parse_args
+    assert parse(["eval", "recall"]).split == "global"
+    assert parse(["eval", "recall", "--split", "per-user"]).split == "per-user"
+    assert main(["eval", "rank", "--split", "per-user", "--home", str(tmp_path)]) == 1
+    assert "--split applies to `starling eval recall` only" in capsys.readouterr().err

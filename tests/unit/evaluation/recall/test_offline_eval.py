@@ -1,4 +1,5 @@
-"""evaluate_recall on a hand-built home: six items, two test users (one warm, one cold)."""
+"""evaluate_recall on a hand-built home: six items, two test users (one warm, one cold) on the
+global split, more users added where a test needs them."""
 
 import json
 from collections.abc import Sequence
@@ -47,14 +48,23 @@ CUTOFF = datetime(2020, 1, 20, tzinfo=UTC)
 
 
 def _write_lake(paths: StarlingPaths, rows: list[tuple[int, int, int, int]]) -> None:
-    """The rating events (label 1 as a 4.0, label 0 as a 1.0; threshold 3.5) and the split
-    the features job would have recorded with the train samples."""
+    """The rating events and the split the features job would have recorded with the train
+    samples."""
+    _add_events(paths, rows, part=0)
+    paths.train_samples.mkdir(parents=True)
+    split = OutputManifest(step="features.train", inputs={}, extra={"cutoff": CUTOFF.isoformat()})
+    write_manifest(paths.train_samples, split)
+
+
+def _add_events(paths: StarlingPaths, rows: list[tuple[int, int, int, int]], part: int) -> None:
+    """(user, item, day, label) rows as rating events (label 1 as a 4.0, label 0 as a 1.0;
+    threshold 3.5) in one more file of the lake."""
     folder = paths.events / "month=2020-01"
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     users, items, days, labels = zip(*rows, strict=True)
     events = pa.table(
         {
-            "event_id": pa.array(range(len(rows)), pa.int64()),
+            "event_id": pa.array(range(part * 1000, part * 1000 + len(rows)), pa.int64()),
             "user_id": pa.array(users, pa.int64()),
             "item_id": pa.array(items, pa.int64()),
             "event_type": ["rating"] * len(rows),
@@ -65,10 +75,7 @@ def _write_lake(paths: StarlingPaths, rows: list[tuple[int, int, int, int]]) -> 
             "source": ["hand"] * len(rows),
         }
     ).cast(EVENTS)
-    pq.write_table(events, folder / "part-0.parquet")
-    paths.train_samples.mkdir(parents=True)
-    split = OutputManifest(step="features.train", inputs={}, extra={"cutoff": CUTOFF.isoformat()})
-    write_manifest(paths.train_samples, split)
+    pq.write_table(events, folder / f"part-{part}.parquet")
 
 
 @pytest.fixture
@@ -154,6 +161,7 @@ def test_a_pipeline_gets_the_test_users_and_its_row_is_compared_with_the_baselin
         0.5,
         1.0,
     )
+    assert row.cold_metrics["recall@1"] == 0.0
     ratios = evaluation.to_table().splitlines()[-3:]
     assert ratios[0] == (
         "recommend / most_popular: recall@6 0.5000 vs 1.0000 (x0.500), "
@@ -161,6 +169,72 @@ def test_a_pipeline_gets_the_test_users_and_its_row_is_compared_with_the_baselin
     )
     assert ratios[1].startswith("recommend / item_knn: ")
     assert ratios[2].startswith("merged / best route (")
+
+
+def test_users_who_rated_before_the_cutoff_are_warm_and_the_others_cold_in_rows_of_their_own(
+    paths: StarlingPaths,
+) -> None:
+    # User 3 only disliked item 6 before the cutoff, then liked item 4: warm, though with no
+    # train-period positive. User 2 had rated nothing before the cutoff: cold.
+    _add_events(paths, [(3, 6, 7, 0), (3, 4, 22, 1)], part=1)
+
+    def pipeline(store: CutoffStore, users: Sequence[int], k: int) -> list[list[int]]:
+        # Users 1, 2, 3: finds 1's item 2 and 3's item 4, misses 2's item 3.
+        return [[2], [5], [4]]
+
+    evaluation = evaluate_recall(Settings(home=paths.home), paths, ks=(1, 6), pipeline=pipeline)
+
+    assert (evaluation.users, evaluation.cold_users, evaluation.positives) == (3, 1, 3)
+    row = evaluation.method("recommend")
+    assert row.metrics["recall@1"] == pytest.approx(2 / 3)
+    assert (row.warm_metrics["recall@1"], row.cold_metrics["recall@1"]) == (1.0, 0.0)
+    # Coverage too is over the group's own lists: the cold user was shown item 5 only.
+    assert row.cold_metrics["coverage@1"] == pytest.approx(1 / 6)
+    table = evaluation.to_table()
+    assert "on the global split: 3 test users (2 warm, 1 cold), 3 positives" in table
+    assert "warm users only (2):" in table and "cold users only (1):" in table
+    saved = json.loads((paths.stats / "recall_eval.json").read_text())
+    assert saved["split"] == "global"
+    assert saved["methods"][-1]["cold_metrics"]["recall@1"] == 0.0
+
+
+def test_the_per_user_split_replays_each_user_as_of_their_own_cutoff(
+    paths: StarlingPaths,
+) -> None:
+    # Five ratings each: the fifth is held out. User 30's (day 21) lies after the time split's
+    # cutoff (day 20), user 31's (day 10) before it, where the home's models trained on it.
+    user_30 = [(30, 1, 1, 1), (30, 3, 2, 1), (30, 5, 3, 1), (30, 2, 4, 1), (30, 4, 21, 1)]
+    user_31 = [(31, 1, 1, 1), (31, 2, 2, 1), (31, 3, 3, 1), (31, 5, 4, 1), (31, 6, 10, 1)]
+    _add_events(paths, user_30 + user_31, part=1)
+    stores: list[CutoffStore] = []
+
+    def pipeline(store: CutoffStore, users: Sequence[int], k: int) -> list[list[int]]:
+        stores.append(store)
+        return [[4], [3]]
+
+    settings = Settings(home=paths.home)
+    evaluation = evaluate_recall(settings, paths, ks=(1, 6), pipeline=pipeline, split="per-user")
+
+    # Users with two ratings or fewer keep them all: only 30 and 31 have a held-out positive.
+    assert (evaluation.split, evaluation.users, evaluation.cold_users) == ("per-user", 2, 0)
+    assert evaluation.positives_seen_in_training == 1
+    row = evaluation.method("recommend")
+    assert (row.metrics["recall@1"], row.warm_metrics["recall@1"], row.cold_metrics) == (
+        0.5,
+        0.5,
+        {},
+    )
+    (store,) = stores
+    assert store.user_state(30).seen == {1, 2, 3, 5}
+    assert 4 not in dict(store.popular(10))
+    # User 1 holds nothing out: their day-20 rating, past the global cutoff, is known.
+    assert store.user_state(1).seen == {1, 2}
+    table = evaluation.to_table()
+    assert "warm users only" not in table
+    assert table.splitlines()[-1].startswith(
+        "caveat: the models were trained on the time split's first part, which holds 1 of these 2 "
+        "test positives"
+    )
 
 
 def _publish_untrained_rank_model(paths: StarlingPaths) -> None:
