@@ -20,6 +20,9 @@ from rank_service.training.loss import NEGATIVE
 
 # Users scored per forward pass: a catalogue of ~10k items makes this ~160k rows.
 _USERS_PER_PASS = 16
+# Sample columns `catalogue_ndcg` reads beyond the model's inputs: the user's last rating time,
+# which goes into the profile a user's catalogue is scored with, as serving's profile holds it.
+SCORING_COLUMNS = ["user_last_ts"]
 
 
 def rated(table: pa.Table) -> pa.Table:
@@ -81,9 +84,9 @@ def catalogue_ndcg(
 ) -> float | None:
     """Mean NDCG@k over up to `users` test users (drawn with `seed` when there are more).
 
-    `items` is the item features table; `train` and `test` are samples (sampled negatives in
-    them are ignored). A user's relevant items are their positive test items not rated in
-    `train`. None when no test user has one.
+    `items` is the item features table; `train` and `test` are samples with SCORING_COLUMNS
+    (sampled negatives in them are ignored). A user's relevant items are their positive test
+    items not rated in `train`. None when no test user has one.
     """
     if users == 0:
         return None

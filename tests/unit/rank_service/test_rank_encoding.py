@@ -30,6 +30,10 @@ def _rows(**overrides: list) -> pa.Table:
         "user_release_year_stddev": [3.0, None],
         "user_genres": [["Comedy", "Drama"], []],
         "user_recent_items": [[20, 10], []],
+        "user_last_ts": [-60_000, None],
+        "hour_of_day": [0, 23],
+        "day_of_week": [3, 2],
+        "seconds_since_last_event": [60.0, None],
     }
     columns.update(overrides)
     return pa.table(columns, schema=SAMPLES)
