@@ -58,7 +58,9 @@ def at_cutoff(settings: Settings, paths: StarlingPaths, store: CutoffStore) -> R
             registry.path(recall_ref), index, settings.recall.recent_items
         ),
     )
-    ranker = RankStage(store, registry, store.item_features)
+    # Scored in the context of the cutoff, like the features the store holds: the replay's
+    # wall clock would make its numbers depend on when it runs.
+    ranker = RankStage(store, registry, store.item_features, clock=lambda: store.features.cutoff_ms)
     ranker.reconfigure({"name": rank_ref.name, "version": rank_ref.version})
     reranker = Reranker(settings.rerank, ItemFacts.load(store.item_features))
     return RecommendReplay(recaller, ranker, reranker)
