@@ -30,6 +30,7 @@ class UserProfile(BaseModel):
     user_release_year_stddev: float = 0.0
     user_genres: list[str] = Field(default_factory=list)
     user_recent_items: list[int] = Field(default_factory=list, description="newest first")
+    user_last_ts: int | None = Field(None, description="latest rating, epoch ms; None: none yet")
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class OnlineStore:
                         {event.item_id: int(event.ts.timestamp() * 1000)},
                     )
                 if event.event_type == "rating":
-                    _add_rating(profiles[event.user_id], event, label_threshold, recent_limit)
+                    add_rating(profiles[event.user_id], event, label_threshold, recent_limit)
             for user, profile in profiles.items():
                 pipe.set(self._profile_key(user), profile.model_dump_json())
 
@@ -231,15 +232,20 @@ class OnlineStore:
         return int(self.client.xtrim(EVENT_STREAM, minid=f"{ms}-{seq}", approximate=False))
 
 
-def _add_rating(
+def add_rating(
     profile: UserProfile, event: LoggedEvent, label_threshold: float, recent_limit: int
 ) -> None:
+    """Apply a live rating to the profile in place."""
     count = profile.user_rating_count
     profile.user_avg_rating = (profile.user_avg_rating * count + event.value) / (count + 1)
     profile.user_rating_count = count + 1
     if is_positive(event.value, label_threshold):
         recent = [event.item_id, *(i for i in profile.user_recent_items if i != event.item_id)]
         profile.user_recent_items = recent[: max(recent_limit, len(profile.user_recent_items))]
+    # The latest by time, as the features job takes it: a late-arriving older rating leaves it.
+    ts_ms = int(event.ts.timestamp() * 1000)
+    last = profile.user_last_ts
+    profile.user_last_ts = ts_ms if last is None else max(ts_ms, last)
 
 
 def _stream_id(entry: bytes | str) -> tuple[int, int]:

@@ -64,6 +64,19 @@ USER_FEATURES = pa.schema(
         pa.field("user_release_year_stddev", pa.float32()),
         pa.field("user_genres", pa.list_(pa.string())),
         pa.field("user_recent_items", pa.list_(pa.int64())),
+        # When the user last rated (epoch ms, UTC); null before their first rating.
+        pa.field("user_last_ts", pa.int64()),
+    ]
+)
+
+# The moment of a sample, derived by `core.context` from its ts and the user's last rating: the
+# same function serves requests, so training and serving see the same context.
+CONTEXT = pa.schema(
+    [
+        pa.field("hour_of_day", pa.int8(), nullable=False),
+        pa.field("day_of_week", pa.int8(), nullable=False),
+        # Null for the user's first rating: no earlier one to measure from.
+        pa.field("seconds_since_last_event", pa.float32()),
     ]
 )
 
@@ -84,6 +97,7 @@ SAMPLES = pa.schema(
         pa.field("sample_logq", pa.float32(), nullable=False),
         *[f for f in ITEM_FEATURES if f.name not in ("item_id", "item_popularity")],
         *[f for f in USER_FEATURES if f.name != "user_id"],
+        *CONTEXT,
     ]
 )
 

@@ -56,7 +56,15 @@ def at_cutoff(settings: Settings, paths: StarlingPaths, store: CutoffStore) -> R
         store.genres(),
         recall_model(recall_ref.name).user_vectors(registry.path(recall_ref), index, settings),
     )
-    ranker = RankStage(store, registry, store.item_features, settings.rank.model_weight)
+    # Scored in the context of the cutoff, like the features the store holds: the replay's
+    # wall clock would make its numbers depend on when it runs.
+    ranker = RankStage(
+        store,
+        registry,
+        store.item_features,
+        settings.rank.model_weight,
+        clock=lambda: store.features.cutoff_ms,
+    )
     ranker.reconfigure({"name": rank_ref.name, "version": rank_ref.version})
     reranker = Reranker(settings.rerank, ItemFacts.load(store.item_features))
     return RecommendReplay(recaller, ranker, reranker)

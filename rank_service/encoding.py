@@ -18,7 +18,13 @@ import pyarrow.compute as pc
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from core.feature_schema import RANK_FEATURES, CategoricalFeature, FeatureSchema, NumericFeature
+from core.feature_schema import (
+    FIXED_VOCABS,
+    RANK_FEATURES,
+    CategoricalFeature,
+    FeatureSchema,
+    NumericFeature,
+)
 from core.tables import SAMPLES
 
 ENCODER_FILE = "encoder.json"
@@ -64,6 +70,7 @@ class FeatureEncoder:
             "item": pa.array(state.items, type=pa.int64()),
             "user": pa.array(state.users, type=pa.int64()),
             "genre": pa.array(state.genres, type=pa.string()),
+            **{v: pa.array(range(size), type=pa.int64()) for v, size in FIXED_VOCABS.items()},
         }
         # Hashed once: pc.index_in hashes its whole value set on every call, which made
         # encoding one serving request's rows cost about a millisecond.
@@ -80,9 +87,11 @@ class FeatureEncoder:
 
     @classmethod
     def fit(cls, table: pa.Table, schema: FeatureSchema = RANK_FEATURES) -> FeatureEncoder:
-        """Learn vocabularies and numeric statistics from train samples."""
+        """Learn vocabularies (all but FIXED_VOCABS) and numeric statistics from train samples."""
         values: dict[str, set[Any]] = {"item": set(), "user": set(), "genre": set()}
         for feature in schema.categorical:
+            if feature.vocab in FIXED_VOCABS:
+                continue
             column = table.column(feature.name)
             if feature.length > 1:
                 column = pc.list_flatten(column)

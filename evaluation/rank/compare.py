@@ -24,7 +24,7 @@ from evaluation.rank.roc_plot import write_roc_png
 from rank_service.models import BASELINE, MODELS
 from rank_service.parquet import read_folder
 from rank_service.serving.scorer import ITEM_COLUMNS
-from rank_service.training.catalogue import rated
+from rank_service.training.catalogue import SCORING_COLUMNS, rated
 from rank_service.training.holdout import local_device, random_split_metrics, train_and_score
 from rank_service.training.loss import LOGQ, NEGATIVE
 from rank_service.training.splits import TIME_COLUMN
@@ -116,7 +116,8 @@ def compare_rank_models(
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         raise ValueError(f"unknown rank models {unknown}; known: {sorted(MODELS)}")
-    columns = [*RANK_FEATURES.columns(), RANK_FEATURES.label, TIME_COLUMN, NEGATIVE, LOGQ]
+    columns = [*RANK_FEATURES.columns(), *SCORING_COLUMNS, RANK_FEATURES.label, TIME_COLUMN]
+    columns += [NEGATIVE, LOGQ]
     train = read_folder(paths.train_samples, columns)
     test = read_folder(paths.test_samples, columns)
     items = read_folder(paths.item_features, ITEM_COLUMNS)

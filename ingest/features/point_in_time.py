@@ -9,7 +9,8 @@ computed for a whole block at once from prefix sums (no per-entity Python loop).
 
 Without history, counts are 0, averages and stddevs are 0.0 (not null) and lists are empty:
 0.0 is what the online UserProfile holds for a missing value, so training and serving agree, and
-the count tells a model that the average means nothing. Stddevs are population stddevs (ddof=0),
+the count tells a model that the average means nothing. The time of the last rating is null
+then, as it is in a profile without ratings. Stddevs are population stddevs (ddof=0),
 so a single rating has stddev 0.0. The release-year statistics skip items without a year.
 """
 
@@ -189,6 +190,11 @@ def window_recent(
     return _list_array(items[included[np.clip(steps, 0, None)]], keep, pa.int64())
 
 
+def window_last(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> pa.Array:
+    """The last of values[lo:hi] of each window (row order), null for an empty window."""
+    return pa.array(values[np.maximum(hi - 1, 0)], mask=hi <= lo)
+
+
 def user_side(
     history: pa.Table, lo: np.ndarray, hi: np.ndarray, label_threshold: float
 ) -> dict[str, pa.Array]:
@@ -207,6 +213,8 @@ def user_side(
         "user_release_year_stddev": pa.array(year_std, pa.float32()),
         "user_genres": window_top_genres(history["genres"], positive, lo, hi),
         "user_recent_items": window_recent(items, positive, lo, hi),
+        # Rows are sorted by time within a user, so a window's last row is its latest rating.
+        "user_last_ts": window_last(history["ts_ms"].to_numpy(), lo, hi),
     }
 
 

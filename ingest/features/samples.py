@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.context import context_columns
 from core.labels import positive_column
 from core.tables import SAMPLES
 from ingest.features.item_attributes import epoch_ms
@@ -25,7 +26,8 @@ def split_cutoff(ts_ms: np.ndarray, test_fraction: float) -> int:
 
 
 def to_samples(batch: pa.Table, label_threshold: float) -> pa.Table:
-    """Rows carrying both feature sides (WITH_BOTH_SIDES) as SAMPLES rows with their label."""
+    """Rows carrying both feature sides (WITH_BOTH_SIDES) as SAMPLES rows with their label and
+    the context of their moment (`core.context`)."""
     label = pc.cast(positive_column(batch["rating"], label_threshold), pa.int8())
     rated = batch.num_rows
     batch = (
@@ -34,6 +36,9 @@ def to_samples(batch: pa.Table, label_threshold: float) -> pa.Table:
         .append_column("sample_logq", pa.array(np.zeros(rated, dtype=np.float32)))
     )
     batch = batch.append_column("ts", batch["ts_ms"].cast(pa.timestamp("ms", tz="UTC")))
+    context = context_columns(batch["ts_ms"].to_numpy(), batch["user_last_ts"])
+    for name, column in context.items():
+        batch = batch.append_column(name, column)
     return batch.select(SAMPLES.names).cast(SAMPLES)
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
+from core.context import context_columns, now_ms
 from core.filesystem import StoragePath
 from core.online_store import UserProfile
 from core.registry import ModelRef, Registry
@@ -33,15 +34,18 @@ NO_ID = -1
 
 @dataclass(frozen=True)
 class ScoreRequest:
-    """One user's candidates to score; `profile` is None for a user the online store lacks."""
+    """One user's candidates to score; `profile` is None for a user the online store lacks.
+    `at_ms` is the moment whose context they are scored in (epoch ms); None: now."""
 
     profile: UserProfile | None
     user_id: int
     item_ids: list[int]
+    at_ms: int | None = None
 
 
 class Scorer:
-    """Builds one sample row per candidate (item features + user profile) and scores them all."""
+    """Builds one sample row per candidate (item features + user profile + the request's
+    context) and scores them all."""
 
     def __init__(self, artifacts: RankArtifacts, items: pa.Table, ref: ModelRef) -> None:
         self.artifacts = artifacts
@@ -70,8 +74,15 @@ class Scorer:
         """`name:version`, as stage traces show it."""
         return f"{self.ref.name}:{self.ref.version}"
 
-    def rows(self, profile: UserProfile | None, user_id: int, item_ids: list[int]) -> pa.Table:
-        """Sample rows for the candidates; unknown items and a missing profile give defaults."""
+    def rows(
+        self,
+        profile: UserProfile | None,
+        user_id: int,
+        item_ids: list[int],
+        at_ms: int | None = None,
+    ) -> pa.Table:
+        """Sample rows for the candidates at moment `at_ms` (None: now); unknown items and a
+        missing profile give defaults."""
         size = len(item_ids)
         positions = self._positions.get_indexer(item_ids)
         indices = pa.array(positions, mask=positions < 0, type=pa.int64())
@@ -82,6 +93,8 @@ class Scorer:
         user = profile or UserProfile(user_id=user_id)
         for name in USER_COLUMNS:
             columns[name] = pa.array([getattr(user, name)] * size, type=SAMPLES.field(name).type)
+        moment = np.full(size, now_ms() if at_ms is None else at_ms, dtype=np.int64)
+        columns.update(context_columns(moment, columns["user_last_ts"]))
         return pa.table(columns)
 
     def score(self, profile: UserProfile | None, user_id: int, item_ids: list[int]) -> np.ndarray:
@@ -95,7 +108,9 @@ class Scorer:
             return [np.zeros(0, dtype=np.float32) for _ in requests]
         encoder = self.artifacts.encoder
         inputs = [
-            self.encoded.batch(encoder.encode(self.rows(r.profile, r.user_id, [NO_ID])), r.item_ids)
+            self.encoded.batch(
+                encoder.encode(self.rows(r.profile, r.user_id, [NO_ID], r.at_ms)), r.item_ids
+            )
             for r in requests
             if r.item_ids
         ]

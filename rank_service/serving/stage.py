@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.api import Candidates, ProfileLookup, StageResult, StageTrace
+from core.context import now_ms
 from core.online_store import UserProfile
 from core.registry import ModelRef, Registry
 from rank_service.serving.probe import check_finite
@@ -76,11 +77,15 @@ class RankStage:
         registry: Registry,
         item_features: Path,
         model_weight: float = 0.005,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
+        """`clock` gives the moment (epoch ms) whose context requests are scored in: now when
+        serving; an offline replay passes the moment it replays."""
         self.profiles = profiles
         self.registry = registry
         self.item_features = item_features
         self.model_weight = model_weight
+        self.clock = clock
         self.scorer: Scorer | None = None
 
     def load(self, model_id: str) -> Scorer:
@@ -124,6 +129,7 @@ class RankStage:
         started = time.perf_counter()
         chosen = [self._scorer(r.model_id, scorers) for r in requests]
         found = self._profiles(requests)
+        at_ms = self.clock()
         groups: dict[str, list[int]] = {}
         for index, scorer in enumerate(chosen):
             groups.setdefault(scorer.tag, []).append(index)
@@ -134,6 +140,7 @@ class RankStage:
                     found[i],
                     requests[i].user_id,
                     requests[i].candidates.item_ids,
+                    at_ms,
                 )
                 for i in indices
             ]

@@ -2,8 +2,9 @@
 
 AUCs score the rows that samples hold; a recommender instead ranks every item for a user. For
 each of (at most) `users` test users this scores every catalogue item with the user's features
-as of their first rated test row, the way serving scores candidates (`Scorer`), leaves out the
-items they rated in the train samples, and measures how high their positive test items land.
+and context as of their first rated test row, the way serving scores candidates (`Scorer`),
+leaves out the items they rated in the train samples, and measures how high their positive test
+items land.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from rank_service.training.loss import NEGATIVE
 
 # Users scored per forward pass: a catalogue of ~10k items makes this ~160k rows.
 _USERS_PER_PASS = 16
+# Sample columns `catalogue_ndcg` reads beyond the model's inputs: the user's last rating time,
+# from which the scorer derives the time since it at the scored moment, as serving does.
+SCORING_COLUMNS = ["user_last_ts"]
 
 
 def rated(table: pa.Table) -> pa.Table:
@@ -81,9 +85,9 @@ def catalogue_ndcg(
 ) -> float | None:
     """Mean NDCG@k over up to `users` test users (drawn with `seed` when there are more).
 
-    `items` is the item features table; `train` and `test` are samples (sampled negatives in
-    them are ignored). A user's relevant items are their positive test items not rated in
-    `train`. None when no test user has one.
+    `items` is the item features table; `train` and `test` are samples with SCORING_COLUMNS
+    (sampled negatives in them are ignored). A user's relevant items are their positive test
+    items not rated in `train`. None when no test user has one.
     """
     if users == 0:
         return None
@@ -96,10 +100,14 @@ def catalogue_ndcg(
     test_rated = rated(test)
     relevant = _items_by_user(test_rated.filter(pc.equal(test_rated.column("label"), 1)), chosen)
     profiles = [_profile(row) for row in firsts.to_pylist()]
+    moments = firsts.column("ts").cast(pa.int64()).to_pylist()
     results: list[float] = []
     for start in range(0, len(profiles), _USERS_PER_PASS):
         part = profiles[start : start + _USERS_PER_PASS]
-        requests = [ScoreRequest(p, p.user_id, catalogue.tolist()) for p in part]
+        requests = [
+            ScoreRequest(p, p.user_id, catalogue.tolist(), at_ms)
+            for p, at_ms in zip(part, moments[start : start + _USERS_PER_PASS], strict=True)
+        ]
         for profile, scores in zip(part, scorer.score_many(requests), strict=True):
             before = seen.get(profile.user_id, set())
             wanted = relevant.get(profile.user_id, set()) - before

@@ -4,8 +4,9 @@ or Ray Train runs.
 
 The label leans on two things a ranker can learn: the item being a comedy and its average
 rating. Every schema quirk of real samples is present: list columns of varying length, empty
-lists, and null numerics for users without history. A fitted version here is one epoch of
-`fit_local` on such samples.
+lists, and null numerics for users without history (no last rating, so no time since it); a
+row's context is that of its ts. A fitted version here is one epoch of `fit_local` on such
+samples.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.context import context_columns
 from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
 from core.settings import RankSettings
@@ -93,13 +95,17 @@ def synthetic_samples(
         [] if c else g for c, g in zip(cold, _genre_lists(rng, rows, MAX_USER_GENRES), strict=True)
     ]
     start = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    ts = start + np.arange(rows, dtype=np.int64) * 60_000
+    # Gaps from a second to about four months, as between a user's ratings in MovieLens.
+    gaps = (1000 * 10 ** rng.uniform(0.0, 7.0, rows)).astype(np.int64)
+    last_ts = pa.array(ts - gaps, mask=cold)
     columns = {
         "event_id": np.arange(rows, dtype=np.int64),
         "negative": np.zeros(rows, dtype=bool),
         "sample_logq": np.zeros(rows, dtype=np.float32),
         "user_id": rng.integers(1, n_users + 1, rows),
         "item_id": picked.column("item_id"),
-        "ts": pa.array(start + np.arange(rows) * 60_000, type=pa.timestamp("ms", tz="UTC")),
+        "ts": pa.array(ts, type=pa.timestamp("ms", tz="UTC")),
         "rating": np.where(label == 1, 4.5, 2.0).astype(np.float32),
         "label": label,
         "release_year": picked.column("release_year"),
@@ -114,6 +120,8 @@ def synthetic_samples(
         "user_release_year_stddev": user_numeric(0.0, 20.0),
         "user_genres": genres,
         "user_recent_items": recent,
+        "user_last_ts": last_ts,
+        **context_columns(ts, last_ts),
     }
     samples = pa.table(columns, schema=SAMPLES)
     return with_negatives(samples, items, negatives, seed) if negatives else samples

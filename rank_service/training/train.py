@@ -27,7 +27,7 @@ from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
 from rank_service.parquet import parquet_files, read_folder
 from rank_service.serving.scorer import ITEM_COLUMNS
-from rank_service.training.catalogue import catalogue_ndcg, ndcg_key, rated
+from rank_service.training.catalogue import SCORING_COLUMNS, catalogue_ndcg, ndcg_key, rated
 from rank_service.training.holdout import local_device, model_config, random_split_metrics
 from rank_service.training.loss import LOGQ, NEGATIVE, LossSpec
 from rank_service.training.report import curves_from_history, publish_rank, scored_test
@@ -105,7 +105,8 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     all samples; the per-epoch loss and validation AUC go into its `curves` and `curves.png`.
     Ray must already be initialised by the caller.
     """
-    columns = [*RANK_FEATURES.columns(), RANK_FEATURES.label, TIME_COLUMN, NEGATIVE, LOGQ]
+    columns = [*RANK_FEATURES.columns(), *SCORING_COLUMNS, RANK_FEATURES.label, TIME_COLUMN]
+    columns += [NEGATIVE, LOGQ]
     all_train = read_folder(paths.train_samples, columns)
     test_table = read_folder(paths.test_samples, columns)
     rank = settings.rank

@@ -2,6 +2,7 @@ import pyarrow as pa
 import pytest
 import torch
 
+from core.feature_schema import RANK_FEATURES
 from core.tables import SAMPLES
 from rank_service.encoding import LABEL, NUMERIC, FeatureEncoder
 from rank_service.training.synthetic import synthetic_items, synthetic_samples
@@ -30,6 +31,10 @@ def _rows(**overrides: list) -> pa.Table:
         "user_release_year_stddev": [3.0, None],
         "user_genres": [["Comedy", "Drama"], []],
         "user_recent_items": [[20, 10], []],
+        "user_last_ts": [-60_000, None],
+        "hour_of_day": [0, 23],
+        "day_of_week": [3, 2],
+        "seconds_since_last_event": [60.0, None],
     }
     columns.update(overrides)
     return pa.table(columns, schema=SAMPLES)
@@ -82,12 +87,21 @@ def test_numerics_are_standardised_with_nulls_as_zero() -> None:
     encoder = FeatureEncoder.fit(_rows())
     batch = encoder.encode(_rows())
     numeric = batch[NUMERIC]
-    assert numeric.shape == (2, 9) and numeric.dtype == torch.float32
+    width = len(RANK_FEATURES.numeric)
+    assert numeric.shape == (2, width) and numeric.dtype == torch.float32
     assert not torch.isnan(numeric).any()
     # Fitted on these two rows, each column has mean 0 and (population) std 1.
-    assert torch.allclose(numeric.mean(0), torch.zeros(9), atol=1e-5)
-    assert torch.allclose(numeric.std(0, unbiased=False), torch.ones(9), atol=1e-4)
+    assert torch.allclose(numeric.mean(0), torch.zeros(width), atol=1e-5)
+    assert torch.allclose(numeric.std(0, unbiased=False), torch.ones(width), atol=1e-4)
     assert batch[LABEL].tolist() == [1.0, 0.0]
+
+
+def test_hour_and_day_index_a_fixed_vocabulary_whatever_the_train_set_held() -> None:
+    encoder = FeatureEncoder.fit(_rows())  # hours 0 and 23, days 3 and 2
+    batch = encoder.encode(_rows(hour_of_day=[12, 0], day_of_week=[6, 0]))
+    assert batch["hour_of_day"].tolist() == [13, 1]  # value + 1: 0 stays "unknown"
+    assert batch["day_of_week"].tolist() == [7, 1]
+    assert (encoder.vocab_sizes()["hour"], encoder.vocab_sizes()["weekday"]) == (25, 8)
 
 
 def test_pandas_and_arrow_inputs_encode_alike_even_with_only_empty_lists() -> None:

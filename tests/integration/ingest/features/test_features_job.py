@@ -224,6 +224,7 @@ def test_publish_online_serves_profiles_seen_and_popularity(
     assert profile.user_recent_items == list(users.loc[user_id, "user_recent_items"])
     ratings = raw_events[raw_events["event_type"] == "rating"]
     assert store.seen(user_id) == set(ratings.loc[ratings["user_id"] == user_id, "item_id"])
+    assert profile.user_last_ts == ratings.loc[ratings["user_id"] == user_id, "ts"].max()
     items = _read(paths.item_features)
     best = items.loc[items["item_popularity"].idxmax()]
     assert store.popular(1)[0] == (best["item_id"], pytest.approx(best["item_popularity"]))

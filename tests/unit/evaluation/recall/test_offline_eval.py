@@ -265,6 +265,8 @@ def test_the_replayed_pipeline_reads_the_store_the_routes_were_measured_on(
         stores.append(store)
         replay = at_cutoff(settings, paths, store)
         assert replay.recaller.store is store and replay.ranker.profiles is store
+        # Ranked in the context of the cutoff, not of the moment the replay runs.
+        assert replay.ranker.clock() == store.features.cutoff_ms
         return replay.lists(users, k)
 
     evaluation = evaluate_recall(settings, paths, ks=(1, 6), pipeline=pipeline)

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from core.online_store import UserProfile
 from core.tables import ITEM_FEATURES, USER_FEATURES
 from ingest.features.item_attributes import catalog_attributes, rating_rows
 from ingest.features.latest_features import (
@@ -40,6 +41,9 @@ def test_user_features_after_the_last_event(ratings: pa.Table) -> None:
     assert one["user_release_year_stddev"] == pytest.approx(5.0)
     assert one["user_genres"] == ["Comedy", "Drama", "Romance", "Thriller", "Action"]
     assert one["user_recent_items"] == [30, 20, 30, 10]  # e10, e8, e4, e1; e2 and e5 are negative
+    assert (one["user_last_ts"], two["user_last_ts"]) == (700, 600)  # e10 and e9
+    # The online publish turns each row into a profile as it stands.
+    assert UserProfile(**one).user_last_ts == 700
     assert two["user_rating_count"] == 4
     assert two["user_avg_rating"] == pytest.approx(3.625)
     assert two["user_genres"] == ["Comedy", "Drama", "Action", "Romance", "Thriller"]

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from core.tables import EVENTS, ITEMS, SAMPLES
+from core.tables import CONTEXT, EVENTS, ITEMS, SAMPLES
 from ingest.features.item_attributes import catalog_attributes, rating_rows
 from ingest.features.negatives import (
     ITEM_COLUMNS,
@@ -136,19 +136,24 @@ def test_item_side_counts_only_that_items_ratings_strictly_before_the_moment(
         assert list(row.item_genres) == list(catalog.loc[row.item_id, "item_genres"])
 
 
-def test_user_side_is_the_anchors(built: tuple[pa.Table, pa.Table, pd.DataFrame]) -> None:
+def test_user_side_and_context_are_the_anchors(
+    built: tuple[pa.Table, pa.Table, pd.DataFrame],
+) -> None:
     rated, samples, _ = built
     anchors = rated.to_pandas()
     anchors = anchors.assign(ts_ms=anchors["ts"].astype("datetime64[ms, UTC]").astype("int64"))
     anchors = anchors.drop_duplicates(["user_id", "ts_ms"]).set_index(["user_id", "ts_ms"])
-    for row in _negatives(samples).head(400).itertuples():
+    negatives = _negatives(samples)
+    # A user's first moment has no earlier rating: its negatives must carry the null too.
+    assert negatives["seconds_since_last_event"].isna().any()
+    for row in negatives.head(400).itertuples():
         anchor = anchors.loc[(row.user_id, row.ts_ms)]
-        for name in USER_SIDE.names:
+        for name in [*USER_SIDE.names, *CONTEXT.names]:
             value, expected = getattr(row, name), anchor[name]
             if isinstance(expected, np.ndarray):
                 assert list(value) == list(expected), name
             else:
-                assert value == expected, name
+                assert value == expected or (pd.isna(value) and pd.isna(expected)), name
 
 
 def test_hand_computed_item_side_at_a_shared_moment() -> None:

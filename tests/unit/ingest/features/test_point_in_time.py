@@ -100,6 +100,37 @@ def test_features_see_only_strictly_earlier_events(
             assert value == expected, column
 
 
+# event: (the user's last rating before it, seconds since then). The click c1 at 150 is no
+# rating, and e4/e5 share ts 300: neither is the other's previous event.
+PREVIOUS: dict[str, tuple[int | None, float | None]] = {
+    "e1": (None, None),
+    "e2": (100, 0.1),
+    "e3": (None, None),
+    "e4": (200, 0.1),
+    "e5": (200, 0.1),
+    "e6": (200, 0.1),
+    "e7": (300, 0.1),
+    "e8": (300, 0.2),
+    "e9": (400, 0.2),
+    "e10": (500, 0.2),
+}
+
+
+@pytest.mark.parametrize("event_id", sorted(PREVIOUS))
+def test_time_since_the_previous_rating_sees_only_earlier_ratings(
+    samples: dict[str, dict[str, Any]], event_id: str
+) -> None:
+    last, seconds = PREVIOUS[event_id]
+    row = samples[event_id]
+    assert row["user_last_ts"] == last
+    if seconds is None:  # a user's first rating: null, which the encoder's missing handling takes
+        assert row["seconds_since_last_event"] is None
+    else:
+        assert row["seconds_since_last_event"] == pytest.approx(seconds)
+    # ts 100..700 ms after the epoch: hour 0 of a Thursday (Monday is day 0).
+    assert (row["hour_of_day"], row["day_of_week"]) == (0, 3)
+
+
 def test_labels_catalog_facts_and_time(samples: dict[str, dict[str, Any]]) -> None:
     assert {e: r["label"] for e, r in samples.items() if r["label"] == 0} == {
         "e2": 0,

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from core.feature_schema import RANK_FEATURES
 from rank_service.encoding import LABEL, FeatureEncoder
 from rank_service.models import MODELS, RankModelConfig, build_model
 from rank_service.models.mlp import EmbeddingMLP
@@ -31,14 +32,15 @@ def test_embedding_mlp_gives_one_logit_per_row() -> None:
     batch.pop(LABEL)
     model = build_model(_config(encoder, embedding_dim=4, hidden=[8]))
     features = model.features(batch)
-    assert features.shape == (7, 5 * 4 + 9)
-    assert model.features.fields(batch).shape == (7, 5, 4)
+    fields, numerics = len(RANK_FEATURES.categorical), len(RANK_FEATURES.numeric)
+    assert features.shape == (7, fields * 4 + numerics)
+    assert model.features.fields(batch).shape == (7, fields, 4)
     logits = model(batch)
     assert logits.shape == (7,) and torch.isfinite(logits).all()
 
 
 def test_list_pooling_ignores_padding_slots() -> None:
-    embedding = FeatureEmbedding({"item": 5, "user": 3, "genre": 4}, dim=2)
+    embedding = FeatureEmbedding({"item": 5, "user": 3, "genre": 4, "hour": 25, "weekday": 8}, 2)
     ids = torch.tensor([[2, 3, 0, 0, 0], [2, 3, 3, 0, 0]])
     vectors = embedding.tables["item"].weight
     batch = {
@@ -47,6 +49,8 @@ def test_list_pooling_ignores_padding_slots() -> None:
         "item_genres": torch.zeros(2, 3, dtype=torch.long),
         "user_genres": torch.zeros(2, 5, dtype=torch.long),
         "user_recent_items": ids,
+        "hour_of_day": torch.tensor([1, 24]),
+        "day_of_week": torch.tensor([1, 7]),
     }
     pooled = embedding.fields(batch)[:, 4]
     assert torch.allclose(pooled[0], (vectors[2] + vectors[3]) / 2)

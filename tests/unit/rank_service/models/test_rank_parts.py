@@ -1,5 +1,6 @@
 import torch
 
+from core.feature_schema import RANK_FEATURES
 from rank_service.models.parts import (
     FactorizationMachine,
     FirstOrder,
@@ -26,14 +27,16 @@ def test_hashed_cross_adds_one_weight_per_known_pair_and_nothing_for_padding() -
 
 
 def test_first_order_of_a_fresh_model_is_the_numeric_bias_only() -> None:
-    layer = FirstOrder({"item": 6, "user": 4, "genre": 5})
+    layer = FirstOrder({"item": 6, "user": 4, "genre": 5, "hour": 25, "weekday": 8})
     batch = {
         "item_id": torch.tensor([1, 5]),
         "user_id": torch.tensor([2, 3]),
         "item_genres": torch.tensor([[1, 2, 0], [4, 0, 0]]),
         "user_genres": torch.zeros(2, 5, dtype=torch.long),
         "user_recent_items": torch.tensor([[1, 2, 3, 0, 0], [0, 0, 0, 0, 0]]),
-        "numeric": torch.zeros(2, 9),
+        "hour_of_day": torch.tensor([1, 24]),
+        "day_of_week": torch.tensor([7, 0]),
+        "numeric": torch.zeros(2, len(RANK_FEATURES.numeric)),
     }
     # Id weights start at zero, so every row gets the same logit until training moves them.
     assert torch.allclose(layer(batch), layer.numeric.bias.expand(2))

@@ -1,3 +1,4 @@
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 from core.api import Candidate, Candidates, ProfileLookup
+from core.context import now_ms
 from core.online_store import UserProfile
 from core.registry import ModelNotFoundError, ModelRef, Registry
 from rank_service.artifacts import load_artifacts, save_artifacts
@@ -18,6 +20,9 @@ from rank_service.serving.probe import UnusableModelError
 from rank_service.serving.scorer import ITEM_COLUMNS, Scorer, ScoreRequest
 from rank_service.serving.stage import RankRequest, RankStage, model_ref
 from rank_service.training.synthetic import synthetic_items, synthetic_samples
+
+# A Saturday, 22:15 UTC.
+AT_MS = int(datetime(2026, 11, 28, 22, 15, tzinfo=UTC).timestamp() * 1000)
 
 
 class Profiles:
@@ -93,21 +98,59 @@ def test_scores_from_the_catalog_encoded_once_equal_scores_of_encoded_sample_row
     # Items 41-60 are in the model's vocabulary but not in this catalog; 10,000 is in neither.
     scorer = Scorer(artifacts, read_folder(items, ITEM_COLUMNS).slice(0, 40), ref)
     profile = UserProfile(
-        user_id=3, user_rating_count=12, user_avg_rating=4.1, user_genres=["Comedy", "Drama"]
+        user_id=3,
+        user_rating_count=12,
+        user_avg_rating=4.1,
+        user_genres=["Comedy", "Drama"],
+        user_last_ts=AT_MS - 86_400_000,
     )
     requests = [
-        ScoreRequest(profile, 3, [*range(1, 61), 10_000]),
-        ScoreRequest(None, 99_999, [7, 50, 3]),
-        ScoreRequest(profile, 3, []),
+        ScoreRequest(profile, 3, [*range(1, 61), 10_000], AT_MS),
+        ScoreRequest(None, 99_999, [7, 50, 3], AT_MS + 3_600_000),
+        ScoreRequest(profile, 3, [], AT_MS),
     ]
 
     scores = scorer.score_many(requests)
 
     for request, got in zip(requests, scores, strict=True):
-        rows = scorer.rows(request.profile, request.user_id, request.item_ids)
+        rows = scorer.rows(request.profile, request.user_id, request.item_ids, request.at_ms)
         expected = predict(artifacts.model, artifacts.encoder, rows)
         assert got.shape == expected.shape
         assert np.allclose(got, expected, atol=1e-6)
+
+
+def _hour(ms: int) -> int:
+    return datetime.fromtimestamp(ms / 1000, UTC).hour
+
+
+def test_serving_rows_carry_the_requests_hour_day_and_time_since_the_last_rating(home) -> None:
+    registry, items = home
+    scorer = Scorer.load(registry, ModelRef(kind="rank", name="mlp", version="v1"), items)
+    profile = UserProfile(user_id=3, user_rating_count=4, user_last_ts=AT_MS - 7_200_000)
+    warm = scorer.rows(profile, 3, [1, 2, 10_000], AT_MS).to_pydict()
+    assert warm["hour_of_day"] == [22] * 3 and warm["day_of_week"] == [5] * 3
+    assert warm["seconds_since_last_event"] == [7200.0] * 3
+    cold = scorer.rows(None, 9, [1], AT_MS).to_pydict()
+    assert (cold["hour_of_day"], cold["day_of_week"]) == ([22], [5])
+    assert cold["seconds_since_last_event"] == [None]  # never rated: as in a first sample
+    before = now_ms()
+    unset = scorer.rows(profile, 3, [1]).to_pydict()
+    assert unset["hour_of_day"][0] in {_hour(before), _hour(now_ms())}
+
+
+def test_the_stage_scores_in_the_context_of_its_clock(home) -> None:
+    registry, items = home
+    profile = UserProfile(user_id=3, user_rating_count=4, user_last_ts=AT_MS - 60_000)
+    candidates = [Candidate(item_id=i, score=0.0) for i in range(1, 21)]
+    scored = []
+    for at_ms in (AT_MS, AT_MS + 3 * 86_400_000 + 5 * 3_600_000):
+        stage = RankStage(Profiles({3: profile}), registry, items, clock=lambda at=at_ms: at)
+        stage.reconfigure({"name": "mlp", "version": "v1"})
+        result = stage.rank(3, candidates).candidates
+        request = ScoreRequest(profile, 3, result.item_ids, at_ms)
+        assert np.allclose(result.scores, stage.scorer.score_many([request])[0], atol=1e-6)
+        scored.append(dict(zip(result.item_ids, result.scores, strict=True)))
+    assert scored[0] != scored[1]
 
 
 def test_stage_sorts_by_probability_and_keeps_routes(home) -> None:
