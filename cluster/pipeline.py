@@ -18,7 +18,7 @@ from ingest.features.online_publish import publish_online
 from ingest.lake.job import ingest_source
 from ingest.synth.generate import SynthConfig, generate
 from rank_service.training.train import train_rank
-from recall_service.registry import recall_model, serving_affinity
+from recall_service.registry import recall_model
 
 SYNTH_STAMP = "_synth.json"
 # The metrics `starling up` prints for a freshly trained model; all are in its manifest.
@@ -102,22 +102,16 @@ def run_pipeline(settings: Settings, data: Path | None, report: Reporter) -> Non
     registry = Registry(paths.registry)
     trainer = recall_model(settings.recall_model)
     recall = registry.latest("recall", settings.recall_model)
-    fresh_recall = recall is not None and recall.data_snapshot == fingerprint(trainer.data(paths))
-    if recall is not None and fresh_recall:
+    if recall is not None and recall.data_snapshot == fingerprint(trainer.data(paths)):
         _skipped("train recall", report, f"fresh: {recall.name} {recall.version}")
     else:
         _timed("train recall", report, lambda: _describe_model(trainer.train(settings, paths)))
 
     rank = registry.latest("rank", settings.rank.model)
-    # The ranker reads the recall model's affinity: a new recall version needs a new ranker.
-    if rank is not None and fresh_recall and rank.data_snapshot == fingerprint(paths.train_samples):
+    if rank is not None and rank.data_snapshot == fingerprint(paths.train_samples):
         _skipped("train rank", report, f"fresh: {rank.name} {rank.version}")
     else:
-        _timed(
-            "train rank",
-            report,
-            lambda: _describe_model(train_rank(settings, paths, serving_affinity(settings, paths))),
-        )
+        _timed("train rank", report, lambda: _describe_model(train_rank(settings, paths)))
 
 
 def _describe(summary: BaseModel) -> str:

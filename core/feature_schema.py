@@ -1,9 +1,8 @@
 """The ranking feature schema: which sample columns a ranking model sees, and how.
 
 It is the SparrowRecSys feature set (ids, genres, release year, item and user statistics, recent
-items, user genres) plus the context of the moment (`core.context`) and `recall_affinity`, the
-recall model's score of the user-item pair. Models and encoders read it from here so that
-training and serving agree.
+items, user genres) plus the context of the moment (`core.context`). Models and encoders read it
+from here so that training and serving agree.
 """
 
 from __future__ import annotations
@@ -20,13 +19,6 @@ from core.tables import MAX_ITEM_GENRES, MAX_RECENT_ITEMS, MAX_USER_GENRES
 Vocab = Literal["item", "user", "genre", "hour", "weekday"]
 # Vocabularies known in advance, values 0..size-1, rather than learnt from the train set.
 FIXED_VOCABS: dict[str, int] = {"hour": HOURS_PER_DAY, "weekday": DAYS_PER_WEEK}
-
-# The recall embedding's cosine between the user's history (strictly before the row's moment)
-# and the item, made by a bag that never saw the user: neither an item nor a user feature but
-# the pair's, and not in the samples table, which the features job writes before any recall
-# model exists. Rank training fills it in (rank_service/training/affinity.py), serving takes it
-# from Recall's candidates; null (no history, unknown item, no such recall model) encodes as 0.
-RECALL_AFFINITY = "recall_affinity"
 
 
 class CategoricalFeature(BaseModel, frozen=True):
@@ -60,10 +52,6 @@ class FeatureSchema(BaseModel, frozen=True):
         """Sample columns a model needs."""
         return [f.name for f in self.categorical] + [f.name for f in self.numeric]
 
-    def stored_columns(self) -> list[str]:
-        """The columns a model needs that the samples files hold (all but the pair feature)."""
-        return [name for name in self.columns() if name != RECALL_AFFINITY]
-
 
 RANK_FEATURES = FeatureSchema(
     categorical=(
@@ -90,6 +78,5 @@ RANK_FEATURES = FeatureSchema(
         NumericFeature(name="user_release_year_stddev"),
         # Null before the user's first rating (0 after the encoder); user_rating_count 0 flags it.
         NumericFeature(name="seconds_since_last_event", transform="log1p"),
-        NumericFeature(name=RECALL_AFFINITY),
     ),
 )

@@ -26,12 +26,6 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms == 0, 1.0, norms)
 
 
-def fold_of(user_ids: np.ndarray | int, folds: int) -> np.ndarray:
-    """Which of `folds` folds each user falls in: the held-out affinity of a user comes from
-    the embeddings trained without their fold."""
-    return np.asarray(user_ids, dtype=np.int64) % folds
-
-
 @dataclass(frozen=True)
 class HistoryEmbeddings:
     """`inputs` (V, D) make users, `outputs` (V, D, unit rows) are scored against them; row v of
@@ -70,20 +64,3 @@ class HistoryEmbeddings:
         rows = self.rows(items)
         scores = self.outputs[np.maximum(rows, 0)] @ np.asarray(query, dtype=np.float32)
         return [float(s) if r >= 0 else None for r, s in zip(rows, scores, strict=True)]
-
-
-@dataclass(frozen=True)
-class AffinitySource:
-    """What gives a user's affinity to items for the ranker, in training as when served:
-    `folds[f]` scores the users of fold f (`fold_of`), having been trained without them; a
-    single entry scores everyone. `model` names the recall version, e.g. "item_bag:v2"."""
-
-    model: str
-    folds: list[HistoryEmbeddings]
-
-    def fold_rows(self, user_ids: np.ndarray) -> list[tuple[HistoryEmbeddings, np.ndarray]]:
-        """Each fold's embeddings with the positions of `user_ids` they score."""
-        if len(self.folds) == 1:
-            return [(self.folds[0], np.arange(len(user_ids)))]
-        folds = fold_of(user_ids, len(self.folds))
-        return [(bag, np.flatnonzero(folds == f)) for f, bag in enumerate(self.folds)]

@@ -64,9 +64,3 @@ class ItemBagSettings(BaseModel):
     epochs: int = Field(80, ge=1)
     batch_size: int = Field(32, ge=1, description="global batch, in users")
     lr: float = Field(5e-3, gt=0)
-    affinity_folds: int = Field(
-        2,
-        ge=0,
-        description="bags trained again on all users but one fold each, whose affinity the "
-        "ranker learns from and is served (out of sample); 0 trains none",
-    )

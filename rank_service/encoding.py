@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict
 from core.feature_schema import (
     FIXED_VOCABS,
     RANK_FEATURES,
-    RECALL_AFFINITY,
     CategoricalFeature,
     FeatureSchema,
     NumericFeature,
@@ -48,7 +47,6 @@ class EncoderState(BaseModel):
     genres: list[str]
     means: dict[str, float]
     stds: dict[str, float]
-    affinity_model: str | None = None
 
 
 class FeatureEncoder:
@@ -88,15 +86,8 @@ class FeatureEncoder:
         }
 
     @classmethod
-    def fit(
-        cls,
-        table: pa.Table,
-        schema: FeatureSchema = RANK_FEATURES,
-        affinity_model: str | None = None,
-    ) -> FeatureEncoder:
-        """Learn vocabularies (all but FIXED_VOCABS) and numeric statistics from train samples;
-        `affinity_model` names the recall version whose scores fill their recall affinity."""
-        table = _with_pair_columns(table)
+    def fit(cls, table: pa.Table, schema: FeatureSchema = RANK_FEATURES) -> FeatureEncoder:
+        """Learn vocabularies (all but FIXED_VOCABS) and numeric statistics from train samples."""
         values: dict[str, set[Any]] = {"item": set(), "user": set(), "genre": set()}
         for feature in schema.categorical:
             if feature.vocab in FIXED_VOCABS:
@@ -118,17 +109,8 @@ class FeatureEncoder:
             genres=sorted(values["genre"]),
             means=means,
             stds=stds,
-            affinity_model=affinity_model,
         )
         return cls(state, schema)
-
-    def standardised(self, name: str, values: np.ndarray) -> np.ndarray:
-        """Raw values of numeric feature `name` (NaN for null) as `encode` puts them in the
-        numeric tensor, float32."""
-        feature = next(f for f in self.schema.numeric if f.name == name)
-        raw = _numeric_values(pa.array(values, from_pandas=True), feature)
-        std = max(self.state.stds[name], _MIN_STD)
-        return ((raw - self.state.means[name]) / std).astype(np.float32)
 
     def vocab_sizes(self) -> dict[str, int]:
         """Rows each embedding table needs, index 0 included."""
@@ -140,7 +122,7 @@ class FeatureEncoder:
 
     def encode(self, rows: pa.Table | pd.DataFrame) -> dict[str, torch.Tensor]:
         """Tensors for a batch of sample rows (see the class docstring for names and shapes)."""
-        table = _with_pair_columns(_as_table(rows, [*self.columns(), self.schema.label]))
+        table = _as_table(rows, [*self.columns(), self.schema.label])
         present = set(table.column_names)
         missing = [name for name in self.columns() if name not in present]
         if missing:
@@ -220,21 +202,6 @@ def _as_table(rows: pa.Table | pd.DataFrame, wanted: list[str]) -> pa.Table:
         return rows.select([name for name in wanted if name in present])
     # Explicit types: pandas batches hold lists as object arrays, whose inferred Arrow type is
     # wrong (or null) when a batch has only empty lists.
-    fields = [_sample_field(name) for name in wanted if name in rows.columns]
+    fields = [SAMPLES.field(name) for name in wanted if name in rows.columns]
     schema = pa.schema([pa.field(f.name, f.type) for f in fields])
     return pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False)
-
-
-def _with_pair_columns(table: pa.Table) -> pa.Table:
-    """Rows without the recall affinity column (samples as the features job writes them, or
-    rows scored with no recall model at hand) have no affinity: a null column."""
-    if RECALL_AFFINITY in table.column_names:
-        return table
-    return table.append_column(RECALL_AFFINITY, pa.nulls(table.num_rows, pa.float32()))
-
-
-def _sample_field(name: str) -> pa.Field:
-    """The SAMPLES field of a column, or the pair feature that rank training adds to them."""
-    if name == RECALL_AFFINITY:
-        return pa.field(RECALL_AFFINITY, pa.float32())
-    return SAMPLES.field(name)

@@ -15,18 +15,13 @@ from torch import nn
 
 from core.errors import UnknownModelError
 from core.filesystem import StoragePath
-from core.history_embeddings import AffinitySource
 from core.paths import StarlingPaths
-from core.registry import ModelManifest, Registry
+from core.registry import ModelManifest
 from core.settings import Settings
 from recall_service.models.item_bag import ItemBag
 from recall_service.models.skipgram import SkipGram
 from recall_service.models.two_tower import TwoTower
-from recall_service.serving.history_bag import (
-    HistoryBagVectors,
-    load_bag_embeddings,
-    load_held_out_embeddings,
-)
+from recall_service.serving.history_bag import HistoryBagVectors
 from recall_service.serving.routes import ItemIndex
 from recall_service.serving.user_tower import UserTowerVectors
 from recall_service.serving.user_vectors import MeanOfRecentItems, UserVectors
@@ -84,17 +79,3 @@ def recall_model(name: str) -> RecallModel:
     if name not in RECALL_MODELS:
         raise UnknownModelError(f"no recall model {name!r}; known: {', '.join(RECALL_MODELS)}")
     return RECALL_MODELS[name]
-
-
-def serving_affinity(settings: Settings, paths: StarlingPaths) -> AffinitySource | None:
-    """The serving recall version's affinity source: its fold bags when it has them (else the
-    bag itself), whose scores the ranker learns from and Recall hands it; None when that model
-    makes no user from a history."""
-    registry = Registry(paths.registry)
-    ref = registry.serving("recall")
-    if ref is None or ref.name != "item_bag":
-        return None
-    folder = registry.path(ref)
-    label = f"{ref.name}:{ref.version}"
-    full = load_bag_embeddings(folder, settings.item_bag.history_half_life, label)
-    return AffinitySource(model=label, folds=load_held_out_embeddings(folder, full) or [full])

@@ -142,13 +142,11 @@ def train_recall(args: argparse.Namespace) -> int:
 
 def train_rank(args: argparse.Namespace) -> int:
     from rank_service.training.train import train_rank as train_rank_model
-    from recall_service.registry import serving_affinity
 
     rank = {**_epochs(args), **({"model": args.model} if "model" in vars(args) else {})}
     settings = settings_from(args, train=_train_overrides(args), rank=rank)
-    paths = StarlingPaths.of(settings)
     with ray_runtime(settings):
-        manifest = train_rank_model(settings, paths, serving_affinity(settings, paths))
+        manifest = train_rank_model(settings, StarlingPaths.of(settings))
     say(manifest.model_dump_json(indent=2))
     return 0
 
@@ -158,7 +156,6 @@ def evaluate(args: argparse.Namespace) -> int:
     from evaluation.rank.compare import compare_rank_models
     from evaluation.recall.run import evaluate_recall
     from evaluation.replay import recommend_lists
-    from recall_service.registry import serving_affinity
 
     settings = settings_from(args)
     paths = StarlingPaths.of(settings)
@@ -176,9 +173,7 @@ def evaluate(args: argparse.Namespace) -> int:
         say(f"saved to {paths.stats}")
         return 0
     if args.kind == "rank":
-        comparison = compare_rank_models(
-            settings, paths, args.models, args.random_split, serving_affinity(settings, paths)
-        )
+        comparison = compare_rank_models(settings, paths, args.models, args.random_split)
         say(comparison.table())
         say(f"saved to {paths.stats}")
         return 0

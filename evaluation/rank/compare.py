@@ -17,7 +17,6 @@ import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from core.feature_schema import RANK_FEATURES
-from core.history_embeddings import AffinitySource
 from core.paths import StarlingPaths
 from core.settings import RankSettings, Settings
 from core.storage import write_json_atomic
@@ -25,7 +24,6 @@ from evaluation.rank.roc_plot import write_roc_png
 from rank_service.models import BASELINE, MODELS
 from rank_service.parquet import read_folder
 from rank_service.serving.scorer import ITEM_COLUMNS
-from rank_service.training.affinity import with_affinity
 from rank_service.training.catalogue import SCORING_COLUMNS, rated
 from rank_service.training.holdout import local_device, random_split_metrics, train_and_score
 from rank_service.training.loss import LOGQ, NEGATIVE
@@ -107,12 +105,8 @@ def compare_rank_models(
     paths: StarlingPaths,
     models: list[str] | None = None,
     random_split: bool = False,
-    affinity: AffinitySource | None = None,
 ) -> RankComparison:
     """Train and score `models` (all registered ones when None) and the baseline, in process.
-
-    `affinity` (the serving recall model's, see rank_service.training.affinity) fills the
-    samples' recall affinity as `starling train rank` does.
 
     With `random_split`, every model is also trained and scored once more on a random 80/20
     split of all samples, the protocol SparrowRecSys reported (a second training per model).
@@ -122,12 +116,10 @@ def compare_rank_models(
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         raise ValueError(f"unknown rank models {unknown}; known: {sorted(MODELS)}")
-    columns = [*RANK_FEATURES.stored_columns(), *SCORING_COLUMNS, RANK_FEATURES.label, TIME_COLUMN]
+    columns = [*RANK_FEATURES.columns(), *SCORING_COLUMNS, RANK_FEATURES.label, TIME_COLUMN]
     columns += [NEGATIVE, LOGQ]
     train = read_folder(paths.train_samples, columns)
     test = read_folder(paths.test_samples, columns)
-    history = pa.concat_tables([train, test])
-    train, test = with_affinity(train, affinity, history), with_affinity(test, affinity, history)
     items = read_folder(paths.item_features, ITEM_COLUMNS)
     rated_rows = rated(test).num_rows
     rank, seed = settings.rank, settings.train.seed
@@ -136,9 +128,7 @@ def compare_rank_models(
     rows: list[RankRow] = []
     roc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in names:
-        result = train_and_score(
-            name, train, test, rank, seed, device=device, items=items, affinity=affinity
-        )
+        result = train_and_score(name, train, test, rank, seed, device=device, items=items)
         extra: dict[str, float] = {}
         if random_split:
             random_metrics = random_split_metrics(name, everything, rank, seed, device)

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.feature_schema import RECALL_AFFINITY
 from rank_service.encoding import NUMERIC, FeatureEncoder
 
 ITEM_ID = "item_id"
@@ -38,21 +37,14 @@ class EncodedItems:
         # The encoder's own id lookup (vocabulary position + 1, 0 when unknown), so that an
         # item the catalog lacks still gets its trained embedding.
         self._vocabulary = pd.Index(encoder.state.items)
-        self._encoder = encoder
-        names = [f.name for f in encoder.schema.numeric]
         self._user_numeric = torch.tensor(
-            [j for j, name in enumerate(names) if name not in self.item_side], dtype=torch.long
+            [j for j, f in enumerate(encoder.schema.numeric) if f.name not in self.item_side],
+            dtype=torch.long,
         )
-        self._affinity = names.index(RECALL_AFFINITY)
 
-    def batch(
-        self,
-        user: dict[str, torch.Tensor],
-        item_ids: list[int],
-        affinity: list[float | None] | None = None,
-    ) -> dict[str, torch.Tensor]:
+    def batch(self, user: dict[str, torch.Tensor], item_ids: list[int]) -> dict[str, torch.Tensor]:
         """Model inputs (B = len(item_ids)) pairing the user, whose one-row encoding is `user`,
-        with each item; `affinity` gives each pair's recall affinity (None: no affinity)."""
+        with each item."""
         size = len(item_ids)
         # get_indexer's -1 for an item the catalog lacks picks the last, unknown-item row.
         rows = torch.from_numpy(self._rows.get_indexer(item_ids))
@@ -61,10 +53,6 @@ class EncodedItems:
             if name == NUMERIC:
                 numeric = encoded[rows]
                 numeric[:, self._user_numeric] = user[NUMERIC][0, self._user_numeric]
-                values = np.full(size, np.nan) if affinity is None else np.array(affinity, float)
-                numeric[:, self._affinity] = torch.from_numpy(
-                    self._encoder.standardised(RECALL_AFFINITY, values)
-                )
                 out[name] = numeric
             elif name in self.item_side:
                 out[name] = encoded[rows]

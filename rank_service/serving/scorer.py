@@ -10,7 +10,6 @@ import pyarrow as pa
 import torch
 
 from core.context import context_columns, now_ms
-from core.feature_schema import RECALL_AFFINITY
 from core.filesystem import StoragePath
 from core.online_store import UserProfile
 from core.registry import ModelRef, Registry
@@ -36,14 +35,12 @@ NO_ID = -1
 @dataclass(frozen=True)
 class ScoreRequest:
     """One user's candidates to score; `profile` is None for a user the online store lacks.
-    `at_ms` is the moment whose context they are scored in (epoch ms); None: now. `affinity`
-    is each candidate's recall affinity (core.feature_schema.RECALL_AFFINITY); None: none."""
+    `at_ms` is the moment whose context they are scored in (epoch ms); None: now."""
 
     profile: UserProfile | None
     user_id: int
     item_ids: list[int]
     at_ms: int | None = None
-    affinity: list[float | None] | None = None
 
 
 class Scorer:
@@ -98,13 +95,7 @@ class Scorer:
             columns[name] = pa.array([getattr(user, name)] * size, type=SAMPLES.field(name).type)
         moment = np.full(size, now_ms() if at_ms is None else at_ms, dtype=np.int64)
         columns.update(context_columns(moment, columns["user_last_ts"]))
-        columns[RECALL_AFFINITY] = pa.nulls(size, pa.float32())
         return pa.table(columns)
-
-    @property
-    def affinity_model(self) -> str | None:
-        """The recall version whose affinity the model was trained with, e.g. "item_bag:v2"."""
-        return self.artifacts.encoder.state.affinity_model
 
     def score(self, profile: UserProfile | None, user_id: int, item_ids: list[int]) -> np.ndarray:
         """Probabilities float32 (len(item_ids),), in the order of `item_ids`, one forward pass."""
@@ -118,9 +109,7 @@ class Scorer:
         encoder = self.artifacts.encoder
         inputs = [
             self.encoded.batch(
-                encoder.encode(self.rows(r.profile, r.user_id, [NO_ID], r.at_ms)),
-                r.item_ids,
-                r.affinity,
+                encoder.encode(self.rows(r.profile, r.user_id, [NO_ID], r.at_ms)), r.item_ids
             )
             for r in requests
             if r.item_ids

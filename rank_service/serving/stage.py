@@ -135,14 +135,12 @@ class RankStage:
             groups.setdefault(scorer.tag, []).append(index)
         scores: dict[int, np.ndarray] = {}
         for indices in groups.values():
-            scorer = chosen[indices[0]]
             batch = [
                 ScoreRequest(
                     found[i],
                     requests[i].user_id,
                     requests[i].candidates.item_ids,
                     at_ms,
-                    _affinity(requests[i].candidates, scorer),
                 )
                 for i in indices
             ]
@@ -193,11 +191,3 @@ class RankStage:
         if self.scorer is None:
             raise RuntimeError("no rank model loaded; reconfigure with a name and version first")
         return self.scorer
-
-
-def _affinity(candidates: Candidates, scorer: Scorer) -> list[float | None] | None:
-    """The candidates' recall affinity when it comes from the recall version the model was
-    trained with; another model's scores are on another scale, so they count as none."""
-    if candidates.affinity and candidates.affinity_model == scorer.affinity_model:
-        return candidates.affinity
-    return None

@@ -13,12 +13,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.history_embeddings import AffinitySource
 from core.online_store import UserProfile
 from core.registry import ModelRef
 from rank_service.artifacts import RankArtifacts
 from rank_service.serving.scorer import USER_COLUMNS, Scorer, ScoreRequest
-from rank_service.training.affinity import catalogue_affinity
 from rank_service.training.loss import NEGATIVE
 
 # Users scored per forward pass: a catalogue of ~10k items makes this ~160k rows.
@@ -84,15 +82,12 @@ def catalogue_ndcg(
     users: int,
     k: int = 10,
     seed: int = 0,
-    affinity: AffinitySource | None = None,
 ) -> float | None:
     """Mean NDCG@k over up to `users` test users (drawn with `seed` when there are more).
 
     `items` is the item features table; `train` and `test` are samples with SCORING_COLUMNS
     (sampled negatives in them are ignored). A user's relevant items are their positive test
-    items not rated in `train`. With `affinity` every catalogue item gets its recall affinity
-    as of the user's first test row, as Recall would hand it over. None when no test user has
-    one.
+    items not rated in `train`. None when no test user has one.
     """
     if users == 0:
         return None
@@ -106,21 +101,12 @@ def catalogue_ndcg(
     relevant = _items_by_user(test_rated.filter(pc.equal(test_rated.column("label"), 1)), chosen)
     profiles = [_profile(row) for row in firsts.to_pylist()]
     moments = firsts.column("ts").cast(pa.int64()).to_pylist()
-    pairs = catalogue_affinity(
-        affinity,
-        pa.concat_tables([train, test]),
-        firsts.column("user_id").to_numpy(),
-        np.asarray(moments, dtype=np.int64),
-        catalogue,
-    )
     results: list[float] = []
     for start in range(0, len(profiles), _USERS_PER_PASS):
         part = profiles[start : start + _USERS_PER_PASS]
         requests = [
-            ScoreRequest(p, p.user_id, catalogue.tolist(), at_ms, pairs[start + j])
-            for j, (p, at_ms) in enumerate(
-                zip(part, moments[start : start + _USERS_PER_PASS], strict=True)
-            )
+            ScoreRequest(p, p.user_id, catalogue.tolist(), at_ms)
+            for p, at_ms in zip(part, moments[start : start + _USERS_PER_PASS], strict=True)
         ]
         for profile, scores in zip(part, scorer.score_many(requests), strict=True):
             before = seen.get(profile.user_id, set())

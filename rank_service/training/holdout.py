@@ -9,7 +9,6 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from core.history_embeddings import AffinitySource
 from core.settings import RankSettings
 from rank_service.artifacts import RankArtifacts
 from rank_service.encoding import FeatureEncoder
@@ -57,14 +56,12 @@ def train_and_score(
     random_validation: bool = False,
     device: str = "cpu",
     items: pa.Table | None = None,
-    affinity: AffinitySource | None = None,
 ) -> HoldoutResult:
     """Fit the encoder on `train`, hold out a validation share for early stopping, score `test`.
 
     The validation share is the last `rank.validation_fraction` of train time, or a random
     share with `random_validation` (when the test split itself is random). Metrics are those of
-    `scored_test`, plus NDCG@10 over the whole catalogue of `items` (item features) when given,
-    `affinity` handing every catalogue item its recall affinity as serving would.
+    `scored_test`, plus NDCG@10 over the whole catalogue of `items` (item features) when given.
     """
     if random_validation:
         fit_rows, validation = random_split(train, rank.validation_fraction, seed)
@@ -76,9 +73,7 @@ def train_and_score(
     metrics, labels, probs = scored_test(fitted.model, encoder, test)
     if items is not None:
         artifacts = RankArtifacts(config=config, encoder=encoder, model=fitted.model)
-        ndcg = catalogue_ndcg(
-            artifacts, items, train, test, rank.ndcg_users, seed=seed, affinity=affinity
-        )
+        ndcg = catalogue_ndcg(artifacts, items, train, test, rank.ndcg_users, seed=seed)
         if ndcg is not None:
             metrics[ndcg_key(10)] = ndcg
     logger.info(

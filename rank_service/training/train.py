@@ -18,7 +18,6 @@ from ray.train import Checkpoint, CheckpointConfig, DataConfig, RunConfig, Scali
 from ray.train.torch import TorchTrainer
 
 from core.feature_schema import RANK_FEATURES
-from core.history_embeddings import AffinitySource
 from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
 from core.settings import RankSettings, Settings
@@ -26,9 +25,8 @@ from core.storage import fingerprint
 from rank_service.artifacts import MODEL_FILE, RankArtifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
-from rank_service.parquet import read_folder
+from rank_service.parquet import parquet_files, read_folder
 from rank_service.serving.scorer import ITEM_COLUMNS
-from rank_service.training.affinity import affinity_share, with_affinity
 from rank_service.training.catalogue import SCORING_COLUMNS, catalogue_ndcg, ndcg_key, rated
 from rank_service.training.holdout import local_device, model_config, random_split_metrics
 from rank_service.training.loss import LOGQ, NEGATIVE, LossSpec
@@ -56,10 +54,32 @@ def _load_state(checkpoint: Checkpoint | None) -> dict[str, torch.Tensor]:
         return torch.load(Path(folder) / MODEL_FILE, map_location="cpu", weights_only=True)
 
 
-def _dataset(table: pa.Table) -> Dataset:
-    """Samples held by the driver (they carry the affinity column the files lack) as a Ray
-    Data stream for the Train workers."""
-    return ray.data.from_arrow(table)
+def _filtered(table: pa.Table, cutoff: pa.Scalar, tail: bool) -> pa.Table:
+    return from_cutoff(table, cutoff) if tail else before(table, cutoff)
+
+
+DATA_TASK_CPUS = 0.25
+
+
+def _read(paths: StarlingPaths, columns: list[str], cutoff: pa.Scalar, tail: bool) -> Dataset:
+    """The train samples before `cutoff` (or from it, with `tail`) as a Ray Data stream.
+
+    Its tasks ask for a fraction of a CPU: with Serve replicas and the Train workers holding
+    most of a small cluster, tasks wanting a whole CPU would never be scheduled and training
+    would wait forever (seen with `ray job submit` beside the running app on 2 CPUs).
+    """
+    files, fs = parquet_files(paths.train_samples)
+    return ray.data.read_parquet(
+        files,
+        filesystem=fs,
+        columns=columns,
+        num_cpus=DATA_TASK_CPUS,
+    ).map_batches(
+        _filtered,
+        batch_format="pyarrow",
+        fn_kwargs={"cutoff": cutoff, "tail": tail},
+        num_cpus=DATA_TASK_CPUS,
+    )
 
 
 @dataclass(frozen=True)
@@ -74,24 +94,8 @@ class _TrainRun:
     history: list[dict[str, float]]
 
 
-def _samples(paths: StarlingPaths, affinity: AffinitySource | None) -> tuple[pa.Table, pa.Table]:
-    """The train and test samples, with each row's recall affinity."""
-    columns = [*RANK_FEATURES.stored_columns(), *SCORING_COLUMNS, RANK_FEATURES.label]
-    columns += [TIME_COLUMN, NEGATIVE, LOGQ]
-    train = read_folder(paths.train_samples, columns)
-    test = read_folder(paths.test_samples, columns)
-    history = pa.concat_tables([train, test])
-    return with_affinity(train, affinity, history), with_affinity(test, affinity, history)
-
-
-def train_rank(
-    settings: Settings, paths: StarlingPaths, affinity: AffinitySource | None = None
-) -> ModelManifest:
+def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     """Train `settings.rank.model` on the train samples and publish it as a new rank version.
-
-    `affinity` scores every sample row's item against its user's history before the row
-    (`with_affinity`), the feature Recall hands Rank when served; without it the column is
-    null and the model learns nothing from it.
 
     The last `rank.validation_fraction` of train time is held out: training stops when its ROC
     AUC has not improved for `rank.patience` epochs and keeps the best epoch's weights. Sampled
@@ -101,28 +105,28 @@ def train_rank(
     all samples; the per-epoch loss and validation AUC go into its `curves` and `curves.png`.
     Ray must already be initialised by the caller.
     """
-    all_train, test_table = _samples(paths, affinity)
+    columns = [*RANK_FEATURES.columns(), *SCORING_COLUMNS, RANK_FEATURES.label, TIME_COLUMN]
+    columns += [NEGATIVE, LOGQ]
+    all_train = read_folder(paths.train_samples, columns)
+    test_table = read_folder(paths.test_samples, columns)
     rank = settings.rank
     cutoff = tail_cutoff(all_train, rank.validation_fraction)
     train_table = before(all_train, cutoff)
-    encoder = FeatureEncoder.fit(train_table, affinity_model=affinity.model if affinity else None)
+    encoder = FeatureEncoder.fit(train_table)
     config = model_config(rank.model, rank, encoder)
     parameters = sum(p.numel() for p in build_model(config).parameters())
     logger.info(
-        "rank %s: %d train rows, %d validation rows, %d test rows, vocabularies %s, "
-        "%d parameters, recall affinity of %s on %.0f%% of rows",
+        "rank %s: %d train rows, %d validation rows, %d test rows, vocabularies %s, %d parameters",
         rank.model,
         train_table.num_rows,
         all_train.num_rows - train_table.num_rows,
         test_table.num_rows,
         config.vocab_sizes,
         parameters,
-        encoder.state.affinity_model,
-        100 * affinity_share(train_table),
     )
     datasets = {
-        "train": _dataset(train_table),
-        "validation": _dataset(from_cutoff(all_train, cutoff)),
+        "train": _read(paths, columns, cutoff, tail=False),
+        "validation": _read(paths, columns, cutoff, tail=True),
     }
     run = _fit(_trainer(settings, paths, encoder, config, datasets), rank)
     model = build_model(config)
@@ -131,13 +135,7 @@ def train_rank(
     metrics = _test_metrics(artifacts, run, test_table, train_table.num_rows)
     items = read_folder(paths.item_features, ITEM_COLUMNS)
     ndcg = catalogue_ndcg(
-        artifacts,
-        items,
-        all_train,
-        test_table,
-        rank.ndcg_users,
-        seed=settings.train.seed,
-        affinity=affinity,
+        artifacts, items, all_train, test_table, rank.ndcg_users, seed=settings.train.seed
     )
     if ndcg is not None:
         metrics[ndcg_key(10)] = ndcg

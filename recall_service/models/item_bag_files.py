@@ -10,8 +10,6 @@ from pydantic import BaseModel
 INPUTS_FILE = "item_bag_inputs.npy"
 ITEMS_FILE = "item_bag_items.npy"
 PARAMS_FILE = "item_bag_params.json"
-# inputs_F / outputs_F: the bag trained without the users of fold F (see ItemBagSettings).
-FOLDS_FILE = "item_bag_folds.npz"
 
 
 class BagParams(BaseModel):

@@ -6,6 +6,8 @@ import itertools
 import time
 from typing import Protocol
 
+import numpy as np
+
 from core.api import Candidates, ProfileLookup, RecallResult, StageTrace
 from core.online_store import UserState
 from core.settings import Settings
@@ -118,8 +120,7 @@ class Recaller:
             ),
         ]
         candidates, contributed = merge_routes(routes, seen)
-        if query is not None:
-            self._add_affinity(candidates, user_id, state.history)
+        self._add_affinity(candidates, query)
         trace = StageTrace(
             stage="recall",
             candidates_in=0,
@@ -131,12 +132,12 @@ class Recaller:
         )
         return RecallResult(candidates=candidates, trace=trace, user=user)
 
-    def _add_affinity(self, candidates: Candidates, user_id: int, history: list[int]) -> None:
+    def _add_affinity(self, candidates: Candidates, query: np.ndarray | None) -> None:
         """The embedding model's score of every candidate, whichever route proposed it, so that
         the ranker weighs the user's affinity to popular and genre items as well."""
-        if len(candidates) == 0:
+        if query is None or len(candidates) == 0:
             return
-        affinity = self.user_vectors.affinity(user_id, history, candidates.item_ids)
+        affinity = self.user_vectors.affinity(query, candidates.item_ids)
         if affinity is not None:
             candidates.affinity = affinity
             candidates.affinity_model = self.version

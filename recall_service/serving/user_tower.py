@@ -44,7 +44,5 @@ class UserTowerVectors:
             batch = {name: torch.as_tensor(values) for name, values in features.items()}
             return self.model.users(batch)[0].numpy()
 
-    def affinity(
-        self, user_id: int, history: Sequence[int], items: Sequence[int]
-    ) -> list[float | None] | None:
+    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None] | None:
         return None

@@ -17,12 +17,9 @@ class UserVectors(Protocol):
         clicked (`history`, newest first), or None when there is nothing to go on."""
         ...
 
-    def affinity(
-        self, user_id: int, history: Sequence[int], items: Sequence[int]
-    ) -> list[float | None] | None:
-        """The model's user-item score of each item for the user with this `history` (newest
-        first), None for an item it does not know; None when the model gives the ranker no
-        such score or knows nothing of the history."""
+    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None] | None:
+        """The model's user-item score of each item for the user vector `query` (D,), None for
+        an item it does not know; None when the model gives the ranker no such score."""
         ...
 
 
@@ -38,7 +35,5 @@ class MeanOfRecentItems:
             return None
         return mean_item_vector(self.index, profile.user_recent_items[: self.recent])
 
-    def affinity(
-        self, user_id: int, history: Sequence[int], items: Sequence[int]
-    ) -> list[float | None] | None:
+    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None] | None:
         return None

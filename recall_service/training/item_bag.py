@@ -13,19 +13,12 @@ import ray.data
 import torch
 from ray.train.torch import TorchTrainer
 
-from core.history_embeddings import fold_of
 from core.paths import StarlingPaths
 from core.registry import ModelManifest
 from core.settings import Settings
 from core.storage import fingerprint, parquet_dataset
 from recall_service.models.item_bag import ItemBag
-from recall_service.models.item_bag_files import (
-    FOLDS_FILE,
-    INPUTS_FILE,
-    ITEMS_FILE,
-    PARAMS_FILE,
-    BagParams,
-)
+from recall_service.models.item_bag_files import INPUTS_FILE, ITEMS_FILE, PARAMS_FILE, BagParams
 from recall_service.training.item_bag_data import BagHistories, target_counts
 from recall_service.training.item_bag_loop import item_bag_loop
 from recall_service.training.publish import publish_item_vectors
@@ -83,14 +76,10 @@ def train_item_bag(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     }
     logger.info("item_bag metrics: %s", metrics)
 
-    folds = _fold_models(settings, paths, bag, histories)
-
     def write_model(folder: Path) -> None:
         np.save(folder / INPUTS_FILE, model.input_vectors().numpy())
         np.save(folder / ITEMS_FILE, vocab.item_ids)
         (folder / PARAMS_FILE).write_text(bag.model_dump_json())
-        if folds:
-            np.savez(folder / FOLDS_FILE, **folds)
 
     return publish_item_vectors(
         paths,
@@ -139,31 +128,6 @@ def _fit(
         datasets={"train": users.rename_columns({"data": "user"})},
     )
     return final_state(trainer.fit(), MODEL)
-
-
-def _fold_models(
-    settings: Settings, paths: StarlingPaths, bag: BagParams, histories: BagHistories
-) -> dict[str, np.ndarray]:
-    """For each fold F of `affinity_folds`, the bag trained on the other folds' users only:
-    its input embeddings `inputs_F` and unit output vectors `outputs_F`. A user's affinity
-    to items from the bag that never saw them is what the ranker learns from, in training
-    rows and when served alike; the bag trained on everyone knows its users' own histories
-    and would hand the ranker in-sample scores in training only."""
-    folds = settings.item_bag.affinity_folds
-    out: dict[str, np.ndarray] = {}
-    if folds < 2:
-        return out
-    for fold in range(folds):
-        others = np.flatnonzero(fold_of(histories.user_ids, folds) != fold)
-        part = histories.subset(others)
-        counts, targets_per_user = target_counts(part, settings.item_bag.positive_targets)
-        state, _ = _fit(settings, paths, bag, part, counts, targets_per_user)
-        model = ItemBag(**bag.module_args())
-        model.load_state_dict(state)
-        out[f"inputs_{fold}"] = model.input_vectors().numpy()
-        out[f"outputs_{fold}"] = model.item_vectors().numpy()
-        logger.info("item_bag fold %d: trained on %d users", fold, len(others))
-    return out
 
 
 def _rated_rows(paths: StarlingPaths) -> pa.Table:

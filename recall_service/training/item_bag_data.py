@@ -44,15 +44,6 @@ class BagHistories:
         flags[row, column] = labels[keep]
         return cls(user_ids=user_ids, items=matrix, positive=flags, pad=len(vocab))
 
-    def subset(self, rows: np.ndarray) -> BagHistories:
-        """The histories of users at `rows` only."""
-        return BagHistories(
-            user_ids=self.user_ids[rows],
-            items=self.items[rows],
-            positive=self.positive[rows],
-            pad=self.pad,
-        )
-
     def lengths(self) -> np.ndarray:
         """How many items each user's history holds, (U,)."""
         return (self.items != self.pad).sum(1)

@@ -2,7 +2,7 @@ import pyarrow as pa
 import pytest
 import torch
 
-from core.feature_schema import RANK_FEATURES, RECALL_AFFINITY
+from core.feature_schema import RANK_FEATURES
 from core.tables import SAMPLES
 from rank_service.encoding import LABEL, NUMERIC, FeatureEncoder
 from rank_service.training.synthetic import synthetic_items, synthetic_samples
@@ -84,9 +84,8 @@ def test_lists_are_truncated_keeping_the_first_entries_and_zero_padded() -> None
 
 
 def test_numerics_are_standardised_with_nulls_as_zero() -> None:
-    rows = _rows().append_column(RECALL_AFFINITY, pa.array([0.2, 0.6], pa.float32()))
-    encoder = FeatureEncoder.fit(rows)
-    batch = encoder.encode(rows)
+    encoder = FeatureEncoder.fit(_rows())
+    batch = encoder.encode(_rows())
     numeric = batch[NUMERIC]
     width = len(RANK_FEATURES.numeric)
     assert numeric.shape == (2, width) and numeric.dtype == torch.float32
@@ -133,13 +132,3 @@ def test_missing_feature_column_is_a_clear_error() -> None:
     encoder = FeatureEncoder.fit(_rows())
     with pytest.raises(KeyError, match="item_avg_rating"):
         encoder.encode(_rows().drop_columns(["item_avg_rating"]))
-
-
-def test_rows_without_a_recall_affinity_encode_it_as_none() -> None:
-    scored = _rows().append_column(RECALL_AFFINITY, pa.array([0.2, 0.6], pa.float32()))
-    encoder = FeatureEncoder.fit(scored, affinity_model="item_bag:v1")
-    column = [f.name for f in RANK_FEATURES.numeric].index(RECALL_AFFINITY)
-    plain = encoder.encode(_rows())[NUMERIC][:, column]
-    # Standardised 0 (no affinity) with mean 0.4 and std 0.2: -2 for both rows.
-    assert plain.tolist() == pytest.approx([-2.0, -2.0])
-    assert encoder.state.affinity_model == "item_bag:v1"

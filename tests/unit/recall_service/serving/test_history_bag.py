@@ -9,13 +9,7 @@ from core.history_embeddings import recency_weights
 from core.online_store import UserProfile
 from core.settings import Settings
 from recall_service.index.files import ITEM_IDS, VECTORS
-from recall_service.models.item_bag_files import (
-    FOLDS_FILE,
-    INPUTS_FILE,
-    ITEMS_FILE,
-    PARAMS_FILE,
-    BagParams,
-)
+from recall_service.models.item_bag_files import INPUTS_FILE, ITEMS_FILE, PARAMS_FILE, BagParams
 from recall_service.registry import recall_model
 from recall_service.serving.user_vectors import UserVectors
 
@@ -64,7 +58,9 @@ def test_newer_items_weigh_more_halving_every_half_life(tmp_path: Path) -> None:
 
 def test_affinity_scores_every_candidate_and_none_for_unknown_items(tmp_path: Path) -> None:
     users = _bag(tmp_path, cap=200)
-    affinity = users.affinity(1, [1, 2], [2, 5, 99])
+    vector = users.vector(None, [1, 2])
+    assert vector is not None
+    affinity = users.affinity(vector, [2, 5, 99])
     assert affinity is not None
     assert affinity[0] == pytest.approx(2**-0.5)
     assert affinity[1:] == [0.0, None]
@@ -74,25 +70,3 @@ def test_no_known_history_gives_no_vector(tmp_path: Path) -> None:
     users = _bag(tmp_path, cap=200)
     assert users.vector(None) is None
     assert users.vector(None, [99]) is None
-
-
-def test_with_fold_bags_each_user_is_scored_by_the_bag_that_never_saw_them(
-    tmp_path: Path,
-) -> None:
-    _bag(tmp_path, cap=200)
-    # Fold 0's bag (users with even ids) sees item 1 as item 2; fold 1's sees items as they are.
-    swapped = np.eye(12, dtype=np.float32)[[1, 0, *range(2, 12)]]
-    identity = np.eye(12, dtype=np.float32)
-    np.savez(
-        tmp_path / FOLDS_FILE,
-        inputs_0=swapped,
-        outputs_0=identity,
-        inputs_1=identity,
-        outputs_1=identity,
-    )
-    users = recall_model("item_bag").user_vectors(tmp_path, None, Settings())  # type: ignore[arg-type]
-    assert users.affinity(4, [1], [1, 2]) == [0.0, 1.0]
-    assert users.affinity(7, [1], [1, 2]) == [1.0, 0.0]
-    # Retrieval still uses the bag trained on everyone.
-    vector = users.vector(None, [1])
-    assert vector is not None and np.flatnonzero(vector).tolist() == [0]

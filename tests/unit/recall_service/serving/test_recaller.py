@@ -292,9 +292,7 @@ class ScoringVectors:
         self.history = list(history)
         return np.array([1.0, 0.0])
 
-    def affinity(
-        self, user_id: int, history: Sequence[int], items: Sequence[int]
-    ) -> list[float | None]:
+    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None]:
         return [i / 10 if i <= 8 else None for i in items]
 
 
