@@ -32,16 +32,18 @@ class TrainSettings(BaseModel):
 
 class RecallSettings(BaseModel):
     """Candidate generation quotas per route; the merge interleaves routes in proportion to
-    them. Defaults tuned on ml-latest-small's time split (see evaluation/recall/run.py)."""
+    them. The embedding and popular quotas were chosen with the item bag on ml-latest-small's
+    per-user validation carve (bench/results/quality.txt): Rank orders the pool by the bag's
+    affinity, so its width is what reaches the list."""
 
-    embedding_quota: int = Field(25, ge=0, description="candidates from the embedding route")
+    embedding_quota: int = Field(300, ge=0, description="candidates from the embedding route")
     memory_search: bool = Field(
         True,
         description="search an exact Milvus Lite index's vectors in the replica's memory instead "
         "of through Milvus Lite: the same hits for a fifth of Recall's CPU (Lite's search alone "
         "holds 2 cores below 50 requests/s); a Milvus server is always searched",
     )
-    popular_quota: int = Field(300, ge=0, description="candidates from the popularity route")
+    popular_quota: int = Field(50, ge=0, description="candidates from the popularity route")
     recent_items: int = Field(10, ge=1, description="recent positives that form the user vector")
     item_to_item_quota: int = Field(
         25, ge=0, description="candidates from the neighbours of the user's last positives"
@@ -74,7 +76,7 @@ class RerankSettings(BaseModel):
     )
     freshness_half_life_years: float = Field(5.0, gt=0)
     trending_weight: float = Field(
-        2.0, ge=0, description="score bonus for the most-watched item of late, linear in it"
+        0.1, ge=0, description="score bonus for the most-watched item of late, linear in it"
     )
     popularity_debias: float = Field(
         0.0, ge=0, description="score penalty for the most popular item, scaled by log count"
@@ -190,7 +192,7 @@ class Settings(BaseSettings):
 
     train: TrainSettings = Field(default_factory=TrainSettings)
     item2vec: Item2VecSettings = Field(default_factory=Item2VecSettings)
-    recall_model: str = Field("item2vec", description="recall model that `starling up` trains")
+    recall_model: str = Field("item_bag", description="recall model that `starling up` trains")
     deepwalk: DeepWalkSettings = Field(default_factory=DeepWalkSettings)
     two_tower: TwoTowerSettings = Field(default_factory=TwoTowerSettings)
     item_bag: ItemBagSettings = Field(default_factory=ItemBagSettings)
