@@ -62,5 +62,11 @@ class ItemBagSettings(BaseModel):
         0.75, ge=0, description="negatives are drawn from target frequency ** power"
     )
     epochs: int = Field(80, ge=1)
+    max_steps: int = Field(
+        1500,
+        ge=1,
+        description="training also ends after this many steps: 80 epochs of ml-latest-small's "
+        "users are 1,280, and a larger set need not take 80 passes to learn as much",
+    )
     batch_size: int = Field(32, ge=1, description="global batch, in users")
     lr: float = Field(5e-3, gt=0)

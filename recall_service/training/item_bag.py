@@ -119,6 +119,7 @@ def _fit(
             "target_fraction": params.target_fraction,
             "positive_targets": params.positive_targets,
             "epochs": params.epochs,
+            "max_steps": params.max_steps,
             "batch_size": users_per_batch,
             "lr": params.lr,
             "seed": settings.train.seed,

@@ -72,7 +72,9 @@ def item_bag_loop(config: dict[str, Any]) -> None:
 
     Keys: num_items, dim, temperature, histories (BagHistories), counts (V,) target
     frequencies, pairs (expected targets a batch), sampled, power, target_fraction,
-    positive_targets, epochs, batch_size (users a batch), lr, seed.
+    positive_targets, epochs, max_steps, batch_size (users a batch), lr, seed. Training ends
+    after `epochs` or `max_steps` optimiser steps, whichever comes first; every worker takes
+    the same number of steps per epoch, so all stop at the same one.
     """
     rank = ray.train.get_context().get_world_rank()
     # Equal seeds on every worker keep their initial weights equal; draws differ by rank.
@@ -94,7 +96,10 @@ def item_bag_loop(config: dict[str, Any]) -> None:
         device,
     )
     shard = ray.train.get_dataset_shard("train")
+    steps = 0
     for epoch in range(config["epochs"]):
+        if steps >= config["max_steps"]:
+            break
         totals = torch.zeros(2, dtype=torch.float64, device=device)
         for batch in shard.iter_batches(
             batch_size=config["batch_size"],
@@ -102,7 +107,10 @@ def item_bag_loop(config: dict[str, Any]) -> None:
             local_shuffle_buffer_size=config["batch_size"] * 8,
             local_shuffle_seed=config["seed"] * 1000 + epoch * 10 + rank,
         ):
+            if steps >= config["max_steps"]:
+                break
             loss, pairs = step(batch["user"])
+            steps += 1
             totals[0] += loss * pairs
             totals[1] += pairs
         if dist.is_available() and dist.is_initialized():

@@ -66,7 +66,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
         "STARLING_DATA__SYNTH_USERS": "300",
         "STARLING_DATA__SYNTH_ITEMS": "400",
         "STARLING_DATA__SYNTH_RATINGS": "30000",
-        "STARLING_ITEM2VEC__EPOCHS": "2",
+        "STARLING_ITEM_BAG__EPOCHS": "10",
         "STARLING_RANK__EPOCHS": "1",
         "STARLING_WRITE_API_KEYS": json.dumps([WRITE_KEY]),
         "STARLING_ADMIN_API_KEYS": json.dumps([ADMIN_KEY]),

@@ -106,7 +106,7 @@ def test_status_shows_every_deployment_with_its_model_and_the_experiments(
     assert set(by_name) == {"Gateway", "Recall", "Rank", "Rerank"}
     assert all(d["running_replicas"] >= 1 for d in by_name.values())
     assert by_name["Rank"]["model"].startswith("mlp:v")
-    assert by_name["Recall"]["model"].startswith("item2vec:v")
+    assert by_name["Recall"]["model"].startswith("item_bag:v")
     assert by_name["Recall"]["calls"] >= 1 and by_name["Recall"]["p50_ms"] > 0
     assert [e["name"] for e in status["experiments"]] == ["ranker", "diversity"]
 

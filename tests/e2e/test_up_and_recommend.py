@@ -60,19 +60,22 @@ def test_known_user_gets_k_unseen_titled_items_with_a_trace(app: RunningApp) -> 
     assert len({i["item_id"] for i in items}) == 7
     assert all(i["title"] for i in items)
     assert not {i["item_id"] for i in items} & _rated_by(app.home, 1)
-    # A score is the ranker's probability plus what the rerank policies added (MMR only picks).
-    probabilities = [
+    # A score is Rank's order score, the item bag's cosine to the user's history nudged by the
+    # ranker's log-odds (x 0.005, within +-0.08), plus what the rerank policies added (MMR only
+    # picks).
+    order_scores = [
         i["score"] - sum(v for name, v in i["contributions"].items() if name != "mmr")
         for i in items
     ]
-    assert all(-1e-6 <= p <= 1.0 + 1e-6 for p in probabilities)
+    assert all(-1.1 <= s <= 1.1 for s in order_scores)
     assert body["cold_start"] is False
     assert body["degraded"] == []
     stages = {t["stage"]: t for t in body["trace"]}
     assert {"recall", "rank", "rerank", "total"} <= set(stages)
     assert stages["recall"]["candidates_out"] >= stages["rank"]["candidates_out"] >= 7
-    assert stages["recall"]["model"].startswith("item2vec:v")
+    assert stages["recall"]["model"].startswith("item_bag:v")
     assert stages["rank"]["model"].startswith("mlp:v")
+    assert stages["rank"]["detail"]["order"] == "affinity"
     assert all(i["routes"] and "mmr" in i["contributions"] for i in items)
 
 
@@ -126,7 +129,7 @@ def test_status_command_sees_the_running_app(app: RunningApp) -> None:
         timeout=60,
         check=True,
     )
-    assert "item2vec v1" in result.stdout
+    assert "item_bag v1" in result.stdout
     assert ": ok" in result.stdout
 
 
@@ -168,7 +171,7 @@ def test_similar_items_are_titled_and_share_a_genre_more_often_than_chance(
         answer = httpx.get(f"{app.url}/items/{item['item_id']}/similar", params={"k": 10})
         assert answer.status_code == 200, answer.text
         body = answer.json()
-        assert body["source"] == "embedding" and body["model"].startswith("item2vec:v")
+        assert body["source"] == "embedding" and body["model"].startswith("item_bag:v")
         similar = body["items"]
         assert len(similar) == 10 and all(i["title"] for i in similar)
         assert item["item_id"] not in {i["item_id"] for i in similar}

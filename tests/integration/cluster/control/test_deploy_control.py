@@ -26,7 +26,7 @@ from cluster.control.serve_config import DEFAULT_CONFIG, app_args, load_serve_co
 from cluster.pipeline import run_pipeline
 from core.paths import StarlingPaths
 from core.registry import ModelRef, Registry
-from core.settings import DataSettings, Item2VecSettings, RankSettings, Settings
+from core.settings import DataSettings, ItemBagSettings, RankSettings, Settings
 from tests.integration.conftest import free_port
 from tests.support.ray_head import HeadCluster
 from tests.support.recommend_load import Load
@@ -50,7 +50,7 @@ def settings(ray_local: None, redis_url: str, tmp_path_factory: pytest.TempPathF
         # Only a failure, not a slow answer on a busy 2-core machine, may degrade a request.
         stage_timeout_s=30.0,
         data=DataSettings(synth_users=150, synth_items=200, synth_ratings=6000),
-        item2vec=Item2VecSettings(epochs=1),
+        item_bag=ItemBagSettings(epochs=2),
         rank=RankSettings(epochs=1),
     )
     run_pipeline(settings, None, lambda _step: None)

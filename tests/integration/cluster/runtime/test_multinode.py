@@ -20,7 +20,7 @@ from cluster.pipeline import run_pipeline
 from core.paths import StarlingPaths
 from core.settings import (
     DataSettings,
-    Item2VecSettings,
+    ItemBagSettings,
     RankSettings,
     Settings,
     TrainSettings,
@@ -83,7 +83,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Tw
             stage_timeout_s=10.0,
             data=DataSettings(synth_users=100, synth_items=150, synth_ratings=3000),
             train=TrainSettings(workers=1, cpus_per_worker=0.5),
-            item2vec=Item2VecSettings(dim=8, epochs=1),
+            item_bag=ItemBagSettings(dim=8, epochs=2),
             rank=RankSettings(epochs=1, hidden=[16]),
         )
         run_pipeline(settings, None, lambda _step: None)
