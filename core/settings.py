@@ -76,7 +76,7 @@ class RerankSettings(BaseModel):
     )
     freshness_half_life_years: float = Field(5.0, gt=0)
     trending_weight: float = Field(
-        0.1, ge=0, description="score bonus for the most-watched item of late, linear in it"
+        0.2, ge=0, description="score bonus for the most-watched item of late, linear in it"
     )
     popularity_debias: float = Field(
         0.0, ge=0, description="score penalty for the most popular item, scaled by log count"
