@@ -8,11 +8,12 @@ Both sides train the same model config with the same encoder, batch size and opt
 same synthetic samples (rank_service/training/synthetic.py: the schema and list columns of real
 samples). The plain loop is what `fit_local` does: encode everything once, then shuffle and
 slice tensors each epoch. Ray Train runs `rank_service.training.train_loop.train_loop`, as
-`starling train rank` does, reading the samples from Parquet through Ray Data.
+`starling train rank` does: each worker reads its shard of the samples from Parquet through
+Ray Data once, encodes it, and then does the same.
 
 Steady-state samples/s is the median over epochs after the first (the first pays for warm-up
 on both sides); start-up is the rest of the wall time: Ray Train's worker group and Ray Data
-start, the plain loop's encoding, and both sides' validation passes.
+start, both sides' reading and encoding, and both sides' validation passes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ray.train import DataConfig, RunConfig, ScalingConfig, UserCallback
 from ray.train.torch import TorchTrainer
 
 from cluster.runtime.local_ray import start_local_ray
+from cluster.runtime.session import set_worker_niceness
 from core.settings import RankSettings, Settings
 from ingest.features.feature_io import configure_ray_data
 from rank_service.encoding import FeatureEncoder
@@ -224,6 +226,10 @@ def main() -> None:
             path = work / f"part-{n}.parquet"
             pq.write_table(train.slice(n * step, step), path)
             files.append(str(path))
+        # As `starling train rank` runs them: Ray's own default of 15 would leave its workers
+        # only the CPU that the plain loop, at 0 in this process, and anything else running
+        # do not take.
+        set_worker_niceness(Settings())
         start_local_ray(Settings(), num_cpus=2, include_dashboard=False, log_to_driver=False)
         configure_ray_data()
         try:

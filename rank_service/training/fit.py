@@ -27,6 +27,9 @@ from rank_service.training.metrics import log_loss, roc_auc
 
 logger = logging.getLogger(__name__)
 
+# Rows scored at a time on the validation set: no gradients, so far more than a training batch.
+SCORE_BATCH = 8192
+
 
 def train_epoch(
     model: nn.Module,
@@ -110,7 +113,8 @@ class FitResult:
     val_scores: list[float] = field(default_factory=list)
 
 
-def _slices(data: Batch, order: Tensor, batch_size: int) -> Iterable[Batch]:
+def slices(data: Batch, order: Tensor, batch_size: int) -> Iterable[Batch]:
+    """Batches of `batch_size` rows of `data`, taken in `order`."""
     for index in order.split(batch_size):
         yield {k: v[index] for k, v in data.items()}
 
@@ -148,11 +152,11 @@ def fit_local(
     for epoch in range(1, rank.epochs + 1):
         order = torch.randperm(train.num_rows, generator=generator)
         loss_sum, rows = train_epoch(
-            model, _slices(data, order, rank.batch_size), optimizer, device, loss_fn
+            model, slices(data, order, rank.batch_size), optimizer, device, loss_fn
         )
         losses.append(loss_sum / max(rows, 1))
         everything = torch.arange(validation.num_rows)
-        labels, probs = score_batches(model, _slices(held, everything, 8192), device)
+        labels, probs = score_batches(model, slices(held, everything, SCORE_BATCH), device)
         score = validation_score(labels, probs)
         scores.append(score)
         logger.info(
