@@ -50,7 +50,8 @@ def test_feedback_updates_seen_items_and_recent_positives(redis_url: str) -> Non
     profile = store.profile(7)
     assert profile is not None and profile.user_recent_items == [40, 1, 2]
     assert profile.user_rating_count == 2 and profile.user_avg_rating == pytest.approx(3.5)
-    assert profile.user_last_ts == int(T.timestamp() * 1000)
+    # The latest rating is event 2, two seconds after T; the later click does not count.
+    assert profile.user_last_ts == int(T.timestamp() * 1000) + 2000
     newcomer = store.profile(8)
     assert newcomer is not None and newcomer.user_recent_items == [50]
     assert store.seen(8) == {50}
