@@ -47,12 +47,17 @@ class HistoryEmbeddings:
         rows = np.minimum(np.searchsorted(self.item_ids, wanted), len(self.item_ids) - 1)
         return np.where(self.item_ids[rows] == wanted, rows, -1)
 
-    def vector(self, history: Sequence[int]) -> np.ndarray | None:
-        """The unit user vector (D,) of `history` (items newest first); None when no item of
-        it has an embedding. An unknown item still takes its place in the recency order."""
+    def weighted_rows(self, history: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (H,) of the known items among the newest `cap` of `history` (newest first) and
+        their recency weights (H,). An unknown item still takes its place in the recency order."""
         rows = self.rows(list(history)[: self.cap])
         weights = recency_weights(len(rows), self.half_life)[rows >= 0]
-        rows = rows[rows >= 0]
+        return rows[rows >= 0], weights
+
+    def vector(self, history: Sequence[int]) -> np.ndarray | None:
+        """The unit user vector (D,) of `history` (items newest first); None when no item of
+        it has an embedding."""
+        rows, weights = self.weighted_rows(history)
         if len(rows) == 0:
             return None
         query = unit_rows((self.inputs[rows] * weights[:, None]).sum(axis=0))

@@ -70,3 +70,15 @@ class ItemBagSettings(BaseModel):
     )
     batch_size: int = Field(32, ge=1, description="global batch, in users")
     lr: float = Field(5e-3, gt=0)
+    item_cf_items: int = Field(
+        20_000,
+        ge=0,
+        description="the most-rated items that the item-CF weights (EASE, fitted beside the bag) "
+        "cover; their dense Gram inverse costs 8 x items^2 bytes; 0 fits none",
+    )
+    item_cf_regularisation: float = Field(
+        500.0, gt=0, description="EASE's ridge penalty (100 / 500 / 2000 tried on validation)"
+    )
+    item_cf_neighbours: int = Field(
+        500, ge=1, description="weights kept per item, the largest in magnitude"
+    )

@@ -44,6 +44,12 @@ class RecallSettings(BaseModel):
         "holds 2 cores below 50 requests/s); a Milvus server is always searched",
     )
     popular_quota: int = Field(50, ge=0, description="candidates from the popularity route")
+    item_cf_quota: int = Field(
+        300,
+        ge=0,
+        description="candidates from the recall model's item-CF weights (item_bag versions "
+        "trained with them), scored over the user's whole recency-weighted history",
+    )
     recent_items: int = Field(10, ge=1, description="recent positives that form the user vector")
     item_to_item_quota: int = Field(
         25, ge=0, description="candidates from the neighbours of the user's last positives"
@@ -76,7 +82,7 @@ class RerankSettings(BaseModel):
     )
     freshness_half_life_years: float = Field(5.0, gt=0)
     trending_weight: float = Field(
-        0.2, ge=0, description="score bonus for the most-watched item of late, linear in it"
+        0.5, ge=0, description="score bonus for the most-watched item of late, linear in it"
     )
     popularity_debias: float = Field(
         0.0, ge=0, description="score penalty for the most popular item, scaled by log count"

@@ -23,7 +23,14 @@ from evaluation.recall.metrics import mean_metrics
 from evaluation.recall.report import MethodKind, MethodMetrics, RecallEvaluation, SplitKind
 from recall_service.index.exact import ExactIndex
 from recall_service.registry import recall_model
-from recall_service.serving.recaller import EMBEDDING, GENRE, ITEM_TO_ITEM, POPULAR, Recaller
+from recall_service.serving.recaller import (
+    EMBEDDING,
+    GENRE,
+    ITEM_CF,
+    ITEM_TO_ITEM,
+    POPULAR,
+    Recaller,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +44,7 @@ RECOMMEND = "recommend"
 Pipeline = Callable[[CutoffStore, Sequence[int], int], list[list[int]]]
 _QUOTA_FIELDS = {
     EMBEDDING: "embedding_quota",
+    ITEM_CF: "item_cf_quota",
     ITEM_TO_ITEM: "item_to_item_quota",
     POPULAR: "popular_quota",
     GENRE: "genre_quota",

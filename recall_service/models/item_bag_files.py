@@ -10,6 +10,8 @@ from pydantic import BaseModel
 INPUTS_FILE = "item_bag_inputs.npy"
 ITEMS_FILE = "item_bag_items.npy"
 PARAMS_FILE = "item_bag_params.json"
+# Optional: versions trained before item CF, or with it switched off, have none.
+ITEM_CF_FILE = "item_cf.npz"
 
 
 class BagParams(BaseModel):

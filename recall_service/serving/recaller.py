@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -24,6 +25,7 @@ from recall_service.serving.user_vectors import MeanOfRecentItems, UserVectors
 
 EMBEDDING = "embedding"
 ITEM_TO_ITEM = "item_to_item"
+ITEM_CF = "item_cf"
 POPULAR = "popular"
 GENRE = "genre"
 
@@ -99,6 +101,14 @@ class Recaller:
                 quotas.embedding_quota,
             ),
             RouteHits(
+                ITEM_CF,
+                # Item-CF weights know no genres: browsing a genre leaves it to the other routes.
+                self.user_vectors.collaborative(state.history, quotas.item_cf_quota, seen)
+                if genre is None
+                else [],
+                quotas.item_cf_quota,
+            ),
+            RouteHits(
                 ITEM_TO_ITEM,
                 item_to_item_route(
                     self.index,
@@ -120,7 +130,7 @@ class Recaller:
             ),
         ]
         candidates, contributed = merge_routes(routes, seen)
-        self._add_affinity(candidates, query)
+        self._add_affinity(candidates, query, state.history)
         trace = StageTrace(
             stage="recall",
             candidates_in=0,
@@ -132,12 +142,14 @@ class Recaller:
         )
         return RecallResult(candidates=candidates, trace=trace, user=user)
 
-    def _add_affinity(self, candidates: Candidates, query: np.ndarray | None) -> None:
+    def _add_affinity(
+        self, candidates: Candidates, query: np.ndarray | None, history: Sequence[int]
+    ) -> None:
         """The embedding model's score of every candidate, whichever route proposed it, so that
         the ranker weighs the user's affinity to popular and genre items as well."""
         if query is None or len(candidates) == 0:
             return
-        affinity = self.user_vectors.affinity(query, candidates.item_ids)
+        affinity = self.user_vectors.affinity(query, history, candidates.item_ids)
         if affinity is not None:
             candidates.affinity = affinity
             candidates.affinity_model = self.version

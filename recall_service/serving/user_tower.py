@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,5 +44,12 @@ class UserTowerVectors:
             batch = {name: torch.as_tensor(values) for name, values in features.items()}
             return self.model.users(batch)[0].numpy()
 
-    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None] | None:
+    def affinity(
+        self, query: np.ndarray, history: Sequence[int], items: Sequence[int]
+    ) -> list[float | None] | None:
         return None
+
+    def collaborative(
+        self, history: Sequence[int], k: int, exclude: Collection[int]
+    ) -> list[tuple[int, float]]:
+        return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -17,9 +17,19 @@ class UserVectors(Protocol):
         clicked (`history`, newest first), or None when there is nothing to go on."""
         ...
 
-    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None] | None:
-        """The model's user-item score of each item for the user vector `query` (D,), None for
-        an item it does not know; None when the model gives the ranker no such score."""
+    def affinity(
+        self, query: np.ndarray, history: Sequence[int], items: Sequence[int]
+    ) -> list[float | None] | None:
+        """The model's user-item score of each item for the user vector `query` (D,) made of
+        `history`, None for an item it does not know; None when the model gives the ranker no
+        such score."""
+        ...
+
+    def collaborative(
+        self, history: Sequence[int], k: int, exclude: Collection[int]
+    ) -> list[tuple[int, float]]:
+        """The item-CF route: the k items, none of `exclude`, that the items of `history`
+        (newest first) speak for most, best first; empty when the model has no such weights."""
         ...
 
 
@@ -35,5 +45,12 @@ class MeanOfRecentItems:
             return None
         return mean_item_vector(self.index, profile.user_recent_items[: self.recent])
 
-    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None] | None:
+    def affinity(
+        self, query: np.ndarray, history: Sequence[int], items: Sequence[int]
+    ) -> list[float | None] | None:
         return None
+
+    def collaborative(
+        self, history: Sequence[int], k: int, exclude: Collection[int]
+    ) -> list[tuple[int, float]]:
+        return []

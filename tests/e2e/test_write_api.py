@@ -132,7 +132,7 @@ def test_a_positive_rating_ends_a_new_users_cold_start(app: RunningApp) -> None:
     assert warm["cold_start"] is False
     assert liked not in {i["item_id"] for i in warm["items"]}
     # The new positive seeds the personal recall routes, which found nothing before it.
-    personal = ("embedding", "item_to_item")
+    personal = ("embedding", "item_cf", "item_to_item")
 
     def proposed(answer: dict) -> int:
         recall = next(t for t in answer["trace"] if t["stage"] == "recall")

@@ -9,7 +9,14 @@ from core.history_embeddings import recency_weights
 from core.online_store import UserProfile
 from core.settings import Settings
 from recall_service.index.files import ITEM_IDS, VECTORS
-from recall_service.models.item_bag_files import INPUTS_FILE, ITEMS_FILE, PARAMS_FILE, BagParams
+from recall_service.models.item_bag_files import (
+    INPUTS_FILE,
+    ITEM_CF_FILE,
+    ITEMS_FILE,
+    PARAMS_FILE,
+    BagParams,
+)
+from recall_service.models.item_cf import ItemCFWeights
 from recall_service.registry import recall_model
 from recall_service.serving.user_vectors import UserVectors
 
@@ -60,7 +67,7 @@ def test_affinity_scores_every_candidate_and_none_for_unknown_items(tmp_path: Pa
     users = _bag(tmp_path, cap=200)
     vector = users.vector(None, [1, 2])
     assert vector is not None
-    affinity = users.affinity(vector, [2, 5, 99])
+    affinity = users.affinity(vector, [1, 2], [2, 5, 99])
     assert affinity is not None
     assert affinity[0] == pytest.approx(2**-0.5)
     assert affinity[1:] == [0.0, None]
@@ -70,3 +77,52 @@ def test_no_known_history_gives_no_vector(tmp_path: Path) -> None:
     users = _bag(tmp_path, cap=200)
     assert users.vector(None) is None
     assert users.vector(None, [99]) is None
+
+
+def _with_item_cf(folder: Path) -> UserVectors:
+    # Bag rows are items 1..12; item 1 speaks for items 5 (0.2) and 6 (0.1), item 2 for 5
+    # (0.1) and against 7 (-0.3).
+    ItemCFWeights(
+        indptr=np.array([0, 2, 4, *[4] * 10]),
+        indices=np.array([4, 5, 4, 6]),
+        weights=np.array([0.2, 0.1, 0.1, -0.3], dtype=np.float32),
+    ).save(folder / ITEM_CF_FILE)
+    return _bag(folder, cap=200)
+
+
+def test_the_item_cf_route_proposes_what_the_history_speaks_for_unseen_items_only(
+    tmp_path: Path,
+) -> None:
+    users = _with_item_cf(tmp_path)
+    found = users.collaborative([1, 2], 10, exclude={1, 2})
+    assert [item for item, _ in found] == [5, 6, 7]
+    assert found[0][1] == pytest.approx(0.3)
+    assert users.collaborative([1, 2], 10, exclude={1, 2, 5}) == [
+        (6, pytest.approx(0.1)),
+        (7, pytest.approx(-0.3)),
+    ]
+    assert users.collaborative([1, 2], 1, exclude=set()) == [(5, pytest.approx(0.3))]
+    # A version trained without item-CF weights proposes nothing and scores by the cosine.
+    (tmp_path / "old").mkdir()
+    old = _bag(tmp_path / "old", cap=200)
+    assert old.collaborative([1, 2], 10, exclude=set()) == []
+    vector = old.vector(None, [1, 2])
+    assert vector is not None
+    assert old.affinity(vector, [1, 2], [1, 5]) == [pytest.approx(2**-0.5), 0.0]
+
+
+def test_affinity_blends_the_cosine_and_item_cf_alike_on_the_cosines_scale(
+    tmp_path: Path,
+) -> None:
+    users = _with_item_cf(tmp_path)
+    history = [1, 2]
+    vector = users.vector(None, history)
+    assert vector is not None
+    cosines = [2**-0.5, 0.0, 0.0, 0.0]
+    cf = [0.0, 0.3, 0.1, -0.3]
+    affinity = users.affinity(vector, history, [1, 5, 6, 7, 99])
+    assert affinity[4] is None
+    scale = np.std(cosines) / np.std(cf)
+    assert affinity[:4] == pytest.approx([c + scale * f for c, f in zip(cosines, cf, strict=True)])
+    # Item 5, which only item CF knows the user for, comes right after the item they rated.
+    assert np.argsort(-np.array(affinity[:4])).tolist() == [0, 1, 2, 3]

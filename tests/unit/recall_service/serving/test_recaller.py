@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pytest
@@ -9,7 +9,6 @@ from recall_service.index.exact import ExactIndex
 from recall_service.index.item_attributes import ItemAttributes, ItemFilter
 from recall_service.index.milvus import l2_normalise
 from recall_service.serving.genre_popularity import GenrePopularity
-from recall_service.serving.merge import RouteHits, merge_routes
 from recall_service.serving.recaller import Recaller
 from recall_service.serving.routes import item_to_item_route
 
@@ -96,7 +95,7 @@ def _recaller(
     return Recaller(FakeIndex(VECTORS), store, settings, version="item2vec:v1", genres=genres)
 
 
-NO_ROUTE = {"embedding": 0, "item_to_item": 0, "popular": 0, "genre": 0}
+NO_ROUTE = {"embedding": 0, "item_cf": 0, "item_to_item": 0, "popular": 0, "genre": 0}
 
 
 def test_routes_weigh_in_proportion_to_their_quotas_and_name_themselves() -> None:
@@ -181,39 +180,6 @@ def test_seen_items_over_the_exclusion_cap_are_asked_for_and_dropped_after_the_s
     assert result.candidates.item_ids == [4, 5, 8, 6]
 
 
-def test_merge_adds_up_quota_shares_of_agreeing_routes_and_drops_seen_items() -> None:
-    candidates, contributed = merge_routes(
-        [
-            RouteHits("a", [(1, 0.9), (2, 0.8), (3, 0.7)], quota=2),
-            RouteHits("b", [(3, 0.95), (2, 0.1), (4, 0.5), (5, 0.4)], quota=5),
-        ],
-        seen={1},
-    )
-
-    # Shares are (quota - r) / 5. a: 2 -> 2/5, 3 -> 1/5; b: 3 -> 1, 2 -> 4/5, 4 -> 3/5, 5 -> 2/5.
-    assert list(zip(candidates.item_ids, candidates.routes, strict=True)) == [
-        (2, ["a", "b"]),
-        (3, ["a", "b"]),
-        (4, ["b"]),
-        (5, ["b"]),
-    ]
-    assert candidates.scores == pytest.approx([1.2, 1.2, 0.6, 0.4])
-    assert contributed == {"a": 2, "b": 4}
-
-
-def test_a_narrow_route_lifts_the_wide_routes_items_it_agrees_with() -> None:
-    wide = RouteHits("popular", [(i, 0.0) for i in range(1, 11)], quota=10)
-    narrow = RouteHits("genre", [(7, 0.0), (20, 0.0)], quota=2)
-
-    candidates, _ = merge_routes([wide, narrow], seen=set())
-
-    order = candidates.item_ids
-    # Item 7 (popular share 0.4, the genre route's best: + 0.2) overtakes popular item 6 (0.5);
-    # the genre route's own find, item 20 (0.1), joins the candidates near the end.
-    assert order.index(4) < order.index(7) < order.index(6)
-    assert order.index(20) > order.index(9)
-
-
 def test_item_to_item_ranks_items_near_all_seeds_above_items_near_one() -> None:
     store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1, 2])}, {7: {1, 2}}, [])
 
@@ -292,8 +258,16 @@ class ScoringVectors:
         self.history = list(history)
         return np.array([1.0, 0.0])
 
-    def affinity(self, query: np.ndarray, items: Sequence[int]) -> list[float | None]:
+    def affinity(
+        self, query: np.ndarray, history: Sequence[int], items: Sequence[int]
+    ) -> list[float | None]:
         return [i / 10 if i <= 8 else None for i in items]
+
+    def collaborative(
+        self, history: Sequence[int], k: int, exclude: Collection[int]
+    ) -> list[tuple[int, float]]:
+        """Item CF that speaks for items 8, 2 and 12, in that order."""
+        return [(i, 1.0 / n) for n, i in enumerate([8, 2, 12], 1) if i not in exclude][:k]
 
 
 def test_every_candidate_carries_the_models_affinity_and_the_history_reads_newest_first() -> None:
@@ -311,3 +285,27 @@ def test_every_candidate_carries_the_models_affinity_and_the_history_reads_newes
     assert pool.affinity_model == "item_bag:v3"
     # A model without user-item scores (item2vec's mean of recent items) hands none over.
     assert _recaller(store).recall(7).candidates.affinity == []
+
+
+def test_the_item_cf_route_adds_what_the_history_speaks_for_except_when_browsing_a_genre() -> None:
+    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1])}, {7: {2, 1}}, POPULAR)
+    only_item_cf = {"embedding_quota": 1, "popular_quota": 0, "item_to_item_quota": 0}
+    settings = Settings(recall=RecallSettings(**only_item_cf, genre_quota=0, item_cf_quota=5))
+    vectors = ScoringVectors()
+    recaller = Recaller(FakeIndex(VECTORS), store, settings, "item_bag:v3", user_vectors=vectors)
+
+    result = recaller.recall(7)
+
+    # Item 2 is seen; item 12 has no bag embedding and so no affinity; 3 is the vector's.
+    assert result.candidates.item_ids == [8, 12, 3]
+    assert result.candidates.routes == [["item_cf"], ["item_cf"], ["embedding"]]
+    assert result.candidates.affinity == [0.8, None, 0.3]
+    assert result.trace.detail["item_cf"] == 2
+    browsing = Recaller(
+        FakeIndex(VECTORS),
+        store,
+        Settings(recall=RecallSettings(**{**only_item_cf, "embedding_quota": 0}, genre_quota=0)),
+        "item_bag:v3",
+        user_vectors=vectors,
+    )
+    assert browsing.recall(7, genre="Western").trace.detail["item_cf"] == 0
