@@ -13,6 +13,8 @@ import numpy as np
 
 from recall_service.models.item_cf import ItemCFWeights
 
+ROW_BLOCK = 1024
+
 
 def fit_item_cf(
     users: np.ndarray,
@@ -43,7 +45,8 @@ def fit_item_cf(
     gram[np.diag_indices_from(gram)] += regularisation
     inverse = np.linalg.inv(gram)
     del gram
-    weights = (-inverse / np.diag(inverse)).astype(np.float32)
+    inverse /= -np.diag(inverse).copy()
+    weights = inverse.astype(np.float32)
     del inverse
     np.fill_diagonal(weights, 0.0)
     return _strongest(weights, kept, num_items, neighbours)
@@ -78,7 +81,13 @@ def _strongest(
             indices=np.zeros(0, dtype=np.int64),
             weights=np.zeros(0, dtype=np.float32),
         )
-    best = np.argpartition(-np.abs(weights), take - 1, axis=1)[:, :take]  # (K, take)
+    # In blocks of rows: argpartition over all K x K at once would hold 8 K^2 bytes of indices.
+    best = np.concatenate(
+        [
+            np.argpartition(-np.abs(weights[start : start + ROW_BLOCK]), take - 1, axis=1)[:, :take]
+            for start in range(0, len(kept), ROW_BLOCK)
+        ]
+    )  # (K, take)
     values = np.take_along_axis(weights, best, axis=1)
     order = np.argsort(best, axis=1)
     best = np.take_along_axis(best, order, axis=1)
