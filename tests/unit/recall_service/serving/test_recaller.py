@@ -1,75 +1,15 @@
-from collections.abc import Collection, Sequence
-
 import numpy as np
 import pytest
 
-from core.online_store import UserProfile, UserState
+from core.online_store import UserProfile
 from core.settings import RecallSettings, Settings
 from recall_service.index.exact import ExactIndex
-from recall_service.index.item_attributes import ItemAttributes, ItemFilter
+from recall_service.index.item_attributes import ItemAttributes
 from recall_service.index.milvus import l2_normalise
 from recall_service.serving.genre_popularity import GenrePopularity
 from recall_service.serving.recaller import Recaller
 from recall_service.serving.routes import item_to_item_route
-
-
-class FakeIndex:
-    """Exact cosine search over a dict of item vectors; filters may only exclude ids."""
-
-    def __init__(self, vectors: dict[int, list[float]]) -> None:
-        self.ids = list(vectors)
-        self.matrix = l2_normalise(np.array([vectors[i] for i in self.ids], dtype=np.float32))
-        self.searches: list[int] = []
-
-    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        return {i: self.matrix[self.ids.index(i)] for i in ids if i in self.ids}
-
-    def search(
-        self, vectors: np.ndarray, k: int, where: ItemFilter | None = None
-    ) -> list[list[tuple[int, float]]]:
-        assert where is None or not where.uses_attributes, "these tests send no genre"
-        excluded = where.exclude if where is not None else frozenset()
-        self.searches.append(k)
-        results = []
-        for query in vectors:
-            scores = self.matrix @ query
-            order = [j for j in np.argsort(-scores) if self.ids[j] not in excluded][:k]
-            results.append([(self.ids[j], float(scores[j])) for j in order])
-        return results
-
-
-class FakeStore:
-    def __init__(
-        self,
-        profiles: dict[int, UserProfile],
-        seen: dict[int, set[int]],
-        popular: list[tuple[int, float]],
-    ) -> None:
-        self.profiles, self.seen_sets, self.ranking = profiles, seen, popular
-
-    def user_state(self, user_id: int) -> UserState:
-        return UserState(
-            profile=self.profiles.get(user_id),
-            history=sorted(self.seen_sets.get(user_id, set())),
-            snapshot="features-1",
-        )
-
-    def popular(self, n: int) -> list[tuple[int, float]]:
-        return self.ranking[:n]
-
-
-# Items 1-4 lie near the x axis, 5-8 near the y axis.
-VECTORS = {
-    1: [1.0, 0.0],
-    2: [1.0, 0.1],
-    3: [1.0, 0.3],
-    4: [1.0, 0.6],
-    5: [0.0, 1.0],
-    6: [0.1, 1.0],
-    7: [0.3, 1.0],
-    8: [0.6, 1.0],
-}
-POPULAR = [(5, 90.0), (1, 80.0), (6, 70.0), (2, 60.0), (9, 50.0)]
+from tests.support.recall_fakes import POPULAR, VECTORS, FakeIndex, FakeStore
 
 
 def _recaller(
@@ -248,64 +188,3 @@ def test_a_requested_genre_keeps_the_embedding_route_to_that_genre() -> None:
     # Without the genre the nearest items to 1 and 2 (the x axis) win; with it, the Westerns.
     assert plain.candidates.item_ids == [3, 4]
     assert browsing.candidates.item_ids == [8, 7]
-
-
-class ScoringVectors:
-    """A user-vector source whose model scores items (as the item bag does): item i's
-    affinity is i / 10, unknown above 8."""
-
-    def vector(self, profile: UserProfile | None, history: Sequence[int] = ()) -> np.ndarray:
-        self.history = list(history)
-        return np.array([1.0, 0.0])
-
-    def affinity(
-        self, query: np.ndarray, history: Sequence[int], items: Sequence[int]
-    ) -> list[float | None]:
-        return [i / 10 if i <= 8 else None for i in items]
-
-    def collaborative(
-        self, history: Sequence[int], k: int, exclude: Collection[int]
-    ) -> list[tuple[int, float]]:
-        """Item CF that speaks for items 8, 2 and 12, in that order."""
-        return [(i, 1.0 / n) for n, i in enumerate([8, 2, 12], 1) if i not in exclude][:k]
-
-
-def test_every_candidate_carries_the_models_affinity_and_the_history_reads_newest_first() -> None:
-    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1])}, {7: {2, 1}}, POPULAR)
-    vectors = ScoringVectors()
-    settings = Settings(recall=RecallSettings(embedding_quota=2, popular_quota=3))
-    recaller = Recaller(FakeIndex(VECTORS), store, settings, "item_bag:v3", user_vectors=vectors)
-
-    result = recaller.recall(7)
-
-    assert vectors.history == [1, 2]
-    pool = result.candidates
-    assert "popular" in {r for routes in pool.routes for r in routes}
-    assert pool.affinity == [i / 10 if i <= 8 else None for i in pool.item_ids]
-    assert pool.affinity_model == "item_bag:v3"
-    # A model without user-item scores (item2vec's mean of recent items) hands none over.
-    assert _recaller(store).recall(7).candidates.affinity == []
-
-
-def test_the_item_cf_route_adds_what_the_history_speaks_for_except_when_browsing_a_genre() -> None:
-    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1])}, {7: {2, 1}}, POPULAR)
-    only_item_cf = {"embedding_quota": 1, "popular_quota": 0, "item_to_item_quota": 0}
-    settings = Settings(recall=RecallSettings(**only_item_cf, genre_quota=0, item_cf_quota=5))
-    vectors = ScoringVectors()
-    recaller = Recaller(FakeIndex(VECTORS), store, settings, "item_bag:v3", user_vectors=vectors)
-
-    result = recaller.recall(7)
-
-    # Item 2 is seen; item 12 has no bag embedding and so no affinity; 3 is the vector's.
-    assert result.candidates.item_ids == [8, 12, 3]
-    assert result.candidates.routes == [["item_cf"], ["item_cf"], ["embedding"]]
-    assert result.candidates.affinity == [0.8, None, 0.3]
-    assert result.trace.detail["item_cf"] == 2
-    browsing = Recaller(
-        FakeIndex(VECTORS),
-        store,
-        Settings(recall=RecallSettings(**{**only_item_cf, "embedding_quota": 0}, genre_quota=0)),
-        "item_bag:v3",
-        user_vectors=vectors,
-    )
-    assert browsing.recall(7, genre="Western").trace.detail["item_cf"] == 0
