@@ -47,6 +47,10 @@ class HistoryBagVectors:
     def __init__(self, embeddings: HistoryEmbeddings, item_cf: ItemCFWeights | None) -> None:
         self.embeddings = embeddings
         self.item_cf = item_cf
+        # One request asks for the same history's scores twice (the item_cf route, then every
+        # candidate's affinity): the last history's scores are kept, key and value together so
+        # that concurrent requests never pair one history with another's scores.
+        self._last_scores: tuple[tuple[int, ...], np.ndarray] | None = None
 
     @classmethod
     def load(cls, folder: Path, half_life: float) -> HistoryBagVectors:
@@ -87,11 +91,17 @@ class HistoryBagVectors:
         return blend_affinity(cosines, [float(scores[r]) if r >= 0 else None for r in rows])
 
     def _cf_scores(self, history: Sequence[int]) -> np.ndarray | None:
-        """Every item's item-CF score (V,) for `history`, or None without item-CF weights."""
+        """Every item's item-CF score (V,) for `history`, or None without item-CF weights; a
+        copy the caller may change."""
         if self.item_cf is None:
             return None
-        rows, weights = self.embeddings.weighted_rows(history)
-        return self.item_cf.scores(rows, weights)
+        key = tuple(history)
+        last = self._last_scores
+        if last is None or last[0] != key:
+            rows, weights = self.embeddings.weighted_rows(history)
+            last = (key, self.item_cf.scores(rows, weights))
+            self._last_scores = last
+        return last[1].copy()
 
 
 def blend_affinity(

@@ -102,6 +102,11 @@ def test_the_item_cf_route_proposes_what_the_history_speaks_for_unseen_items_onl
         (7, pytest.approx(-0.3)),
     ]
     assert users.collaborative([1, 2], 1, exclude=set()) == [(5, pytest.approx(0.3))]
+    # Another history right after is scored afresh, not with the last one's scores.
+    assert users.collaborative([2], 10, exclude=set()) == [
+        (5, pytest.approx(0.1)),
+        (7, pytest.approx(-0.3)),
+    ]
     # A version trained without item-CF weights proposes nothing and scores by the cosine.
     (tmp_path / "old").mkdir()
     old = _bag(tmp_path / "old", cap=200)
