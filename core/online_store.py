@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import redis
 from pydantic import BaseModel, Field
 
+from core.event_stream import EventStream
 from core.events import LoggedEvent
 from core.labels import is_positive
+from core.stream_settings import StreamSettings
 
 _BATCH = 1000
-EVENT_STREAM = "events:stream"
 # Events that hide an item from the user's next recommendations.
 _SEEN_EVENTS = ("rating", "click")
 _SNAPSHOT_KEY = "meta:features_snapshot"
@@ -51,8 +52,9 @@ class UserState:
 class OnlineStore:
     """Typed access to the online keys; one instance per process, connections pooled."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, stream_max_len: int = StreamSettings().max_len) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
+        self.stream = EventStream(self.client, stream_max_len)
 
     def ping(self) -> bool:
         return bool(self.client.ping())
@@ -146,7 +148,7 @@ class OnlineStore:
         """Append to the event stream only (impressions); returns the stream entry ids."""
         pipe = self.client.pipeline(transaction=True)
         for event in events:
-            pipe.xadd(EVENT_STREAM, event.to_stream())  # type: ignore[arg-type]
+            self.stream.append(pipe, event)
         return [entry.decode() for entry in pipe.execute()]
 
     def record_events(
@@ -166,7 +168,7 @@ class OnlineStore:
             }
             pipe.multi()
             for event in events:
-                pipe.xadd(EVENT_STREAM, event.to_stream())  # type: ignore[arg-type]
+                self.stream.append(pipe, event)
                 if event.event_type in _SEEN_EVENTS:
                     # Scored by the event's time, so that the user's history reads newest first.
                     pipe.zadd(
@@ -183,54 +185,6 @@ class OnlineStore:
         results = self.client.transaction(apply, *keys)
         return [r.decode() for r in results if isinstance(r, bytes)]
 
-    def ensure_group(self, group: str) -> None:
-        """Create the consumer group (and the stream) unless it exists; it starts at the
-        stream's beginning so that nothing appended before is skipped."""
-        try:
-            self.client.xgroup_create(EVENT_STREAM, group, id="0", mkstream=True)
-        except redis.ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
-
-    def read_events(
-        self, group: str, consumer: str, count: int, pending: bool
-    ) -> list[tuple[str, LoggedEvent]]:
-        """Entries for this consumer: its delivered-but-unacknowledged ones when `pending`
-        (what a crashed run left), otherwise new ones."""
-        answer = self.client.xreadgroup(
-            group, consumer, {EVENT_STREAM: "0" if pending else ">"}, count=count
-        )
-        return [
-            (entry.decode(), LoggedEvent.from_stream(fields))
-            for _stream, rows in answer or []
-            for entry, fields in rows
-            if fields
-        ]
-
-    def ack_events(self, group: str, entries: list[str]) -> int:
-        return int(self.client.xack(EVENT_STREAM, group, *entries)) if entries else 0
-
-    def stream_length(self) -> int:
-        return int(self.client.xlen(EVENT_STREAM))
-
-    def trim_acknowledged(self) -> int:
-        """Drop the entries every consumer group has acknowledged, so that the stream holds
-        what a consumer may still need rather than every event ever sent; returns how many
-        went. Nothing goes while no group exists: then nothing has landed anywhere."""
-        groups = self.client.xinfo_groups(EVENT_STREAM) if self.client.exists(EVENT_STREAM) else []
-        if not groups:
-            return 0
-        keep_from = []
-        for group in groups:
-            pending = self.client.xpending(EVENT_STREAM, group["name"])
-            if pending["pending"]:
-                keep_from.append(_stream_id(pending["min"]))
-            else:
-                ms, seq = _stream_id(group["last-delivered-id"])
-                keep_from.append((ms, seq + 1))
-        ms, seq = min(keep_from)
-        return int(self.client.xtrim(EVENT_STREAM, minid=f"{ms}-{seq}", approximate=False))
-
 
 def add_rating(
     profile: UserProfile, event: LoggedEvent, label_threshold: float, recent_limit: int
@@ -246,13 +200,6 @@ def add_rating(
     ts_ms = int(event.ts.timestamp() * 1000)
     last = profile.user_last_ts
     profile.user_last_ts = ts_ms if last is None else max(ts_ms, last)
-
-
-def _stream_id(entry: bytes | str) -> tuple[int, int]:
-    """A stream entry id ("1700000000000-3") as numbers, which order the way Redis does."""
-    text = entry.decode() if isinstance(entry, bytes) else entry
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def _profile(raw: bytes | None) -> UserProfile | None:

@@ -17,6 +17,7 @@ from core.recall_model_settings import (
     ItemBagSettings,
     TwoTowerSettings,
 )
+from core.stream_settings import StreamSettings
 
 
 class TrainSettings(BaseModel):
@@ -207,6 +208,7 @@ class Settings(BaseSettings):
     recall: RecallSettings = Field(default_factory=RecallSettings)
     rerank: RerankSettings = Field(default_factory=RerankSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
     kuberay: KubeRaySettings = Field(default_factory=KubeRaySettings)
 
     @field_validator("home")

@@ -1,10 +1,13 @@
 """One writer at a time for a local folder that several commands commit to (the events lake).
 
-`starling ingest` and `starling events consume` both commit new versions of the lake, and each
-removes the temporary folders it finds beside it as leftovers of a killed run. Run at once
-they would delete each other's folders, and the later rename would drop the other's commit.
-The lock is an advisory `flock` on a file beside the folder; the kernel releases it when the
-holder dies, so a killed run never leaves it held.
+`starling ingest`, `starling events consume` and the app's EventLander all commit new versions
+of the lake, and each removes the temporary folders it finds beside it as leftovers of a killed
+run. Run at once they would delete each other's folders, and the later rename would drop the
+other's commit. A version swap also removes the files of the version before, and the
+EventLander commits every few seconds while events flow: a reader that must see one version
+whole (the features job) holds the lock while it reads. The lock is an advisory `flock` on a
+file beside the folder; the kernel releases it when the holder dies, so a killed run never
+leaves it held.
 """
 
 from __future__ import annotations

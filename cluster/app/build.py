@@ -6,6 +6,7 @@ from typing import Any
 
 from ray.serve import Application
 
+from cluster.app.event_lander import EventLander
 from cluster.app.gateway import Gateway
 from cluster.control.serve_config import config_path, configured, load_serve_config
 from cluster.names import APP_NAME, DEPLOYMENTS
@@ -68,4 +69,5 @@ def build_app(args: dict[str, Any]) -> Application:
         recall.bind(settings),
         rank.bind(settings),
         configured(Rerank, path).bind(settings),
+        configured(EventLander, path).bind(settings),
     )

@@ -9,8 +9,6 @@ import uuid
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, HTTPException, Query, Response
-from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -21,6 +19,7 @@ from cluster.app.impression_log import ImpressionLog
 from cluster.app.live_events import RejectedEventsError, accept_events
 from cluster.app.live_stats import LiveStats, TrackedCall
 from cluster.app.metrics import GatewayMetrics
+from cluster.app.monitoring_routes import router as monitoring_router
 from cluster.app.ops_routes import router as ops_router
 from cluster.app.stage_chain import ChainRequest, ChainResult, ChainStages, run_chain
 from cluster.names import APP_NAME
@@ -52,6 +51,7 @@ api = FastAPI(
     version="0.1.0",
 )
 api.include_router(ops_router)
+api.include_router(monitoring_router)
 
 
 # Module-level helpers of the routes must come before the class: @serve.ingress pickles the
@@ -69,12 +69,14 @@ class Gateway:
         recall: DeploymentHandle,
         rank: DeploymentHandle,
         rerank: DeploymentHandle,
+        lander: DeploymentHandle,
     ) -> None:
         self.settings = settings
         self.recall = recall
         self.rank = rank
         self.rerank = rerank
-        self.store = OnlineStore(settings.resolved_redis_url())
+        self.lander = lander
+        self.store = OnlineStore(settings.resolved_redis_url(), settings.stream.max_len)
         self.impressions = ImpressionLog(self.store)
         self.catalog = Catalog.load(StarlingPaths.of(settings))
         self.metrics = GatewayMetrics()
@@ -206,11 +208,6 @@ class Gateway:
             self.metrics.stage_latency.labels(stage=trace.stage).observe(trace.ms / 1000)
         for stage in chain.degraded:
             self.metrics.degraded.labels(stage=stage).inc()
-
-    @api.get("/metrics", response_class=PlainTextResponse)
-    async def prometheus(self) -> PlainTextResponse:
-        """Prometheus text format: requests, latency per stage, items served, degradations."""
-        return PlainTextResponse(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     def _item(self, item_id: int) -> CatalogItem:
         return self.catalog.get(item_id) or CatalogItem(

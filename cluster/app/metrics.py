@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from ingest.stream.landing_totals import LandingStatus
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -60,6 +62,21 @@ class GatewayMetrics:
             ["experiment", "variant"],
             registry=self.registry,
         )
+
+        self.stream = Gauge(
+            "starling_stream",
+            "The live event stream: entries it holds (length) and, since it was created, "
+            "entries read, events landed in the lake, entries quarantined and entries its cap "
+            "dropped before they landed (totals kept in Redis)",
+            ["measure"],
+            registry=self.registry,
+        )
+
+    def observe_stream(self, status: LandingStatus) -> None:
+        for measure in ("stream_length", "read", "landed", "quarantined", "dropped"):
+            self.stream.labels(measure=measure.removeprefix("stream_")).set(
+                getattr(status, measure)
+            )
 
     def observe_variants(self, variants: dict[str, str], items: int, seconds: float) -> None:
         for experiment, variant in variants.items():

@@ -9,9 +9,11 @@ from typing import Annotated, Protocol, runtime_checkable
 
 from fastapi import Depends
 from ray import serve
+from ray.serve.handle import DeploymentHandle
 
 from cluster.app.api_keys import ApiKeys
 from cluster.app.live_stats import LiveStats
+from cluster.app.metrics import GatewayMetrics
 from core.settings import Settings
 
 
@@ -22,6 +24,8 @@ class GatewayReplica(Protocol):
     settings: Settings
     live: LiveStats
     api_keys: ApiKeys
+    metrics: GatewayMetrics
+    lander: DeploymentHandle
 
 
 async def current_gateway() -> GatewayReplica:

@@ -126,11 +126,13 @@ def _redis(settings: Settings) -> Iterator[OnlineStore]:
 def consume_events(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with _redis(settings) as store:
-        summary = consume_stream(store, StarlingPaths.of(settings).events)
+        paths = StarlingPaths.of(settings)
+        summary = consume_stream(store, paths.events, paths.quarantine, settings.stream)
     say(
         f"landed {summary.added:,} new events of {summary.read:,} read "
-        f"({summary.redelivered:,} redelivered); the lake holds {summary.lake_rows:,}; "
-        f"{summary.trimmed:,} landed entries trimmed from the stream"
+        f"({summary.redelivered:,} redelivered, {summary.quarantined:,} quarantined, "
+        f"{summary.dropped:,} dropped by the stream's cap before landing); the lake holds "
+        f"{summary.lake_rows:,}; {summary.trimmed:,} landed entries trimmed from the stream"
     )
     return 0
 

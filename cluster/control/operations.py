@@ -135,6 +135,10 @@ def _settled(state: DeploymentStatus) -> bool:
     )
 
 
+# Deployments that must not run twice, and why.
+SINGLE_REPLICA = {"EventLander": "the events lake takes one writer at a time"}
+
+
 def scale(
     settings: Settings,
     deployment: str,
@@ -158,6 +162,8 @@ def scale(
     low, high = bounds.get("min_replicas", 1), bounds.get("max_replicas", 1)
     if low < 1 or high < low:
         raise ScaleError(f"{deployment}: need 1 <= min_replicas <= max_replicas, got {low}..{high}")
+    if deployment in SINGLE_REPLICA and high > 1:
+        raise ScaleError(f"{deployment} runs one replica: {SINGLE_REPLICA[deployment]}")
     live = change_running(settings, deployment, {"autoscaling_config": bounds})
     persist(settings, deployment, {"autoscaling_config": bounds})
     if not live:

@@ -23,6 +23,7 @@ from core.paths import StarlingPaths
 from core.settings import Settings
 from core.storage import OutputManifest, atomic_dir, fingerprint
 from core.tables import EVENTS, ITEMS, SAMPLES, SEQUENCES, USER_FEATURES
+from core.writer_lock import writer_lock
 from ingest.features.feature_io import (
     ROWS_PER_PART,
     commit_parts,
@@ -98,17 +99,20 @@ def build_features(
     part's samples, user features and sequences: no list column is ever shuffled.
     """
     started = time.perf_counter()
-    check_format(paths.events)
     configure_ray_data()
-    inputs = feature_inputs(paths)
+    # The app's EventLander commits a new lake version every few seconds while events flow:
+    # holding the writer lock while reading keeps the fingerprint and both reads on one version.
+    with writer_lock(paths.events):
+        check_format(paths.events)
+        inputs = feature_inputs(paths)
+        daily = [daily_counts(b) for b in event_batches(paths.events, ["ts", "event_type"])]
+        ratings = as_rating_events(read_ratings(paths.events, EVENTS))
 
     def manifest(step: str, **extra: Any) -> OutputManifest:
         return OutputManifest(step=f"features.{step}", inputs=inputs, extra=extra)
 
     catalog = catalog_attributes(read_table(paths.items, ITEMS))
-    daily = [daily_counts(batch) for batch in event_batches(paths.events, ["ts", "event_type"])]
     event_count = sum(int(partial["events"].to_numpy().sum()) for partial in daily)
-    ratings = as_rating_events(read_ratings(paths.events, EVENTS))
     ts = ratings["ts_ms"].to_numpy()
     rating_count = len(ts)
     cutoff_ms = split_cutoff(ts, settings.data.test_fraction)

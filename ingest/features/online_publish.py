@@ -16,6 +16,7 @@ from core.paths import StarlingPaths
 from core.settings import Settings
 from core.storage import fingerprint, parquet_dataset, read_manifest
 from core.tables import USER_FEATURES
+from core.writer_lock import writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ def publish_online(settings: Settings, paths: StarlingPaths, store: OnlineStore)
         if read_manifest(folder) is None:
             raise MissingDataError(f"{folder} has no committed features: run `starling features`")
     users = _read(paths.user_features, USER_FEATURES.names).sort_by("user_id")
-    seen = SeenItems.from_lake(paths.events)
+    with writer_lock(paths.events):  # one lake version, while the EventLander commits
+        seen = SeenItems.from_lake(paths.events)
     written = 0
     for offset in range(0, users.num_rows, USERS_PER_CHUNK):
         rows = users.slice(offset, USERS_PER_CHUNK).to_pylist()

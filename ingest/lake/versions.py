@@ -1,7 +1,9 @@
 """The events lake: month partitions of Parquet, rewritten as a whole new version per commit.
 
 A commit merges new events into the months they touch (`ingest.lake.month_merge`, dropping
-duplicate `event_id`s), links the untouched months over from the previous version, and renames
+duplicate `event_id`s), or, for the stream's new events, adds them as a file of their own to
+each month they touch (`append_event_rows`); it links the untouched months (and files) over
+from the previous version, and renames
 the new version into place after its manifest is written (on an object store: writes the
 pointer that names it, see `core.storage`), so a reader (or a killed ingest) only ever sees a
 whole version.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 
 import pandas as pd
 import pyarrow as pa
@@ -35,7 +38,13 @@ from core.storage import (
     write_manifest,
 )
 from core.tables import EVENTS, ITEMS, QUARANTINE
-from ingest.lake.month_merge import merge_buckets, write_merged_month
+from ingest.lake.month_merge import (
+    DICTIONARY_COLUMNS,
+    first_of_each_id,
+    merge_buckets,
+    month_dir,
+    write_merged_month,
+)
 from ingest.lake.progress import Progress
 from ingest.lake.task_dataset import one_task_per_item
 
@@ -142,6 +151,40 @@ def commit_event_rows(events: pd.DataFrame, lake: StoragePath) -> tuple[int, int
     with atomic_dir(lake) as tmp:
         for month in sorted(set(months.to_pylist())):
             write_merged_month(committed(lake), tmp, month, table.filter(pc.equal(months, month)))
+        total = _finish_version(tmp, lake, sources)
+    return total, total - before
+
+
+def append_event_rows(
+    events: pd.DataFrame, lake: StoragePath, compact_files: int
+) -> tuple[int, int]:
+    """Add a batch of EVENTS rows that the lake cannot hold yet (stream entries delivered for
+    the first time) as one new file per month they touch, beside that month's files, so that
+    a commit writes what it adds rather than the months it touches. A month that already holds
+    `compact_files` files is merged into one instead (each event_id once), which bounds how
+    many small files readers open. Returns (rows in the lake, rows added)."""
+    before = count_rows(lake)
+    previous = read_manifest(lake)
+    sources = dict(previous.extra.get("sources", {})) if previous else {}
+    table = first_of_each_id(pa.Table.from_pandas(events, schema=EVENTS, preserve_index=False))
+    months = pc.strftime(table["ts"], format="%Y-%m")
+    current = committed(lake)
+    name = f"stream-{uuid.uuid4().hex}.parquet"
+    with atomic_dir(lake) as tmp:
+        for month in sorted(set(months.to_pylist())):
+            rows = table.filter(pc.equal(months, month))
+            old = month_dir(current, month)
+            files = (
+                [f for f in old.iterdir() if f.name.endswith(".parquet")] if old.is_dir() else []
+            )
+            if len(files) >= compact_files:
+                write_merged_month(current, tmp, month, rows)
+                continue
+            if files:
+                copy_tree(old, month_dir(tmp, month))
+            else:
+                month_dir(tmp, month).mkdir()
+            write_parquet(rows, month_dir(tmp, month) / name, use_dictionary=DICTIONARY_COLUMNS)
         total = _finish_version(tmp, lake, sources)
     return total, total - before
 

@@ -31,10 +31,16 @@ def test_up_reports_every_step_and_a_curl_example(app: RunningApp) -> None:
     assert f"curl -s -X POST {app.url}/recommend" in log
 
 
-def test_healthz_lists_all_four_deployments(app: RunningApp) -> None:
+def test_healthz_lists_all_five_deployments(app: RunningApp) -> None:
     answer = httpx.get(f"{app.url}/healthz")
     assert answer.status_code == 200
-    assert set(answer.json()["deployments"]) == {"Gateway", "Recall", "Rank", "Rerank"}
+    assert set(answer.json()["deployments"]) == {
+        "Gateway",
+        "Recall",
+        "Rank",
+        "Rerank",
+        "EventLander",
+    }
 
 
 def test_replicas_run_at_the_priority_of_the_command_that_started_them(app: RunningApp) -> None:

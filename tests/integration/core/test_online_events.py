@@ -31,7 +31,7 @@ def test_feedback_updates_seen_items_and_recent_positives(redis_url: str) -> Non
     store = OnlineStore(redis_url)
     published = {7: [(1, 1_000), (2, 3_000), (3, 2_000)]}
     store.publish_users([UserProfile(user_id=7, user_recent_items=[1, 2, 3])], published)
-    before = store.stream_length()
+    before = store.stream.length()
     entries = store.record_events(
         [
             _event(1, 7, 40, "rating", 5.0),
@@ -43,7 +43,7 @@ def test_feedback_updates_seen_items_and_recent_positives(redis_url: str) -> Non
         label_threshold=3.5,
         recent_limit=3,
     )
-    assert len(entries) == 5 and store.stream_length() == before + 5
+    assert len(entries) == 5 and store.stream.length() == before + 5
     assert store.seen(7) == {1, 2, 3, 40, 41, 42}
     # The history that makes the item bag's user vector reads newest first.
     assert store.history(7) == [42, 41, 40, 2, 3, 1]
@@ -71,7 +71,7 @@ def test_recall_reads_a_users_state_as_the_single_reads_see_it(redis_url: str) -
 
 def test_impressions_reach_the_stream_and_touch_no_state(redis_url: str) -> None:
     store = OnlineStore(redis_url)
-    before = store.stream_length()
+    before = store.stream.length()
     store.append_events(impressions("req1", 9, [5, 6, 7], {"exp": "a"}, T))
-    assert store.stream_length() == before + 3
+    assert store.stream.length() == before + 3
     assert store.seen(9) == set() and store.profile(9) is None

@@ -108,7 +108,13 @@ def app(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Tw
 
 def test_replicas_run_on_both_nodes_and_answer(app: TwoNodeApp) -> None:
     nodes = _replica_nodes(app)
-    assert {name.split("#")[1] for name in nodes} == {"Gateway", "Recall", "Rank", "Rerank"}
+    assert {name.split("#")[1] for name in nodes} == {
+        "Gateway",
+        "Recall",
+        "Rank",
+        "Rerank",
+        "EventLander",
+    }
     assert set(nodes.values()) == {app.cluster.head_node.node_id, app.worker.node_id}
     answer = _recommend(app.url, _light_users(app.settings, 1)[0])
     assert answer.status_code == 200, answer.text

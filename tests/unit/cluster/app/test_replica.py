@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +13,7 @@ from ray import serve
 from cluster.app import ops_routes
 from cluster.app.api_keys import ApiKeys
 from cluster.app.live_stats import LiveStats
+from cluster.app.metrics import GatewayMetrics
 from cluster.app.replica import current_gateway
 from cluster.control.operations import AppStatus, DeploymentStatus
 from core.settings import Settings
@@ -25,6 +26,9 @@ class FakeGateway:
     settings: Settings
     live: LiveStats
     api_keys: ApiKeys
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    # The monitoring routes' EventLander handle, which these tests never call.
+    lander: object = None
 
 
 def _gateway() -> FakeGateway:

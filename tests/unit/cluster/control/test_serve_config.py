@@ -105,6 +105,8 @@ def test_scale_refuses_nonsense(settings: Settings) -> None:
         scale(settings, "Rank", num_replicas=0)
     with pytest.raises(UnknownDeploymentError, match="Gateway, Recall, Rank, Rerank"):
         scale(settings, "Ranker", num_replicas=2)
+    with pytest.raises(ScaleError, match="one writer"):
+        scale(settings, "EventLander", max_replicas=2)
 
 
 def test_promote_without_a_running_app_pins_the_version_for_the_next_deploy(
