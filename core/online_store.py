@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field
 from core.event_stream import EventStream
 from core.events import LoggedEvent
 from core.labels import is_positive
+from core.live_counters import LiveCounters
 from core.stream_settings import StreamSettings
 
 _BATCH = 1000
 # Events that hide an item from the user's next recommendations.
-_SEEN_EVENTS = ("rating", "click")
+SEEN_EVENTS = ("rating", "click")
 _SNAPSHOT_KEY = "meta:features_snapshot"
 
 
@@ -55,6 +56,7 @@ class OnlineStore:
     def __init__(self, url: str, stream_max_len: int = StreamSettings().max_len) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
         self.stream = EventStream(self.client, stream_max_len)
+        self.live = LiveCounters(self.client)
 
     def ping(self) -> bool:
         return bool(self.client.ping())
@@ -70,22 +72,37 @@ class OnlineStore:
     def publish_users(
         self, profiles: Iterable[UserProfile], seen: dict[int, list[tuple[int, int]]]
     ) -> int:
-        """Replace the profiles and seen items of these users (`seen`: (item, epoch ms of its
-        latest event) pairs); returns how many were written."""
+        """Publish a features build's profiles and seen items of these users (`seen`: (item,
+        epoch ms of its latest event) pairs), merged with what live events wrote since the
+        build read the lake: seen sets only ever grow (an item keeps its newest time), and a
+        live profile that counts more ratings than the build's keeps its counts and recent
+        items (`merge_profiles`). Returns how many were written."""
         written = 0
-        pipe = self.client.pipeline(transaction=False)
+        batch: list[UserProfile] = []
         for profile in profiles:
-            pipe.set(self._profile_key(profile.user_id), profile.model_dump_json())
-            seen_key = self._seen_key(profile.user_id)
-            pipe.delete(seen_key)
-            items = seen.get(profile.user_id, [])
-            if items:
-                pipe.zadd(seen_key, {item: ts for item, ts in items})
-            written += 1
-            if written % _BATCH == 0:
-                pipe.execute()
-        pipe.execute()
-        return written
+            batch.append(profile)
+            if len(batch) == _BATCH:
+                written += self._publish_batch(batch, seen)
+                batch = []
+        return written + (self._publish_batch(batch, seen) if batch else 0)
+
+    def _publish_batch(
+        self, profiles: list[UserProfile], seen: dict[int, list[tuple[int, int]]]
+    ) -> int:
+        keys = [self._profile_key(p.user_id) for p in profiles]
+
+        def apply(pipe: redis.client.Pipeline) -> None:
+            live = [_profile(raw) for raw in pipe.mget(keys)]
+            pipe.multi()
+            for built, current, key in zip(profiles, live, keys, strict=True):
+                pipe.set(key, merge_profiles(built, current).model_dump_json())
+                items = seen.get(built.user_id, [])
+                if items:
+                    pipe.zadd(self._seen_key(built.user_id), dict(items), gt=True)
+
+        # WATCH on the profiles: an event recorded meanwhile retries the batch, not lost.
+        self.client.transaction(apply, *keys)
+        return len(profiles)
 
     def profile(self, user_id: int) -> UserProfile | None:
         return _profile(self.client.get(self._profile_key(user_id)))
@@ -137,6 +154,10 @@ class OnlineStore:
         rows = self.client.zrevrange("items:popularity", 0, n - 1, withscores=True)
         return [(int(item), float(score)) for item, score in rows]
 
+    def trending(self, n: int) -> list[tuple[int, float]]:
+        """The n items live events counted most in the last hour, most first."""
+        return self.live.top(n, "1h")
+
     def set_snapshot(self, fingerprint: str) -> None:
         """Record which features snapshot the online keys hold."""
         self.client.set(_SNAPSHOT_KEY, fingerprint)
@@ -156,7 +177,8 @@ class OnlineStore:
     ) -> list[str]:
         """Append user feedback to the stream and apply it to the users' online state in one
         transaction: rated and clicked items join the seen set (never recommended again), a
-        positive rating (`core.labels`) leads the recent items that drive recall."""
+        positive rating (`core.labels`) leads the recent items that drive recall, and every
+        rating, click and view counts for its item in the live counters (`core.live_counters`)."""
         users = sorted({e.user_id for e in events})
         keys = [self._profile_key(u) for u in users]
 
@@ -169,7 +191,8 @@ class OnlineStore:
             pipe.multi()
             for event in events:
                 self.stream.append(pipe, event)
-                if event.event_type in _SEEN_EVENTS:
+                self.live.add(pipe, event)
+                if event.event_type in SEEN_EVENTS:
                     # Scored by the event's time, so that the user's history reads newest first.
                     pipe.zadd(
                         self._seen_key(event.user_id),
@@ -184,6 +207,24 @@ class OnlineStore:
         # one of the two.
         results = self.client.transaction(apply, *keys)
         return [r.decode() for r in results if isinstance(r, bytes)]
+
+
+def merge_profiles(built: UserProfile, live: UserProfile | None) -> UserProfile:
+    """The features build's profile, unless the live one counts more ratings: then live
+    ratings arrived after the build read the lake, and the live running count, mean, recent
+    items and last time stay (the build's other statistics are the best known until the next
+    build)."""
+    if live is None or live.user_rating_count <= built.user_rating_count:
+        return built
+    recent = [*live.user_recent_items, *built.user_recent_items]
+    return built.model_copy(
+        update={
+            "user_rating_count": live.user_rating_count,
+            "user_avg_rating": live.user_avg_rating,
+            "user_recent_items": list(dict.fromkeys(recent))[: len(live.user_recent_items)],
+            "user_last_ts": max(built.user_last_ts or 0, live.user_last_ts or 0) or None,
+        }
+    )
 
 
 def add_rating(

@@ -45,6 +45,12 @@ class RecallSettings(BaseModel):
         "holds 2 cores below 50 requests/s); a Milvus server is always searched",
     )
     popular_quota: int = Field(50, ge=0, description="candidates from the popularity route")
+    trending_quota: int = Field(
+        20,
+        ge=0,
+        description="candidates from the live trending route: the items posted events counted "
+        "most in the last hour",
+    )
     item_cf_quota: int = Field(
         300,
         ge=0,

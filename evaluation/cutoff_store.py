@@ -70,6 +70,10 @@ class CutoffStore:
     def popular(self, n: int) -> list[tuple[int, float]]:
         return self._ranking[:n]
 
+    def trending(self, n: int) -> list[tuple[int, float]]:
+        """Nothing: a replay has no live events arriving after its cutoff."""
+        return []
+
     def genres(self) -> GenrePopularity:
         """Each genre's popular items, loaded as a serving replica loads them."""
         return GenrePopularity.from_item_features(self.item_features)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.filesystem import read_parquet
 from core.paths import StarlingPaths
 from core.storage import committed, parquet_dataset
 
-BrowseOrder = Literal["rating", "year", "popularity"]
+BrowseOrder = Literal["rating", "year", "popularity", "trending"]
 
 
 class CatalogItem(BaseModel):
@@ -21,13 +21,21 @@ class CatalogItem(BaseModel):
     year: int | None
     rating_count: int = 0
     avg_rating: float = 0.0
-    popularity: float = 0.0
+    popularity: float = Field(
+        0.0,
+        description="decayed rating count as of the last features build, plus the events "
+        "counted live in the last 24 hours when browsing by popularity",
+    )
+    trending: float = Field(
+        0.0, description="events counted live in the last hour (browsing by trending)"
+    )
 
 
 _BROWSE_KEYS: dict[str, Callable[[CatalogItem], tuple[float, ...]]] = {
     "rating": lambda i: (-i.avg_rating, -i.rating_count, i.item_id),
     "year": lambda i: (-(i.year or 0), -i.popularity, i.item_id),
     "popularity": lambda i: (-i.popularity, i.item_id),
+    "trending": lambda i: (-i.trending, -i.popularity, i.item_id),
 }
 
 
@@ -66,16 +74,26 @@ class Catalog:
         return self.items.get(item_id)
 
     def browse(
-        self, genre: str | None, order: BrowseOrder, limit: int, min_ratings: int
+        self,
+        genre: str | None,
+        order: BrowseOrder,
+        limit: int,
+        min_ratings: int,
+        live: Mapping[int, float] | None = None,
     ) -> list[CatalogItem]:
         """Items of a genre (all when None), best first by `order`.
 
         Ordering by rating only considers items with at least `min_ratings` ratings, so one
-        five-star vote does not top the list.
+        five-star vote does not top the list. `live` holds the items' live event counts: the
+        last 24 hours' add to popularity, the last hour's are the trending order.
         """
         chosen = [i for i in self.items.values() if genre is None or genre in i.genres]
         if order == "rating":
             chosen = [i for i in chosen if i.rating_count >= min_ratings]
+        if live and order == "popularity":
+            chosen = [_with(i, popularity=i.popularity + live.get(i.item_id, 0.0)) for i in chosen]
+        elif live and order == "trending":
+            chosen = [_with(i, trending=live.get(i.item_id, 0.0)) for i in chosen]
         return sorted(chosen, key=_BROWSE_KEYS[order])[:limit]
 
     def stand_ins(
@@ -89,3 +107,7 @@ class Catalog:
             for i in self.browse(wanted, "popularity", len(self.items), 0)
             if i.item_id != item.item_id and (min_year is None or (i.year or 0) >= min_year)
         ][:k]
+
+
+def _with(item: CatalogItem, **changes: float) -> CatalogItem:
+    return item.model_copy(update=changes)

@@ -14,7 +14,8 @@ from ray.serve.handle import DeploymentHandle
 
 from cluster.app.api_keys import ApiKeys, Scope
 from cluster.app.auth import CallerScope, WriteScope
-from cluster.app.catalog import BrowseOrder, Catalog, CatalogItem
+from cluster.app.catalog import Catalog, CatalogItem
+from cluster.app.catalog_routes import router as catalog_router
 from cluster.app.impression_log import ImpressionLog
 from cluster.app.live_events import RejectedEventsError, accept_events
 from cluster.app.live_stats import LiveStats, TrackedCall
@@ -52,6 +53,7 @@ api = FastAPI(
 )
 api.include_router(ops_router)
 api.include_router(monitoring_router)
+api.include_router(catalog_router)
 
 
 # Module-level helpers of the routes must come before the class: @serve.ingress pickles the
@@ -214,14 +216,6 @@ class Gateway:
             item_id=item_id, title="", genres=[], year=None
         )
 
-    @api.get("/items/{item_id}", response_model=CatalogItem)
-    async def item(self, item_id: int) -> CatalogItem:
-        """One catalog item with its rating statistics; 404 when unknown."""
-        found = self.catalog.get(item_id)
-        if found is None:
-            raise HTTPException(404, f"no item {item_id}")
-        return found
-
     @api.get("/items/{item_id}/similar", response_model=SimilarResponse)
     async def similar(
         self,
@@ -255,17 +249,6 @@ class Gateway:
             source=source,
             model=answer.model,
         )
-
-    @api.get("/items", response_model=list[CatalogItem])
-    async def browse(
-        self,
-        genre: str | None = None,
-        sort: BrowseOrder = "popularity",
-        limit: int = Query(20, ge=1, le=500),
-        min_ratings: int = Query(10, ge=0),
-    ) -> list[CatalogItem]:
-        """Browse the catalog by genre, best first by rating, year or popularity."""
-        return self.catalog.browse(genre, sort, limit, min_ratings)
 
     @api.get("/users/{user_id}", response_model=UserSummary)
     async def user(self, user_id: int) -> UserSummary:

@@ -12,8 +12,10 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from cluster.app.api_keys import ApiKeys
+from cluster.app.catalog import Catalog
 from cluster.app.live_stats import LiveStats
 from cluster.app.metrics import GatewayMetrics
+from core.online_store import OnlineStore
 from core.settings import Settings
 
 
@@ -26,6 +28,8 @@ class GatewayReplica(Protocol):
     api_keys: ApiKeys
     metrics: GatewayMetrics
     lander: DeploymentHandle
+    catalog: Catalog
+    store: OnlineStore
 
 
 async def current_gateway() -> GatewayReplica:

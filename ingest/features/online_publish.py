@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from core.errors import MissingDataError
 from core.filesystem import StoragePath
-from core.online_store import OnlineStore, UserProfile
+from core.online_store import SEEN_EVENTS, OnlineStore, UserProfile
 from core.paths import StarlingPaths
 from core.settings import Settings
 from core.storage import fingerprint, parquet_dataset, read_manifest
@@ -31,8 +31,8 @@ def _read(folder: StoragePath, columns: list[str], keep: pc.Expression | None = 
 
 @dataclass(frozen=True)
 class SeenItems:
-    """Every item each user rated with the epoch ms of its latest rating, as arrays sorted by
-    user: scales to tens of millions."""
+    """Every item each user rated or clicked (`SEEN_EVENTS`, as live events mark them) with the
+    epoch ms of its latest such event, as arrays sorted by user: scales to tens of millions."""
 
     users: np.ndarray
     starts: np.ndarray
@@ -41,16 +41,17 @@ class SeenItems:
 
     @classmethod
     def from_lake(cls, events: StoragePath) -> SeenItems:
-        ratings = _read(events, ["user_id", "item_id", "ts"], pc.field("event_type") == "rating")
-        users = ratings["user_id"].to_numpy()
-        ts_ms = ratings["ts"].cast(pa.int64()).to_numpy()
+        seen = pc.field("event_type").isin(list(SEEN_EVENTS))
+        rows = _read(events, ["user_id", "item_id", "ts"], seen)
+        users = rows["user_id"].to_numpy()
+        ts_ms = rows["ts"].cast(pa.int64()).to_numpy()
         # By user, then time: a re-rated item's last occurrence carries its latest time.
         order = np.lexsort((ts_ms, users))
         unique_users, starts = np.unique(users[order], return_index=True)
-        return cls(unique_users, starts, ratings["item_id"].to_numpy()[order], ts_ms[order])
+        return cls(unique_users, starts, rows["item_id"].to_numpy()[order], ts_ms[order])
 
     def of(self, user_id: int) -> list[tuple[int, int]]:
-        """(item, epoch ms of its latest rating) of every item the user rated."""
+        """(item, epoch ms of its latest rating or click) of every item the user has seen."""
         pos = int(np.searchsorted(self.users, user_id))
         if pos == len(self.users) or self.users[pos] != user_id:
             return []
@@ -66,7 +67,9 @@ class SeenItems:
 
 
 def publish_online(settings: Settings, paths: StarlingPaths, store: OnlineStore) -> int:
-    """Replace the online user profiles, seen sets and popularity; returns the users written.
+    """Publish the user profiles, seen sets and popularity, merged with the live state that
+    events posted since the lake was read wrote (`OnlineStore.publish_users`); returns the
+    users written.
 
     The snapshot key records the fingerprint of the user features published, so serving can
     tell which features build it reads. `settings` keeps the signature every job step shares.

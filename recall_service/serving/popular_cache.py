@@ -36,3 +36,7 @@ class CachedPopularity:
             self._complete = len(self._ranking) < n
             self._stale = False
         return self._ranking[:n]
+
+    def trending(self, n: int) -> list[tuple[int, float]]:
+        # Live counts change with every event; the store's own cache keeps them a second.
+        return self.store.trending(n)

@@ -27,6 +27,7 @@ EMBEDDING = "embedding"
 ITEM_TO_ITEM = "item_to_item"
 ITEM_CF = "item_cf"
 POPULAR = "popular"
+TRENDING = "trending"
 GENRE = "genre"
 
 
@@ -36,6 +37,8 @@ class OnlineFeatures(Protocol):
     def user_state(self, user_id: int) -> UserState: ...
 
     def popular(self, n: int) -> list[tuple[int, float]]: ...
+
+    def trending(self, n: int) -> list[tuple[int, float]]: ...
 
 
 class Recaller:
@@ -118,11 +121,7 @@ class Recaller:
                 ),
                 quotas.item_to_item_quota,
             ),
-            RouteHits(
-                POPULAR,
-                popular_scores(self._popular(ask(quotas.popular_quota, len(seen)))),
-                quotas.popular_quota,
-            ),
+            *self._popularity_routes(len(seen)),
             RouteHits(
                 GENRE,
                 genre_route(self.genres, top_genres, quotas.genre_quota, seen),
@@ -154,6 +153,16 @@ class Recaller:
             candidates.affinity = affinity
             candidates.affinity_model = self.version
 
-    def _popular(self, n: int) -> list[tuple[int, float]]:
+    def _popularity_routes(self, seen: int) -> list[RouteHits]:
+        """The published popularity ranking and what live events made popular in the last hour
+        (ahead of the next features build), each asked for `seen` more items than its quota
+        since seen items are filtered out after."""
+        quotas = self.settings.recall
         # OnlineStore.popular(0) would return the whole ranking (a Redis range of 0..-1).
-        return self.store.popular(n) if n > 0 else []
+        popular = self.store.popular(quotas.popular_quota + seen) if quotas.popular_quota else []
+        live = quotas.trending_quota
+        trending = self.store.trending(live + seen) if live else []
+        return [
+            RouteHits(POPULAR, popular_scores(popular), quotas.popular_quota),
+            RouteHits(TRENDING, popular_scores(trending), quotas.trending_quota),
+        ]

@@ -191,6 +191,33 @@ def test_impressions_and_feedback_land_in_the_lake_by_themselves(app: RunningApp
             assert variant["name"] in report
 
 
+def test_a_burst_on_a_cold_item_is_trending_within_two_seconds(app: RunningApp) -> None:
+    by_popularity = httpx.get(f"{app.url}/items", params={"limit": 500}, timeout=30).json()
+    cold = by_popularity[-1]["item_id"]
+    views = [{"user_id": 200 + n, "item_id": cold, "event_type": "view"} for n in range(50)]
+    started = time.monotonic()
+    for first in range(0, 50, 10):
+        assert _post_events(app, views[first : first + 10]).status_code == 200
+    posted = time.monotonic()
+    assert posted - started < 1.0, "the burst took more than a second to post"
+    while time.monotonic() - posted < 5.0:
+        top = httpx.get(f"{app.url}/items", params={"sort": "trending", "limit": 1}).json()
+        if top[0]["item_id"] == cold:
+            break
+        time.sleep(0.05)
+    seen_after = time.monotonic() - posted
+    assert top[0]["item_id"] == cold and top[0]["trending"] == 50.0
+    assert seen_after <= 2.0
+    # The last day's events lift it in the popularity order too (counts are read at most a
+    # second apart; the order above read them before the burst).
+    time.sleep(1.0)
+    lifted = {
+        i["item_id"]: i["popularity"]
+        for i in httpx.get(f"{app.url}/items", params={"limit": 500}, timeout=30).json()
+    }
+    assert lifted[cold] == pytest.approx(by_popularity[-1]["popularity"] + 50)
+
+
 def test_schemathesis_finds_no_server_error(app: RunningApp, tmp_path) -> None:
     result = subprocess.run(
         [

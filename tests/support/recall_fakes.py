@@ -43,6 +43,7 @@ class FakeStore:
         popular: list[tuple[int, float]],
     ) -> None:
         self.profiles, self.seen_sets, self.ranking = profiles, seen, popular
+        self.live: list[tuple[int, float]] = []
 
     def user_state(self, user_id: int) -> UserState:
         return UserState(
@@ -53,6 +54,9 @@ class FakeStore:
 
     def popular(self, n: int) -> list[tuple[int, float]]:
         return self.ranking[:n]
+
+    def trending(self, n: int) -> list[tuple[int, float]]:
+        return self.live[:n]
 
 
 # Items 1-4 lie near the x axis, 5-8 near the y axis.

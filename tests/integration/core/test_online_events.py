@@ -75,3 +75,31 @@ def test_impressions_reach_the_stream_and_touch_no_state(redis_url: str) -> None
     store.append_events(impressions("req1", 9, [5, 6, 7], {"exp": "a"}, T))
     assert store.stream.length() == before + 3
     assert store.seen(9) == set() and store.profile(9) is None
+
+
+def test_a_features_publish_keeps_what_live_events_wrote_since_the_lake_was_read(
+    redis_url: str,
+) -> None:
+    store = OnlineStore(redis_url)
+    built = UserProfile(
+        user_id=31, user_rating_count=2, user_avg_rating=4.0, user_recent_items=[1, 2]
+    )
+    store.publish_users([built], {31: [(1, 1_000), (2, 2_000)]})
+    store.record_events(
+        [_event(10, 31, 40, "rating", 5.0), _event(11, 31, 41, "click")],
+        label_threshold=3.5,
+        recent_limit=3,
+    )
+    # A features build that read the lake before those events lands: nothing they did is lost.
+    store.publish_users([built], {31: [(1, 1_000), (2, 2_000)]})
+    assert store.seen(31) == {1, 2, 40, 41}
+    assert store.history(31)[:2] == [41, 40]
+    profile = store.profile(31)
+    assert profile is not None and profile.user_rating_count == 3
+    assert profile.user_avg_rating == pytest.approx(13 / 3)
+    assert profile.user_recent_items == [40, 1, 2]
+    # The next build has read them from the lake: its profile is the one kept.
+    newer = built.model_copy(update={"user_rating_count": 3, "user_rating_stddev": 0.5})
+    store.publish_users([newer], {31: [(1, 1_000), (2, 2_000), (40, 5_000), (41, 6_000)]})
+    assert store.profile(31) == newer
+    assert store.seen(31) == {1, 2, 40, 41}

@@ -34,6 +34,17 @@ def test_year_and_popularity_orders_and_limit() -> None:
     assert [i.item_id for i in CATALOG.browse(None, "popularity", 2, 0)] == [3, 1]
 
 
+def test_live_counts_lift_popularity_and_make_the_trending_order() -> None:
+    # Item 4 got 20 events in the last day: above item 3's published 20.0 by popularity.
+    lifted = CATALOG.browse(None, "popularity", 2, 0, live={4: 20.0})
+    assert [(i.item_id, i.popularity) for i in lifted] == [(4, 23.0), (3, 20.0)]
+    trending = CATALOG.browse("Comedy", "trending", 3, 0, live={2: 5.0, 3: 9.0})
+    assert [(i.item_id, i.trending) for i in trending] == [(2, 5.0), (1, 0.0), (4, 0.0)]
+    # Without live counts the order falls back to popularity; the catalogue is left unchanged.
+    assert [i.item_id for i in CATALOG.browse(None, "trending", 2, 0)] == [3, 1]
+    assert CATALOG.items[4].popularity == 3.0
+
+
 def test_stand_ins_are_popular_items_of_the_first_genre_without_the_item_itself() -> None:
     comedy = CATALOG.get(4)
     assert comedy is not None

@@ -27,8 +27,10 @@ class FakeGateway:
     live: LiveStats
     api_keys: ApiKeys
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
-    # The monitoring routes' EventLander handle, which these tests never call.
+    # What the monitoring and catalogue routes read, which these tests never call.
     lander: object = None
+    catalog: object = None
+    store: object = None
 
 
 def _gateway() -> FakeGateway:

@@ -19,6 +19,9 @@ class Store:
         self.reads += 1
         return self.ranking[:n]
 
+    def trending(self, n: int) -> list[tuple[int, float]]:
+        return [(99, float(n))]
+
 
 def test_the_ranking_is_read_once_per_published_snapshot() -> None:
     store = Store([(item, 100.0 - item) for item in range(1, 11)])
@@ -56,3 +59,9 @@ def test_user_states_are_always_read_fresh() -> None:
     )
     store.fingerprint = None
     assert cached.user_state(7).snapshot is None
+
+
+def test_trending_is_never_held_it_changes_with_every_event() -> None:
+    cached = CachedPopularity(Store([]))
+    assert cached.trending(2) == [(99, 2.0)]
+    assert cached.trending(5) == [(99, 5.0)]

@@ -35,7 +35,14 @@ def _recaller(
     return Recaller(FakeIndex(VECTORS), store, settings, version="item2vec:v1", genres=genres)
 
 
-NO_ROUTE = {"embedding": 0, "item_cf": 0, "item_to_item": 0, "popular": 0, "genre": 0}
+NO_ROUTE = {
+    "embedding": 0,
+    "item_cf": 0,
+    "item_to_item": 0,
+    "popular": 0,
+    "trending": 0,
+    "genre": 0,
+}
 
 
 def test_routes_weigh_in_proportion_to_their_quotas_and_name_themselves() -> None:
@@ -97,6 +104,16 @@ def test_cold_users_get_popular_items_only() -> None:
         assert result.trace.detail == {**NO_ROUTE, "popular": 3, "history": history}
         assert result.user.history_len == history
         assert result.user.profile == store.user_state(user).profile
+
+
+def test_what_live_events_made_popular_is_proposed_before_the_next_features_build() -> None:
+    store = FakeStore({7: UserProfile(user_id=7, user_recent_items=[1])}, {7: {1, 9}}, POPULAR)
+    # Item 9 (seen by this user) and item 8 were counted most in the last hour.
+    store.live = [(9, 60.0), (8, 50.0), (4, 3.0)]
+    result = _recaller(store, embedding=0, popular=0).recall(7)
+    assert result.candidates.item_ids == [8, 4]
+    assert all(c.routes == ["trending"] for c in result.candidates.as_list())
+    assert result.trace.detail == {**NO_ROUTE, "trending": 2, "history": 1}
 
 
 def test_vector_searches_leave_seen_items_out_and_popular_asks_for_enough_more() -> None:
