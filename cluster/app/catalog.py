@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from core.filesystem import read_parquet
+from core.online_catalog import ItemEntry
 from core.paths import StarlingPaths
 from core.storage import committed, parquet_dataset
 
@@ -69,6 +70,16 @@ class Catalog:
                 popularity=stat.get("item_popularity") or 0.0,
             )
         return Catalog(items)
+
+    def put(self, item_id: int, entry: ItemEntry) -> CatalogItem:
+        """Add or change an item's catalogue entry (PUT /items); its statistics stay."""
+        known = self.items.get(item_id)
+        entry_fields = {"title": entry.title, "genres": entry.genres, "year": entry.year}
+        item = CatalogItem.model_validate(
+            {**(known.model_dump() if known else {"item_id": item_id}), **entry_fields}
+        )
+        self.items[item_id] = item
+        return item
 
     def get(self, item_id: int) -> CatalogItem | None:
         return self.items.get(item_id)

@@ -1,12 +1,16 @@
-"""The catalogue routes: one item, and browsing by genre in an order, live counts included."""
+"""The catalogue routes: one item, putting one online, and browsing by genre in an order, live
+counts included."""
 
 import asyncio
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
+from cluster.app.auth import WriteScope
 from cluster.app.catalog import BrowseOrder, CatalogItem
 from cluster.app.replica import CurrentGateway
+from core.api import MAX_ID
 from core.live_counters import Window
+from core.online_catalog import ItemEntry
 
 router = APIRouter(tags=["catalogue"])
 
@@ -21,6 +25,20 @@ async def item(item_id: int, gateway: CurrentGateway) -> CatalogItem:
     if found is None:
         raise HTTPException(404, f"no item {item_id}")
     return found
+
+
+@router.put("/items/{item_id}", response_model=CatalogItem)
+async def put_item(
+    entry: ItemEntry,
+    _scope: WriteScope,
+    gateway: CurrentGateway,
+    item_id: int = Path(ge=0, le=MAX_ID),
+) -> CatalogItem:
+    """Add or change a catalogue entry (needs a write API key). Every replica shows it and
+    accepts events for it within a second; the EventLander writes it into the lake's items
+    table, which the next features build and training read."""
+    await asyncio.to_thread(gateway.online_catalog.put, item_id, entry)
+    return gateway.catalog.put(item_id, entry)
 
 
 @router.get("/items", response_model=list[CatalogItem])

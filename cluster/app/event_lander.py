@@ -9,9 +9,11 @@ import threading
 
 from ray import serve
 
+from core.online_catalog import OnlineCatalog
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.settings import Settings
+from ingest.stream.catalogue_landing import land_catalogue
 from ingest.stream.consumer import GROUP, consume_events
 from ingest.stream.landing_totals import LandingStatus, LandingTotals
 
@@ -22,7 +24,8 @@ log = logging.getLogger(__name__)
 class EventLander:
     """Runs `consume_events` every `stream.land_interval_s` on a thread of its own, so that
     posted events and impressions reach the lake (and so training) without anyone running
-    `starling events consume`, and the stream stays trimmed.
+    `starling events consume`, and the stream stays trimmed; then lands the catalogue entries
+    put online (`land_catalogue`).
 
     Run one replica: the lake takes one writer at a time, and the consumer's fixed name lets a
     replacement replica land the batch its predecessor left pending. A failed round (Redis or
@@ -33,6 +36,7 @@ class EventLander:
         self.settings = settings
         self.store = OnlineStore(settings.resolved_redis_url(), settings.stream.max_len)
         self.totals = LandingTotals(self.store.client, GROUP)
+        self.catalogue = OnlineCatalog(self.store.client)
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="event-lander", daemon=True)
@@ -43,6 +47,7 @@ class EventLander:
         while not self._stop.is_set():
             try:
                 consume_events(self.store, paths.events, paths.quarantine, self.settings.stream)
+                land_catalogue(self.catalogue, paths.items, paths.events)
                 self.last_error = None
             except Exception as error:
                 # Whatever failed (Redis, the lake), the loop must outlive the round.
@@ -53,7 +58,8 @@ class EventLander:
     async def status(self) -> LandingStatus:
         """The stream's length and this group's landing totals, with the last round's error."""
         found = await asyncio.to_thread(lambda: self.totals.status(self.store.stream.length()))
-        return found.model_copy(update={"last_error": self.last_error})
+        pending = await asyncio.to_thread(lambda: len(self.catalogue.pending()))
+        return found.model_copy(update={"last_error": self.last_error, "pending_items": pending})
 
     def __del__(self) -> None:
         self._stop.set()

@@ -16,6 +16,7 @@ from cluster.app.api_keys import ApiKeys, Scope
 from cluster.app.auth import CallerScope, WriteScope
 from cluster.app.catalog import Catalog, CatalogItem
 from cluster.app.catalog_routes import router as catalog_router
+from cluster.app.catalog_sync import CatalogSync
 from cluster.app.impression_log import ImpressionLog
 from cluster.app.live_events import RejectedEventsError, accept_events
 from cluster.app.live_stats import LiveStats, TrackedCall
@@ -42,6 +43,7 @@ from core.api import (
 )
 from core.events import impressions
 from core.experiments import Assignment, UnknownVariantError, assign
+from core.online_catalog import OnlineCatalog
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.settings import Settings
@@ -80,11 +82,17 @@ class Gateway:
         self.lander = lander
         self.store = OnlineStore(settings.resolved_redis_url(), settings.stream.max_len)
         self.impressions = ImpressionLog(self.store)
-        self.catalog = Catalog.load(StarlingPaths.of(settings))
+        self.online_catalog = OnlineCatalog(self.store.client)
+        self._catalog = CatalogSync(Catalog.load(StarlingPaths.of(settings)), self.online_catalog)
         self.metrics = GatewayMetrics()
         self.api_keys = ApiKeys.from_settings(settings)
         self._rank_by_model: dict[str, DeploymentHandle] = {}
         self.live = LiveStats()
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalogue, with the entries put online on any replica (checked once a second)."""
+        return self._catalog.current()
 
     @api.post("/recommend", response_model=RecommendResponse, response_model_exclude_none=True)
     async def recommend(self, request: RecommendRequest, scope: CallerScope) -> RecommendResponse:

@@ -15,6 +15,7 @@ from cluster.app.api_keys import ApiKeys
 from cluster.app.catalog import Catalog
 from cluster.app.live_stats import LiveStats
 from cluster.app.metrics import GatewayMetrics
+from core.online_catalog import OnlineCatalog
 from core.online_store import OnlineStore
 from core.settings import Settings
 
@@ -29,6 +30,7 @@ class GatewayReplica(Protocol):
     metrics: GatewayMetrics
     lander: DeploymentHandle
     catalog: Catalog
+    online_catalog: OnlineCatalog
     store: OnlineStore
 
 

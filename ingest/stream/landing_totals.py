@@ -31,6 +31,9 @@ class LandingStatus(BaseModel):
     last_sequence: int = Field(0, description="number of the newest entry this group read")
     last_round_ms: int | None = Field(None, description="when the last run finished, epoch ms")
     last_error: str | None = Field(None, description="why the EventLander's last round failed")
+    pending_items: int = Field(
+        0, description="catalogue entries put online that the lake's items table lacks yet"
+    )
 
 
 class LandingTotals:

@@ -218,6 +218,29 @@ def test_a_burst_on_a_cold_item_is_trending_within_two_seconds(app: RunningApp) 
     assert lifted[cold] == pytest.approx(by_popularity[-1]["popularity"] + 50)
 
 
+def test_a_new_item_put_online_takes_events_at_once_and_reaches_the_lake(app: RunningApp) -> None:
+    new = 990_001
+    entry = {"title": "Starling: The Movie", "genres": ["Documentary"], "year": 2026}
+    url = f"{app.url}/items/{new}"
+    view = {"user_id": 5, "item_id": new, "event_type": "view"}
+    assert _post_events(app, [view]).status_code == 422
+    assert httpx.put(url, json=entry, timeout=30).status_code == 401
+    bad = httpx.put(url, json={**entry, "year": 3000}, headers=_auth(WRITE_KEY), timeout=30)
+    assert bad.status_code == 422
+    put = httpx.put(url, json=entry, headers=_auth(WRITE_KEY), timeout=30)
+    assert put.status_code == 200, put.text
+    assert httpx.get(url, timeout=30).json()["title"] == "Starling: The Movie"
+    # Refused as unknown before the put; accepted now.
+    assert _post_events(app, [view]).status_code == 200
+    items = StarlingPaths(app.home).items / "items.parquet"
+    deadline = time.monotonic() + LANDING_TIMEOUT_S
+    while new not in pq.read_table(items, columns=["item_id"]).column(0).to_pylist():
+        assert time.monotonic() < deadline, "the new item did not reach the lake's items table"
+        time.sleep(0.5)
+    status = httpx.get(f"{app.url}/admin/stream", headers=_auth(ADMIN_KEY), timeout=30).json()
+    assert status["pending_items"] == 0
+
+
 def test_schemathesis_finds_no_server_error(app: RunningApp, tmp_path) -> None:
     result = subprocess.run(
         [

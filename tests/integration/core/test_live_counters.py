@@ -10,6 +10,7 @@ import redis
 from core.events import LoggedEvent, impressions
 from core.live_counters import LiveCounters
 from core.online_store import OnlineStore
+from tests.support.redis_keys import cleared
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +35,7 @@ def _clicks(item: int, users: range) -> list[LoggedEvent]:
 
 @pytest.fixture
 def client(redis_url: str) -> redis.Redis:
-    client = redis.Redis.from_url(redis_url)
-    keys = client.keys("items:live:*")
-    if keys:
-        client.delete(*keys)
-    return client
+    return cleared(redis_url, "items:live:*")
 
 
 def test_a_burst_on_a_cold_item_tops_trending_at_once(client: redis.Redis, redis_url) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
-import redis
 
 from core.event_key import text_keys
 from core.event_stream import EVENT_STREAM
@@ -20,6 +19,7 @@ from core.writer_lock import writer_lock
 from ingest.lake.versions import commit_event_rows
 from ingest.stream.consumer import GROUP, ConsumeSummary, consume_events, events_frame
 from ingest.stream.landing_totals import LandingTotals
+from tests.support.redis_keys import cleared
 
 pytestmark = pytest.mark.integration
 
@@ -28,11 +28,8 @@ T = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
 
 @pytest.fixture
 def store(redis_url: str) -> OnlineStore:
-    client = redis.Redis.from_url(redis_url)
     # The stream, its entry numbers and the groups' landing totals start afresh.
-    keys = client.keys("events:*")
-    if keys:
-        client.delete(*keys)
+    cleared(redis_url, "events:*")
     return OnlineStore(redis_url)
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from cluster.app.catalog import Catalog, CatalogItem
+from cluster.app.catalog_sync import CatalogSync
+from core.online_catalog import ItemEntry
 
 
 def _item(item_id: int, genres: list[str], year: int, count: int, avg: float, pop: float):
@@ -52,3 +54,49 @@ def test_stand_ins_are_popular_items_of_the_first_genre_without_the_item_itself(
     assert [i.item_id for i in CATALOG.stand_ins(comedy, 1, None, None)] == [1]
     assert [i.item_id for i in CATALOG.stand_ins(comedy, 10, "Drama", None)] == [3, 2]
     assert [i.item_id for i in CATALOG.stand_ins(comedy, 10, None, 2000)] == [2]
+
+
+def test_an_entry_put_online_changes_the_item_and_keeps_its_statistics() -> None:
+    catalog = Catalog({1: _item(1, ["Comedy"], 1990, 50, 4.0, 9.0)})
+    catalog.put(1, ItemEntry(title="New cut", genres=["Drama"], year=1991))
+    catalog.put(77, ItemEntry(title="Brand new", genres=["Drama"], year=2026))
+    changed, new = catalog.items[1], catalog.items[77]
+    assert (changed.title, changed.genres, changed.rating_count, changed.popularity) == (
+        "New cut",
+        ["Drama"],
+        50,
+        9.0,
+    )
+    assert (new.title, new.year, new.rating_count) == ("Brand new", 2026, 0)
+    assert [i.item_id for i in catalog.browse("Drama", "year", 5, 0)] == [77, 1]
+
+
+class FakeOnline:
+    def __init__(self) -> None:
+        self.entries_by_id: dict[int, ItemEntry] = {}
+        self.counter = 0
+        self.reads = 0
+
+    def version(self) -> int:
+        return self.counter
+
+    def entries(self) -> dict[int, ItemEntry]:
+        self.reads += 1
+        return dict(self.entries_by_id)
+
+
+def test_a_replica_sees_entries_put_on_another_within_its_check_interval() -> None:
+    now = [0.0]
+    online = FakeOnline()
+    sync = CatalogSync(Catalog({}), online, every_s=1.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert sync.current().items == {}
+    online.entries_by_id[5] = ItemEntry(title="Elsewhere")
+    online.counter += 1
+    now[0] += 0.5
+    assert 5 not in sync.current().items
+    now[0] += 0.5
+    assert sync.current().items[5].title == "Elsewhere"
+    # Entries are read again only when the version moved.
+    now[0] += 5
+    sync.current()
+    assert online.reads == 1

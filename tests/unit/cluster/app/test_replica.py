@@ -30,6 +30,7 @@ class FakeGateway:
     # What the monitoring and catalogue routes read, which these tests never call.
     lander: object = None
     catalog: object = None
+    online_catalog: object = None
     store: object = None
 
 

@@ -1,0 +1,40 @@
+"""Keeps a Gateway replica's catalogue in step with the entries any replica put online."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from cluster.app.catalog import Catalog
+from core.online_catalog import OnlineCatalog
+
+
+class CatalogSync:
+    """`current()` is the catalogue with every entry put online (`PUT /items` on any replica):
+    it reads Redis's version counter at most once every `every_s`, and the entries only when
+    the counter moved."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        online: OnlineCatalog,
+        every_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.catalog = catalog
+        self.online = online
+        self.every_s = every_s
+        self.clock = clock
+        self._checked = float("-inf")
+        self._version = 0
+
+    def current(self) -> Catalog:
+        now = self.clock()
+        if now - self._checked >= self.every_s:
+            self._checked = now
+            version = self.online.version()
+            if version != self._version:
+                self._version = version
+                for item_id, entry in self.online.entries().items():
+                    self.catalog.put(item_id, entry)
+        return self.catalog
