@@ -162,7 +162,8 @@ def append_event_rows(
     the first time) as one new file per month they touch, beside that month's files, so that
     a commit writes what it adds rather than the months it touches. A month that already holds
     `compact_files` files is merged into one instead (each event_id once), which bounds how
-    many small files readers open. Returns (rows in the lake, rows added)."""
+    many small files readers open. The manifest's count grows by the rows added, so a commit
+    reads no other month's files. Returns (rows in the lake, rows added)."""
     before = count_rows(lake)
     previous = read_manifest(lake)
     sources = dict(previous.extra.get("sources", {})) if previous else {}
@@ -170,6 +171,7 @@ def append_event_rows(
     months = pc.strftime(table["ts"], format="%Y-%m")
     current = committed(lake)
     name = f"stream-{uuid.uuid4().hex}.parquet"
+    added = 0
     with atomic_dir(lake) as tmp:
         for month in sorted(set(months.to_pylist())):
             rows = table.filter(pc.equal(months, month))
@@ -178,26 +180,32 @@ def append_event_rows(
                 [f for f in old.iterdir() if f.name.endswith(".parquet")] if old.is_dir() else []
             )
             if len(files) >= compact_files:
-                write_merged_month(current, tmp, month, rows)
+                merged = write_merged_month(current, tmp, month, rows)
+                added += merged - sum(parquet_rows(f) for f in files)
                 continue
             if files:
                 copy_tree(old, month_dir(tmp, month))
             else:
                 month_dir(tmp, month).mkdir()
             write_parquet(rows, month_dir(tmp, month) / name, use_dictionary=DICTIONARY_COLUMNS)
-        total = _finish_version(tmp, lake, sources)
-    return total, total - before
+            added += rows.num_rows
+        total = _finish_version(tmp, lake, sources, before + added)
+    return total, added
 
 
-def _finish_version(tmp: StoragePath, lake: StoragePath, sources: dict[str, str]) -> int:
-    """Link the months `tmp` does not rewrite from the lake and write the manifest."""
+def _finish_version(
+    tmp: StoragePath, lake: StoragePath, sources: dict[str, str], total: int | None = None
+) -> int:
+    """Link the months `tmp` does not rewrite from the lake and write the manifest; `total`
+    is the version's row count when the caller knows it, else every file's footer says."""
     touched = {p.name for p in tmp.iterdir() if p.is_dir()}
     current = committed(lake)
     if current.is_dir():
         for folder in current.iterdir():
             if folder.is_dir() and folder.name not in touched:
                 copy_tree(folder, tmp / folder.name)
-    total = sum(parquet_rows(f) for f in tmp.rglob("*.parquet") if f.is_file())
+    if total is None:
+        total = sum(parquet_rows(f) for f in tmp.rglob("*.parquet") if f.is_file())
     write_manifest(
         tmp,
         OutputManifest(

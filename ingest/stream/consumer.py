@@ -92,7 +92,15 @@ def consume_events(
         recover(lake)
         check_format(lake)
         for pending in (True, False):
-            while entries := stream.read(group, consumer, settings.land_batch, pending):
+            # Up to the stream's end as this run finds it: with events arriving all the time,
+            # reading on until a read comes back empty would commit again and again for the
+            # few that came in during the last commit, each commit paying for the whole lake's
+            # folder. A short batch means the end was reached; the next run takes the rest.
+            batch_full = True
+            while batch_full and (
+                entries := stream.read(group, consumer, settings.land_batch, pending)
+            ):
+                batch_full = len(entries) == settings.land_batch
                 added, quarantined = _land(entries, lake, quarantine, settings, pending)
                 stream.ack(group, [e.entry_id for e in entries])
                 dropped = totals.record(entries, added, quarantined)
