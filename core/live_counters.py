@@ -38,7 +38,8 @@ class LiveCounters:
         self.client = client
         self.max_age_s = max_age_s
         self.clock = clock
-        self._cached: dict[Window, tuple[float, dict[int, float]]] = {}
+        # Per window: when read, the counts, and the items most counted first.
+        self._cached: dict[Window, tuple[float, dict[int, float], list[tuple[int, float]]]] = {}
 
     def add(self, pipe: redis.client.Pipeline, event: LoggedEvent) -> None:
         """Queue the event's counts on `pipe` (nothing for impressions)."""
@@ -55,10 +56,18 @@ class LiveCounters:
     def counts(self, window: Window) -> dict[int, float]:
         """Every item counted in the window (the last 60 minutes, or the last 24 whole hours
         and this one), with its count."""
+        return self._read(window)[1]
+
+    def top(self, n: int, window: Window = "1h") -> list[tuple[int, float]]:
+        """The n items counted most in the window, most first (ties by item id); ranked once
+        per read, not per request."""
+        return self._read(window)[2][:n]
+
+    def _read(self, window: Window) -> tuple[float, dict[int, float], list[tuple[int, float]]]:
         now = self.clock()
         cached = self._cached.get(window)
         if cached is not None and now - cached[0] < self.max_age_s:
-            return cached[1]
+            return cached
         minute = int(now // 60)
         if window == "1h":
             keys = [_MINUTE_KEY.format(bucket=m) for m in range(minute - 59, minute + 1)]
@@ -67,10 +76,6 @@ class LiveCounters:
             keys = [_HOUR_KEY.format(bucket=h) for h in range(hour - 24, hour + 1)]
         rows = self.client.zunion(keys, withscores=True)
         found = {int(item): float(score) for item, score in rows}
-        self._cached[window] = (now, found)
-        return found
-
-    def top(self, n: int, window: Window = "1h") -> list[tuple[int, float]]:
-        """The n items counted most in the window, most first (ties by item id)."""
-        ranked = sorted(self.counts(window).items(), key=lambda pair: (-pair[1], pair[0]))
-        return ranked[:n]
+        ranked = sorted(found.items(), key=lambda pair: (-pair[1], pair[0]))
+        self._cached[window] = (now, found, ranked)
+        return self._cached[window]

@@ -1,7 +1,7 @@
 """Catalogue entries put online (`PUT /items/{id}`), kept in Redis: every Gateway replica reads
-them (a version counter says when to read again) until the next features build knows the item,
-and the EventLander lands the pending ones in the lake's items table, where ingest and features
-read the catalogue."""
+the ones changed since it last looked (each put takes the next version number and records its
+item under it), and the EventLander lands the pending ones in the lake's items table, where
+ingest and features read the catalogue."""
 
 from __future__ import annotations
 
@@ -13,6 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 _ENTRIES = "items:catalog"
 _PENDING = "items:catalog:pending"
 _VERSION = "items:catalog:version"
+_CHANGES = "items:catalog:changes"
+# The next version and the item changed under it, in one step: a reader that sees the version
+# also sees the change.
+_PUT = """
+local version = redis.call('INCR', KEYS[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[4], version, ARGV[1])
+return version
+"""
 # Removes a pending entry only if it is still the value that was landed: a put that came in
 # while the lake was being written stays pending for the next round.
 _LANDED = """
@@ -44,16 +54,25 @@ class OnlineCatalog:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
 
-    def put(self, item_id: int, entry: ItemEntry) -> None:
-        raw = entry.model_dump_json()
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(_ENTRIES, str(item_id), raw)
-        pipe.hset(_PENDING, str(item_id), raw)
-        pipe.incr(_VERSION)
-        pipe.execute()
+    def put(self, item_id: int, entry: ItemEntry) -> int:
+        """Store the entry; returns the catalogue's version it made."""
+        keys = (_ENTRIES, _PENDING, _VERSION, _CHANGES)
+        return int(self.client.eval(_PUT, len(keys), *keys, str(item_id), entry.model_dump_json()))
 
     def version(self) -> int:
         return int(self.client.get(_VERSION) or 0)
+
+    def changed_since(self, version: int) -> tuple[int, dict[int, ItemEntry]]:
+        """The catalogue's version now and the entries put after `version` (the latest put of
+        each item): a reader pays for what changed, not for every entry ever put."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.get(_VERSION)
+        pipe.zrangebyscore(_CHANGES, f"({version}", "+inf")
+        now, items = pipe.execute()
+        if not items:
+            return int(now or 0), {}
+        raw = self.client.hmget(_ENTRIES, items)
+        return int(now or 0), _parse({k: v for k, v in zip(items, raw, strict=True) if v})
 
     def entries(self) -> dict[int, ItemEntry]:
         """Every entry ever put, by item id (the latest put of each)."""

@@ -11,8 +11,8 @@ from core.online_catalog import OnlineCatalog
 
 class CatalogSync:
     """`current()` is the catalogue with every entry put online (`PUT /items` on any replica):
-    it reads Redis's version counter at most once every `every_s`, and the entries only when
-    the counter moved."""
+    at most once every `every_s` it reads Redis's version counter, and the entries put since
+    the version it read last when the counter moved."""
 
     def __init__(
         self,
@@ -32,9 +32,8 @@ class CatalogSync:
         now = self.clock()
         if now - self._checked >= self.every_s:
             self._checked = now
-            version = self.online.version()
-            if version != self._version:
-                self._version = version
-                for item_id, entry in self.online.entries().items():
+            if self.online.version() != self._version:
+                self._version, changed = self.online.changed_since(self._version)
+                for item_id, entry in changed.items():
                     self.catalog.put(item_id, entry)
         return self.catalog

@@ -32,8 +32,11 @@ def test_pending_entries_land_keeping_the_catalogue_and_its_links(online, tmp_pa
     ]
     write_items(pa.Table.from_pylist(ingested, schema=ITEMS), items, "movies.csv")
     online.put(2, ItemEntry(title="t2 (director's cut)", genres=["Drama", "War"], year=2001))
-    online.put(90, ItemEntry(title="Brand new", genres=["Comedy"], year=2026))
+    assert online.put(90, ItemEntry(title="Brand new", genres=["Comedy"], year=2026)) == 2
     assert online.version() == 2 and set(online.entries()) == {2, 90}
+    # A replica that read version 1 reads only what came after it.
+    assert online.changed_since(1) == (2, {90: online.entries()[90]})
+    assert online.changed_since(2) == (2, {})
 
     assert land_catalogue(online, items, lake) == 2
     landed = _items(items)

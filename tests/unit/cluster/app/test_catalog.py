@@ -72,17 +72,22 @@ def test_an_entry_put_online_changes_the_item_and_keeps_its_statistics() -> None
 
 
 class FakeOnline:
+    """Puts in memory, each with its version; counts the reads of changed entries."""
+
     def __init__(self) -> None:
-        self.entries_by_id: dict[int, ItemEntry] = {}
-        self.counter = 0
-        self.reads = 0
+        self.puts: list[tuple[int, int, ItemEntry]] = []
+        self.read: list[int] = []
+
+    def put(self, item_id: int, entry: ItemEntry) -> None:
+        self.puts.append((len(self.puts) + 1, item_id, entry))
 
     def version(self) -> int:
-        return self.counter
+        return len(self.puts)
 
-    def entries(self) -> dict[int, ItemEntry]:
-        self.reads += 1
-        return dict(self.entries_by_id)
+    def changed_since(self, version: int) -> tuple[int, dict[int, ItemEntry]]:
+        changed = {item: entry for v, item, entry in self.puts if v > version}
+        self.read.extend(changed)
+        return len(self.puts), changed
 
 
 def test_a_replica_sees_entries_put_on_another_within_its_check_interval() -> None:
@@ -90,13 +95,15 @@ def test_a_replica_sees_entries_put_on_another_within_its_check_interval() -> No
     online = FakeOnline()
     sync = CatalogSync(Catalog({}), online, every_s=1.0, clock=lambda: now[0])  # type: ignore[arg-type]
     assert sync.current().items == {}
-    online.entries_by_id[5] = ItemEntry(title="Elsewhere")
-    online.counter += 1
+    online.put(5, ItemEntry(title="Elsewhere"))
     now[0] += 0.5
     assert 5 not in sync.current().items
     now[0] += 0.5
     assert sync.current().items[5].title == "Elsewhere"
-    # Entries are read again only when the version moved.
+    # Later, only what changed since is read.
+    online.put(6, ItemEntry(title="Later"))
+    now[0] += 5
+    assert sync.current().items[6].title == "Later"
     now[0] += 5
     sync.current()
-    assert online.reads == 1
+    assert online.read == [5, 6]
