@@ -9,7 +9,7 @@ no count of entries ever added (XINFO's entries-added came with 7.0).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 
@@ -34,7 +34,7 @@ class StreamEntry:
     sequence: int | None
     event: LoggedEvent | None
     error: str | None
-    raw: str
+    raw: str = field(default="", repr=False)  # the fields as JSON, for unreadable entries
 
     @property
     def dropped(self) -> bool:
@@ -45,16 +45,17 @@ def read_entry(entry_id: str, fields: dict[bytes, bytes] | None) -> StreamEntry:
     """The entry's event, or why there is none."""
     if not fields:
         return StreamEntry(entry_id, None, None, None, "")
-    raw = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
-    text = json.dumps(raw, sort_keys=True)
-    sequence = raw.pop(SEQUENCE_FIELD, None)
-    number = int(sequence) if sequence is not None and sequence.isdigit() else None
+    sequence = fields.get(SEQUENCE_FIELD.encode(), b"")
+    number = int(sequence) if sequence.isdigit() else None
     try:
         event = LoggedEvent.from_stream(fields)
     except (KeyError, ValueError, UnicodeDecodeError) as error:
         reason = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+        # The raw fields are kept as text only for the quarantine, not for every good entry.
+        raw = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
+        text = json.dumps(raw, sort_keys=True)
         return StreamEntry(entry_id, number, None, " ".join(reason.split())[:500], text)
-    return StreamEntry(entry_id, number, event, None, text)
+    return StreamEntry(entry_id, number, event, None, "")
 
 
 class EventStream:

@@ -82,6 +82,9 @@ class OnlineCatalog:
         """The entries the lake does not hold yet."""
         return _parse(self.client.hgetall(_PENDING))
 
+    def pending_count(self) -> int:
+        return int(self.client.hlen(_PENDING))
+
     def landed(self, entries: dict[int, ItemEntry]) -> int:
         """Mark these entries as in the lake; returns how many stopped being pending."""
         if not entries:

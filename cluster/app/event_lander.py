@@ -57,9 +57,12 @@ class EventLander:
 
     async def status(self) -> LandingStatus:
         """The stream's length and this group's landing totals, with the last round's error."""
-        found = await asyncio.to_thread(lambda: self.totals.status(self.store.stream.length()))
-        pending = await asyncio.to_thread(lambda: len(self.catalogue.pending()))
-        return found.model_copy(update={"last_error": self.last_error, "pending_items": pending})
+        found = await asyncio.to_thread(
+            lambda: self.totals.status(self.store.stream.length()).model_copy(
+                update={"pending_items": self.catalogue.pending_count()}
+            )
+        )
+        return found.model_copy(update={"last_error": self.last_error})
 
     def __del__(self) -> None:
         self._stop.set()
