@@ -56,13 +56,7 @@ def starling_lists(
         with full_runtime(settings):
             run_pipeline(settings, folder, report)
     end_of_data = max(t for _, _, _, t in train) * 1000 + 1
-    split = read_time_split(
-        paths.events,
-        paths.items,
-        end_of_data,
-        settings.data.label_threshold,
-        settings.data.popularity_half_life_days,
-    )
+    split = read_time_split(paths.events, paths.items, end_of_data, settings.data)
     paths.runtime.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=paths.runtime) as scratch:
         store = CutoffStore.publish(split.features, Path(scratch))

@@ -16,6 +16,7 @@ from core.storage import fingerprint, is_fresh
 from ingest.features.job import build_features, feature_inputs
 from ingest.features.online_publish import publish_online
 from ingest.lake.job import ingest_source
+from ingest.lake.versions import count_rows
 from ingest.synth.generate import SynthConfig, generate
 from rank_service.training.train import train_rank
 from recall_service.registry import recall_model
@@ -73,20 +74,36 @@ def ensure_synthetic(settings: Settings, paths: StarlingPaths, report: Reporter)
     return paths.data_dir
 
 
+def _source(
+    settings: Settings, paths: StarlingPaths, data: Path | None, report: Reporter
+) -> Path | None:
+    """What to ingest: `data` when given; else the synthetic set, unless the home's lake holds
+    events of its own (ingested by hand, or landed from the live stream), which it serves
+    as they are instead of mixing made-up users into them."""
+    if data is not None:
+        return data
+    held = count_rows(paths.events)
+    if held and not (paths.data_dir / SYNTH_STAMP).is_file():
+        _skipped("synth", report, f"the lake holds {held:,} events of its own sources")
+        return None
+    return ensure_synthetic(settings, paths, report)
+
+
+def _ingest(settings: Settings, paths: StarlingPaths, source: Path) -> str:
+    summary = ingest_source(settings, paths, source)
+    if summary.rows_read == 0:
+        return f"nothing new in {source}; lake holds {summary.lake_rows:,} events"
+    bad = sum(summary.quarantined.values())
+    return f"{summary.accepted:,} accepted, {bad:,} quarantined, {summary.lake_rows:,} in lake"
+
+
 def run_pipeline(settings: Settings, data: Path | None, report: Reporter) -> None:
     """Data -> lake -> features -> online store -> recall and rank models."""
     paths = StarlingPaths.of(settings)
     paths.ensure()
-    source = data if data is not None else ensure_synthetic(settings, paths, report)
-
-    def ingest() -> str:
-        summary = ingest_source(settings, paths, source)
-        if summary.rows_read == 0:
-            return f"nothing new in {source}; lake holds {summary.lake_rows:,} events"
-        bad = sum(summary.quarantined.values())
-        return f"{summary.accepted:,} accepted, {bad:,} quarantined, {summary.lake_rows:,} in lake"
-
-    _timed("ingest", report, ingest)
+    source = _source(settings, paths, data, report)
+    if source is not None:
+        _timed("ingest", report, lambda: _ingest(settings, paths, source))
 
     if is_fresh(paths.train_samples, feature_inputs(paths)):
         _skipped("features", report, "fresh")

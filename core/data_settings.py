@@ -3,7 +3,9 @@ negatives and the synthetic set (in a module of its own: settings.py was at its 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Self
+
+from pydantic import BaseModel, Field, model_validator
 
 
 class DataSettings(BaseModel):
@@ -26,6 +28,26 @@ class DataSettings(BaseModel):
         description="negatives are drawn with q(item) proportional to the item's rating count "
         "to this power: 1 by popularity, 0 uniform over rated items",
     )
+    implicit_rating: float = Field(
+        4.0,
+        description="the rating a click or a view stands for wherever features need one (user "
+        "and item averages, the label rule); at least label_threshold, so both are positives",
+    )
+    impression_window_s: float = Field(
+        1800.0,
+        gt=0,
+        description="an impression followed within this many seconds by the user's click, view "
+        "or rating of its item was acted on; one without becomes a label-0 sample",
+    )
     synth_users: int = Field(2000, ge=1)
     synth_items: int = Field(1500, ge=1)
     synth_ratings: int = Field(200_000, ge=1)
+
+    @model_validator(mode="after")
+    def _implicit_is_positive(self) -> Self:
+        if self.implicit_rating < self.label_threshold:
+            raise ValueError(
+                f"implicit_rating {self.implicit_rating} is below label_threshold "
+                f"{self.label_threshold}: clicks and views would become negatives"
+            )
+        return self

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 import redis
 from pydantic import BaseModel, Field
 
+from core.data_settings import DataSettings
 from core.event_stream import EventStream
 from core.events import LoggedEvent
-from core.labels import is_positive
+from core.labels import IMPLICIT_TYPES, INTERACTION_TYPES, interaction_rating, is_positive
 from core.live_counters import LiveCounters
 from core.stream_settings import StreamSettings
 
 _BATCH = 1000
-# Events that hide an item from the user's next recommendations.
-SEEN_EVENTS = ("rating", "click")
+# Events that hide an item from the user's next recommendations: every interaction.
+SEEN_EVENTS = INTERACTION_TYPES
 _SNAPSHOT_KEY = "meta:features_snapshot"
 
 
@@ -172,15 +173,27 @@ class OnlineStore:
             self.stream.append(pipe, event)
         return [entry.decode() for entry in pipe.execute()]
 
+    def _touched(
+        self, pipe: redis.client.Pipeline, events: list[LoggedEvent]
+    ) -> set[tuple[int, int]]:
+        """The (user, item) pairs of the implicit events that the users' seen sets already
+        hold, read under the transaction's WATCH (commands run at once until MULTI): a click
+        on an item its user already touched does not count again."""
+        pairs = sorted({(e.user_id, e.item_id) for e in events if e.event_type in IMPLICIT_TYPES})
+        return {(u, i) for u, i in pairs if pipe.zscore(self._seen_key(u), i) is not None}
+
     def record_events(
-        self, events: list[LoggedEvent], label_threshold: float, recent_limit: int
+        self, events: list[LoggedEvent], data: DataSettings, recent_limit: int
     ) -> list[str]:
         """Append user feedback to the stream and apply it to the users' online state in one
-        transaction: rated and clicked items join the seen set (never recommended again), a
-        positive rating (`core.labels`) leads the recent items that drive recall, and every
-        rating, click and view counts for its item in the live counters (`core.live_counters`)."""
+        transaction: rated, clicked and viewed items join the seen set (never recommended
+        again); every rating, and a click or view of an item the user had not touched yet,
+        counts as an interaction standing for its rating (`core.labels`; the features job
+        counts the same ones), a positive one leading the recent items that drive recall;
+        every interaction counts for its item in the live counters (`core.live_counters`)."""
         users = sorted({e.user_id for e in events})
         keys = [self._profile_key(u) for u in users]
+        implicit = sorted({e.user_id for e in events if e.event_type in IMPLICIT_TYPES})
 
         def apply(pipe: redis.client.Pipeline) -> None:
             raw = pipe.mget(keys) if keys else []
@@ -188,24 +201,31 @@ class OnlineStore:
                 user: UserProfile.model_validate_json(r) if r else UserProfile(user_id=user)
                 for user, r in zip(users, raw, strict=True)
             }
+            touched = self._touched(pipe, events)
             pipe.multi()
             for event in events:
                 self.stream.append(pipe, event)
                 self.live.add(pipe, event)
-                if event.event_type in SEEN_EVENTS:
-                    # Scored by the event's time, so that the user's history reads newest first.
-                    pipe.zadd(
-                        self._seen_key(event.user_id),
-                        {event.item_id: int(event.ts.timestamp() * 1000)},
-                    )
-                if event.event_type == "rating":
-                    add_rating(profiles[event.user_id], event, label_threshold, recent_limit)
+                if event.event_type not in SEEN_EVENTS:
+                    continue
+                # Scored by the event's time, so that the user's history reads newest first.
+                pipe.zadd(
+                    self._seen_key(event.user_id),
+                    {event.item_id: int(event.ts.timestamp() * 1000)},
+                )
+                key = (event.user_id, event.item_id)
+                if event.event_type == "rating" or key not in touched:
+                    touched.add(key)
+                    rating = interaction_rating(event.event_type, event.value, data.implicit_rating)
+                    profile = profiles[event.user_id]
+                    add_rating(profile, event, rating, data.label_threshold, recent_limit)
             for user, profile in profiles.items():
                 pipe.set(self._profile_key(user), profile.model_dump_json())
 
         # WATCH on the profiles: a concurrent update of the same user retries instead of losing
         # one of the two.
-        results = self.client.transaction(apply, *keys)
+        watched = [*keys, *(self._seen_key(u) for u in implicit)]
+        results = self.client.transaction(apply, *watched)
         return [r.decode() for r in results if isinstance(r, bytes)]
 
 
@@ -228,13 +248,17 @@ def merge_profiles(built: UserProfile, live: UserProfile | None) -> UserProfile:
 
 
 def add_rating(
-    profile: UserProfile, event: LoggedEvent, label_threshold: float, recent_limit: int
+    profile: UserProfile,
+    event: LoggedEvent,
+    rating: float,
+    label_threshold: float,
+    recent_limit: int,
 ) -> None:
-    """Apply a live rating to the profile in place."""
+    """Apply a live interaction, standing for `rating`, to the profile in place."""
     count = profile.user_rating_count
-    profile.user_avg_rating = (profile.user_avg_rating * count + event.value) / (count + 1)
+    profile.user_avg_rating = (profile.user_avg_rating * count + rating) / (count + 1)
     profile.user_rating_count = count + 1
-    if is_positive(event.value, label_threshold):
+    if is_positive(rating, label_threshold):
         recent = [event.item_id, *(i for i in profile.user_recent_items if i != event.item_id)]
         profile.user_recent_items = recent[: max(recent_limit, len(profile.user_recent_items))]
     # The latest by time, as the features job takes it: a late-arriving older rating leaves it.

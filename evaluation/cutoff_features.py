@@ -16,12 +16,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.data_settings import DataSettings
 from core.errors import MissingDataError
 from core.filesystem import StoragePath
 from core.labels import positive_column
 from core.storage import parquet_dataset, read_manifest
 from core.tables import EVENTS, ITEMS
-from ingest.features.item_attributes import catalog_attributes, rating_rows
+from ingest.features.interactions import interaction_filter, interaction_rows
+from ingest.features.item_attributes import catalog_attributes
 from ingest.features.latest_features import (
     item_features_table,
     latest_item_stats,
@@ -58,27 +60,26 @@ class TimeSplit:
 
 
 def read_time_split(
-    events: StoragePath,
-    items: StoragePath,
-    cutoff_ms: int,
-    label_threshold: float,
-    half_life_days: float,
+    events: StoragePath, items: StoragePath, cutoff_ms: int, data: DataSettings
 ) -> TimeSplit:
-    """Both sides of the cutoff from one read of the lake's rating events."""
-    rows, catalog = read_rating_rows(events, items)
+    """Both sides of the cutoff from one read of the lake's interactions."""
+    rows, catalog = read_interaction_rows(events, items, data.implicit_rating)
     before = in_period(rows, cutoff_ms, test=False)
-    features = features_of(before, catalog, cutoff_ms, label_threshold, half_life_days)
-    later = in_period(rows, cutoff_ms, test=True)
-    return TimeSplit(features, unseen_positives(later, features.seen, label_threshold))
-
-
-def read_rating_rows(events: StoragePath, items: StoragePath) -> tuple[pa.Table, pa.Table]:
-    """The lake's rating events as RATING_ROWS, and the catalog as CATALOG_ATTRIBUTES."""
-    catalog = catalog_attributes(parquet_dataset(items).to_table(columns=ITEMS.names).cast(ITEMS))
-    table = parquet_dataset(events).to_table(
-        columns=EVENTS.names, filter=pc.field("event_type") == "rating"
+    features = features_of(
+        before, catalog, cutoff_ms, data.label_threshold, data.popularity_half_life_days
     )
-    return rating_rows(table.cast(EVENTS), catalog), catalog
+    later = in_period(rows, cutoff_ms, test=True)
+    return TimeSplit(features, unseen_positives(later, features.seen, data.label_threshold))
+
+
+def read_interaction_rows(
+    events: StoragePath, items: StoragePath, implicit_rating: float
+) -> tuple[pa.Table, pa.Table]:
+    """The lake's interactions (ratings, clicks, views) as RATING_ROWS, and the catalog as
+    CATALOG_ATTRIBUTES."""
+    catalog = catalog_attributes(parquet_dataset(items).to_table(columns=ITEMS.names).cast(ITEMS))
+    table = parquet_dataset(events).to_table(columns=EVENTS.names, filter=interaction_filter())
+    return interaction_rows(table.cast(EVENTS), catalog, implicit_rating), catalog
 
 
 def unseen_positives(

@@ -16,11 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.data_settings import DataSettings
 from core.filesystem import StoragePath
 from evaluation.cutoff_features import (
     TimeSplit,
     features_of,
-    read_rating_rows,
+    read_interaction_rows,
     unseen_positives,
 )
 from ingest.features.point_in_time import entities
@@ -53,24 +54,25 @@ def held_out_mask(
 def read_per_user_split(
     events: StoragePath,
     items: StoragePath,
-    train_fraction: float,
-    label_threshold: float,
-    half_life_days: float,
+    data: DataSettings,
     trained_before_ms: int,
 ) -> PerUserSplit:
-    """Both parts of every user's ratings from one read of the lake's rating events."""
-    rows, catalog = read_rating_rows(events, items)
+    """Both parts of every user's interactions (each user's last `data.test_fraction` held
+    out) from one read of the lake."""
+    rows, catalog = read_interaction_rows(events, items, data.implicit_rating)
     held = held_out_mask(
         rows["user_id"].to_numpy(),
         rows["ts_ms"].to_numpy(),
         rows["item_id"].to_numpy(),
-        train_fraction,
+        1.0 - data.test_fraction,
     )
     train, test = rows.filter(pa.array(~held)), rows.filter(pa.array(held))
     # Every training row lies before this moment: the features see the whole training part.
     end = int(pc.max(train["ts_ms"]).as_py()) + 1 if train.num_rows else 0
-    features = features_of(train, catalog, end, label_threshold, half_life_days)
-    positives = unseen_positives(test, features.seen, label_threshold)
+    features = features_of(
+        train, catalog, end, data.label_threshold, data.popularity_half_life_days
+    )
+    positives = unseen_positives(test, features.seen, data.label_threshold)
     return PerUserSplit(
         split=TimeSplit(features, positives),
         positives_seen_in_training=_rated_before(test, positives, trained_before_ms),

@@ -190,15 +190,13 @@ class Gateway:
     @api.post("/events", response_model=EventsAccepted)
     async def events(self, batch: EventBatch, _scope: WriteScope) -> EventsAccepted:
         """Record user events (needs a write API key). They reach the event stream, which
-        lands in the lake, and the user's online state at once: rated and clicked items are
-        not recommended again, a positive rating steers the user's next recommendations."""
+        lands in the lake, and the user's online state at once: rated, clicked and viewed items
+        are not recommended again, and each of them steers the user's next recommendations."""
         try:
             accepted = accept_events(batch, self.catalog.items, self.settings.data, _now())
         except RejectedEventsError as error:
             raise HTTPException(422, str(error)) from None
-        self.store.record_events(
-            accepted, self.settings.data.label_threshold, self.settings.recall.recent_items
-        )
+        self.store.record_events(accepted, self.settings.data, self.settings.recall.recent_items)
         self.metrics.requests.labels(endpoint="events", status="200").inc()
         return EventsAccepted(accepted=len(accepted), event_ids=[e.event_id for e in accepted])
 

@@ -114,18 +114,8 @@ def _read_split(
     data = settings.data
     cutoff = split_moment(paths.train_samples)
     if split == "global":
-        held_out = read_time_split(
-            paths.events, paths.items, cutoff, data.label_threshold, data.popularity_half_life_days
-        )
-        return held_out, None
-    per_user = read_per_user_split(
-        paths.events,
-        paths.items,
-        1.0 - data.test_fraction,
-        data.label_threshold,
-        data.popularity_half_life_days,
-        trained_before_ms=cutoff,
-    )
+        return read_time_split(paths.events, paths.items, cutoff, data), None
+    per_user = read_per_user_split(paths.events, paths.items, data, trained_before_ms=cutoff)
     return per_user.split, per_user.positives_seen_in_training
 
 

@@ -11,13 +11,17 @@ import pyarrow.dataset as pds
 from ray.data import DataContext
 
 from core.errors import MissingDataError
+from core.events import IMPRESSION
 from core.filesystem import StoragePath, arrow_location, write_parquet
 from core.storage import OutputManifest, atomic_dir, committed, parquet_dataset, write_manifest
+from ingest.features.impressions import IMPRESSIONS
+from ingest.features.interactions import interaction_filter
+from ingest.features.item_attributes import epoch_ms
 
 # Rows of one part of the user side: a part's windows and sample files stay well under a GiB.
 ROWS_PER_PART = 500_000
-# The event columns the features job reads of a rating: `source` costs a string per row, unused.
-RATING_COLUMNS = ["event_id", "user_id", "item_id", "value", "ts"]
+# The event columns the features job reads of an interaction: `source` costs a string per row.
+INTERACTION_COLUMNS = ["event_id", "user_id", "item_id", "event_type", "value", "ts"]
 
 
 def configure_ray_data() -> None:
@@ -41,15 +45,31 @@ def _dataset(folder: StoragePath) -> pds.Dataset:
     return parquet_dataset(folder)
 
 
-def read_ratings(folder: StoragePath, schema: pa.Schema) -> pa.Table:
-    """The rating events of the lake `folder`: RATING_COLUMNS cast to `schema`'s types.
+def read_interactions(folder: StoragePath, schema: pa.Schema) -> pa.Table:
+    """The interaction events (`core.labels.INTERACTION_TYPES`) of the lake `folder`:
+    INTERACTION_COLUMNS cast to `schema`'s types.
 
-    Filtered while scanning, so the other events and the event_type column are never held.
+    Filtered while scanning, so the other events (impressions) are never held.
     """
+    table = _dataset(folder).to_table(columns=INTERACTION_COLUMNS, filter=interaction_filter())
+    return table.cast(pa.schema([schema.field(name) for name in INTERACTION_COLUMNS]))
+
+
+def read_impressions(folder: StoragePath) -> pa.Table:
+    """The lake's impressions as IMPRESSIONS rows (`ingest.features.impressions`)."""
     table = _dataset(folder).to_table(
-        columns=RATING_COLUMNS, filter=pc.field("event_type") == "rating"
+        columns=["event_id", "user_id", "item_id", "ts"],
+        filter=pc.field("event_type") == IMPRESSION,
     )
-    return table.cast(pa.schema([schema.field(name) for name in RATING_COLUMNS]))
+    return pa.table(
+        {
+            "event_id": table["event_id"].cast(pa.int64()),
+            "user_id": table["user_id"].cast(pa.int64()),
+            "item_id": table["item_id"].cast(pa.int64()),
+            "ts_ms": epoch_ms(table["ts"]),
+        },
+        schema=IMPRESSIONS,
+    )
 
 
 def event_batches(folder: StoragePath, columns: list[str]) -> Iterator[pa.RecordBatch]:

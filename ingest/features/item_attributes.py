@@ -85,25 +85,6 @@ def lookup(table: pa.Table, item_ids: np.ndarray) -> pa.Table:
     return table.take(pa.array(pos, mask=~found))
 
 
-def rating_events(batch: pa.Table) -> pa.Table:
-    """The rating events of an EVENTS batch as RATING_EVENTS (other event types are dropped)."""
-    return as_rating_events(batch.filter(pc.equal(batch["event_type"], "rating")))
-
-
-def as_rating_events(ratings: pa.Table) -> pa.Table:
-    """EVENTS columns of rating events only (event_type may be left out) as RATING_EVENTS."""
-    return pa.table(
-        {
-            "event_id": ratings["event_id"],
-            "user_id": ratings["user_id"],
-            "item_id": ratings["item_id"],
-            "ts_ms": epoch_ms(ratings["ts"]),
-            "rating": ratings["value"].cast(pa.float32()),
-        },
-        schema=RATING_EVENTS,
-    )
-
-
 def with_catalog(rows: pa.Table, catalog: pa.Table) -> pa.Table:
     """`rows` (with an item_id column) with the catalog facts of their items appended."""
     attributes = lookup(catalog, rows["item_id"].to_numpy())
@@ -113,8 +94,3 @@ def with_catalog(rows: pa.Table, catalog: pa.Table) -> pa.Table:
             field, column if field.type != GENRE_LIST else _empty_when_null(column)
         )
     return rows
-
-
-def rating_rows(batch: pa.Table, catalog: pa.Table) -> pa.Table:
-    """The rating events of an EVENTS batch as RATING_ROWS (other event types are dropped)."""
-    return with_catalog(rating_events(batch), catalog)

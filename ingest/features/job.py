@@ -29,11 +29,14 @@ from ingest.features.feature_io import (
     commit_parts,
     configure_ray_data,
     event_batches,
-    read_ratings,
+    read_impressions,
+    read_interactions,
     read_table,
     write_table,
 )
-from ingest.features.item_attributes import as_rating_events, catalog_attributes
+from ingest.features.impressions import by_part, passed_over
+from ingest.features.interactions import as_interactions
+from ingest.features.item_attributes import catalog_attributes
 from ingest.features.latest_features import item_features_table, latest_item_stats
 from ingest.features.negatives import NegativeSampler, negative_sampler
 from ingest.features.point_in_time import with_item_side
@@ -55,10 +58,15 @@ class FeaturesSummary(BaseModel):
     """What one run of the features job produced."""
 
     events: int = Field(description="events read from the lake, every type")
-    rating_events: int
+    rating_events: int = Field(
+        description="interactions that count: ratings, and first clicks or views of an item"
+    )
     train_samples: int
     test_samples: int
     negative_samples: int = Field(description="sampled negatives among the train and test samples")
+    impression_samples: int = Field(
+        description="impressions nobody acted on among the train and test samples (label 0)"
+    )
     item_features: int
     user_features: int
     sequences: int
@@ -87,6 +95,34 @@ def _part_task(ratings: pa.Table, rows: np.ndarray, **kwargs: Any) -> PartWritte
     return build_part(ratings.take(pa.array(rows)), **kwargs)
 
 
+def _read_lake(
+    settings: Settings, paths: StarlingPaths
+) -> tuple[dict[str, str], list[pa.Table], pa.Table, pa.Table]:
+    """The inputs' fingerprints, daily event counts, the interactions that count
+    (RATING_EVENTS) and the impressions nobody acted on (IMPRESSIONS) of one lake version."""
+    # The app's EventLander commits a new lake version every few seconds while events flow:
+    # holding the writer lock while reading keeps the fingerprint and the reads on one version.
+    with writer_lock(paths.events):
+        check_format(paths.events)
+        inputs = feature_inputs(paths)
+        daily = [daily_counts(b) for b in event_batches(paths.events, ["ts", "event_type"])]
+        events = read_interactions(paths.events, EVENTS)
+        ratings = as_interactions(events, settings.data.implicit_rating)
+        del events
+        shown = read_impressions(paths.events)
+    window_ms = int(settings.data.impression_window_s * 1000)
+    return inputs, daily, ratings, passed_over(shown, ratings, window_ms)
+
+
+def _parts(
+    user_ids: np.ndarray, ignored: pa.Table, rows_per_part: int
+) -> list[tuple[np.ndarray, pa.Table]]:
+    """Each part's rows of the interactions (`user_parts`) and its users' ignored impressions."""
+    parts = user_parts(user_ids, rows_per_part)
+    shown = by_part(ignored, [np.unique(user_ids[rows]) for rows in parts])
+    return list(zip(parts, shown, strict=True))
+
+
 def build_features(
     settings: Settings, paths: StarlingPaths, rows_per_part: int = ROWS_PER_PART
 ) -> FeaturesSummary:
@@ -100,13 +136,7 @@ def build_features(
     """
     started = time.perf_counter()
     configure_ray_data()
-    # The app's EventLander commits a new lake version every few seconds while events flow:
-    # holding the writer lock while reading keeps the fingerprint and both reads on one version.
-    with writer_lock(paths.events):
-        check_format(paths.events)
-        inputs = feature_inputs(paths)
-        daily = [daily_counts(b) for b in event_batches(paths.events, ["ts", "event_type"])]
-        ratings = as_rating_events(read_ratings(paths.events, EVENTS))
+    inputs, daily, ratings, ignored = _read_lake(settings, paths)
 
     def manifest(step: str, **extra: Any) -> OutputManifest:
         return OutputManifest(step=f"features.{step}", inputs=inputs, extra=extra)
@@ -118,7 +148,7 @@ def build_features(
     cutoff_ms = split_cutoff(ts, settings.data.test_fraction)
     newest_ms = int(ts.max())
     split = {"cutoff": _as_datetime(cutoff_ms).isoformat()}
-    log.info("features: %d rating events, test period from %s", len(ts), split["cutoff"])
+    log.info("features: %d interactions, test period from %s", len(ts), split["cutoff"])
 
     ratings = with_item_side(ratings)
     kwargs = {"newest_ts_ms": newest_ms, "half_life_days": settings.data.popularity_half_life_days}
@@ -133,7 +163,7 @@ def build_features(
         settings.train.seed,
     )
 
-    parts = user_parts(ratings["user_id"].to_numpy(), rows_per_part)
+    parts = _parts(ratings["user_id"].to_numpy(), ignored, rows_per_part)
     shared = ray.put(ratings)
     del ratings, ts
     # Arrow keeps freed buffers for reuse; the parts' workers need that memory more.
@@ -144,9 +174,8 @@ def build_features(
         "users": (paths.user_features, USER_FEATURES, manifest("users")),
         "sequences": (paths.sequences, SEQUENCES, manifest("sequences", **split)),
     }
-    rows, written = _write_user_parts(
-        shared, parts, targets, catalog, cutoff_ms, settings.data.label_threshold, sampler
-    )
+    label = settings.data.label_threshold
+    rows, written = _write_user_parts(shared, parts, targets, catalog, cutoff_ms, label, sampler)
     del shared, sampler
     log.info("features: %d items and %d parts of users written", items, len(parts))
 
@@ -159,6 +188,7 @@ def build_features(
         train_samples=rows["train"],
         test_samples=rows["test"],
         negative_samples=rows["negatives"],
+        impression_samples=sum(part.impressions for part in written),
         item_features=items,
         user_features=rows["users"],
         sequences=rows["sequences"],
@@ -173,17 +203,18 @@ _Target = tuple[StoragePath, pa.Schema, OutputManifest]
 
 def _write_user_parts(
     shared: ray.ObjectRef,
-    parts: list[np.ndarray],
+    parts: list[tuple[np.ndarray, pa.Table]],
     targets: dict[str, _Target],
     catalog: pa.Table,
     cutoff_ms: int,
     label_threshold: float,
     sampler: NegativeSampler,
 ) -> tuple[dict[str, int], list[PartWritten]]:
-    """One Ray task per part of users writes its samples, user features and sequences into the
-    four folders of `targets`, which are committed together once every part is written; the
-    rows each folder got (and "negatives": sampled negatives among the samples, which the
-    sample folders' manifests count as rows["negatives"]), and what each part saw."""
+    """One Ray task per part of users (its rows of the shared interactions, and its ignored
+    impressions) writes its samples, user features and sequences into the four folders of
+    `targets`, which are committed together once every part is written; the rows each folder
+    got (and "negatives": sampled negatives among the samples, which the sample folders'
+    manifests count as rows["negatives"]), and what each part saw."""
     with ExitStack() as stack:
         folders = {name: stack.enter_context(atomic_dir(t[0])) for name, t in targets.items()}
         part_kwargs = {
@@ -195,8 +226,10 @@ def _write_user_parts(
         }
         written = ray.get(
             [
-                _part_task.remote(shared, rows, name=f"part-{index:05d}", **part_kwargs)
-                for index, rows in enumerate(parts)
+                _part_task.remote(
+                    shared, rows, name=f"part-{index:05d}", ignored=ignored, **part_kwargs
+                )
+                for index, (rows, ignored) in enumerate(parts)
             ]
         )
         negatives = {

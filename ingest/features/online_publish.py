@@ -31,8 +31,9 @@ def _read(folder: StoragePath, columns: list[str], keep: pc.Expression | None = 
 
 @dataclass(frozen=True)
 class SeenItems:
-    """Every item each user rated or clicked (`SEEN_EVENTS`, as live events mark them) with the
-    epoch ms of its latest such event, as arrays sorted by user: scales to tens of millions."""
+    """Every item each user rated, clicked or viewed (`SEEN_EVENTS`, as live events mark them)
+    with the epoch ms of its latest such event, as arrays sorted by user: scales to tens of
+    millions."""
 
     users: np.ndarray
     starts: np.ndarray

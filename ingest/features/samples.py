@@ -21,7 +21,7 @@ def split_cutoff(ts_ms: np.ndarray, test_fraction: float) -> int:
     timestamp land on the same side.
     """
     if len(ts_ms) == 0:
-        raise ValueError("no rating events: cannot split samples by time")
+        raise ValueError("no ratings, clicks or views in the lake: cannot split samples by time")
     return math.ceil(float(np.quantile(ts_ms, 1.0 - test_fraction)))
 
 

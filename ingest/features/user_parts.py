@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.filesystem import StoragePath, write_parquet
+from core.tables import SAMPLES
+from ingest.features.impressions import impression_samples
 from ingest.features.item_attributes import with_catalog
 from ingest.features.latest_features import latest_user_features
 from ingest.features.negatives import NegativeSampler, with_negatives
@@ -40,6 +42,7 @@ class PartWritten(BaseModel):
     test: int
     train_negatives: int
     test_negatives: int
+    impressions: int = Field(description="samples of impressions nobody acted on")
     users: int
     sequences: int
     active_users: dict[int, int]
@@ -81,14 +84,21 @@ def build_part(
     sampler: NegativeSampler,
     folders: PartFolders,
     name: str,
+    ignored: pa.Table | None = None,
 ) -> PartWritten:
-    """Samples (rated and sampled negatives), latest user features and sequences of `rows`
-    (whole users' rating events with their item side) into `folders`, as files called
+    """Samples (interactions, sampled negatives and the `ignored` impressions: IMPRESSIONS
+    rows of these users that nobody acted on), latest user features and sequences of `rows`
+    (whole users' interactions with their item side) into `folders`, as files called
     `name`.parquet."""
     # Sorted while narrow, so the sorts of the user side find their rows in order.
     rows = with_catalog(sort_by_entity(rows, "user_id"), catalog)
-    samples = to_samples(with_user_side(rows, label_threshold), label_threshold)
-    samples = with_negatives(samples, sampler, catalog)
+    rated = to_samples(with_user_side(rows, label_threshold), label_threshold)
+    latest = latest_user_features(rows, label_threshold)
+    samples = with_negatives(rated, sampler, catalog)
+    shown = SAMPLES.empty_table()
+    if ignored is not None and ignored.num_rows:
+        shown = impression_samples(rated, ignored, latest, sampler, catalog)
+        samples = pa.concat_tables([samples, shown])
     train = in_period(samples, cutoff_ms, test=False)
     test = in_period(samples, cutoff_ms, test=True)
     active = daily_distinct(rows, "user_id", "active_users")
@@ -97,7 +107,8 @@ def build_part(
         test=_write(test, folders.test, name),
         train_negatives=_negatives(train),
         test_negatives=_negatives(test),
-        users=_write(latest_user_features(rows, label_threshold), folders.users, name),
+        impressions=shown.num_rows,
+        users=_write(latest, folders.users, name),
         sequences=_write(user_sequences(rows, cutoff_ms, label_threshold), folders.sequences, name),
         active_users=dict(zip(*active.to_pydict().values(), strict=True)),
     )

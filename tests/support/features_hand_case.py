@@ -13,7 +13,7 @@ Ratings (threshold 3.5; ts in ms):
     e8     1    20    500 4.0
     e9     2    10    600 1.0
     e10    1    30    700 3.5
-    c1     1    20    150 (a click: no feature may count it)
+    c1     1    20    250 (a click on an item user 1 rated at 200: it counts nowhere)
 
 e4/e5 share a timestamp within user 1, e4/e6 within item 30: neither may see the other.
 An event's `event_id` in the table is the key of its name (`EVENT_NAMES` maps it back).
@@ -42,7 +42,7 @@ EVENT_NAMES = {text_key(name): name for name in [*(r[0] for r in RATINGS), "c1"]
 
 
 def hand_events() -> pa.Table:
-    rows = [(*r[:3], "rating", r[4], r[3]) for r in RATINGS] + [("c1", 1, 20, "click", 1.0, 150)]
+    rows = [(*r[:3], "rating", r[4], r[3]) for r in RATINGS] + [("c1", 1, 20, "click", 1.0, 250)]
     return pa.table(
         {
             "event_id": [text_key(r[0]) for r in rows],

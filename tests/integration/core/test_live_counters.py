@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
+from core.data_settings import DataSettings
 from core.events import LoggedEvent, impressions
 from core.live_counters import LiveCounters
 from core.online_store import OnlineStore
@@ -40,10 +41,10 @@ def client(redis_url: str) -> redis.Redis:
 
 def test_a_burst_on_a_cold_item_tops_trending_at_once(client: redis.Redis, redis_url) -> None:
     store = OnlineStore(redis_url)
-    store.record_events(_clicks(7, range(5)), 3.5, 10)
+    store.record_events(_clicks(7, range(5)), DataSettings(), 10)
     assert store.trending(5) == [(7, 5.0)]
     # 50 clicks within a second, through the same transaction as the users' state.
-    store.record_events(_clicks(COLD_ITEM, range(100, 150)), 3.5, 10)
+    store.record_events(_clicks(COLD_ITEM, range(100, 150)), DataSettings(), 10)
     # The first store read its counts just now and keeps them a second; another replica's
     # store sees the burst on its first read.
     assert OnlineStore(redis_url).trending(2) == [(COLD_ITEM, 50.0), (7, 5.0)]

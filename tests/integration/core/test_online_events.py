@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.data_settings import DataSettings
 from core.events import LoggedEvent, impressions
 from core.online_store import OnlineStore, UserProfile, UserState
 
@@ -40,21 +41,40 @@ def test_feedback_updates_seen_items_and_recent_positives(redis_url: str) -> Non
             _event(4, 7, 43, "view"),
             _event(5, 8, 50, "rating", 4.0),
         ],
-        label_threshold=3.5,
+        DataSettings(),
         recent_limit=3,
     )
     assert len(entries) == 5 and store.stream.length() == before + 5
-    assert store.seen(7) == {1, 2, 3, 40, 41, 42}
+    assert store.seen(7) == {1, 2, 3, 40, 41, 42, 43}
     # The history that makes the item bag's user vector reads newest first.
-    assert store.history(7) == [42, 41, 40, 2, 3, 1]
+    assert store.history(7) == [43, 42, 41, 40, 2, 3, 1]
     profile = store.profile(7)
-    assert profile is not None and profile.user_recent_items == [40, 1, 2]
-    assert profile.user_rating_count == 2 and profile.user_avg_rating == pytest.approx(3.5)
-    # The latest rating is event 2, two seconds after T; the later click does not count.
-    assert profile.user_last_ts == int(T.timestamp() * 1000) + 2000
+    # A click and a view stand for ratings of 4.0: positives, so they lead the recent items.
+    assert profile is not None and profile.user_recent_items == [43, 42, 40]
+    assert profile.user_rating_count == 4 and profile.user_avg_rating == pytest.approx(3.75)
+    assert profile.user_last_ts == int(T.timestamp() * 1000) + 4000
     newcomer = store.profile(8)
     assert newcomer is not None and newcomer.user_recent_items == [50]
     assert store.seen(8) == {50}
+
+
+def test_a_click_counts_once_per_item_and_not_on_an_item_the_user_touched(
+    redis_url: str,
+) -> None:
+    store = OnlineStore(redis_url)
+    store.publish_users([UserProfile(user_id=12, user_rating_count=1)], {12: [(1, 1_000)]})
+    store.record_events(
+        [_event(20, 12, 1, "click"), _event(21, 12, 60, "click"), _event(22, 12, 60, "view")],
+        DataSettings(),
+        recent_limit=3,
+    )
+    store.record_events([_event(23, 12, 60, "click")], DataSettings(), recent_limit=3)
+    profile = store.profile(12)
+    # Item 1 was seen before and item 60 counts at its first click only, as the lake counts.
+    assert profile is not None and profile.user_rating_count == 2
+    assert profile.user_recent_items == [60]
+    store.record_events([_event(24, 12, 60, "rating", 1.0)], DataSettings(), recent_limit=3)
+    assert store.profile(12).user_rating_count == 3
 
 
 def test_recall_reads_a_users_state_as_the_single_reads_see_it(redis_url: str) -> None:
@@ -87,7 +107,7 @@ def test_a_features_publish_keeps_what_live_events_wrote_since_the_lake_was_read
     store.publish_users([built], {31: [(1, 1_000), (2, 2_000)]})
     store.record_events(
         [_event(10, 31, 40, "rating", 5.0), _event(11, 31, 41, "click")],
-        label_threshold=3.5,
+        DataSettings(),
         recent_limit=3,
     )
     # A features build that read the lake before those events lands: nothing they did is lost.
@@ -95,11 +115,12 @@ def test_a_features_publish_keeps_what_live_events_wrote_since_the_lake_was_read
     assert store.seen(31) == {1, 2, 40, 41}
     assert store.history(31)[:2] == [41, 40]
     profile = store.profile(31)
-    assert profile is not None and profile.user_rating_count == 3
-    assert profile.user_avg_rating == pytest.approx(13 / 3)
-    assert profile.user_recent_items == [40, 1, 2]
+    # The click stands for a rating of 4.0.
+    assert profile is not None and profile.user_rating_count == 4
+    assert profile.user_avg_rating == pytest.approx(17 / 4)
+    assert profile.user_recent_items == [41, 40, 1]
     # The next build has read them from the lake: its profile is the one kept.
-    newer = built.model_copy(update={"user_rating_count": 3, "user_rating_stddev": 0.5})
+    newer = built.model_copy(update={"user_rating_count": 4, "user_rating_stddev": 0.5})
     store.publish_users([newer], {31: [(1, 1_000), (2, 2_000), (40, 5_000), (41, 6_000)]})
     assert store.profile(31) == newer
     assert store.seen(31) == {1, 2, 40, 41}

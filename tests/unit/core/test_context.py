@@ -47,12 +47,11 @@ def _rating(ts: datetime, value: float = 4.0) -> LoggedEvent:
 
 def test_a_live_rating_advances_the_profiles_last_time_and_an_older_one_does_not() -> None:
     profile = UserProfile(user_id=7)
-    add_rating(profile, _rating(T), label_threshold=3.5, recent_limit=5)
-    assert profile.user_last_ts == _ms(T)
+    for moment, value in [(T, 4.0), (T + timedelta(minutes=3), 1.0)]:
+        add_rating(profile, _rating(moment, value), value, label_threshold=3.5, recent_limit=5)
+        assert profile.user_last_ts == _ms(moment)
     later = T + timedelta(minutes=3)
-    add_rating(profile, _rating(later, 1.0), label_threshold=3.5, recent_limit=5)
-    assert profile.user_last_ts == _ms(later)
-    add_rating(profile, _rating(T - timedelta(days=1)), label_threshold=3.5, recent_limit=5)
+    add_rating(profile, _rating(T - timedelta(days=1)), 4.0, label_threshold=3.5, recent_limit=5)
     assert profile.user_last_ts == _ms(later)
     assert profile.user_rating_count == 3
 

@@ -7,11 +7,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from core.data_settings import DataSettings
 from core.storage import OutputManifest, write_manifest
 from evaluation.cutoff_features import read_time_split, split_moment
 from tests.support.features_hand_case import hand_events, hand_items
 
 THRESHOLD = 3.5
+DATA = DataSettings(label_threshold=THRESHOLD, popularity_half_life_days=1.0)
 DAY_MS = 86_400_000
 
 
@@ -27,7 +29,7 @@ def lake(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_nothing_at_or_after_the_cutoff_is_known(lake: tuple[Path, Path]) -> None:
     # Cutoff 400: e7 (400) and everything later are the future.
-    split = read_time_split(*lake, cutoff_ms=400, label_threshold=THRESHOLD, half_life_days=1.0)
+    split = read_time_split(*lake, cutoff_ms=400, data=DATA)
     features = split.features
 
     users = {row["user_id"]: row for row in features.users.to_pylist()}
@@ -49,7 +51,7 @@ def test_nothing_at_or_after_the_cutoff_is_known(lake: tuple[Path, Path]) -> Non
 def test_history_is_the_train_positives_and_test_positives_are_unseen_ones(
     lake: tuple[Path, Path],
 ) -> None:
-    split = read_time_split(*lake, cutoff_ms=400, label_threshold=THRESHOLD, half_life_days=1.0)
+    split = read_time_split(*lake, cutoff_ms=400, data=DATA)
 
     # Positives (>= 3.5) before 400, oldest first: user 1 e1 (10), e4 (30); user 2 e3, e6.
     assert split.features.history == {1: [10, 30], 2: [10, 30]}
@@ -60,7 +62,7 @@ def test_history_is_the_train_positives_and_test_positives_are_unseen_ones(
 
 def test_a_cutoff_before_every_event_is_refused(lake: tuple[Path, Path]) -> None:
     with pytest.raises(ValueError, match="no rating event before the cutoff"):
-        read_time_split(*lake, cutoff_ms=100, label_threshold=THRESHOLD, half_life_days=1.0)
+        read_time_split(*lake, cutoff_ms=100, data=DATA)
 
 
 def test_the_split_moment_is_the_one_the_features_job_recorded(tmp_path: Path) -> None:

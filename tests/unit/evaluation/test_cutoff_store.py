@@ -9,11 +9,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from core.data_settings import DataSettings
 from evaluation.cutoff_features import read_time_split
 from evaluation.cutoff_store import CutoffStore
-from ingest.features.item_attributes import catalog_attributes, rating_rows
+from ingest.features.interactions import interaction_rows
+from ingest.features.item_attributes import catalog_attributes
 from ingest.features.latest_features import latest_item_stats, latest_user_features
 from tests.support.features_hand_case import hand_events, hand_items
+
+DATA = DataSettings()
 
 
 @pytest.fixture
@@ -23,7 +27,7 @@ def store(tmp_path: Path) -> CutoffStore:
     items.mkdir()
     pq.write_table(hand_events(), events / "part-0.parquet")
     pq.write_table(hand_items(), items / "part-0.parquet")
-    split = read_time_split(events, items, 400, label_threshold=3.5, half_life_days=1.0)
+    split = read_time_split(events, items, 400, DataSettings(popularity_half_life_days=1.0))
     return CutoffStore.publish(split.features, tmp_path / "scratch")
 
 
@@ -52,7 +56,7 @@ def _features_job_tables(cutoff_ms: int) -> tuple[pa.Table, pa.Table]:
     """ITEM_STATS and USER_FEATURES as the features job's functions compute them over the
     rating events before `cutoff_ms`."""
     events = hand_events()
-    rows = rating_rows(events, catalog_attributes(hand_items()))
+    rows = interaction_rows(events, catalog_attributes(hand_items()), DATA.implicit_rating)
     rows = rows.filter(pc.less(rows["ts_ms"], cutoff_ms))
     newest = int(pc.max(rows["ts_ms"]).as_py())
     stats = latest_item_stats(rows, newest_ts_ms=newest, half_life_days=1.0)

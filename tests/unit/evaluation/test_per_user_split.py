@@ -10,11 +10,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from core.data_settings import DataSettings
 from core.tables import EVENTS
 from evaluation.per_user_split import held_out_mask, read_per_user_split
 from tests.support.features_hand_case import hand_events, hand_items
 
 THRESHOLD = 3.5
+DATA = DataSettings(label_threshold=THRESHOLD, popularity_half_life_days=1.0)
 
 
 def _mask(rows: list[tuple[int, int, int]], train_fraction: float = 0.8) -> list[bool]:
@@ -72,7 +74,7 @@ def hand_lake(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_features_are_those_of_the_training_part_only(hand_lake: tuple[Path, Path]) -> None:
     # The hand case: user 1 holds out e10 (item 30 at 700), user 2 e9 (item 10 at 600, 1.0).
-    split = read_per_user_split(*hand_lake, 0.8, THRESHOLD, 1.0, trained_before_ms=400).split
+    split = read_per_user_split(*hand_lake, DATA, trained_before_ms=400).split
     features = split.features
 
     users = {row["user_id"]: row for row in features.users.to_pylist()}
@@ -113,7 +115,7 @@ def test_positives_are_held_out_likes_of_items_new_to_their_user(tmp_path: Path)
     rows += [(2, i, 300, 4.0) for i in (20, 30, 40, 50, 60)]  # holds out item 60
     rows += [(3, 10, 100, 5.0), (3, 50, 150, 1.0), (3, 10, 600, 5.0)]  # a re-rating: seen
     rows += [(4, i, 100 * i, 4.0) for i in range(1, 5)] + [(4, 60, 800, 3.0)]  # no like
-    split = read_per_user_split(*_lake(tmp_path, rows), 0.8, THRESHOLD, 1.0, trained_before_ms=500)
+    split = read_per_user_split(*_lake(tmp_path, rows), DATA, trained_before_ms=500)
 
     assert split.split.test_positives == {1: {50}, 2: {60}}
     # User 2's item 60 was rated at 300, before the models' cutoff at 500; user 1's at 900.

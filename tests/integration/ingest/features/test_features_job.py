@@ -23,13 +23,17 @@ from ingest.lake.versions import EVENT_ID_FORMAT, EVENT_IDS
 pytestmark = pytest.mark.integration
 
 USERS, ITEMS_RATED, RATINGS = 30, 20, 400
+# Impressions: IGNORED of the never-rated item (label-0 samples), and ACTED_ON a minute before
+# their user rated the item shown (no sample of their own).
+IGNORED, ACTED_ON = 12, 6
 NEVER_RATED = 99
 DAY_MS = 86_400_000
 START_MS = 1_600_000_000_000  # 2020-09-13: three months of events span month partitions
 
 
 def _tiny_events() -> pd.DataFrame:
-    """Ratings over 90 days, some of a user at the same moment, plus clicks to ignore."""
+    """Ratings over 90 days, some of a user at the same moment, plus clicks to ignore (each
+    on an item its user rated at that moment) and impressions."""
     rng = np.random.default_rng(7)
     ts = START_MS + rng.integers(0, 90 * DAY_MS, RATINGS)
     ts[1::10] = ts[0::10][: len(ts[1::10])]  # pairs of events at the very same millisecond
@@ -48,7 +52,24 @@ def _tiny_events() -> pd.DataFrame:
     clicks = ratings.head(20).assign(
         event_id=RATINGS + np.arange(20), event_type="click", value=1.0
     )
-    return pd.concat([ratings, clicks], ignore_index=True).assign(source="test")
+    ignored = pd.DataFrame(
+        {
+            "event_id": RATINGS + 20 + np.arange(IGNORED),
+            "user_id": np.arange(1, IGNORED + 1),
+            "item_id": NEVER_RATED,
+            "event_type": "impression",
+            "value": 0.0,
+            "ts": START_MS + 45 * DAY_MS,
+        }
+    )
+    acted_on = ratings.iloc[100 : 100 + ACTED_ON].assign(
+        event_id=RATINGS + 20 + IGNORED + np.arange(ACTED_ON),
+        event_type="impression",
+        value=0.0,
+        ts=lambda frame: frame["ts"] - 60_000,
+    )
+    events = [ratings, clicks, ignored, acted_on]
+    return pd.concat(events, ignore_index=True).assign(source="test")
 
 
 def _write_lake(paths: StarlingPaths, events: pd.DataFrame) -> None:
@@ -65,7 +86,7 @@ def _write_lake(paths: StarlingPaths, events: pd.DataFrame) -> None:
         partitioning=pds.partitioning(pa.schema([("month", pa.string())]), flavor="hive"),
     )
     lake = OutputManifest(
-        step="ingest", inputs={}, rows={"events": 420}, extra={EVENT_IDS: EVENT_ID_FORMAT}
+        step="ingest", inputs={}, rows={"events": len(events)}, extra={EVENT_IDS: EVENT_ID_FORMAT}
     )
     write_manifest(paths.events, lake)
     item_ids = [*range(1, ITEMS_RATED + 1), NEVER_RATED]
@@ -124,11 +145,16 @@ def test_every_rating_is_one_sample_split_by_time(
 ) -> None:
     paths, summary = built
     train, test = _read(paths.train_samples), _read(paths.test_samples)
-    assert summary.events == RATINGS + 20
+    assert summary.events == RATINGS + 20 + IGNORED + ACTED_ON
     assert summary.rating_events == RATINGS
     assert (len(train), len(test)) == (summary.train_samples, summary.test_samples)
     assert summary.negative_samples == train["negative"].sum() + test["negative"].sum() > 0
-    train, test = train[~train["negative"]], test[~test["negative"]]
+    samples = pd.concat([train, test])
+    shown = samples[~samples["negative"] & samples["rating"].isna()]
+    assert summary.impression_samples == len(shown) == IGNORED
+    assert (shown["item_id"] == NEVER_RATED).all() and (shown["label"] == 0).all()
+    assert sorted(shown["user_id"]) == list(range(1, IGNORED + 1))
+    train, test = train[train["rating"].notna()], test[test["rating"].notna()]
     assert sorted([*train["event_id"], *test["event_id"]]) == sorted(
         raw_events.loc[raw_events["event_type"] == "rating", "event_id"]
     )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow.parquet as pq
 import pytest
 
+from core.data_settings import DataSettings
 from core.event_key import text_keys
 from core.event_stream import EVENT_STREAM
 from core.events import LoggedEvent, impressions
@@ -64,7 +65,7 @@ def _click_keys(numbers: range) -> list[int]:
 
 def test_consumer_lands_new_events_once_across_months(store: OnlineStore, tmp_path) -> None:
     lake = tmp_path / "events"
-    store.record_events(_clicks(0, 3), 3.5, 10)
+    store.record_events(_clicks(0, 3), DataSettings(), 10)
     store.append_events(impressions("r1", 1, [10, 11], {"exp": "a"}, T))
     first = consume(store, lake, batch=2)
     assert (first.read, first.added, first.lake_rows) == (5, 5, 5)
@@ -77,7 +78,7 @@ def test_consumer_lands_new_events_once_across_months(store: OnlineStore, tmp_pa
 
 def test_entries_delivered_but_never_acked_are_redelivered(store: OnlineStore, tmp_path) -> None:
     lake = tmp_path / "events"
-    store.record_events(_clicks(0, 4), 3.5, 10)
+    store.record_events(_clicks(0, 4), DataSettings(), 10)
     store.stream.ensure_group(GROUP)
     # A consumer that died after reading, before writing: its entries stay pending.
     assert len(store.stream.read(GROUP, "lake-writer", 10, pending=False)) == 4
@@ -88,12 +89,12 @@ def test_entries_delivered_but_never_acked_are_redelivered(store: OnlineStore, t
 
 def test_a_batch_written_but_not_acked_lands_only_once(store: OnlineStore, tmp_path) -> None:
     lake = tmp_path / "events"
-    store.record_events(_clicks(0, 3), 3.5, 10)
+    store.record_events(_clicks(0, 3), DataSettings(), 10)
     store.stream.ensure_group(GROUP)
     # A consumer that died after committing the lake version, before XACK.
     entries = store.stream.read(GROUP, "lake-writer", 10, pending=False)
     commit_event_rows(events_frame([e.event for e in entries if e.event]), lake)
-    store.record_events(_clicks(3, 2), 3.5, 10)
+    store.record_events(_clicks(3, 2), DataSettings(), 10)
     summary = consume(store, lake)
     assert (summary.read, summary.redelivered, summary.added) == (5, 3, 2)
     assert _lake_ids(lake) == _click_keys(range(5))
@@ -104,7 +105,7 @@ def test_landed_entries_leave_the_stream_and_unacknowledged_ones_stay(
     store: OnlineStore, tmp_path
 ) -> None:
     lake = tmp_path / "events"
-    store.record_events(_clicks(0, 4), 3.5, 10)
+    store.record_events(_clicks(0, 4), DataSettings(), 10)
     # Another group (say a metrics job) has read two entries and acknowledged one.
     store.stream.ensure_group("metrics")
     read = store.stream.read("metrics", "m1", 2, pending=False)
@@ -118,7 +119,7 @@ def test_landed_entries_leave_the_stream_and_unacknowledged_ones_stay(
     assert len(store.stream.read("metrics", "m1", 10, pending=False)) == 2
     store.stream.ack("metrics", [e.entry_id for e in read[1:]])
 
-    store.record_events(_clicks(4, 2), 3.5, 10)
+    store.record_events(_clicks(4, 2), DataSettings(), 10)
     assert consume(store, lake).added == 2
     # "metrics" has not acknowledged click-2 and click-3: they and the new entries stay.
     assert store.stream.length() == 4
@@ -126,7 +127,7 @@ def test_landed_entries_leave_the_stream_and_unacknowledged_ones_stay(
 
 def test_the_consumer_waits_for_a_writer_that_holds_the_lake(store: OnlineStore, tmp_path) -> None:
     lake = tmp_path / "events"
-    store.record_events(_clicks(0, 3), 3.5, 10)
+    store.record_events(_clicks(0, 3), DataSettings(), 10)
     summaries = []
     with writer_lock(lake):  # what a running `starling ingest` holds
         consumer = threading.Thread(target=lambda: summaries.append(consume(store, lake)))
@@ -142,11 +143,11 @@ def test_an_entry_that_is_not_an_event_is_quarantined_and_the_rest_lands(
     store: OnlineStore, tmp_path
 ) -> None:
     lake = tmp_path / "events"
-    store.record_events(_clicks(0, 2), 3.5, 10)
+    store.record_events(_clicks(0, 2), DataSettings(), 10)
     # Written by hand, as a buggy producer or a person with redis-cli would.
     store.client.xadd(EVENT_STREAM, {"user_id": "1", "item_id": "2"})
     store.client.xadd(EVENT_STREAM, {**_clicks(9, 1)[0].to_stream(), "ts": "yesterday"})
-    store.record_events(_clicks(2, 2), 3.5, 10)
+    store.record_events(_clicks(2, 2), DataSettings(), 10)
     summary = consume(store, lake, batch=3)
     assert (summary.read, summary.added, summary.quarantined) == (6, 4, 2)
     assert _lake_ids(lake) == _click_keys(range(4))
@@ -179,13 +180,13 @@ def test_each_batch_adds_a_file_until_a_month_is_merged(store: OnlineStore, tmp_
     lake = tmp_path / "events"
     month = lake / "month=2026-11"
     for first in (1, 3):
-        store.record_events(_clicks(first, 2), 3.5, 10)
+        store.record_events(_clicks(first, 2), DataSettings(), 10)
         consume(store, lake, compact=3)
     assert sorted(p.name.split("-")[0] for p in month.iterdir()) == ["stream", "stream"]
-    store.record_events(_clicks(5, 2), 3.5, 10)
+    store.record_events(_clicks(5, 2), DataSettings(), 10)
     consume(store, lake, compact=3)
     assert len(list(month.iterdir())) == 3
-    store.record_events(_clicks(7, 2), 3.5, 10)
+    store.record_events(_clicks(7, 2), DataSettings(), 10)
     summary = consume(store, lake, compact=3)
     assert [p.name for p in month.iterdir()] == ["part-0.parquet"]
     assert summary.lake_rows == 8 and _lake_ids(lake) == _click_keys(range(1, 9))

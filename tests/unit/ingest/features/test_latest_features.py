@@ -7,9 +7,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from core.data_settings import DataSettings
 from core.online_store import UserProfile
 from core.tables import ITEM_FEATURES, USER_FEATURES
-from ingest.features.item_attributes import catalog_attributes, rating_rows
+from ingest.features.interactions import interaction_rows
+from ingest.features.item_attributes import catalog_attributes
 from ingest.features.latest_features import (
     ITEM_STATS,
     MS_PER_DAY,
@@ -20,12 +22,14 @@ from ingest.features.latest_features import (
 )
 from tests.support.features_hand_case import hand_events, hand_items
 
+DATA = DataSettings()
+
 THRESHOLD = 3.5
 
 
 @pytest.fixture
 def ratings() -> pa.Table:
-    return rating_rows(hand_events(), catalog_attributes(hand_items()))
+    return interaction_rows(hand_events(), catalog_attributes(hand_items()), DATA.implicit_rating)
 
 
 def test_user_features_after_the_last_event(ratings: pa.Table) -> None:

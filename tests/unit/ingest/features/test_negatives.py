@@ -8,8 +8,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from core.data_settings import DataSettings
 from core.tables import CONTEXT, EVENTS, ITEMS, SAMPLES
-from ingest.features.item_attributes import catalog_attributes, rating_rows
+from ingest.features.interactions import interaction_rows
+from ingest.features.item_attributes import catalog_attributes
 from ingest.features.negatives import (
     ITEM_COLUMNS,
     NegativeSampler,
@@ -20,6 +22,8 @@ from ingest.features.negatives import with_negatives as add_negatives
 from ingest.features.point_in_time import USER_SIDE, with_item_side, with_user_side
 from ingest.features.samples import to_samples
 from tests.support.features_hand_case import hand_events, hand_items
+
+DATA = DataSettings()
 
 THRESHOLD = 3.5
 USERS, ITEMS_RATED, RATINGS = 300, 80, 3000
@@ -62,7 +66,7 @@ def _catalog() -> pa.Table:
 
 def _rated_samples(events: pa.Table, catalog: pa.Table) -> tuple[pa.Table, pa.Table]:
     """The rating rows with their item side, and their SAMPLES rows (logq still 0)."""
-    ratings = with_item_side(rating_rows(events, catalog))
+    ratings = with_item_side(interaction_rows(events, catalog, DATA.implicit_rating))
     return ratings, to_samples(with_user_side(ratings, THRESHOLD), THRESHOLD)
 
 

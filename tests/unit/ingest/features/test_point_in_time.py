@@ -9,10 +9,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ingest.features.item_attributes import catalog_attributes, rating_rows
+from core.data_settings import DataSettings
+from ingest.features.interactions import interaction_rows
+from ingest.features.item_attributes import catalog_attributes
 from ingest.features.point_in_time import with_item_side, with_user_side
 from ingest.features.samples import in_period, split_cutoff, to_samples
 from tests.support.features_hand_case import EVENT_NAMES, hand_events, hand_items
+
+DATA = DataSettings()
 
 THRESHOLD = 3.5
 TOP = ["Comedy", "Action", "Drama", "Romance", "Thriller"]
@@ -73,7 +77,7 @@ COLUMNS = (
 
 def build_samples(events: pa.Table, items: pa.Table) -> pa.Table:
     """The features job's sample chain on one block (the whole hand case)."""
-    ratings = rating_rows(events, catalog_attributes(items))
+    ratings = interaction_rows(events, catalog_attributes(items), DATA.implicit_rating)
     return to_samples(with_user_side(with_item_side(ratings), THRESHOLD), THRESHOLD)
 
 
@@ -100,8 +104,9 @@ def test_features_see_only_strictly_earlier_events(
             assert value == expected, column
 
 
-# event: (the user's last rating before it, seconds since then). The click c1 at 150 is no
-# rating, and e4/e5 share ts 300: neither is the other's previous event.
+# event: (the user's last rating before it, seconds since then). The click c1 at 250 is on an
+# item user 1 rated before, so it counts nowhere, and e4/e5 share ts 300: neither is the
+# other's previous event.
 PREVIOUS: dict[str, tuple[int | None, float | None]] = {
     "e1": (None, None),
     "e2": (100, 0.1),
@@ -157,5 +162,5 @@ def test_time_split_keeps_equal_timestamps_together() -> None:
 
 
 def test_no_ratings_cannot_be_split() -> None:
-    with pytest.raises(ValueError, match="no rating events"):
+    with pytest.raises(ValueError, match="no ratings, clicks or views"):
         split_cutoff(np.empty(0, dtype=np.int64), 0.2)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from core.data_settings import DataSettings
 from core.tables import SEQUENCES
-from ingest.features.item_attributes import catalog_attributes, rating_rows
+from ingest.features.interactions import interaction_rows
+from ingest.features.item_attributes import catalog_attributes
 from ingest.features.sequences import user_sequences
 from tests.support.features_hand_case import hand_events, hand_items
 
+DATA = DataSettings()
+
 
 def _sequences(cutoff_ms: int) -> dict[int, list[int]]:
-    ratings = rating_rows(hand_events(), catalog_attributes(hand_items()))
+    ratings = interaction_rows(
+        hand_events(), catalog_attributes(hand_items()), DATA.implicit_rating
+    )
     table = user_sequences(ratings, cutoff_ms=cutoff_ms, label_threshold=3.5)
     assert table.schema == SEQUENCES
     return {row["user_id"]: row["items"] for row in table.to_pylist()}
@@ -32,7 +38,9 @@ def test_users_with_a_single_positive_get_no_sequence() -> None:
 
 
 def test_empty_block() -> None:
-    empty = rating_rows(hand_events().slice(0, 0), catalog_attributes(hand_items()))
+    empty = interaction_rows(
+        hand_events().slice(0, 0), catalog_attributes(hand_items()), DATA.implicit_rating
+    )
     assert user_sequences(empty, cutoff_ms=0, label_threshold=3.5) == pa.table(
         {"user_id": pa.array([], pa.int64()), "items": pa.array([], pa.list_(pa.int64()))}
     ).cast(SEQUENCES)

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.features.item_attributes import catalog_attributes, rating_rows
+from core.data_settings import DataSettings
+from ingest.features.interactions import interaction_rows
+from ingest.features.item_attributes import catalog_attributes
 from ingest.features.stats import (
     daily_counts,
     daily_distinct,
@@ -16,6 +18,8 @@ from ingest.features.stats import (
     write_plots,
 )
 from tests.support.features_hand_case import hand_events, hand_items
+
+DATA = DataSettings()
 
 
 def test_long_tail_takes_most_rated_items_first() -> None:
@@ -29,7 +33,7 @@ def test_partial_counts_of_the_hand_case() -> None:
     events = hand_events()
     counts = daily_counts(events).to_pylist()
     assert counts == [{"day": 0, "events": 11, "ratings": 10}]  # all within 1970-01-01
-    ratings = rating_rows(events, catalog_attributes(hand_items()))
+    ratings = interaction_rows(events, catalog_attributes(hand_items()), DATA.implicit_rating)
     assert daily_distinct(ratings, "user_id", "active_users").to_pylist() == [
         {"day": 0, "active_users": 2}
     ]

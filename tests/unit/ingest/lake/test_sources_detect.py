@@ -86,6 +86,22 @@ def test_a_folder_of_logs_is_an_event_log_with_its_mapping(tmp_path: Path) -> No
     assert plan.files[0].event_type == "click" and plan.files[0].ts_unit == "ms"
 
 
+def test_a_folder_of_logs_takes_its_catalogue_from_a_movies_csv_beside_them(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path / "clicks.csv", "user,item,ts,type\n1,10,1000,click\n")
+    _write(tmp_path / "movies.csv", "movieId,title,genres\n10,Ten (1999),Drama|War\n")
+    _write(tmp_path / "links.csv", "movieId,imdbId,tmdbId\n10,0100,200\n")
+    plan = detect_source(tmp_path)
+    assert plan.kind == "event-log"
+    assert [f.path.name for f in plan.files] == ["clicks.csv"]
+    assert plan.read_items is not None
+    items = plan.read_items().to_pylist()
+    assert [(i["item_id"], i["year"], i["genres"], i["imdb_id"]) for i in items] == [
+        (10, 1999, ["Drama", "War"], "0100")
+    ]
+
+
 def test_unknown_sources_and_bad_mappings_say_why(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no such file"):
         detect_source(tmp_path / "missing")
