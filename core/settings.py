@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.data_settings import DataSettings
 from core.experiments import Experiment, RerankOverrides, check_experiments
 from core.filesystem import StorageOptions, StoragePath, open_storage
+from core.online_settings import OnlineSettings
 from core.rank_settings import RankServingSettings, RankSettings
 from core.recall_model_settings import (
     DeepWalkSettings,
@@ -215,6 +216,7 @@ class Settings(BaseSettings):
     rerank: RerankSettings = Field(default_factory=RerankSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    online: OnlineSettings = Field(default_factory=OnlineSettings)
     kuberay: KubeRaySettings = Field(default_factory=KubeRaySettings)
 
     @field_validator("home")

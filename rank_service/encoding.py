@@ -88,14 +88,7 @@ class FeatureEncoder:
     @classmethod
     def fit(cls, table: pa.Table, schema: FeatureSchema = RANK_FEATURES) -> FeatureEncoder:
         """Learn vocabularies (all but FIXED_VOCABS) and numeric statistics from train samples."""
-        values: dict[str, set[Any]] = {"item": set(), "user": set(), "genre": set()}
-        for feature in schema.categorical:
-            if feature.vocab in FIXED_VOCABS:
-                continue
-            column = table.column(feature.name)
-            if feature.length > 1:
-                column = pc.list_flatten(column)
-            values[feature.vocab].update(v for v in pc.unique(column).to_pylist() if v is not None)
+        values = _vocab_values(table, schema)
         means: dict[str, float] = {}
         stds: dict[str, float] = {}
         for feature in schema.numeric:
@@ -111,6 +104,21 @@ class FeatureEncoder:
             stds=stds,
         )
         return cls(state, schema)
+
+    def grow(self, table: pa.Table) -> FeatureEncoder:
+        """This encoder with the ids and genres of `table` it does not know appended (sorted
+        among themselves) after the ones it knows, which keep their indices: a model's embedding
+        rows for them stay valid, and the new ones get rows of their own (`vocab_sizes` grows).
+        Numeric statistics stay as fitted, so the model's inputs keep their scale."""
+        found = _vocab_values(table, self.schema)
+        known = {"item": self.state.items, "user": self.state.users, "genre": self.state.genres}
+        grown = {
+            vocab: [*old, *sorted(found[vocab].difference(old))] for vocab, old in known.items()
+        }
+        state = self.state.model_copy(
+            update={"items": grown["item"], "users": grown["user"], "genres": grown["genre"]}
+        )
+        return FeatureEncoder(state, self.schema)
 
     def vocab_sizes(self) -> dict[str, int]:
         """Rows each embedding table needs, index 0 included."""
@@ -179,6 +187,19 @@ class FeatureEncoder:
     @classmethod
     def load(cls, folder: Path, schema: FeatureSchema = RANK_FEATURES) -> FeatureEncoder:
         return cls.from_json((folder / ENCODER_FILE).read_text(), schema)
+
+
+def _vocab_values(table: pa.Table, schema: FeatureSchema) -> dict[str, set[Any]]:
+    """The distinct non-null values of every learnt vocabulary (all but FIXED_VOCABS)."""
+    values: dict[str, set[Any]] = {"item": set(), "user": set(), "genre": set()}
+    for feature in schema.categorical:
+        if feature.vocab in FIXED_VOCABS:
+            continue
+        column = table.column(feature.name)
+        if feature.length > 1:
+            column = pc.list_flatten(column)
+        values[feature.vocab].update(v for v in pc.unique(column).to_pylist() if v is not None)
+    return values
 
 
 def _numeric_values(column: pa.ChunkedArray | pa.Array, feature: NumericFeature) -> np.ndarray:

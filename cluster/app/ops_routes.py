@@ -1,5 +1,6 @@
 """The ops page and the admin routes behind it: every deployment's replicas, load, latency and
-model, the A/B experiments, and controls to scale a deployment or promote a model version.
+model, the A/B experiments, the online update's serving decisions, and controls to scale a
+deployment, promote a model version or roll a promotion back.
 
 The routes live on a router that the Gateway includes; they reach the Gateway replica that runs
 them through the `CurrentGateway` dependency. Every route but the page's static HTML needs an
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,6 +20,7 @@ from cluster.app.auth import AdminScope
 from cluster.app.live_stats import CallStats
 from cluster.app.replica import CurrentGateway, GatewayReplica
 from cluster.control.deployment_changes import AppNotRunningError
+from cluster.control.model_decisions import NothingToRollBackError, rollback
 from cluster.control.operations import (
     AppStatus,
     DeploymentStatus,
@@ -30,7 +32,9 @@ from cluster.control.operations import (
     promote,
     scale,
 )
+from core.decisions import Decision, list_decisions
 from core.experiments import Experiment
+from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError
 
 PAGE = Path(__file__).with_name("web") / "ops.html"
@@ -82,6 +86,12 @@ class PromoteRequest(BaseModel):
     kind: Literal["recall", "rank"]
     name: str = Field(min_length=1, max_length=64)
     version: str = Field(pattern=r"^v\d+$")
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    kind: Literal["recall", "rank"]
 
 
 def _view(status: AppStatus, calls: dict[str, CallStats]) -> list[DeploymentView]:
@@ -151,4 +161,29 @@ async def ops_promote(
     except ModelNotFoundError as error:
         raise HTTPException(404, str(error)) from None
     except PromotionRefusedError as error:
+        raise HTTPException(409, str(error)) from None
+
+
+@router.get("/admin/models/decisions", response_model=list[Decision])
+async def ops_decisions(
+    _scope: AdminScope,
+    gateway: CurrentGateway,
+    kind: Literal["recall", "rank"] = "rank",
+    limit: int = Query(20, ge=1, le=200),
+) -> list[Decision]:
+    """The newest serving decisions of `kind` (promoted, refused, rolled back), newest first."""
+    root = StarlingPaths.of(gateway.settings).registry
+    found = await asyncio.to_thread(list_decisions, root, kind, limit)
+    return found[::-1]
+
+
+@router.post("/admin/models/rollback", response_model=Decision)
+async def ops_rollback(
+    change: RollbackRequest, _scope: AdminScope, gateway: CurrentGateway
+) -> Decision:
+    """Serve again the version that served before the last recorded promotion of `kind`,
+    through the same hot swap; 409 when no decision put the serving version in place."""
+    try:
+        return await asyncio.to_thread(rollback, gateway.settings, change.kind)
+    except NothingToRollBackError as error:
         raise HTTPException(409, str(error)) from None

@@ -1,5 +1,5 @@
-"""`starling up`, `serve`, `status`, `events`, `abtest`, `k8s`, `models` and `scale`: the
-commands that run, inspect and change the app."""
+"""`starling up`, `serve`, `status`, `events`, `abtest`, `k8s`, `models`, `learn` and `scale`:
+the commands that run, inspect and change the app."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from cluster.cli import commands, operator_commands
 
 
 def add_app_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """`up`, `serve`, `status`, `events consume`, `abtest report`, `k8s render`, `models` and
-    `scale` under `sub`, in the order help lists them."""
+    """`up`, `serve`, `status`, `events consume`, `abtest report`, `k8s render`, `models`,
+    `learn` and `scale` under `sub`, in the order help lists them."""
     for add in (
         _up_parser,
         _serve_parser,
@@ -20,6 +20,7 @@ def add_app_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentP
         _status_parser,
         _k8s_parser,
         _models_parser,
+        _learn_parser,
         _scale_parser,
     ):
         add(sub, common)
@@ -142,6 +143,43 @@ def _models_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
     promote.add_argument("name", help="model name, e.g. mlp or item2vec")
     promote.add_argument("version", help="version, e.g. v2")
     promote.set_defaults(run=operator_commands.models_promote)
+    rollback = models_sub.add_parser(
+        "rollback",
+        parents=[common],
+        help="serve again the version that served before the last recorded promotion",
+        description="Undo the recorded decision (a `starling learn` promotion, or a rollback) "
+        "that put the serving version of KIND in place: the version that served before it is "
+        "promoted through the same hot swap as `models promote`, and the rollback is recorded.",
+    )
+    rollback.add_argument("kind", choices=["recall", "rank"])
+    rollback.set_defaults(run=operator_commands.models_rollback)
+
+
+def _learn_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    learn = sub.add_parser(
+        "learn",
+        parents=[common],
+        help="fine-tune the serving ranker on new samples; promote it if the gate allows",
+        description="Rebuild the samples if the lake changed, fine-tune the serving rank model "
+        "from its weights on the samples it has not learnt (growing its vocabularies to new "
+        "users and items) with Ray Train, and judge candidate and serving model on the newest "
+        "held-out window neither trained on. The candidate is registered; it serves (hot swap, "
+        "as `models promote`) only if its AUC and calibration are not worse beyond "
+        "STARLING_ONLINE__AUC_TOLERANCE / __CALIBRATION_TOLERANCE. Every decision is recorded "
+        "and shown by `starling models list` and the ops page.",
+    )
+    learn.add_argument(
+        "--epochs", type=int, default=argparse.SUPPRESS, help="fine-tuning epochs (default 2)"
+    )
+    learn.add_argument(
+        "--interval",
+        type=float,
+        default=argparse.SUPPRESS,
+        help="keep running, once every this many seconds (env STARLING_ONLINE__INTERVAL; "
+        "default 0: once)",
+    )
+    learn.add_argument("--workers", type=int, default=argparse.SUPPRESS, help="Ray Train workers")
+    learn.set_defaults(run=operator_commands.learn)
 
 
 def _scale_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

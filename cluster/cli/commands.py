@@ -53,7 +53,7 @@ def settings_from(args: argparse.Namespace, **nested: dict[str, Any]) -> Setting
     return Settings(**top, **{k: v for k, v in nested.items() if v})
 
 
-def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
     flags = vars(args)
     out: dict[str, Any] = {}
     if "workers" in flags:
@@ -133,7 +133,7 @@ def train_recall(args: argparse.Namespace) -> int:
 
     name = args.model if "model" in vars(args) else Settings().recall_model
     trainer = recall_model(name)
-    settings = settings_from(args, train=_train_overrides(args), **{name: _epochs(args)})
+    settings = settings_from(args, train=train_overrides(args), **{name: _epochs(args)})
     with ray_runtime(settings):
         manifest = trainer.train(settings, StarlingPaths.of(settings))
     say(manifest.model_dump_json(indent=2))
@@ -144,7 +144,7 @@ def train_rank(args: argparse.Namespace) -> int:
     from rank_service.training.train import train_rank as train_rank_model
 
     rank = {**_epochs(args), **({"model": args.model} if "model" in vars(args) else {})}
-    settings = settings_from(args, train=_train_overrides(args), rank=rank)
+    settings = settings_from(args, train=train_overrides(args), rank=rank)
     with ray_runtime(settings):
         manifest = train_rank_model(settings, StarlingPaths.of(settings))
     say(manifest.model_dump_json(indent=2))

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 
-from cluster.cli.commands import fail, say, settings_from
-from cluster.runtime.session import online_store_runtime
+from cluster.cli.commands import fail, say, settings_from, train_overrides
+from cluster.runtime.session import online_store_runtime, ray_runtime
+from core.decisions import Decision, list_decisions
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, ModelRef, Registry
@@ -27,12 +29,17 @@ if TYPE_CHECKING:
 # Modules that import torch or ray.serve are imported in the commands that use them (see
 # cluster.cli.commands).
 
+# The newest decisions `models list` prints.
+DECISIONS_SHOWN = 10
+
 
 def models_list(args: argparse.Namespace) -> int:
     from cluster.app.build import NothingToServeError, serving_refs
 
     settings = settings_from(args)
     registry = Registry(StarlingPaths.of(settings).registry)
+    decisions = [d for kind in ("recall", "rank") for d in list_decisions(registry.root, kind)]
+    judged = {d.candidate: d.action for d in decisions if d.action != "rolled_back"}
     try:
         serving = set(serving_refs(settings).values())
     except (NothingToServeError, ModelNotFoundError):
@@ -46,7 +53,14 @@ def models_list(args: argparse.Namespace) -> int:
         )
     ]
     if args.json:
-        rows = [{**m.model_dump(mode="json"), "serving": m.ref() in serving} for m in manifests]
+        rows = [
+            {
+                **m.model_dump(mode="json"),
+                "serving": m.ref() in serving,
+                "decision": judged.get(m.ref()),
+            }
+            for m in manifests
+        ]
         say(json.dumps(rows, indent=2))
         return 0
     if not manifests:
@@ -55,9 +69,87 @@ def models_list(args: argparse.Namespace) -> int:
     for m in manifests:
         mark = "*" if m.ref() in serving else " "
         metrics = "  ".join(f"{k}={v:.4g}" for k, v in sorted(m.metrics.items()))
-        say(f"{mark} {m.kind:<6} {m.name:<10} {m.version:<4} {m.created:%Y-%m-%d %H:%M}  {metrics}")
+        gate = f"[{judged[m.ref()]}]  " if m.ref() in judged else ""
+        say(
+            f"{mark} {m.kind:<6} {m.name:<10} {m.version:<4} {m.created:%Y-%m-%d %H:%M}  "
+            f"{gate}{metrics}"
+        )
     say("* serves")
+    if decisions:
+        say("decisions (newest last):")
+        for decision in sorted(decisions, key=lambda d: d.created)[-DECISIONS_SHOWN:]:
+            say(describe_decision(decision))
     return 0
+
+
+def describe_decision(decision: Decision) -> str:
+    """One line: when, what happened to which version, against what, and why."""
+    was = (
+        f" (serving {decision.serving.name} {decision.serving.version})" if decision.serving else ""
+    )
+    ref = decision.candidate
+    line = f"  {decision.created:%Y-%m-%d %H:%M:%S} {decision.kind} {ref.name} {ref.version} "
+    return f"{line}{decision.action}{was}: {'; '.join(decision.reasons)}"
+
+
+def models_rollback(args: argparse.Namespace) -> int:
+    from cluster.control.deploy import connected
+    from cluster.control.model_decisions import rollback
+
+    settings = settings_from(args)
+    with connected(settings):
+        decision = rollback(settings, args.kind)
+    say(describe_decision(decision))
+    if decision.action == "refused":
+        return 1
+    say(
+        "the running app swapped it in"
+        if decision.live
+        else "no running app found; the next `starling up` / `starling serve` serves it"
+    )
+    return 0
+
+
+def learn(args: argparse.Namespace) -> int:
+    from cluster.control.deploy import connected
+    from cluster.online_learn import learn_rank
+    from rank_service.training.online_data import NothingNewError
+
+    settings = settings_from(args, train=train_overrides(args), online=_online_overrides(args))
+    paths = StarlingPaths.of(settings)
+    interval = settings.online.interval
+    with (
+        connected(settings) as app_cluster,
+        nullcontext() if app_cluster else ray_runtime(settings),
+    ):
+        while True:
+            try:
+                result = learn_rank(settings, paths, say)
+            except NothingNewError as error:
+                if not interval:
+                    raise
+                say(f"nothing to learn: {error}")
+            else:
+                shown = " (samples rebuilt first)" if result.features_rebuilt else ""
+                say(f"learnt in {result.seconds:.1f} s{shown}")
+                say(describe_decision(result.decision))
+            if not interval:
+                return 0
+            say(f"next run in {interval:g} s (Ctrl-C stops)")
+            _sleep(interval)
+
+
+def _online_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    flags = vars(args)
+    return {key: flags[key] for key in ("epochs", "interval") if key in flags}
+
+
+def _sleep(seconds: float) -> None:
+    # Short sleeps: a signal that lands on one of Ray's threads reaches Python only when the
+    # main thread wakes up.
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(min(0.5, max(deadline - time.monotonic(), 0.0)))
 
 
 def models_promote(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +24,9 @@ from rank_service.training.metrics import evaluate, roc_auc
 logger = logging.getLogger(__name__)
 
 CURVES_FILE = "curves.png"
+# The params key of the newest sample time (ms since the epoch) a version learnt from: the online
+# update fine-tunes on what came after it.
+TRAINED_UNTIL = "trained_until_ms"
 # The metric names of positives against sampled negatives, and of the per-epoch curves.
 NEGATIVES_ROC_AUC = "negatives_roc_auc"
 LOSS_CURVE = "loss"
@@ -94,8 +98,10 @@ def publish_rank(
     metrics: dict[str, float],
     curves: dict[str, list[float]],
     data_snapshot: str,
+    extra_params: dict[str, Any] | None = None,
 ) -> ModelManifest:
-    """Register a trained ranker: its files, `curves.png`, and a manifest with the curves."""
+    """Register a trained ranker: its files, `curves.png`, and a manifest with the curves; its
+    params are `rank`'s with `extra_params` (such as TRAINED_UNTIL) added."""
 
     def write(folder: Path) -> None:
         save_artifacts(folder, artifacts.config, artifacts.encoder, artifacts.model.state_dict())
@@ -107,7 +113,7 @@ def publish_rank(
         write=write,
         metrics=metrics,
         data_snapshot=data_snapshot,
-        params=rank.model_dump(),
+        params={**rank.model_dump(), **(extra_params or {})},
         feature_schema_hash=RANK_FEATURES.hash(),
         curves=curves,
     )

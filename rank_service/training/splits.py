@@ -51,3 +51,9 @@ def random_split(table: pa.Table, fraction: float, seed: int) -> tuple[pa.Table,
     order = np.random.default_rng(seed).permutation(table.num_rows)
     held = max(1, round(table.num_rows * fraction))
     return table.take(np.sort(order[held:])), table.take(np.sort(order[:held]))
+
+
+def newest_ms(table: pa.Table) -> int:
+    """The newest `ts` of the rows, in ms since the epoch (0 for no rows)."""
+    newest = pc.max(table.column(TIME_COLUMN).cast(pa.int64())).as_py()
+    return int(newest) if newest is not None else 0

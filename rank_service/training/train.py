@@ -30,8 +30,19 @@ from rank_service.serving.scorer import ITEM_COLUMNS
 from rank_service.training.catalogue import SCORING_COLUMNS, catalogue_ndcg, ndcg_key, rated
 from rank_service.training.holdout import local_device, model_config, random_split_metrics
 from rank_service.training.loss import LOGQ, NEGATIVE, LossSpec
-from rank_service.training.report import curves_from_history, publish_rank, scored_test
-from rank_service.training.splits import TIME_COLUMN, before, from_cutoff, tail_cutoff
+from rank_service.training.report import (
+    TRAINED_UNTIL,
+    curves_from_history,
+    publish_rank,
+    scored_test,
+)
+from rank_service.training.splits import (
+    TIME_COLUMN,
+    before,
+    from_cutoff,
+    newest_ms,
+    tail_cutoff,
+)
 from rank_service.training.train_loop import loop_config, train_loop
 
 logger = logging.getLogger(__name__)
@@ -83,7 +94,7 @@ def _read(paths: StarlingPaths, columns: list[str], cutoff: pa.Scalar, tail: boo
 
 
 @dataclass(frozen=True)
-class _TrainRun:
+class TrainRun:
     """What a Ray Train run left: the best epoch's weights and reported metrics."""
 
     state: dict[str, torch.Tensor]
@@ -128,7 +139,7 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
         "train": _read(paths, columns, cutoff, tail=False),
         "validation": _read(paths, columns, cutoff, tail=True),
     }
-    run = _fit(_trainer(settings, paths, encoder, config, datasets), rank)
+    run = fit_trainer(_trainer(settings, paths, encoder, config, datasets), rank)
     model = build_model(config)
     model.load_state_dict(run.state)
     artifacts = RankArtifacts(config=config, encoder=encoder, model=model)
@@ -157,6 +168,7 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
         metrics,
         curves_from_history(run.history),
         fingerprint(paths.train_samples),
+        {TRAINED_UNTIL: newest_ms(all_train)},
     )
     logger.info("published rank %s %s", manifest.name, manifest.version)
     return manifest
@@ -198,7 +210,7 @@ def _trainer(
     )
 
 
-def _fit(trainer: TorchTrainer, rank: RankSettings) -> _TrainRun:
+def fit_trainer(trainer: TorchTrainer, rank: RankSettings) -> TrainRun:
     started = time.perf_counter()
     result = trainer.fit()
     train_seconds = time.perf_counter() - started
@@ -218,7 +230,7 @@ def _fit(trainer: TorchTrainer, rank: RankSettings) -> _TrainRun:
         best.get("best_val_roc_auc", float("nan")),
         best.get("samples_per_s", float("nan")),
     )
-    return _TrainRun(
+    return TrainRun(
         state=_load_state(result.checkpoint),
         best=best,
         best_epoch=best_epoch,
@@ -229,7 +241,7 @@ def _fit(trainer: TorchTrainer, rank: RankSettings) -> _TrainRun:
 
 
 def _test_metrics(
-    artifacts: RankArtifacts, run: _TrainRun, test_table: pa.Table, train_rows: int
+    artifacts: RankArtifacts, run: TrainRun, test_table: pa.Table, train_rows: int
 ) -> dict[str, float]:
     """The best epoch's weights scored on the test samples (`scored_test`: rated-row metrics
     and `negatives_roc_auc`), with the run's own figures."""

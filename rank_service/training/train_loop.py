@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import tempfile
 import time
@@ -41,12 +42,16 @@ def loop_config(
     seed: int,
     patience: int,
     loss: LossSpec | None = None,
+    initial_weights: bytes | None = None,
 ) -> dict[str, Any]:
-    """The `train_loop_config` that `train_loop` expects; plain JSON so any worker can read it.
+    """The `train_loop_config` that `train_loop` expects; plain data so any worker can read it.
 
-    `loss` defaults to plain BCE over whatever rows the datasets hold.
+    `loss` defaults to plain BCE over whatever rows the datasets hold. `initial_weights` (a
+    `torch.save`d state dict of `model`) makes training start from them, as fine-tuning does;
+    they travel as bytes in the config because a worker may run on a node without the file.
     """
     return {
+        "initial_weights": initial_weights,
         "loss": (loss or LossSpec()).model_dump(),
         "encoder": encoder.to_json(),
         "model": model.model_dump(),
@@ -96,9 +101,11 @@ def train_loop(config: dict[str, Any]) -> list[dict[str, float]]:
     """
     torch.manual_seed(config["seed"])
     encoder = FeatureEncoder.from_json(config["encoder"])
-    model = ray.train.torch.prepare_model(
-        build_model(RankModelConfig.model_validate(config["model"]))
-    )
+    module = build_model(RankModelConfig.model_validate(config["model"]))
+    if config.get("initial_weights"):
+        buffer = io.BytesIO(config["initial_weights"])
+        module.load_state_dict(torch.load(buffer, map_location="cpu", weights_only=True))
+    model = ray.train.torch.prepare_model(module)
     device = str(ray.train.torch.get_device())
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     rank = ray.train.get_context().get_world_rank()

@@ -15,6 +15,7 @@ from rank_service.training.catalogue import _ndcg, catalogue_ndcg, ndcg_key
 from rank_service.training.holdout import model_config, train_and_score
 from rank_service.training.report import (
     CURVES_FILE,
+    TRAINED_UNTIL,
     curves_from_history,
     publish_rank,
 )
@@ -71,8 +72,12 @@ def test_a_published_ranker_carries_its_curves_and_their_png(tmp_path) -> None:
     curves = curves_from_history(history)
     assert curves == {"loss": [0.7, 0.5], "val_roc_auc": [0.6, 0.7]}
     registry = Registry(tmp_path)
-    manifest = publish_rank(registry, RANK, artifacts, {"roc_auc": 0.7}, curves, "snap")
+    manifest = publish_rank(
+        registry, RANK, artifacts, {"roc_auc": 0.7}, curves, "snap", {TRAINED_UNTIL: 1234}
+    )
     assert registry.manifest(manifest.ref()).curves == curves
+    # The newest sample it learnt, which the online update fine-tunes after, beside its settings.
+    assert manifest.params[TRAINED_UNTIL] == 1234 and manifest.params["lr"] == RANK.lr
     folder = registry.path(manifest.ref())
     assert (folder / CURVES_FILE).read_bytes()[:4] == b"\x89PNG"
     # Manifests from before curves existed still load.

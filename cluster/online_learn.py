@@ -1,0 +1,201 @@
+"""`starling learn`: the online update of the serving ranker.
+
+Samples are rebuilt first when the lake changed since they were made. The serving version is
+fine-tuned from its weights on the samples newer than what it learnt (its TRAINED_UNTIL param),
+except the newest window of them, on which the candidate and the serving version are both
+judged (`evaluation.online_gate`). The candidate is registered either way; it serves only when
+the gate accepts it, through the hot swap of `starling models promote`, and the decision is
+recorded. Ray must be initialised by the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel
+
+from cluster.control.model_decisions import carry_out, serving_ref
+from core.decisions import Decision, WindowMetrics, list_decisions
+from core.errors import MissingDataError
+from core.feature_schema import RANK_FEATURES
+from core.paths import StarlingPaths
+from core.registry import ModelManifest, ModelRef, Registry
+from core.settings import Settings
+from core.storage import fingerprint, is_fresh, read_manifest
+from evaluation.online_gate import judge, score_window
+from ingest.features.job import build_features, feature_inputs
+from rank_service.artifacts import RankArtifacts, load_artifacts
+from rank_service.parquet import read_folder
+from rank_service.training.fine_tune import fine_tune
+from rank_service.training.loss import LOGQ, NEGATIVE
+from rank_service.training.online_data import NothingNewError, OnlineSplit, online_split
+from rank_service.training.report import TRAINED_UNTIL, curves_from_history, publish_rank
+from rank_service.training.splits import TIME_COLUMN, newest_ms
+from rank_service.training.train import TrainRun
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = [*RANK_FEATURES.columns(), RANK_FEATURES.label, TIME_COLUMN, NEGATIVE, LOGQ]
+
+
+class LearnResult(BaseModel):
+    """What one `starling learn` run did."""
+
+    decision: Decision
+    candidate: ModelManifest
+    features_rebuilt: bool
+    new_rows: int
+    replayed_rows: int
+    seconds: float
+
+
+def refresh_samples(settings: Settings, paths: StarlingPaths) -> bool:
+    """Rebuild the samples when the lake changed since they were made; True when it did.
+    Without a lake, the samples are taken as they are."""
+    if read_manifest(paths.events) is None or is_fresh(paths.train_samples, feature_inputs(paths)):
+        return False
+    build_features(settings, paths)
+    return True
+
+
+def _samples(paths: StarlingPaths) -> tuple[pa.Table, pa.Table]:
+    """(train samples, train and test samples together)."""
+    train = read_folder(paths.train_samples, COLUMNS)
+    test = read_folder(paths.test_samples, COLUMNS)
+    return train, pa.concat_tables([train, test], promote_options="default")
+
+
+def _window(table: pa.Table) -> dict[str, str | int]:
+    times = table.column(TIME_COLUMN)
+    return {
+        "first": pc.min(times).as_py().isoformat(),
+        "last": pc.max(times).as_py().isoformat(),
+        "last_ms": newest_ms(table),
+        "rows": table.num_rows,
+    }
+
+
+def _check_news(registry: Registry, serving: ModelRef, samples: pa.Table) -> None:
+    """NothingNewError when the serving version was already judged against a candidate on a
+    window that reached the newest sample: the same data would give the same candidate again
+    (a `learn` left running would register one per interval)."""
+    judged = [d for d in list_decisions(registry.root, "rank") if d.serving == serving]
+    last = max((int(d.window.get("last_ms", 0)) for d in judged), default=None)
+    if last is not None and newest_ms(samples) <= last:
+        raise NothingNewError(
+            f"no samples newer than the window rank {serving.name} {serving.version} was last "
+            "judged on"
+        )
+
+
+def _metrics(metrics: WindowMetrics, run: TrainRun, split: OnlineSplit) -> dict[str, float]:
+    """The candidate manifest's metrics: its window figures, prefixed so that they are never
+    taken for the test-split metrics that `starling train rank` records."""
+    figures = {
+        "window_calibration": metrics.calibration,
+        "window_log_loss": metrics.log_loss,
+        "window_rows": float(metrics.rows),
+        "train_seconds": run.seconds,
+        "val_roc_auc": float(run.best.get("best_val_roc_auc", float("nan"))),
+        "new_rows": float(split.new_rows),
+        "replayed_rows": float(split.replayed_rows),
+    }
+    if metrics.roc_auc is not None:
+        figures["window_roc_auc"] = metrics.roc_auc
+    return figures
+
+
+def _publish(
+    settings: Settings,
+    paths: StarlingPaths,
+    serving: ModelManifest,
+    candidate: RankArtifacts,
+    metrics: dict[str, float],
+    run: TrainRun,
+    split: OnlineSplit,
+) -> ModelManifest:
+    rank = settings.rank.model_copy(
+        update={"model": serving.name, "loss": serving.params.get("loss", settings.rank.loss)}
+    )
+    extra = {
+        TRAINED_UNTIL: newest_ms(pa.concat_tables([split.train, split.validation])),
+        "fine_tuned_from": f"{serving.name}/{serving.version}",
+        "online": settings.online.model_dump(),
+    }
+    return publish_rank(
+        Registry(paths.registry),
+        rank,
+        candidate,
+        metrics,
+        curves_from_history(run.history),
+        fingerprint(paths.train_samples),
+        extra,
+    )
+
+
+def _serving(settings: Settings, registry: Registry) -> ModelRef:
+    """What serves rank, pinned in the registry: the candidate about to be registered is the
+    newest version, which would otherwise serve by default at the next deploy."""
+    ref = serving_ref(settings, "rank")
+    if ref is None:
+        raise MissingDataError("no rank model serves; run `starling train rank` first")
+    registry.promote(ref)
+    return ref
+
+
+def learn_rank(
+    settings: Settings, paths: StarlingPaths, say: Callable[[str], None] = logger.info
+) -> LearnResult:
+    """One online update of the serving ranker (see the module docstring)."""
+    started = time.perf_counter()
+    rebuilt = refresh_samples(settings, paths)
+    registry = Registry(paths.registry)
+    ref = _serving(settings, registry)
+    manifest = registry.manifest(ref)
+    serving = load_artifacts(registry.path(ref))
+    train, samples = _samples(paths)
+    _check_news(registry, ref, samples)
+    online = settings.online
+    split = online_split(
+        samples,
+        int(manifest.params.get(TRAINED_UNTIL) or newest_ms(train)),
+        online.window_fraction,
+        settings.rank.validation_fraction,
+        online.replay_ratio,
+        online.min_window_rows,
+        settings.train.seed,
+    )
+    say(
+        f"fine-tuning rank {ref.name} {ref.version} on {split.new_rows:,} new samples and "
+        f"{split.replayed_rows:,} replayed ones; judging on the newest {split.window.num_rows:,}"
+    )
+    loss = manifest.params.get("loss", settings.rank.loss)
+    candidate, run = fine_tune(settings, paths, serving, loss, split.train, split.validation)
+    candidate_metrics = score_window(candidate, split.window)
+    serving_metrics = score_window(serving, split.window)
+    verdict = judge(candidate_metrics, serving_metrics, online)
+    published = _publish(
+        settings, paths, manifest, candidate, _metrics(candidate_metrics, run, split), run, split
+    )
+    decision = Decision(
+        kind="rank",
+        action="promoted" if verdict.accepted else "refused",
+        candidate=published.ref(),
+        serving=ref,
+        reasons=verdict.reasons,
+        candidate_metrics=candidate_metrics,
+        serving_metrics=serving_metrics,
+        window=_window(split.window),
+    )
+    return LearnResult(
+        decision=carry_out(settings, decision),
+        candidate=published,
+        features_rebuilt=rebuilt,
+        new_rows=split.new_rows,
+        replayed_rows=split.replayed_rows,
+        seconds=time.perf_counter() - started,
+    )
