@@ -239,6 +239,10 @@ def _probe(kind: ModelKind, replicas: int) -> set[str]:
     """The model tags that the deployment's traces show, from enough calls to reach every
     replica with high probability (the router picks replicas at random)."""
     handle = serve.get_deployment_handle(DEPLOYMENTS[kind], APP_NAME)
+    # The Gateway calls this from a worker thread (asyncio.to_thread), which has no event loop;
+    # in Serve's throughput mode a replica's handles run their router on the caller's loop and
+    # fail there, so this one gets a router loop of its own.
+    handle._init(_run_router_in_separate_loop=True)
     tags = set()
     for _ in range(4 * replicas + 2):
         if kind == "rank":
