@@ -13,14 +13,24 @@ the answer that shows it, beside the baseline's, and how many follow-ups still s
 (b) Trending delay: bursts of 50 views of a cold item within a second; the time from the last
 200 until GET /items?sort=trending counts all 50 for it (goal: p99 <= 2 s).
 (c) The stream after the run: landed, dropped and quarantined as /admin/stream reports them.
+(d, e) With --learn: /recommend at 20/s while `starling learn` runs (features rebuilt on the
+lake the run grew, the ranker fine-tuned, judged and, if the gate accepts it, swapped in), then
+while the rank model is swapped back and forth `--swaps` times with `starling models promote`:
+failed requests (goal: none) and latency during each, and how long the update took, which is
+what the serving model's newest learnt event is older than the lake's newest beyond
+STARLING_ONLINE__INTERVAL. Run it with the app's environment (STARLING_HOME and the rest), as
+the CLI calls need it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 
@@ -145,6 +155,64 @@ async def trending_delays(client: httpx.AsyncClient, bursts: int) -> list[float]
     return delays
 
 
+def _starling(*args: str) -> str:
+    """Run the CLI with this process's environment; its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cluster.cli.main", *args], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"starling {' '.join(args)} failed: {done.stderr.strip()[-800:]}")
+    return done.stdout
+
+
+async def under_load(client: httpx.AsyncClient, users: int, work: Callable[[], object]) -> str:
+    """/recommend at 20/s for as long as `work` runs in a thread: its latencies and failures."""
+    done = asyncio.Event()
+    latencies: list[float] = []
+    failed = 0
+
+    async def load() -> None:
+        nonlocal failed
+        while not done.is_set():
+            started = time.perf_counter()
+            try:
+                (
+                    await client.post(
+                        "/recommend", json={"user_id": random.randint(1, users), "k": K}
+                    )
+                ).raise_for_status()
+                latencies.append((time.perf_counter() - started) * 1000)
+            except httpx.HTTPError:
+                failed += 1
+            await asyncio.sleep(max(0.0, 0.05 - (time.perf_counter() - started)))
+
+    loader = asyncio.create_task(load())
+    try:
+        await asyncio.to_thread(work)
+    finally:
+        done.set()
+        await loader
+    return f"{_percentiles(latencies)}, failed requests: {failed}"
+
+
+async def learn_and_swap(client: httpx.AsyncClient, users: int, swaps: int) -> None:
+    print("## (d) one online update (`starling learn`) while /recommend runs at 20/s")
+    started = time.perf_counter()
+    report = await under_load(client, users, lambda: print(_starling("learn").strip()))
+    print(f"/recommend during it: {report}")
+    print(f"the update took {time.perf_counter() - started:.1f} s end to end")
+    models = json.loads(_starling("models", "list", "--json"))
+    ranks = [m for m in models if m["kind"] == "rank"]
+    serving = next(m for m in ranks if m.get("serving"))
+    other = next(m for m in reversed(ranks) if m["version"] != serving["version"])
+    print(f"## (e) {swaps} hot swaps of the ranker while /recommend runs at 20/s")
+    for n in range(swaps):
+        target = other if n % 2 == 0 else serving
+        swap = ("models", "promote", "rank", target["name"], target["version"])
+        report = await under_load(client, users, lambda swap=swap: _starling(*swap))
+        print(f"swap {n + 1} to {target['name']} {target['version']}: {report}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000")
@@ -154,6 +222,8 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--bursts", type=int, default=15)
     parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--learn", action="store_true", help="also run phases (d) and (e)")
+    parser.add_argument("--swaps", type=int, default=4)
     args = parser.parse_args()
     headers = {"Authorization": f"Bearer {args.write_key}"}
     async with httpx.AsyncClient(base_url=args.url, timeout=30, headers=headers) as client:
@@ -184,6 +254,8 @@ async def main() -> None:
         stream = (await client.get("/admin/stream", headers=admin)).json()
         print("## (c) the event stream after the run (GET /admin/stream)")
         print({key: stream[key] for key in ("stream_length", "landed", "dropped", "quarantined")})
+        if args.learn:
+            await learn_and_swap(client, args.users, args.swaps)
         print(f"# load average at the end: {_load()}")
 
 

@@ -74,6 +74,15 @@ def _ndcg(
     return float((gains * discounts[: gains.size]).sum() / ideal)
 
 
+def _recall(
+    scores: np.ndarray, catalogue: np.ndarray, seen: set[int], relevant: set[int], k: int
+) -> float:
+    """Recall@k of one user's catalogue scores: the share of `relevant` in the top k."""
+    scores = np.where(np.isin(catalogue, list(seen)), -np.inf, scores)
+    top = np.argsort(-scores, kind="stable")[:k]
+    return float(np.isin(catalogue[top], list(relevant)).sum() / len(relevant))
+
+
 def catalogue_ndcg(
     artifacts: RankArtifacts,
     items: pa.Table,
@@ -89,6 +98,22 @@ def catalogue_ndcg(
     (sampled negatives in them are ignored). A user's relevant items are their positive test
     items not rated in `train`. None when no test user has one.
     """
+    metrics = catalogue_metrics(artifacts, items, train, test, users, k, seed=seed)
+    return None if metrics is None else metrics[ndcg_key(k)]
+
+
+def catalogue_metrics(
+    artifacts: RankArtifacts,
+    items: pa.Table,
+    train: pa.Table,
+    test: pa.Table,
+    users: int,
+    k: int = 10,
+    recall_k: int = 50,
+    seed: int = 0,
+) -> dict[str, float] | None:
+    """Mean NDCG@k and Recall@recall_k over the users `catalogue_ndcg` describes, keyed by
+    `ndcg_key(k)` and `recall_key(recall_k)`; None when no test user has a relevant item."""
     if users == 0:
         return None
     ref = ModelRef(kind="rank", name=artifacts.config.name, version="unpublished")
@@ -101,7 +126,7 @@ def catalogue_ndcg(
     relevant = _items_by_user(test_rated.filter(pc.equal(test_rated.column("label"), 1)), chosen)
     profiles = [_profile(row) for row in firsts.to_pylist()]
     moments = firsts.column("ts").cast(pa.int64()).to_pylist()
-    results: list[float] = []
+    results: list[tuple[float, float]] = []
     for start in range(0, len(profiles), _USERS_PER_PASS):
         part = profiles[start : start + _USERS_PER_PASS]
         requests = [
@@ -112,10 +137,22 @@ def catalogue_ndcg(
             before = seen.get(profile.user_id, set())
             wanted = relevant.get(profile.user_id, set()) - before
             if wanted:
-                results.append(_ndcg(scores, catalogue, before, wanted, k))
-    return float(np.mean(results)) if results else None
+                results.append(
+                    (
+                        _ndcg(scores, catalogue, before, wanted, k),
+                        _recall(scores, catalogue, before, wanted, recall_k),
+                    )
+                )
+    if not results:
+        return None
+    ndcg, recall = np.mean(results, axis=0)
+    return {ndcg_key(k): float(ndcg), recall_key(recall_k): float(recall)}
 
 
 def ndcg_key(k: int) -> str:
     """The metric's name in manifests and reports."""
     return f"ndcg_at_{k}"
+
+
+def recall_key(k: int) -> str:
+    return f"recall_at_{k}"

@@ -11,7 +11,7 @@ from rank_service.encoding import FeatureEncoder
 from rank_service.models import build_model
 from rank_service.serving.scorer import ITEM_COLUMNS
 from rank_service.training import train
-from rank_service.training.catalogue import _ndcg, catalogue_ndcg, ndcg_key
+from rank_service.training.catalogue import _ndcg, _recall, catalogue_ndcg, ndcg_key
 from rank_service.training.holdout import model_config, train_and_score
 from rank_service.training.report import (
     CURVES_FILE,
@@ -33,6 +33,13 @@ def test_ndcg_discounts_by_rank_and_skips_seen_items() -> None:
     # Item 10, rated before, leaves the list: 11 moves to the top.
     assert _ndcg(scores, catalogue, {10}, {11}, k=2) == 1.0
     assert _ndcg(scores, catalogue, set(), {13}, k=2) == 0.0
+
+
+def test_recall_counts_the_relevant_share_in_the_top_k_without_seen_items() -> None:
+    catalogue = np.array([10, 11, 12, 13])
+    scores = np.array([0.9, 0.8, 0.7, 0.1])
+    assert _recall(scores, catalogue, set(), {10, 13}, k=2) == 0.5
+    assert _recall(scores, catalogue, {10, 11}, {12, 13}, k=2) == 1.0
 
 
 def test_catalogue_ndcg_scores_test_users_over_every_item() -> None:
