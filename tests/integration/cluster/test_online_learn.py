@@ -8,7 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
+import cluster.online_learn
 from cluster.cli.main import main
 from cluster.control.model_decisions import serving_ref
 from cluster.control.serve_config import DEFAULT_CONFIG
@@ -16,8 +18,10 @@ from core.decisions import list_decisions
 from core.paths import StarlingPaths
 from core.registry import ModelRef, Registry
 from core.settings import Settings
-from rank_service.artifacts import load_artifacts
+from rank_service.artifacts import RankArtifacts, load_artifacts
+from rank_service.training.fine_tune import fine_tune
 from rank_service.training.report import TRAINED_UNTIL
+from rank_service.training.train import TrainRun
 from tests.support.online_home import ALL_ITEMS, ALL_USERS, online_home
 
 pytestmark = pytest.mark.integration
@@ -70,6 +74,28 @@ def test_learn_publishes_a_grown_candidate_and_records_the_gate_decision(
     # v1 serves and was judged on the newest samples: the same run again would change nothing.
     assert main(["learn", "--home", str(home)]) == 1
     assert "no samples newer than the window rank mlp v1" in capsys.readouterr().err
+    assert registry.versions("rank", "mlp") == ["v1", "v2"]
+
+
+def test_a_broken_candidate_is_registered_refused_and_never_served(
+    ray_local, home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_fine_tune(*args: object, **kwargs: object) -> tuple[RankArtifacts, TrainRun]:
+        """The real fine-tuning, then every weight zeroed: a candidate that learnt nothing."""
+        artifacts, run = fine_tune(*args, **kwargs)  # type: ignore[arg-type]
+        with torch.no_grad():
+            for parameter in artifacts.model.parameters():
+                parameter.zero_()
+        return artifacts, run
+
+    monkeypatch.setattr(cluster.online_learn, "fine_tune", broken_fine_tune)
+    assert main(["learn", "--home", str(home), "--epochs", "1"]) == 0
+    assert "rank mlp v2 refused (serving mlp v1): ROC AUC 0.5000" in capsys.readouterr().out
+    registry = Registry(StarlingPaths(home).registry)
+    [decision] = list_decisions(registry.root, "rank")
+    assert decision.action == "refused" and "beyond the tolerance" in decision.reasons[0]
+    v1 = ModelRef(kind="rank", name="mlp", version="v1")
+    assert serving_ref(Settings(home=home), "rank") == v1 and registry.serving("rank") == v1
     assert registry.versions("rank", "mlp") == ["v1", "v2"]
 
 
