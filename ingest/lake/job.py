@@ -21,7 +21,7 @@ from core.settings import Settings
 from core.storage import fingerprint, read_manifest
 from core.tables import QUARANTINE
 from core.writer_lock import writer_lock
-from ingest.lake.chunks import FilePlan, line_offsets, plan_file
+from ingest.lake.chunks import FilePlan, changed_since_planned, line_offsets, plan_file
 from ingest.lake.parse_chunk import FILE_ERROR
 from ingest.lake.progress import Progress
 from ingest.lake.sources.detect import detect_source
@@ -239,6 +239,8 @@ def _ingest_chunks(
         results = _validate(tasks, rules, staging, buckets, progress)
         failed = results.filter(pc.is_valid(results[FILE_ERROR]))
         errors = dict(zip(failed["file"].to_pylist(), failed[FILE_ERROR].to_pylist(), strict=True))
+        changed = ((n, changed_since_planned(p)) for n, p in enumerate(readable) if n not in errors)
+        errors |= {n: why for n, why in changed if why is not None}
         unreadable = summary.unreadable_files | {readable[n].path: e for n, e in errors.items()}
         dropped = pc.is_in(results["file"], pa.array(list(errors), pa.int32()))
         kept = results.filter(pc.invert(dropped))
@@ -248,10 +250,9 @@ def _ingest_chunks(
             f"validated {read:,} rows: {quarantine.num_rows:,} quarantined, "
             f"{len(errors)} file(s) unreadable"
         )
+        # The plan's fingerprints, not today's: a file that grew since is read again next time.
         stamps = {
-            str(Path(p.path).resolve()): fingerprint(Path(p.path))
-            for n, p in enumerate(readable)
-            if n not in errors
+            str(Path(p.path).resolve()): p.stamp for n, p in enumerate(readable) if n not in errors
         }
         if not stamps:
             return summary.model_copy(update={"unreadable_files": unreadable})

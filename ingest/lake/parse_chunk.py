@@ -1,26 +1,33 @@
 """Parsing and validating one chunk of an event file, inside a Ray task.
 
 Every line ends up somewhere: a row to validate, a quarantine row for a line that does not
-split into the expected fields, or (when the bytes cannot be decoded at all) one marker row
-that makes the whole file count as unreadable.
+split into the expected fields or is too long to hold, or (when the bytes cannot be decoded at
+all) one marker row that makes the whole file count as unreadable. A chunk is checked in
+bounded pieces (`ingest.lake.line_pieces`), so a gzip bomb never sits in memory whole.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
-from ingest.lake.chunks import Chunk, chunk_bytes, split_fields
+from ingest.lake.chunks import Chunk, split_fields
+from ingest.lake.line_pieces import MAX_LINE_BYTES, LongLine, open_prefix, read_pieces
+from ingest.lake.parquet_rows import parquet_rows
 from ingest.lake.validate import CHECKED, REASON, EventRules, validate_events
 
 FILE_ERROR = "file_error"
+LINE_TOO_LONG = f"line too long (over {MAX_LINE_BYTES} bytes)"
+# split_fields gives no fields for a line whose quotes do not pair up.
+_UNPAIRED = "malformed line: unpaired quote"
+_UTF8_BOM = b"\xef\xbb\xbf"
 _NO_TEXT = pa.scalar(None, pa.string())
 # Fields the fast path parses as numbers directly: ids and times as integers (a third less CPU
 # than as floats), values as floats. A value that does not parse (such as an id "1.0" or a time
@@ -143,7 +150,9 @@ def _delimited(chunk: Chunk, text: str) -> pa.Table:
         for field, index in wanted.items()
     }
     bad = counts != width
-    reasons = pa.array([f"malformed line: {n} fields, expected {width}" for n in counts[bad]])
+    reasons = pa.array(
+        [f"malformed line: {n} fields, expected {width}" if n else _UNPAIRED for n in counts[bad]]
+    )
     reason = pa.nulls(len(lines), pa.string())
     if len(reasons):
         reason = pc.replace_with_mask(reason, pa.array(bad), reasons.cast(pa.string()))
@@ -175,44 +184,17 @@ def _jsonl(chunk: Chunk, text: str) -> pa.Table:
     return pa.table({**columns, "line": pa.array([r["line"] for r in records], pa.int64())})
 
 
-def _parquet(chunk: Chunk) -> pa.Table:
-    spec = chunk.spec
-    table = pq.read_table(spec.path, columns=sorted(set(spec.mapping.values())))
-    columns: dict[str, pa.Array] = {}
-    for field, column in spec.mapping.items():
-        values = table[column]
-        if pa.types.is_timestamp(values.type):
-            # Stored times become numbers in the declared unit, like a numeric time column.
-            values = values.cast(pa.timestamp(spec.ts_unit)).cast(pa.int64())
-        columns[field] = pc.cast(values, pa.string()).combine_chunks()
-    raw = pc.binary_join_element_wise(
-        *columns.values(), ",", null_handling="replace", null_replacement=""
-    )
-    return pa.table(
-        {
-            **columns,
-            REASON: pa.nulls(table.num_rows, pa.string()),
-            "line": pa.array(np.arange(1, table.num_rows + 1)),
-            "raw": raw,
-        }
-    )
-
-
 class CheckedChunk(NamedTuple):
-    """A chunk's CHECKED rows plus `file_error`, lines numbered from 1 within the chunk, and
-    the line breaks it holds (see `ingest.lake.chunks.line_offsets`)."""
+    """A piece of a chunk: its CHECKED rows plus `file_error`, lines numbered from 1 within the
+    chunk, and the line breaks it holds (see `ingest.lake.chunks.line_offsets`)."""
 
     rows: pa.Table
     line_breaks: int
 
 
-def _checked(chunk: Chunk, rules: EventRules) -> CheckedChunk:
+def _checked_text(chunk: Chunk, data: bytes, rules: EventRules) -> pa.Table:
+    """CHECKED rows of the whole lines `data`, numbered from 1."""
     spec = chunk.spec
-    if spec.format == "parquet":
-        return CheckedChunk(validate_events(_parquet(chunk), rules), 0)
-    data = chunk_bytes(chunk)
-    # Sources are UTF-8 or single-byte encodings (UTF-16 is refused at planning).
-    breaks = data.count(b"\n")
     if spec.format == "delimited":
         # UTF-8 goes to Arrow's reader undecoded (it checks the text columns it reads): decoding
         # every chunk in Python cost 5 % of the stage's CPU. The general path decodes.
@@ -224,11 +206,43 @@ def _checked(chunk: Chunk, rules: EventRules) -> CheckedChunk:
             checked = validate_events(fast, rules)
             if checked[REASON].null_count != checked.num_rows:
                 checked = _with_raw_lines(checked, chunk, utf8.decode())
-            return CheckedChunk(checked, breaks)
+            return checked
     text = data.decode(spec.encoding)
     if spec.format == "jsonl":
-        return CheckedChunk(validate_events(_jsonl(chunk, text), rules), breaks)
-    return CheckedChunk(validate_events(_delimited(chunk, text), rules), breaks)
+        return validate_events(_jsonl(chunk, text), rules)
+    return validate_events(_delimited(chunk, text), rules)
+
+
+def _too_long(lines: list[LongLine], encoding: str) -> pa.Table:
+    raw = [f"{x.head.decode(encoding, errors='replace')}… ({x.length} bytes)" for x in lines]
+    rows = {c: [None] * len(lines) for c in CHECKED.names} | {
+        REASON: [LINE_TOO_LONG] * len(lines),
+        "line": [x.line for x in lines],
+        "raw": raw,
+    }
+    return pa.table(rows, schema=CHECKED)
+
+
+def _checked_pieces(chunk: Chunk, rules: EventRules) -> Iterator[CheckedChunk]:
+    spec = chunk.spec
+    if spec.format == "parquet":
+        yield CheckedChunk(validate_events(parquet_rows(chunk), rules), 0)
+        return
+    before = 0  # line breaks of the chunk's earlier pieces
+    with open_prefix(spec.path, chunk.start, chunk.end) as stream:
+        for number, piece in enumerate(read_pieces(stream)):
+            data = piece.data
+            if number == 0 and chunk.start == 0 and spec.encoding.lower() in ("utf-8", "utf8"):
+                data = data.removeprefix(_UTF8_BOM)  # json.loads refuses it on line 1
+            part = chunk if number == 0 else chunk.model_copy(update={"has_header": False})
+            rows = _checked_text(part, data, rules)
+            if piece.long_lines:
+                rows = pa.concat_tables([rows, _too_long(piece.long_lines, spec.encoding)])
+            lines = pc.add(rows["line"], before)
+            rows = rows.set_column(rows.schema.get_field_index("line"), "line", lines)
+            breaks = data.count(b"\n")
+            yield CheckedChunk(rows, breaks)
+            before += breaks
 
 
 def _unreadable(reason: str) -> pa.Table:
@@ -236,20 +250,23 @@ def _unreadable(reason: str) -> pa.Table:
     return pa.table(row, schema=CHECKED)
 
 
-def check_chunk(chunk: Chunk, rules: EventRules) -> CheckedChunk:
-    """CHECKED rows of every line in the chunk, plus `file_error`.
+def check_pieces(chunk: Chunk, rules: EventRules) -> Iterator[CheckedChunk]:
+    """CHECKED rows of every line in the chunk, plus `file_error`, piece by piece.
 
-    `file_error` is true (on a single row that gives the reason) when the chunk cannot be read.
+    When the chunk cannot be read, the last piece is a single row with `file_error` true that
+    gives the reason; the pieces before it are then void.
     """
     spec = chunk.spec
     try:
-        (checked, breaks), error = _checked(chunk, _file_rules(rules, chunk)), False
+        for piece in _checked_pieces(chunk, _file_rules(rules, chunk)):
+            flag = pa.repeat(pa.scalar(False), piece.rows.num_rows)
+            yield CheckedChunk(piece.rows.append_column(FILE_ERROR, flag), piece.line_breaks)
+        return
     except UnicodeDecodeError as exc:
-        checked, breaks, error = _unreadable(f"not {spec.encoding} text ({exc.reason})"), 0, True
+        error = _unreadable(f"not {spec.encoding} text ({exc.reason})")
     except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
-        checked, breaks, error = _unreadable(str(exc) or type(exc).__name__), 0, True
-    flag = pa.repeat(pa.scalar(error), checked.num_rows)
-    return CheckedChunk(checked.append_column(FILE_ERROR, flag), breaks)
+        error = _unreadable(str(exc) or type(exc).__name__)
+    yield CheckedChunk(error.append_column(FILE_ERROR, pa.repeat(pa.scalar(True), 1)), 0)
 
 
 def _file_rules(rules: EventRules, chunk: Chunk) -> EventRules:

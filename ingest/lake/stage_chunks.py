@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from core.filesystem import RemotePath, StoragePath, open_output
 from ingest.lake.chunks import Chunk
-from ingest.lake.parse_chunk import FILE_ERROR, check_chunk
-from ingest.lake.validate import MONTH, REASON, STAGED, EventRules, to_events
+from ingest.lake.parse_chunk import FILE_ERROR, check_pieces
+from ingest.lake.validate import CHECKED, MONTH, REASON, STAGED, EventRules, to_events
 
 BAD_ROW = pa.struct(
     [pa.field("line", pa.int64()), pa.field(REASON, pa.string()), pa.field("raw", pa.string())]
@@ -56,7 +56,7 @@ def bucket_dir(staging: StoragePath, bucket: int) -> StoragePath:
 
 
 def staged_file_index(path: StoragePath) -> int:
-    """The file number in a staged file's name (`f00003-c000017.arrow` -> 3)."""
+    """The file number in a staged file's name (`f00003-c000017-p00000.arrow` -> 3)."""
     return int(path.name[1:].split("-", 1)[0])
 
 
@@ -78,8 +78,10 @@ def _write_ipc(table: pa.Table, path: StoragePath) -> None:
     os.replace(tmp, path)
 
 
-def stage_events(events: pa.Table, task: ChunkTask, staging: StoragePath, buckets: int) -> None:
-    """Write STAGED `events` into one file per bucket of months they touch.
+def stage_events(
+    events: pa.Table, task: ChunkTask, staging: StoragePath, buckets: int, piece: int = 0
+) -> None:
+    """Write STAGED `events` of a chunk's piece into one file per bucket of months they touch.
 
     A file's rows are ordered by month, line order kept within a month: the merge then takes
     each month as one slice of every file instead of gathering its rows from all of them (that
@@ -101,7 +103,7 @@ def stage_events(events: pa.Table, task: ChunkTask, staging: StoragePath, bucket
     bucket_of_place = span[by_bucket] % buckets
     present, first_places = np.unique(bucket_of_place, return_index=True)
     last_places = [*(first_places[1:] - 1), len(span) - 1]
-    name = f"f{task.file:05d}-c{task.index:06d}.arrow"
+    name = f"f{task.file:05d}-c{task.index:06d}-p{piece:05d}.arrow"
     for value, first_place, last_place in zip(present, first_places, last_places, strict=True):
         start = int(ends[first_place - 1]) if first_place else 0
         end = int(ends[last_place])
@@ -110,16 +112,20 @@ def stage_events(events: pa.Table, task: ChunkTask, staging: StoragePath, bucket
 
 
 def stage_chunk(task: ChunkTask, rules: EventRules, staging: StoragePath, buckets: int) -> pa.Table:
-    """Check one chunk, stage its good rows; one STAGE_RESULT row says what happened."""
-    checked, line_breaks = check_chunk(task.chunk, rules)
-    error = None
-    rejected = checked.filter(pc.is_valid(checked[REASON]))
-    if checked.num_rows and checked[FILE_ERROR][0].as_py():
-        error, rejected = checked[REASON][0].as_py(), rejected.slice(0, 0)
-    else:
-        stage_events(to_events(checked), task, staging, buckets)
+    """Check one chunk, stage its good rows piece by piece; one STAGE_RESULT row says what
+    happened. Only the bad rows of the chunk are held until the end."""
+    error, read, line_breaks = None, 0, 0
+    rejected = [CHECKED.empty_table()]
+    for number, (checked, breaks) in enumerate(check_pieces(task.chunk, rules)):
+        if checked.num_rows and checked[FILE_ERROR][0].as_py():
+            error = checked[REASON][0].as_py()
+            break
+        stage_events(to_events(checked), task, staging, buckets, number)
+        rejected.append(checked.filter(pc.is_valid(checked[REASON])).select(CHECKED.names))
+        read, line_breaks = read + checked.num_rows, line_breaks + breaks
+    bad_rows = pa.concat_tables(rejected[:1] if error else rejected)
     rows = pa.StructArray.from_arrays(
-        [rejected[name].combine_chunks() for name in BAD_ROW.names], fields=list(BAD_ROW)
+        [bad_rows[name].combine_chunks() for name in BAD_ROW.names], fields=list(BAD_ROW)
     )
     bad = pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows)
     return pa.table(
@@ -128,7 +134,7 @@ def stage_chunk(task: ChunkTask, rules: EventRules, staging: StoragePath, bucket
             "chunk": pa.array([task.index], pa.int32()),
             "line_breaks": pa.array([line_breaks], pa.int64()),
             "bytes": pa.array([task.size()], pa.int64()),
-            "rows": pa.array([0 if error else checked.num_rows], pa.int64()),
+            "rows": pa.array([0 if error else read], pa.int64()),
             FILE_ERROR: pa.array([error], pa.string()),
             "bad": bad,
         },

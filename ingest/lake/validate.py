@@ -14,10 +14,19 @@ from pydantic import BaseModel, Field
 
 from core.event_key import content_keys, text_keys
 from core.tables import EVENT_TYPES, EVENTS
+from ingest.lake.exact_ids import exact_ids
 from ingest.lake.sources.spec import TsUnit
 
 REASON = "reason"
 MS_PER_DAY = 86_400_000
+# The earliest accepted time, 1900-01-01 UTC: older is a unit mix-up or garbage, not an event;
+# it also keeps every accepted time well inside pandas' nanosecond range (1677..2262), which
+# readers of the lake convert to.
+MIN_TS_MS = -2_208_988_800_000
+# Values are stored as float32: larger magnitudes would become inf.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# month_index converts each day of the rows' span once while the span is at most this long.
+_DAY_TABLE_SPAN = 200 * 366
 _MS_PER_UNIT: dict[str, float] = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
 # What Arrow's string-to-float cast accepts; other text goes through pandas, which knows more.
 _NO_TEXT = pa.scalar(None, pa.string())
@@ -92,7 +101,9 @@ def _numbers(raw: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
         pa.types.is_floating(raw[name].type) or pa.types.is_integer(raw[name].type)
     )
     if parsed:
-        column = raw[name].combine_chunks().cast(pa.float64())
+        # Not a safe cast: it refuses integers beyond 2^53, and such a time or value is out of
+        # range either way.
+        column = pc.cast(raw[name].combine_chunks(), pa.float64(), safe=False)
         return pc.is_null(column).to_numpy(zero_copy_only=False), _finite(column)
     text = _text(raw, name)
     blank = _blank(text)
@@ -142,8 +153,8 @@ def _per_row(per_type: pa.BooleanArray, kind: pa.DictionaryArray) -> np.ndarray:
     return values[kind.indices.to_numpy(zero_copy_only=False)]
 
 
-def _ids(numbers: np.ndarray) -> np.ndarray:
-    return np.where(np.isnan(numbers), -1, numbers).astype(np.int64)
+def _column(raw: pa.Table, name: str) -> pa.Array | None:
+    return raw[name].combine_chunks() if name in raw.column_names else None
 
 
 def validate_events(raw: pa.Table, rules: EventRules) -> pa.Table:
@@ -154,8 +165,8 @@ def validate_events(raw: pa.Table, rules: EventRules) -> pa.Table:
     (integers or floats, null when blank). Returns CHECKED; `reason` is null for a good row and
     names the first failed check otherwise; `raw` is kept for bad rows only.
     """
-    blank_user, user = _numbers(raw, "user")
-    blank_item, item = _numbers(raw, "item")
+    user = exact_ids(_column(raw, "user"), raw.num_rows)
+    item = exact_ids(_column(raw, "item"), raw.num_rows)
     blank_value, value = _numbers(raw, "value")
     blank_ts, ts_ms = _timestamp_ms(raw, rules)
     kind = _event_types(raw, rules)
@@ -163,10 +174,11 @@ def validate_events(raw: pa.Table, rules: EventRules) -> pa.Table:
     rating = _per_row(pc.equal(names, "rating"), kind)
     with np.errstate(invalid="ignore"):
         checks = [
-            ("missing field", blank_user | blank_item | blank_ts | (rating & blank_value)),
-            ("user id not an integer", np.isnan(user) | (user != np.floor(user))),
-            ("item id not an integer", np.isnan(item) | (item != np.floor(item))),
-            ("negative id", (user < 0) | (item < 0)),
+            ("missing field", user.blank | item.blank | blank_ts | (rating & blank_value)),
+            ("user id not an integer", user.not_integer),
+            ("item id not an integer", item.not_integer),
+            ("id beyond int64", user.beyond_int64 | item.beyond_int64),
+            ("negative id", (user.value < 0) | (item.value < 0)),
             (
                 "unknown event type",
                 ~_per_row(pc.is_in(names, value_set=pa.array(EVENT_TYPES)), kind),
@@ -177,12 +189,17 @@ def validate_events(raw: pa.Table, rules: EventRules) -> pa.Table:
                 rating & ((value < rules.min_value) | (value > rules.max_value)),
             ),
             ("value not a number", ~blank_value & np.isnan(value)),
+            ("value beyond float32", np.abs(value) > FLOAT32_MAX),
             ("timestamp unparsable", np.isnan(ts_ms)),
             ("timestamp in the future", ts_ms > rules.now_ms),
+            ("timestamp before 1900", ts_ms < MIN_TS_MS),
         ]
     reason = _first_reason(checks, _text(raw, REASON))
-    ms = np.where(np.isnan(ts_ms), 0, ts_ms).astype(np.int64)
-    user_id, item_id = _ids(user), _ids(item)
+    storable = np.abs(np.nan_to_num(value, nan=np.inf)) <= FLOAT32_MAX
+    # Bad rows' times may lie outside int64 milliseconds: they get 0, never a wrapped value.
+    in_range = (ts_ms >= MIN_TS_MS) & (ts_ms <= rules.now_ms)
+    ms = np.where(in_range, ts_ms, 0).astype(np.int64)
+    user_id, item_id = user.value, item.value
     tag = _text(raw, "tag") if "tag" in raw.column_names else None
     event_id = content_keys(kind, user_id, item_id, ms, tag)
     if "event_id" in raw.column_names:
@@ -195,7 +212,7 @@ def validate_events(raw: pa.Table, rules: EventRules) -> pa.Table:
             "user_id": pa.array(user_id),
             "item_id": pa.array(item_id),
             "event_type": names.take(kind.indices),
-            "value": pa.array(np.where(np.isnan(value), 1.0, value).astype(np.float32)),
+            "value": pa.array(np.where(storable, value, 1.0).astype(np.float32)),
             "ts_ms": pa.array(ms),
             REASON: reason,
             "line": _line_numbers(raw),
@@ -215,12 +232,17 @@ def month_index(ts_ms: np.ndarray) -> np.ndarray:
     """Months since 1970-01 (UTC) of epoch milliseconds: the lake's partition, as a number.
 
     Each day of the span is converted once and rows look their day up: numpy's conversion to
-    months, row by row, was 5 times slower.
+    months, row by row, was 5 times slower. A span of more than 200 years (which validation
+    never lets through) converts each distinct day instead: a table per day of a span that
+    reaches year -3000 took tens of GiB.
     """
     days = np.floor_divide(ts_ms, MS_PER_DAY)
     if not len(days):
         return np.empty(0, np.int32)
     first = days.min()
+    if days.max() - first > _DAY_TABLE_SPAN:
+        distinct, rows = np.unique(days, return_inverse=True)
+        return distinct.astype("datetime64[D]").astype("datetime64[M]").astype(np.int32)[rows]
     span = np.arange(first, days.max() + 1).astype("datetime64[D]")
     return span.astype("datetime64[M]").astype(np.int32)[days - first]
 

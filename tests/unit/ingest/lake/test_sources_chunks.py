@@ -12,7 +12,7 @@ import pytest
 from core.event_key import content_keys
 from ingest.lake import chunks
 from ingest.lake.chunks import line_offsets, plan_file
-from ingest.lake.parse_chunk import FILE_ERROR, check_chunk
+from ingest.lake.parse_chunk import FILE_ERROR, check_pieces
 from ingest.lake.sources.event_log import EventLogOptions, plan_event_log
 from ingest.lake.sources.movielens_100k import plan_movielens_100k
 from ingest.lake.sources.movielens_csv import plan_movielens_csv
@@ -34,9 +34,9 @@ def _check(spec: FileSpec) -> pd.DataFrame:
     """Every chunk of the file checked, lines numbered as in the file."""
     plan = plan_file(spec)
     assert plan.error is None, plan.error
-    results = [check_chunk(c, RULES) for c in plan.chunks]
-    offsets = line_offsets([r.line_breaks for r in results])
-    frames = [r.rows.to_pandas() for r in results]
+    results = [list(check_pieces(c, RULES)) for c in plan.chunks]
+    offsets = line_offsets([sum(p.line_breaks for p in pieces) for pieces in results])
+    frames = [pd.concat([p.rows.to_pandas() for p in pieces]) for pieces in results]
     for frame, offset in zip(frames, offsets, strict=True):
         frame["line"] += offset
     checked = pd.concat(frames, ignore_index=True)

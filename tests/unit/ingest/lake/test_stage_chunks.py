@@ -40,7 +40,7 @@ def test_each_bucket_file_holds_its_months_in_order_with_line_order_kept(tmp_pat
 
     seen = []
     for bucket in range(4):
-        with open_input(bucket_dir(tmp_path, bucket) / "f00002-c000007.arrow") as source:
+        with open_input(bucket_dir(tmp_path, bucket) / "f00002-c000007-p00000.arrow") as source:
             staged = pa.ipc.open_file(source).read_all()
         staged_months = staged[MONTH].to_numpy()
         lines = staged["user_id"].to_numpy()
