@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from cluster.home_sources import SYNTH_STAMP, check_not_mixing
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
@@ -21,7 +22,6 @@ from ingest.synth.generate import SynthConfig, generate
 from rank_service.training.train import train_rank
 from recall_service.registry import recall_model
 
-SYNTH_STAMP = "_synth.json"
 # The metrics `starling up` prints for a freshly trained model; all are in its manifest.
 HEADLINE_METRICS = ("hit_rate_at_50", "popular_hit_rate_at_50", "roc_auc", "log_loss")
 
@@ -75,12 +75,14 @@ def ensure_synthetic(settings: Settings, paths: StarlingPaths, report: Reporter)
 
 
 def _source(
-    settings: Settings, paths: StarlingPaths, data: Path | None, report: Reporter
+    settings: Settings, paths: StarlingPaths, data: Path | None, report: Reporter, mix: bool
 ) -> Path | None:
-    """What to ingest: `data` when given; else the synthetic set, unless the home's lake holds
-    events of its own (ingested by hand, or landed from the live stream), which it serves
-    as they are instead of mixing made-up users into them."""
+    """What to ingest: `data` when given (never into a synthetic lake unless `mix`); else the
+    synthetic set, unless the home's lake holds events of its own (ingested by hand, or landed
+    from the live stream), which it serves as they are instead of mixing made-up users into
+    them."""
     if data is not None:
+        check_not_mixing(paths, data, mix)
         return data
     held = count_rows(paths.events)
     if held and not (paths.data_dir / SYNTH_STAMP).is_file():
@@ -97,11 +99,13 @@ def _ingest(settings: Settings, paths: StarlingPaths, source: Path) -> str:
     return f"{summary.accepted:,} accepted, {bad:,} quarantined, {summary.lake_rows:,} in lake"
 
 
-def run_pipeline(settings: Settings, data: Path | None, report: Reporter) -> None:
+def run_pipeline(
+    settings: Settings, data: Path | None, report: Reporter, mix: bool = False
+) -> None:
     """Data -> lake -> features -> online store -> recall and rank models."""
     paths = StarlingPaths.of(settings)
     paths.ensure()
-    source = _source(settings, paths, data, report)
+    source = _source(settings, paths, data, report, mix)
     if source is not None:
         _timed("ingest", report, lambda: _ingest(settings, paths, source))
 

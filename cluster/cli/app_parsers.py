@@ -34,9 +34,13 @@ def _up_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         description="Generate synthetic data unless --data is given, run each step whose "
         "outputs are missing or stale, deploy the Serve app and serve until Ctrl-C.",
     )
-    up.add_argument("--data", type=Path, default=None, help="MovieLens directory")
+    up.add_argument("--data", type=Path, default=None, help="MovieLens directory or event logs")
+    up.add_argument("--mix", action="store_true", help=MIX_HELP)
     _serve_flags(up)
     up.set_defaults(run=commands.up)
+
+
+MIX_HELP = "add the data to a lake that holds the synthetic set (refused without it)"
 
 
 def _serve_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from cluster.home_sources import check_not_mixing
 from cluster.runtime.session import (
     full_runtime,
     interrupt_on_signals,
@@ -109,6 +110,7 @@ def ingest(args: argparse.Namespace) -> int:
     paths = StarlingPaths.of(settings)
     source = args.source or paths.data_dir
     options = _log_options(args)
+    check_not_mixing(paths, source, args.mix)
     with ray_runtime(settings):
         summary = ingest_source(settings, paths, source, options)
     say(summary.model_dump_json(indent=2))
@@ -221,7 +223,7 @@ def up(args: argparse.Namespace) -> int:
     say(f"home: {settings.home}")
     try:
         with full_runtime(settings):
-            run_pipeline(settings, args.data, report_step)
+            run_pipeline(settings, args.data, report_step, mix=args.mix)
             _serve_forever(settings)
     except KeyboardInterrupt:
         say("stopped")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cluster.cli import commands
+from cluster.cli.app_parsers import MIX_HELP
 
 
 class _RecallModels:
@@ -100,6 +101,7 @@ def _ingest_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
         metavar="MIN,MAX",
         help="valid rating values (default STARLING_DATA__RATING_MIN/MAX, 0.5,5)",
     )
+    ingest.add_argument("--mix", action="store_true", help=MIX_HELP)
     ingest.set_defaults(run=commands.ingest)
 
 
