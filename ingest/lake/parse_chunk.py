@@ -150,12 +150,16 @@ def _delimited(chunk: Chunk, text: str) -> pa.Table:
         for field, index in wanted.items()
     }
     bad = counts != width
-    reasons = pa.array(
-        [f"malformed line: {n} fields, expected {width}" if n else _UNPAIRED for n in counts[bad]]
-    )
     reason = pa.nulls(len(lines), pa.string())
-    if len(reasons):
-        reason = pc.replace_with_mask(reason, pa.array(bad), reasons.cast(pa.string()))
+    if bad.any():
+        # One text per distinct count, taken by index: a string object per bad line cost
+        # about 100 bytes each, gigabytes for a piece of millions of one-character lines.
+        distinct, which = np.unique(counts[bad], return_inverse=True)
+        texts = [
+            f"malformed line: {n} fields, expected {width}" if n else _UNPAIRED for n in distinct
+        ]
+        reasons = pa.array(texts, pa.string()).take(pa.array(which))
+        reason = pc.replace_with_mask(reason, pa.array(bad), reasons)
     return pa.table(
         {**columns, REASON: reason, "line": pa.array(numbers, pa.int64()), "raw": lines}
     )

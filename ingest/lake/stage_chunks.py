@@ -115,13 +115,13 @@ def stage_chunk(task: ChunkTask, rules: EventRules, staging: StoragePath, bucket
     """Check one chunk, stage its good rows piece by piece; one STAGE_RESULT row says what
     happened. Only the bad rows of the chunk are held until the end."""
     error, read, line_breaks = None, 0, 0
-    rejected = [CHECKED.empty_table()]
+    rejected = [CHECKED.empty_table().select(BAD_ROW.names)]
     for number, (checked, breaks) in enumerate(check_pieces(task.chunk, rules)):
         if checked.num_rows and checked[FILE_ERROR][0].as_py():
             error = checked[REASON][0].as_py()
             break
         stage_events(to_events(checked), task, staging, buckets, number)
-        rejected.append(checked.filter(pc.is_valid(checked[REASON])).select(CHECKED.names))
+        rejected.append(checked.select(BAD_ROW.names).filter(pc.is_valid(checked[REASON])))
         read, line_breaks = read + checked.num_rows, line_breaks + breaks
     bad_rows = pa.concat_tables(rejected[:1] if error else rejected)
     rows = pa.StructArray.from_arrays(

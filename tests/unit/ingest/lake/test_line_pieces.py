@@ -39,6 +39,14 @@ def test_too_long_lines_are_emptied_wherever_they_fall() -> None:
     assert _pieces(b"a\nb", 1, 10) == (b"a\nb", [])
 
 
+def test_pieces_hold_a_bounded_number_of_lines() -> None:
+    data = b"a\n" * 10 + b"x" * 20 + b"\nb\n"
+    pieces = list(read_pieces(io.BytesIO(data), 1000, max_line=10, max_lines=3))
+    assert [p.data.count(b"\n") for p in pieces] == [3, 3, 3, 3]
+    assert b"".join(p.data for p in pieces) == b"a\n" * 10 + b"\nb\n"
+    assert [(p.long_lines[0].line, p.long_lines[0].length) for p in pieces[3:]] == [(2, 20)]
+
+
 def test_a_huge_line_is_quarantined_and_the_lines_around_it_land(tmp_path: Path) -> None:
     log = tmp_path / "log.csv"
     log.write_bytes(b"user,item,ts\n1,2,964982703\n" + b"7" * (3 << 20) + b"\n3,4,964982704\n")
