@@ -76,6 +76,12 @@ class ItemBagSettings(BaseModel):
         description="the most-rated items that the item-CF weights (EASE, fitted beside the bag) "
         "cover; their dense Gram inverse costs 8 x items^2 bytes; 0 fits none",
     )
+    item_cf_weight: float = Field(
+        1.0,
+        ge=0,
+        description="a candidate's affinity is its cosine plus this times its item-CF score, "
+        "both on the cosine's scale over the pool (1: the two models weigh alike)",
+    )
     item_cf_regularisation: float = Field(
         500.0, gt=0, description="EASE's ridge penalty (100 / 500 / 2000 tried on validation)"
     )

@@ -68,6 +68,12 @@ class RecallSettings(BaseModel):
     genre_quota: int = Field(
         50, ge=0, description="candidates from the popular items of the user's top genres"
     )
+    max_candidates: int = Field(
+        300,
+        ge=0,
+        description="candidates handed to ranking: the merged routes' best by affinity (the "
+        "embedding model's score); 0 hands every merged candidate on; at least max_k",
+    )
     max_excluded: int = Field(
         1000,
         ge=0,
@@ -228,6 +234,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _experiments_do_not_collide(self) -> Settings:
         check_experiments(self.experiments)
+        return self
+
+    @model_validator(mode="after")
+    def _enough_candidates(self) -> Settings:
+        if 0 < self.recall.max_candidates < self.max_k:
+            raise ValueError(
+                f"recall.max_candidates {self.recall.max_candidates} is below max_k {self.max_k}: "
+                "a request for max_k items could not be answered in full"
+            )
         return self
 
     def storage_root(self) -> StoragePath:

@@ -44,20 +44,24 @@ class HistoryBagVectors:
     blends both models (`blend_affinity`); without, it is the cosine the vector search ranks by.
     """
 
-    def __init__(self, embeddings: HistoryEmbeddings, item_cf: ItemCFWeights | None) -> None:
+    def __init__(
+        self, embeddings: HistoryEmbeddings, item_cf: ItemCFWeights | None, cf_weight: float = 1.0
+    ) -> None:
         self.embeddings = embeddings
         self.item_cf = item_cf
+        self.cf_weight = cf_weight
         # One request asks for the same history's scores twice (the item_cf route, then every
         # candidate's affinity): the last history's scores are kept, key and value together so
         # that concurrent requests never pair one history with another's scores.
         self._last_scores: tuple[tuple[int, ...], np.ndarray] | None = None
 
     @classmethod
-    def load(cls, folder: Path, half_life: float) -> HistoryBagVectors:
+    def load(cls, folder: Path, half_life: float, cf_weight: float) -> HistoryBagVectors:
         """From an item_bag version folder of the registry (…/recall/item_bag/v2)."""
         embeddings = load_bag_embeddings(folder, half_life, f"{folder.parent.name}:{folder.name}")
         cf_file = folder / ITEM_CF_FILE
-        return cls(embeddings, ItemCFWeights.load(cf_file) if cf_file.exists() else None)
+        item_cf = ItemCFWeights.load(cf_file) if cf_file.exists() else None
+        return cls(embeddings, item_cf, cf_weight)
 
     def vector(self, profile: UserProfile | None, history: Sequence[int] = ()) -> np.ndarray | None:
         """The unit user vector (D,) of `history` (newest first); None when no item of it has
@@ -88,7 +92,8 @@ class HistoryBagVectors:
         if scores is None:
             return cosines
         rows = self.embeddings.rows(items)
-        return blend_affinity(cosines, [float(scores[r]) if r >= 0 else None for r in rows])
+        known = [float(scores[r]) if r >= 0 else None for r in rows]
+        return blend_affinity(cosines, known, self.cf_weight)
 
     def _cf_scores(self, history: Sequence[int]) -> np.ndarray | None:
         """Every item's item-CF score (V,) for `history`, or None without item-CF weights; a
@@ -105,12 +110,13 @@ class HistoryBagVectors:
 
 
 def blend_affinity(
-    cosines: list[float | None], collaborative: list[float | None]
+    cosines: list[float | None], collaborative: list[float | None], weight: float = 1.0
 ) -> list[float | None]:
-    """cosine + c * item-CF score of each candidate, c = std(cosines) / std(item-CF scores) over
-    the candidates both know: both models weigh alike (the order of the sum of the two z-scores
-    over the pool) while the result keeps the cosine's scale, which Rank's model weight and the
-    rerank bonuses were chosen against. None where the bag does not know the item.
+    """cosine + weight * c * item-CF score of each candidate, c = std(cosines) / std(item-CF
+    scores) over the candidates both know: at weight 1 both models weigh alike (the order of the
+    sum of the two z-scores over the pool) while the result keeps the cosine's scale, which
+    Rank's model weight and the rerank bonuses were chosen against. None where the bag does not
+    know the item.
 
     On ml-latest-small's per-user validation carve this order reached Recall@50 0.363 against
     0.332 for the cosine alone and 0.334 for EASE (bench/results/quality.txt).
@@ -118,7 +124,7 @@ def blend_affinity(
     pairs = zip(cosines, collaborative, strict=True)
     known = [(c, f) for c, f in pairs if c is not None and f is not None]
     spread = np.std([f for _, f in known]) if len(known) > 1 else 0.0
-    scale = float(np.std([c for c, _ in known]) / spread) if spread > 0 else 0.0
+    scale = weight * float(np.std([c for c, _ in known]) / spread) if spread > 0 else 0.0
     return [
         None if c is None else c + scale * (f or 0.0)
         for c, f in zip(cosines, collaborative, strict=True)

@@ -130,6 +130,7 @@ class Recaller:
         ]
         candidates, contributed = merge_routes(routes, seen)
         self._add_affinity(candidates, query, state.history)
+        candidates = best_by_affinity(candidates, quotas.max_candidates)
         trace = StageTrace(
             stage="recall",
             candidates_in=0,
@@ -166,3 +167,15 @@ class Recaller:
             RouteHits(POPULAR, popular_scores(popular), quotas.popular_quota),
             RouteHits(TRENDING, popular_scores(trending), quotas.trending_quota),
         ]
+
+
+def best_by_affinity(candidates: Candidates, limit: int) -> Candidates:
+    """The `limit` candidates of highest affinity (those without one last, in merged order),
+    in merged order; all of them when `limit` is 0 or they are fewer. Ranking and reranking
+    cost grows with the candidates, and the final order leans on affinity: what ranks low on
+    it rarely ends in the first k."""
+    if limit == 0 or len(candidates) <= limit or not candidates.affinity:
+        return candidates
+    keys = np.array([-np.inf if a is None else a for a in candidates.affinity])
+    kept = np.sort(np.argsort(-keys, kind="stable")[:limit])
+    return candidates.take(kept.tolist())

@@ -18,6 +18,7 @@ from recall_service.models.item_bag_files import (
 )
 from recall_service.models.item_cf import ItemCFWeights
 from recall_service.registry import recall_model
+from recall_service.serving.history_bag import blend_affinity
 from recall_service.serving.user_vectors import UserVectors
 
 ITEMS = np.arange(1, 13)
@@ -131,3 +132,12 @@ def test_affinity_blends_the_cosine_and_item_cf_alike_on_the_cosines_scale(
     assert affinity[:4] == pytest.approx([c + scale * f for c, f in zip(cosines, cf, strict=True)])
     # Item 5, which only item CF knows the user for, comes right after the item they rated.
     assert np.argsort(-np.array(affinity[:4])).tolist() == [0, 1, 2, 3]
+
+
+def test_the_item_cf_weight_scales_its_share_of_the_affinity() -> None:
+    cosines: list[float | None] = [0.7, 0.0, 0.0, None]
+    cf: list[float | None] = [0.0, 0.3, -0.3, 0.2]
+    scale = np.std([0.7, 0.0, 0.0]) / np.std([0.0, 0.3, -0.3])
+    assert blend_affinity(cosines, cf, weight=0.0) == [0.7, 0.0, 0.0, None]
+    doubled = blend_affinity(cosines, cf, weight=2.0)
+    assert doubled[:3] == pytest.approx([0.7, 0.6 * scale, -0.6 * scale]) and doubled[3] is None

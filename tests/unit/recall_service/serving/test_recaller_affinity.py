@@ -4,10 +4,12 @@ candidate carries and the item-CF route."""
 from collections.abc import Collection, Sequence
 
 import numpy as np
+import pytest
 
+from core.api import Candidates
 from core.online_store import UserProfile
 from core.settings import RecallSettings, Settings
-from recall_service.serving.recaller import Recaller
+from recall_service.serving.recaller import Recaller, best_by_affinity
 from tests.support.recall_fakes import POPULAR, VECTORS, FakeIndex, FakeStore
 
 
@@ -71,3 +73,24 @@ def test_the_item_cf_route_adds_what_the_history_speaks_for_except_when_browsing
         user_vectors=vectors,
     )
     assert browsing.recall(7, genre="Western").trace.detail["item_cf"] == 0
+
+
+def test_ranking_gets_the_best_candidates_by_affinity_in_merged_order() -> None:
+    merged = Candidates(
+        item_ids=[10, 11, 12, 13, 14],
+        scores=[5.0, 4.0, 3.0, 2.0, 1.0],
+        routes=[["popular"]] * 5,
+        affinity=[0.1, None, 0.9, 0.5, 0.2],
+    )
+    assert best_by_affinity(merged, 3).item_ids == [12, 13, 14]
+    assert best_by_affinity(merged, 3).affinity == [0.9, 0.5, 0.2]
+    assert best_by_affinity(merged, 0).item_ids == merged.item_ids
+    assert best_by_affinity(merged, 9).item_ids == merged.item_ids
+    plain = Candidates(item_ids=[1, 2], scores=[2.0, 1.0], routes=[["popular"]] * 2)
+    assert best_by_affinity(plain, 1).item_ids == [1, 2]
+
+
+def test_fewer_candidates_than_a_request_may_ask_for_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_candidates"):
+        Settings(max_k=100, recall=RecallSettings(max_candidates=50))
+    assert Settings(max_k=100, recall=RecallSettings(max_candidates=0)).recall.max_candidates == 0
