@@ -241,8 +241,10 @@ def _probe(kind: ModelKind, replicas: int) -> set[str]:
     handle = serve.get_deployment_handle(DEPLOYMENTS[kind], APP_NAME)
     # The Gateway calls this from a worker thread (asyncio.to_thread), which has no event loop;
     # in Serve's throughput mode a replica's handles run their router on the caller's loop and
-    # fail there, so this one gets a router loop of its own.
-    handle._init(_run_router_in_separate_loop=True)
+    # fail there, so this one gets a router loop of its own. Serve hands a process the same
+    # handle again, and a handle is initialised once: the first probe does it.
+    if not handle.is_initialized:
+        handle._init(_run_router_in_separate_loop=True)
     tags = set()
     for _ in range(4 * replicas + 2):
         if kind == "rank":

@@ -88,16 +88,22 @@ def _corpus(folder: Path) -> None:
 
 @contextmanager
 def _peak_rss() -> Iterator[list[int]]:
-    """The largest RSS of any one process of this test's tree (driver and Ray workers) while
-    the block runs, sampled every 20 ms, in MiB."""
+    """The most RSS any one process of this test's tree (driver and Ray workers) gained while
+    the block runs, sampled every 20 ms, in MiB: growth, not size, since in a whole suite's
+    run the driver already holds what earlier tests loaded."""
     peak, done = [0], threading.Event()
+    me = psutil.Process()
+    before: dict[int, int] = {}
+    for process in [me, *me.children(recursive=True)]:
+        with suppress(psutil.Error):
+            before[process.pid] = process.memory_info().rss >> 20
 
     def sample() -> None:
-        me = psutil.Process()
         while not done.wait(0.02):
             for process in [me, *me.children(recursive=True)]:
                 with suppress(psutil.Error):
-                    peak[0] = max(peak[0], process.memory_info().rss >> 20)
+                    grown = (process.memory_info().rss >> 20) - before.get(process.pid, 0)
+                    peak[0] = max(peak[0], grown)
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
