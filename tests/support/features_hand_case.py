@@ -41,8 +41,9 @@ RATINGS = [
 EVENT_NAMES = {text_key(name): name for name in [*(r[0] for r in RATINGS), "c1"]}
 
 
-def hand_events() -> pa.Table:
-    rows = [(*r[:3], "rating", r[4], r[3]) for r in RATINGS] + [("c1", 1, 20, "click", 1.0, 250)]
+def events_table(rows: list[tuple[str, int, int, str, float, int]]) -> pa.Table:
+    """EVENTS rows from (name, user, item, event type, value, ts in ms); the event id is the
+    key of the name."""
     return pa.table(
         {
             "event_id": [text_key(r[0]) for r in rows],
@@ -54,6 +55,11 @@ def hand_events() -> pa.Table:
             "source": ["hand"] * len(rows),
         }
     ).cast(EVENTS)
+
+
+def hand_events() -> pa.Table:
+    rows = [(*r[:3], "rating", r[4], r[3]) for r in RATINGS] + [("c1", 1, 20, "click", 1.0, 250)]
+    return events_table(rows)
 
 
 def hand_items() -> pa.Table:

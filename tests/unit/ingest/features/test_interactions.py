@@ -1,31 +1,15 @@
 from __future__ import annotations
 
-import pyarrow as pa
-
 from core.data_settings import DataSettings
 from core.event_key import text_key
-from core.tables import EVENTS
 from ingest.features.interactions import as_interactions
+from tests.support.features_hand_case import events_table
 
 DATA = DataSettings()
 
 
-def _events(rows: list[tuple[str, int, int, str, float, int]]) -> pa.Table:
-    return pa.table(
-        {
-            "event_id": [text_key(r[0]) for r in rows],
-            "user_id": [r[1] for r in rows],
-            "item_id": [r[2] for r in rows],
-            "event_type": [r[3] for r in rows],
-            "value": [r[4] for r in rows],
-            "ts": pa.array([r[5] for r in rows], pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-            "source": ["hand"] * len(rows),
-        }
-    ).cast(EVENTS)
-
-
 def test_a_first_click_or_view_counts_as_an_implicit_rating_and_every_rating_counts() -> None:
-    events = _events(
+    events = events_table(
         [
             ("c1", 1, 10, "click", 1.0, 100),  # first touch of item 10: counts as 4.0
             ("v1", 1, 10, "view", 0.0, 110),  # item 10 again: nothing
@@ -42,6 +26,6 @@ def test_a_first_click_or_view_counts_as_an_implicit_rating_and_every_rating_cou
 
 
 def test_ratings_alone_keep_their_order_and_values() -> None:
-    events = _events([("r2", 2, 20, "rating", 1.5, 300), ("r1", 1, 10, "rating", 4.5, 100)])
+    events = events_table([("r2", 2, 20, "rating", 1.5, 300), ("r1", 1, 10, "rating", 4.5, 100)])
     rows = as_interactions(events, DATA.implicit_rating)
     assert rows["rating"].to_pylist() == [1.5, 4.5]
