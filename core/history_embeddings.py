@@ -47,11 +47,14 @@ class HistoryEmbeddings:
         rows = np.minimum(np.searchsorted(self.item_ids, wanted), len(self.item_ids) - 1)
         return np.where(self.item_ids[rows] == wanted, rows, -1)
 
-    def weighted_rows(self, history: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    def weighted_rows(
+        self, history: Sequence[int], half_life: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Rows (H,) of the known items among the newest `cap` of `history` (newest first) and
-        their recency weights (H,). An unknown item still takes its place in the recency order."""
+        their recency weights (H,), halving every `half_life` items (these embeddings' own by
+        default). An unknown item still takes its place in the recency order."""
         rows = self.rows(list(history)[: self.cap])
-        weights = recency_weights(len(rows), self.half_life)[rows >= 0]
+        weights = recency_weights(len(rows), half_life or self.half_life)[rows >= 0]
         return rows[rows >= 0], weights
 
     def vector(self, history: Sequence[int]) -> np.ndarray | None:

@@ -88,3 +88,27 @@ class ItemBagSettings(BaseModel):
     item_cf_neighbours: int = Field(
         500, ge=1, description="weights kept per item, the largest in magnitude"
     )
+    transition_window: int = Field(
+        20,
+        ge=0,
+        description="item transitions count the items that follow an item within this many "
+        "places of a user's time-ordered history; 0 fits none",
+    )
+    transition_decay: float = Field(
+        0.9, gt=0, le=1, description="a follower d places on counts decay ** (d - 1)"
+    )
+    transition_half_life: float = Field(
+        3.0,
+        gt=0,
+        description="the transitions read a history weighing each older item by half every "
+        "this many items (the newest items say most about the next ones)",
+    )
+    transition_weight: float = Field(
+        1.0,
+        ge=0,
+        description="the item-CF score is EASE's plus this times the transitions' score, each "
+        "over its own spread across the catalogue",
+    )
+    transition_neighbours: int = Field(
+        500, ge=1, description="followers kept per item, the strongest"
+    )

@@ -62,8 +62,7 @@ def _user_tower(folder: Path, index: ItemIndex, settings: Settings) -> UserVecto
 
 
 def _history_bag(folder: Path, index: ItemIndex, settings: Settings) -> UserVectors:
-    bag = settings.item_bag
-    return HistoryBagVectors.load(folder, bag.history_half_life, bag.item_cf_weight)
+    return HistoryBagVectors.load(folder, settings.item_bag)
 
 
 # DeepWalk is skip-gram too: only its training pairs (from random walks) differ.

@@ -12,6 +12,7 @@ ITEMS_FILE = "item_bag_items.npy"
 PARAMS_FILE = "item_bag_params.json"
 # Optional: versions trained before item CF, or with it switched off, have none.
 ITEM_CF_FILE = "item_cf.npz"
+TRANSITIONS_FILE = "transitions.npz"
 
 
 class BagParams(BaseModel):

@@ -10,12 +10,14 @@ import numpy as np
 
 from core.history_embeddings import HistoryEmbeddings, unit_rows
 from core.online_store import UserProfile
+from core.recall_model_settings import ItemBagSettings
 from recall_service.index.files import ITEM_IDS, VECTORS
 from recall_service.models.item_bag_files import (
     INPUTS_FILE,
     ITEM_CF_FILE,
     ITEMS_FILE,
     PARAMS_FILE,
+    TRANSITIONS_FILE,
     BagParams,
 )
 from recall_service.models.item_cf import ItemCFWeights
@@ -39,29 +41,39 @@ def load_bag_embeddings(folder: Path, half_life: float, model: str) -> HistoryEm
 
 class HistoryBagVectors:
     """The item bag's user vectors: the unit recency-weighted sum of the input embeddings of
-    the items a user rated or clicked. With item-CF weights (versions trained with them), the
-    same weighted history also scores every item through them, and a candidate's affinity
-    blends both models (`blend_affinity`); without, it is the cosine the vector search ranks by.
+    the items a user rated or clicked. With item-CF weights and item transitions (versions
+    trained with them), the weighted history also scores every item through them (the item-CF
+    score), and a candidate's affinity blends that with the cosine (`blend_affinity`); without
+    either, it is the cosine the vector search ranks by.
     """
 
     def __init__(
-        self, embeddings: HistoryEmbeddings, item_cf: ItemCFWeights | None, cf_weight: float = 1.0
+        self,
+        embeddings: HistoryEmbeddings,
+        item_cf: ItemCFWeights | None,
+        params: ItemBagSettings,
+        transitions: ItemCFWeights | None = None,
     ) -> None:
         self.embeddings = embeddings
         self.item_cf = item_cf
-        self.cf_weight = cf_weight
+        self.transitions = transitions
+        self.params = params
+        self.cf_weight = params.item_cf_weight
         # One request asks for the same history's scores twice (the item_cf route, then every
         # candidate's affinity): the last history's scores are kept, key and value together so
         # that concurrent requests never pair one history with another's scores.
         self._last_scores: tuple[tuple[int, ...], np.ndarray] | None = None
 
     @classmethod
-    def load(cls, folder: Path, half_life: float, cf_weight: float) -> HistoryBagVectors:
+    def load(cls, folder: Path, params: ItemBagSettings) -> HistoryBagVectors:
         """From an item_bag version folder of the registry (…/recall/item_bag/v2)."""
-        embeddings = load_bag_embeddings(folder, half_life, f"{folder.parent.name}:{folder.name}")
-        cf_file = folder / ITEM_CF_FILE
-        item_cf = ItemCFWeights.load(cf_file) if cf_file.exists() else None
-        return cls(embeddings, item_cf, cf_weight)
+        model = f"{folder.parent.name}:{folder.name}"
+        embeddings = load_bag_embeddings(folder, params.history_half_life, model)
+        item_cf, transitions = (
+            ItemCFWeights.load(folder / name) if (folder / name).exists() else None
+            for name in (ITEM_CF_FILE, TRANSITIONS_FILE)
+        )
+        return cls(embeddings, item_cf, params, transitions)
 
     def vector(self, profile: UserProfile | None, history: Sequence[int] = ()) -> np.ndarray | None:
         """The unit user vector (D,) of `history` (newest first); None when no item of it has
@@ -96,17 +108,35 @@ class HistoryBagVectors:
         return blend_affinity(cosines, known, self.cf_weight)
 
     def _cf_scores(self, history: Sequence[int]) -> np.ndarray | None:
-        """Every item's item-CF score (V,) for `history`, or None without item-CF weights; a
-        copy the caller may change."""
-        if self.item_cf is None:
+        """Every item's item-CF score (V,) for `history`, or None without item-CF weights or
+        transitions; a copy the caller may change."""
+        if self.item_cf is None and self.transitions is None:
             return None
         key = tuple(history)
         last = self._last_scores
         if last is None or last[0] != key:
-            rows, weights = self.embeddings.weighted_rows(history)
-            last = (key, self.item_cf.scores(rows, weights))
+            last = (key, self._history_scores(history))
             self._last_scores = last
         return last[1].copy()
+
+    def _history_scores(self, history: Sequence[int]) -> np.ndarray:
+        """EASE's scores over the history at the bag's half-life plus `transition_weight` times
+        the transitions' over its newest items, each divided by its spread over the catalogue
+        so that the weight alone says how much each counts."""
+        params = self.params
+        parts = [
+            (self.item_cf, 1.0, params.history_half_life),
+            (self.transitions, params.transition_weight, params.transition_half_life),
+        ]
+        total = np.zeros(len(self.embeddings.item_ids), dtype=np.float64)
+        for weights, share, half_life in parts:
+            if weights is None or share == 0:
+                continue
+            scores = weights.scores(*self.embeddings.weighted_rows(history, half_life))
+            spread = float(np.std(scores))
+            if spread > 0:
+                total += share * scores / spread
+        return total
 
 
 def blend_affinity(

@@ -23,6 +23,7 @@ from recall_service.models.item_bag_files import (
     ITEM_CF_FILE,
     ITEMS_FILE,
     PARAMS_FILE,
+    TRANSITIONS_FILE,
     BagParams,
 )
 from recall_service.models.item_cf import ItemCFWeights
@@ -31,6 +32,7 @@ from recall_service.training.item_bag_loop import item_bag_loop
 from recall_service.training.item_cf import fit_item_cf
 from recall_service.training.publish import publish_item_vectors
 from recall_service.training.ray_train import final_state, run_config, scaling_config
+from recall_service.training.transitions import fit_transitions
 from recall_service.training.validation import hit_rates
 from recall_service.training.vocab import ItemVocab
 
@@ -76,6 +78,7 @@ def train_item_bag(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     rates = _held_out_hit_rates(model, histories, vocab, held, vectors)
     started = time.perf_counter()
     item_cf = _fit_item_cf(settings, rated, vocab)
+    transitions = _fit_transitions(settings, rated, vocab)
     item_cf_seconds = time.perf_counter() - started
     metrics = {
         "train_loss": float(reported["loss"]),
@@ -87,6 +90,7 @@ def train_item_bag(settings: Settings, paths: StarlingPaths) -> ModelManifest:
         "train_seconds": train_seconds,
         "item_cf_items": float(np.count_nonzero(np.diff(item_cf.indptr))) if item_cf else 0.0,
         "item_cf_seconds": item_cf_seconds,
+        "transition_weights": float(len(transitions.weights)) if transitions else 0.0,
     }
     logger.info("item_bag metrics: %s", metrics)
 
@@ -96,6 +100,8 @@ def train_item_bag(settings: Settings, paths: StarlingPaths) -> ModelManifest:
         (folder / PARAMS_FILE).write_text(bag.model_dump_json())
         if item_cf is not None:
             item_cf.save(folder / ITEM_CF_FILE)
+        if transitions is not None:
+            transitions.save(folder / TRANSITIONS_FILE)
 
     return publish_item_vectors(
         paths,
@@ -165,6 +171,25 @@ def _fit_item_cf(settings: Settings, rated: pa.Table, vocab: ItemVocab) -> ItemC
     )
     logger.info("item_cf: weights for %d items", np.count_nonzero(np.diff(weights.indptr)))
     return weights
+
+
+def _fit_transitions(settings: Settings, rated: pa.Table, vocab: ItemVocab) -> ItemCFWeights | None:
+    """Item transitions over every rated row in time order, rows in the bag's vocabulary; None
+    when switched off (`transition_window` 0)."""
+    params = settings.item_bag
+    if params.transition_window == 0:
+        return None
+    items = vocab.encode(rated["item_id"].to_numpy())
+    known = items >= 0
+    return fit_transitions(
+        rated["user_id"].to_numpy()[known],
+        items[known],
+        rated["ts"].to_numpy()[known],
+        len(vocab),
+        params.transition_window,
+        params.transition_decay,
+        params.transition_neighbours,
+    )
 
 
 def _rated_rows(paths: StarlingPaths) -> pa.Table:

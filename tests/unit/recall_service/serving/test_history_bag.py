@@ -14,6 +14,7 @@ from recall_service.models.item_bag_files import (
     ITEM_CF_FILE,
     ITEMS_FILE,
     PARAMS_FILE,
+    TRANSITIONS_FILE,
     BagParams,
 )
 from recall_service.models.item_cf import ItemCFWeights
@@ -97,17 +98,17 @@ def test_the_item_cf_route_proposes_what_the_history_speaks_for_unseen_items_onl
     users = _with_item_cf(tmp_path)
     found = users.collaborative([1, 2], 10, exclude={1, 2})
     assert [item for item, _ in found] == [5, 6, 7]
-    assert found[0][1] == pytest.approx(0.3)
-    assert users.collaborative([1, 2], 10, exclude={1, 2, 5}) == [
-        (6, pytest.approx(0.1)),
-        (7, pytest.approx(-0.3)),
-    ]
-    assert users.collaborative([1, 2], 1, exclude=set()) == [(5, pytest.approx(0.3))]
+    # Scores come over their spread across the catalogue.
+    spread = np.std([0.3, 0.1, -0.3, *[0.0] * 9])
+    assert [score for _, score in found] == pytest.approx(
+        [0.3 / spread, 0.1 / spread, -0.3 / spread]
+    )
+    assert [item for item, _ in users.collaborative([1, 2], 10, exclude={1, 2, 5})] == [6, 7]
+    assert [item for item, _ in users.collaborative([1, 2], 1, exclude=set())] == [5]
     # Another history right after is scored afresh, not with the last one's scores.
-    assert users.collaborative([2], 10, exclude=set()) == [
-        (5, pytest.approx(0.1)),
-        (7, pytest.approx(-0.3)),
-    ]
+    again = users.collaborative([2], 10, exclude=set())
+    assert [item for item, _ in again] == [5, 7]
+    assert again[0][1] / again[1][1] == pytest.approx(-1 / 3)
     # A version trained without item-CF weights proposes nothing and scores by the cosine.
     (tmp_path / "old").mkdir()
     old = _bag(tmp_path / "old", cap=200)
@@ -141,3 +142,45 @@ def test_the_item_cf_weight_scales_its_share_of_the_affinity() -> None:
     assert blend_affinity(cosines, cf, weight=0.0) == [0.7, 0.0, 0.0, None]
     doubled = blend_affinity(cosines, cf, weight=2.0)
     assert doubled[:3] == pytest.approx([0.7, 0.6 * scale, -0.6 * scale]) and doubled[3] is None
+
+
+def _with_transitions(folder: Path, transition_weight: float) -> UserVectors:
+    # EASE: item 1 speaks for 5 and 6 alike. Transitions: users went from item 2 on to 6, and
+    # from item 1 on to 7.
+    ItemCFWeights(
+        indptr=np.array([0, 2, *[2] * 11]),
+        indices=np.array([4, 5]),
+        weights=np.array([0.2, 0.2], dtype=np.float32),
+    ).save(folder / ITEM_CF_FILE)
+    ItemCFWeights(
+        indptr=np.array([0, 1, 2, *[2] * 10]),
+        indices=np.array([6, 5]),
+        weights=np.array([0.4, 0.4], dtype=np.float32),
+    ).save(folder / TRANSITIONS_FILE)
+    np.save(folder / INPUTS_FILE, np.eye(12, dtype=np.float32))
+    np.save(folder / ITEMS_FILE, ITEMS)
+    np.save(folder / VECTORS, np.eye(12, dtype=np.float32))
+    np.save(folder / ITEM_IDS, ITEMS)
+    params = BagParams(num_items=12, dim=12, temperature=0.1, history_cap=200)
+    (folder / PARAMS_FILE).write_text(params.model_dump_json())
+    settings = Settings(
+        item_bag={"transition_weight": transition_weight, "transition_half_life": 1.0}
+    )
+    return recall_model("item_bag").user_vectors(folder, None, settings)  # type: ignore[arg-type]
+
+
+def test_transitions_put_what_users_go_on_to_after_the_newest_item_first(tmp_path: Path) -> None:
+    users = _with_transitions(tmp_path, transition_weight=0.5)
+    # Item 2 is the newest: its follower 6 leads; item 1's follower 7 counts half as much.
+    found = users.collaborative([2, 1], 10, exclude={1, 2})
+    assert [item for item, _ in found] == [6, 5, 7]
+    vector = users.vector(None, [2, 1])
+    assert vector is not None
+    # The pool holds a history item, so that the cosines have a spread to scale to.
+    affinity = users.affinity(vector, [2, 1], [2, 5, 6, 7])
+    assert affinity[2] > affinity[1] > affinity[3]
+    # Weight 0: EASE alone, which cannot tell 5 from 6.
+    (tmp_path / "off").mkdir()
+    off = _with_transitions(tmp_path / "off", transition_weight=0.0)
+    scores = dict(off.collaborative([2, 1], 10, exclude={1, 2}))
+    assert set(scores) == {5, 6} and scores[5] == pytest.approx(scores[6])
