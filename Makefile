@@ -29,7 +29,7 @@ unit: install
 	$(BIN)/pytest tests/unit -q
 
 test: lint
-	@$(BIN)/pytest -q -p no:cacheprovider --durations=20; rc=$$?; \
+	@$(BIN)/pytest -q -p no:cacheprovider --durations=40; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 clean:
