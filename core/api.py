@@ -174,7 +174,8 @@ class RecommendResponse(BaseModel):
     cold_start: bool = Field(description="true when the user has no history known to Starling")
     degraded: list[str] = Field(
         default_factory=list,
-        description="stages that failed or timed out and fell back to the previous stage's order",
+        description="stages that failed or timed out and fell back to the previous stage's "
+        "order; `online_store` while the Gateway cannot reach Redis",
     )
     trace: list[StageTrace] | None = None
     request_id: str = Field("", description="names this answer's impressions in the event log")
@@ -184,8 +185,11 @@ class RecommendResponse(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(
+        description="ok; degraded: Redis is down and /recommend answers from memory; starting"
+    )
     deployments: dict[str, str]
+    redis: str = Field("up", description="up, or down: the Gateway cannot reach Redis")
 
 
 class UserHistoryItem(BaseModel):

@@ -54,8 +54,16 @@ class UserState:
 class OnlineStore:
     """Typed access to the online keys; one instance per process, connections pooled."""
 
-    def __init__(self, url: str, stream_max_len: int = StreamSettings().max_len) -> None:
-        self.client = redis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
+    def __init__(
+        self,
+        url: str,
+        stream_max_len: int = StreamSettings().max_len,
+        client: redis.Redis | None = None,
+    ) -> None:
+        """`client` replaces the default one to `url` (core.redis_breaker's, on request paths)."""
+        self.client = client or redis.Redis.from_url(
+            url, socket_timeout=5, health_check_interval=30
+        )
         self.stream = EventStream(self.client, stream_max_len)
         self.live = LiveCounters(self.client)
 

@@ -174,6 +174,15 @@ class Settings(BaseSettings):
         description="Milvus server; each Recall replica opens a Milvus Lite copy when unset",
     )
     redis_port: int = Field(6390, ge=1, le=65535, description="port of the embedded Redis")
+    redis_serving_timeout_s: float = Field(
+        0.25,
+        gt=0,
+        description="how long a replica's Redis call may wait to connect or for an answer; a "
+        "call that waits it out marks Redis down, and requests then skip it until it answers",
+    )
+    redis_probe_interval_s: float = Field(
+        1.0, gt=0, description="seconds between a replica's pings of a Redis it found down"
+    )
     num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray; all when unset")
     # Off by default: its agent's stats rounds stalled requests in flight (README, Serving latency).
     ray_dashboard: bool = Field(False, description="start the Ray dashboard with a local Ray")

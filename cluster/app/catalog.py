@@ -107,6 +107,12 @@ class Catalog:
             chosen = [_with(i, trending=live.get(i.item_id, 0.0)) for i in chosen]
         return sorted(chosen, key=_BROWSE_KEYS[order])[:limit]
 
+    def popular(self) -> list[tuple[int, float]]:
+        """Rated items by popularity, best first: the ranking the features job publishes to
+        Redis, from the files this catalogue was loaded from."""
+        rated = [i for i in self.items.values() if i.rating_count > 0]
+        return [(i.item_id, i.popularity) for i in sorted(rated, key=_BROWSE_KEYS["popularity"])]
+
     def stand_ins(
         self, item: CatalogItem, k: int, genre: str | None, min_year: int | None
     ) -> list[CatalogItem]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
+import redis
+
 from cluster.app.catalog import Catalog
 from core.online_catalog import OnlineCatalog
+
+log = logging.getLogger(__name__)
 
 
 class CatalogSync:
@@ -32,8 +37,15 @@ class CatalogSync:
         now = self.clock()
         if now - self._checked >= self.every_s:
             self._checked = now
-            if self.online.version() != self._version:
-                self._version, changed = self.online.changed_since(self._version)
-                for item_id, entry in changed.items():
-                    self.catalog.put(item_id, entry)
+            try:
+                self._sync()
+            except redis.RedisError:
+                # Redis down: the entries known so far serve; the next check catches up.
+                log.warning("catalogue not synced: Redis unreachable")
         return self.catalog
+
+    def _sync(self) -> None:
+        if self.online.version() != self._version:
+            self._version, changed = self.online.changed_since(self._version)
+            for item_id, entry in changed.items():
+                self.catalog.put(item_id, entry)

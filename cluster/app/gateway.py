@@ -4,11 +4,13 @@ No `from __future__ import annotations` here: FastAPI must see real types on the
 Serve ingress class, or it takes `response: Response` for a query parameter.
 """
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, HTTPException, Query, Response
+import redis
+from fastapi import FastAPI, HTTPException, Query
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -17,6 +19,7 @@ from cluster.app.auth import CallerScope, WriteScope
 from cluster.app.catalog import Catalog, CatalogItem
 from cluster.app.catalog_routes import router as catalog_router
 from cluster.app.catalog_sync import CatalogSync
+from cluster.app.health import HealthCheck, redis_answers, redis_unavailable, serve_deployments
 from cluster.app.impression_log import ImpressionLog
 from cluster.app.live_events import RejectedEventsError, accept_events
 from cluster.app.live_stats import LiveStats, TrackedCall
@@ -24,12 +27,11 @@ from cluster.app.metrics import GatewayMetrics
 from cluster.app.monitoring_routes import router as monitoring_router
 from cluster.app.ops_routes import router as ops_router
 from cluster.app.stage_chain import ChainRequest, ChainResult, ChainStages, run_chain
-from cluster.names import APP_NAME
+from cluster.app.user_routes import router as user_router
 from core.api import (
     Candidates,
     EventBatch,
     EventsAccepted,
-    Health,
     ProfileLookup,
     RecommendedItem,
     RecommendRequest,
@@ -38,14 +40,13 @@ from core.api import (
     SimilarItems,
     SimilarResponse,
     StageTrace,
-    UserHistoryItem,
-    UserSummary,
 )
 from core.events import impressions
 from core.experiments import Assignment, UnknownVariantError, assign
 from core.online_catalog import OnlineCatalog
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
+from core.redis_breaker import breaker_of, serving_store
 from core.settings import Settings
 
 api = FastAPI(
@@ -56,6 +57,7 @@ api = FastAPI(
 api.include_router(ops_router)
 api.include_router(monitoring_router)
 api.include_router(catalog_router)
+api.include_router(user_router)
 
 
 # Module-level helpers of the routes must come before the class: @serve.ingress pickles the
@@ -80,10 +82,16 @@ class Gateway:
         self.rank = rank
         self.rerank = rerank
         self.lander = lander
-        self.store = OnlineStore(settings.resolved_redis_url(), settings.stream.max_len)
+        self.store: OnlineStore = serving_store(settings)
+        self._breaker = breaker_of(self.store.client)
         self.impressions = ImpressionLog(self.store)
         self.online_catalog = OnlineCatalog(self.store.client)
-        self._catalog = CatalogSync(Catalog.load(StarlingPaths.of(settings)), self.online_catalog)
+        catalog = Catalog.load(StarlingPaths.of(settings))
+        # Recall's fallback comes from memory: reading it from Redis failed with the recall it
+        # stood in for whenever Redis was the reason.
+        self._popular_ranking = catalog.popular()
+        self._catalog = CatalogSync(catalog, self.online_catalog)
+        self.health = HealthCheck(serve_deployments, lambda: redis_answers(self.store))
         self.metrics = GatewayMetrics()
         self.api_keys = ApiKeys.from_settings(settings)
         self._rank_by_model: dict[str, DeploymentHandle] = {}
@@ -149,8 +157,8 @@ class Gateway:
         return RecommendResponse(
             user_id=request.user_id,
             items=items,
-            cold_start=self._cold_start(request.user_id, chain.user),
-            degraded=chain.degraded,
+            cold_start=await self._cold_start(request.user_id, chain.user),
+            degraded=[*chain.degraded, *self._redis_degraded()],
             trace=trace,
             request_id=request_id,
             variants=assignment.variants,
@@ -169,11 +177,19 @@ class Gateway:
             popular=self._popular,
         )
 
-    def _cold_start(self, user_id: int, user: ProfileLookup | None) -> bool:
-        """No recent items; Recall read the profile, or when it degraded it is read here."""
+    async def _cold_start(self, user_id: int, user: ProfileLookup | None) -> bool:
+        """No recent items; Recall read the profile, or when it degraded it is read here.
+        While Redis is down nothing is known of the user: not called a cold start."""
         if user is None:
-            user = ProfileLookup(profile=self.store.profile(user_id))
+            try:
+                profile = await asyncio.to_thread(self.store.profile, user_id)
+            except redis.RedisError:
+                return False
+            user = ProfileLookup(profile=profile)
         return user.history_len == 0
+
+    def _redis_degraded(self) -> list[str]:
+        return ["online_store"] if self._breaker is not None and self._breaker.is_open else []
 
     def _log_impressions(
         self, request_id: str, user_id: int, items: list[int], assignment: Assignment
@@ -196,12 +212,23 @@ class Gateway:
             accepted = accept_events(batch, self.catalog.items, self.settings.data, _now())
         except RejectedEventsError as error:
             raise HTTPException(422, str(error)) from None
-        self.store.record_events(accepted, self.settings.data, self.settings.recall.recent_items)
+        try:
+            await asyncio.to_thread(
+                self.store.record_events,
+                accepted,
+                self.settings.data,
+                self.settings.recall.recent_items,
+            )
+        except redis.RedisError:
+            self.metrics.requests.labels(endpoint="events", status="503").inc()
+            # Refused or never sent: nothing recorded. Sent to a hung Redis: applied when it
+            # wakes, so a client that sends it again may record it twice.
+            raise redis_unavailable() from None
         self.metrics.requests.labels(endpoint="events", status="200").inc()
         return EventsAccepted(accepted=len(accepted), event_ids=[e.event_id for e in accepted])
 
     def _popular(self, n: int) -> Candidates:
-        ranking = self.store.popular(n)
+        ranking = self._popular_ranking[:n]
         return Candidates(
             item_ids=[item for item, _ in ranking],
             scores=[score for _, score in ranking],
@@ -255,32 +282,3 @@ class Gateway:
             source=source,
             model=answer.model,
         )
-
-    @api.get("/users/{user_id}", response_model=UserSummary)
-    async def user(self, user_id: int) -> UserSummary:
-        """A user's rating statistics, favourite genres and recent positives; 404 when unknown."""
-        profile = self.store.profile(user_id)
-        if profile is None:
-            raise HTTPException(404, f"no user {user_id}")
-        return UserSummary(
-            user_id=user_id,
-            rating_count=profile.user_rating_count,
-            avg_rating=profile.user_avg_rating,
-            rating_stddev=profile.user_rating_stddev,
-            favourite_genres=profile.user_genres,
-            recent_positives=[
-                UserHistoryItem(item_id=i, title=self._item(i).title)
-                for i in profile.user_recent_items
-            ],
-        )
-
-    @api.get("/healthz", response_model=Health)
-    async def healthz(self, response: Response) -> Health:
-        """200 once every deployment of the app is healthy, 503 before."""
-        status = serve.status().applications.get(APP_NAME)
-        deployments = (
-            {name: str(d.status.value) for name, d in status.deployments.items()} if status else {}
-        )
-        healthy = bool(deployments) and all(s == "HEALTHY" for s in deployments.values())
-        response.status_code = 200 if healthy else 503
-        return Health(status="ok" if healthy else "starting", deployments=deployments)

@@ -6,6 +6,8 @@ import asyncio
 import logging
 from typing import Protocol
 
+import redis
+
 from core.events import LoggedEvent
 
 log = logging.getLogger(__name__)
@@ -64,5 +66,8 @@ class ImpressionLog:
         # A lost impression costs the A/B report a row; a failed request would cost a user.
         try:
             self._sink.append_events(batch)
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            # Redis down: a line per flush, not a traceback every LINGER_S.
+            log.warning("%d impressions not logged: %s", len(batch), error)
         except Exception:
             log.exception("%d impressions not logged", len(batch))

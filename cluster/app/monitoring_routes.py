@@ -1,15 +1,16 @@
-"""What monitoring reads from a Gateway replica: Prometheus metrics and the event stream's
-landing status (the EventLander's, asked through this replica)."""
+"""What monitoring reads from a Gateway replica: health, Prometheus metrics and the event
+stream's landing status (the EventLander's, asked through this replica)."""
 
 import contextlib
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from ray.exceptions import RayError
 
 from cluster.app.auth import AdminScope
 from cluster.app.replica import CurrentGateway
+from core.api import Health
 from ingest.stream.landing_totals import LandingStatus
 
 router = APIRouter(tags=["monitoring"])
@@ -31,3 +32,11 @@ async def stream_status(_scope: AdminScope, gateway: CurrentGateway) -> LandingS
         return await gateway.lander.status.remote()
     except RayError as error:
         raise HTTPException(503, f"the EventLander does not answer: {error}") from None
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz(gateway: CurrentGateway, response: Response) -> Health:
+    """200 once every deployment of the app is healthy, 503 before; while the Gateway cannot
+    reach Redis, 200 with status "degraded" and redis "down" (see cluster/app/health.py)."""
+    health, response.status_code = await gateway.health.current()
+    return health

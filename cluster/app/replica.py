@@ -13,6 +13,7 @@ from ray.serve.handle import DeploymentHandle
 
 from cluster.app.api_keys import ApiKeys
 from cluster.app.catalog import Catalog
+from cluster.app.health import HealthCheck
 from cluster.app.live_stats import LiveStats
 from cluster.app.metrics import GatewayMetrics
 from core.online_catalog import OnlineCatalog
@@ -32,6 +33,7 @@ class GatewayReplica(Protocol):
     catalog: Catalog
     online_catalog: OnlineCatalog
     store: OnlineStore
+    health: HealthCheck
 
 
 async def current_gateway() -> GatewayReplica:

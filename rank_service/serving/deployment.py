@@ -9,8 +9,8 @@ import torch
 from ray import serve
 
 from core.api import Candidates, ProfileLookup, StageResult
-from core.online_store import OnlineStore
 from core.paths import StarlingPaths
+from core.redis_breaker import serving_store
 from core.registry import Registry
 from core.settings import Settings
 from rank_service.serving.scorer import Scorer
@@ -40,7 +40,7 @@ class Rank:
         # them fight over every forward pass.
         torch.set_num_threads(1)
         paths = StarlingPaths.of(settings)
-        store = OnlineStore(settings.resolved_redis_url())
+        store = serving_store(settings)
         self.stage = RankStage(
             store, Registry(paths.registry), paths.item_features, settings.rank.model_weight
         )

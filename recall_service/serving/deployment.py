@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from ray import serve
 
 from core.api import RecallResult, SimilarItems
-from core.online_store import OnlineStore
 from core.paths import StarlingPaths
+from core.redis_breaker import serving_store
 from core.registry import Registry
 from core.settings import Settings
 from recall_service.index.item_attributes import ItemFilter
@@ -39,7 +39,7 @@ class Recall:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._paths = StarlingPaths.of(settings)
-        self._store = CachedPopularity(OnlineStore(settings.resolved_redis_url()))
+        self._store = CachedPopularity(serving_store(settings))
         # Genre rankings change only when features are rebuilt, which redeploys the app.
         self._genres = GenrePopularity.from_item_features(self._paths.item_features)
         # Serve runs a sync reconfigure in a thread pool: the lock keeps it from closing an

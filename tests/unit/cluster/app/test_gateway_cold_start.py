@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
+
+import redis
 
 from cluster.app.gateway import Gateway
 from core.api import ProfileLookup
@@ -26,7 +29,7 @@ def _cold_start(user: ProfileLookup | None, stored: UserProfile | None) -> tuple
     """The Gateway's cold_start for user 7 and how many times it read the store."""
     store = CountingStore(stored)
     replica = SimpleNamespace(store=store)
-    return Gateway.func_or_class._cold_start(replica, 7, user), store.reads
+    return asyncio.run(Gateway.func_or_class._cold_start(replica, 7, user)), store.reads
 
 
 def test_cold_start_comes_from_the_profile_recall_read_without_a_store_read() -> None:
@@ -40,3 +43,13 @@ def test_when_recall_degraded_the_gateway_reads_the_profile_itself() -> None:
     assert _cold_start(None, WARM) == (False, 1)
     assert _cold_start(None, NO_HISTORY) == (True, 1)
     assert _cold_start(None, None) == (True, 1)
+
+
+class DownStore:
+    def profile(self, user_id: int) -> UserProfile | None:
+        raise redis.ConnectionError("Redis is unreachable")
+
+
+def test_while_redis_is_down_the_answer_is_not_called_a_cold_start() -> None:
+    replica = SimpleNamespace(store=DownStore())
+    assert asyncio.run(Gateway.func_or_class._cold_start(replica, 7, None)) is False

@@ -32,6 +32,7 @@ class FakeGateway:
     catalog: object = None
     online_catalog: object = None
     store: object = None
+    health: object = None
 
 
 def _gateway() -> FakeGateway:
