@@ -23,13 +23,13 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 from cluster.control.deploy import deploy
 from cluster.control.operations import PromotionRefusedError, app_status, promote, scale
 from cluster.control.serve_config import DEFAULT_CONFIG, app_args, load_serve_config
-from cluster.pipeline import run_pipeline
 from core.paths import StarlingPaths
 from core.registry import ModelRef, Registry
-from core.settings import DataSettings, ItemBagSettings, RankSettings, Settings
+from core.settings import Settings
 from tests.integration.conftest import free_port
 from tests.support.ray_head import HeadCluster
 from tests.support.recommend_load import Load
+from tests.support.trained_home import SMALL_HOME, fill_small_home
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[4]
@@ -43,17 +43,15 @@ def settings(ray_local: None, redis_url: str, tmp_path_factory: pytest.TempPathF
     serve_config = home / "serve_config.yaml"
     shutil.copy(DEFAULT_CONFIG, serve_config)
     settings = Settings(
+        **SMALL_HOME,
         home=home,
         redis_url=redis_url,
         http_port=free_port(),
         serve_config=serve_config,
         # Only a failure, not a slow answer on a busy 2-core machine, may degrade a request.
         stage_timeout_s=30.0,
-        data=DataSettings(synth_users=150, synth_items=200, synth_ratings=6000),
-        item_bag=ItemBagSettings(epochs=2),
-        rank=RankSettings(epochs=1),
     )
-    run_pipeline(settings, None, lambda _step: None)
+    fill_small_home(settings, tmp_path_factory)
     registry = Registry(StarlingPaths(home).registry)
     v1 = registry.latest("rank", "mlp")
     assert v1 is not None and v1.version == "v1"

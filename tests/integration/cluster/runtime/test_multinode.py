@@ -1,4 +1,4 @@
-"""A real two-node Ray cluster: train on it, deploy on both nodes, lose a node, keep answering."""
+"""A real two-node Ray cluster: deploy on both nodes, lose a node, keep answering."""
 
 from __future__ import annotations
 
@@ -16,17 +16,11 @@ from ray.cluster_utils import Cluster
 from ray.util.state import list_actors
 
 from cluster.control.deploy import deploy
-from cluster.pipeline import run_pipeline
 from core.paths import StarlingPaths
-from core.settings import (
-    DataSettings,
-    ItemBagSettings,
-    RankSettings,
-    Settings,
-    TrainSettings,
-)
+from core.settings import Settings
 from ingest.features.feature_io import configure_ray_data
 from tests.integration.conftest import free_port
+from tests.support.trained_home import SMALL_HOME, fill_small_home
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +68,7 @@ def _recommend_retrying_a_reset(url: str, user_id: int) -> httpx.Response:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[TwoNodeApp]:
-    """Head and worker with 2 CPUs each; the pipeline trains on both, then the app is deployed."""
+    """Head and worker with 2 CPUs each, the session's small trained home deployed on them."""
     cluster = Cluster()
     try:
         cluster.add_node(
@@ -87,17 +81,14 @@ def app(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Tw
         ray.init(address=cluster.address, log_to_driver=False)
         configure_ray_data()
         settings = Settings(
+            **SMALL_HOME,
             home=tmp_path_factory.mktemp("home"),
             redis_url=redis_url,
             http_port=free_port(),
             # Replacement replicas start on a loaded machine; a stage gets time to answer.
             stage_timeout_s=10.0,
-            data=DataSettings(synth_users=100, synth_items=150, synth_ratings=3000),
-            train=TrainSettings(workers=1, cpus_per_worker=0.5),
-            item_bag=ItemBagSettings(dim=8, epochs=2),
-            rank=RankSettings(epochs=1, hidden=[16]),
         )
-        run_pipeline(settings, None, lambda _step: None)
+        fill_small_home(settings, tmp_path_factory)
         yield TwoNodeApp(cluster, worker, settings, deploy(settings))
     finally:
         if ray.is_initialized():
