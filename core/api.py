@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,6 +14,13 @@ from core.online_store import UserProfile
 MAX_ID = 2**63 - 1
 EARLIEST_TS = datetime(1970, 1, 1)
 LATEST_TS = datetime(2200, 1, 1)
+# A client's clock may run ahead of the server's; an event further in the future would make
+# every other item's popularity decay away against it.
+CLOCK_SKEW = timedelta(hours=1)
+# Bounds of a request body's lists: a recommendation request names a few items and variants.
+MAX_EXCLUDED = 1000
+MAX_VARIANTS = 32
+MAX_NAME_CHARS = 64
 
 
 class RecommendRequest(BaseModel):
@@ -23,15 +30,27 @@ class RecommendRequest(BaseModel):
 
     user_id: int = Field(ge=0, le=MAX_ID)
     k: int = Field(10, ge=1, description="how many items to return (at most Settings.max_k)")
-    exclude: list[int] = Field(default_factory=list, description="items not to recommend")
+    exclude: list[int] = Field(
+        default_factory=list, max_length=MAX_EXCLUDED, description="items not to recommend"
+    )
     genre: str | None = Field(
-        None, description="context: a genre the user is browsing; cold users get its best items"
+        None,
+        max_length=MAX_NAME_CHARS,
+        description="context: a genre the user is browsing; cold users get its best items",
     )
     debug: bool = Field(False, description="include the per-stage trace")
     variants: dict[str, str] = Field(
         default_factory=dict,
+        max_length=MAX_VARIANTS,
         description="debugging: force experiment -> variant (needs an admin API key)",
     )
+
+    @field_validator("variants")
+    @classmethod
+    def _short_names(cls, variants: dict[str, str]) -> dict[str, str]:
+        if any(len(name) > MAX_NAME_CHARS for pair in variants.items() for name in pair):
+            raise ValueError(f"experiment and variant names have at most {MAX_NAME_CHARS} chars")
+        return variants
 
 
 class Candidate(BaseModel):
@@ -254,8 +273,14 @@ class EventIn(BaseModel):
     @classmethod
     def _plausible_time(cls, ts: datetime | None) -> datetime | None:
         # The lake's readers hold times as nanoseconds since 1970, which end in 2262.
-        if ts is not None and not EARLIEST_TS <= ts.replace(tzinfo=None) < LATEST_TS:
+        if ts is None:
+            return ts
+        utc = ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+        if not EARLIEST_TS <= utc < LATEST_TS:
             raise ValueError(f"ts must be between {EARLIEST_TS:%Y} and {LATEST_TS:%Y}")
+        latest = datetime.now(UTC).replace(tzinfo=None) + CLOCK_SKEW
+        if utc > latest:
+            raise ValueError(f"ts is in the future (later than {latest:%Y-%m-%dT%H:%M:%S}Z)")
         return ts
 
 

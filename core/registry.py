@@ -26,6 +26,11 @@ from core.filesystem import RemotePath, StoragePath, download_tree, remove_tree,
 from core.storage import write_json_atomic
 
 ModelKind = Literal["recall", "rank"]
+# Names and versions become folders of the registry: nothing that could leave it.
+MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+VERSION_PATTERN = r"^v\d{1,9}$"
+# What a reference may name: published versions, and the in-process "unpublished" one.
+_REF_VERSION_PATTERN = r"^[a-z0-9_]{1,32}$"
 MANIFEST = "manifest.json"
 _VERSION = re.compile(r"^v(\d+)$")
 
@@ -34,8 +39,8 @@ class ModelRef(BaseModel, frozen=True):
     """Names one registered model version."""
 
     kind: ModelKind
-    name: str
-    version: str
+    name: str = Field(pattern=MODEL_NAME_PATTERN)
+    version: str = Field(pattern=_REF_VERSION_PATTERN)
 
 
 class ModelManifest(BaseModel):

@@ -35,7 +35,7 @@ from cluster.control.operations import (
 from core.decisions import Decision, list_decisions
 from core.experiments import Experiment
 from core.paths import StarlingPaths
-from core.registry import ModelNotFoundError
+from core.registry import MODEL_NAME_PATTERN, VERSION_PATTERN, ModelNotFoundError
 
 PAGE = Path(__file__).with_name("web") / "ops.html"
 DeploymentName = Literal["Gateway", "Recall", "Rank", "Rerank"]
@@ -84,8 +84,8 @@ class PromoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: Literal["recall", "rank"]
-    name: str = Field(min_length=1, max_length=64)
-    version: str = Field(pattern=r"^v\d+$")
+    name: str = Field(pattern=MODEL_NAME_PATTERN)
+    version: str = Field(pattern=VERSION_PATTERN)
 
 
 class RollbackRequest(BaseModel):
