@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -12,11 +11,6 @@ from core.online_store import UserProfile
 
 # Ids land in int64 columns of the lake.
 MAX_ID = 2**63 - 1
-EARLIEST_TS = datetime(1970, 1, 1)
-LATEST_TS = datetime(2200, 1, 1)
-# A client's clock may run ahead of the server's; an event further in the future would make
-# every other item's popularity decay away against it.
-CLOCK_SKEW = timedelta(hours=1)
 # Bounds of a request body's lists: a recommendation request names a few items and variants.
 MAX_EXCLUDED = 1000
 MAX_VARIANTS = 32
@@ -254,44 +248,3 @@ class SimilarResponse(BaseModel):
         "no vector for the item and popular items of its genre stand in"
     )
     model: str | None = None
-
-
-class EventIn(BaseModel):
-    """One user event posted to `POST /events`."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    user_id: int = Field(ge=0, le=MAX_ID)
-    item_id: int = Field(ge=0, le=MAX_ID)
-    event_type: Literal["rating", "click", "view"]
-    value: float = Field(1.0, allow_inf_nan=False, description="the rating; 1 for click and view")
-    ts: datetime | None = Field(
-        None, strict=False, description="when it happened (ISO 8601); the server's time when unset"
-    )
-
-    @field_validator("ts")
-    @classmethod
-    def _plausible_time(cls, ts: datetime | None) -> datetime | None:
-        # The lake's readers hold times as nanoseconds since 1970, which end in 2262.
-        if ts is None:
-            return ts
-        utc = ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
-        if not EARLIEST_TS <= utc < LATEST_TS:
-            raise ValueError(f"ts must be between {EARLIEST_TS:%Y} and {LATEST_TS:%Y}")
-        latest = datetime.now(UTC).replace(tzinfo=None) + CLOCK_SKEW
-        if utc > latest:
-            raise ValueError(f"ts is in the future (later than {latest:%Y-%m-%dT%H:%M:%S}Z)")
-        return ts
-
-
-class EventBatch(BaseModel):
-    """Body of `POST /events`."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    events: list[EventIn] = Field(min_length=1, max_length=1000)
-
-
-class EventsAccepted(BaseModel):
-    accepted: int
-    event_ids: list[str]

@@ -23,6 +23,8 @@ class LoggedEvent(BaseModel):
     value: float
     ts: datetime
     source: str
+    # The client named it (POST /events' event_id): a retry of it must not be recorded again.
+    client_named: bool = False
 
     def to_stream(self) -> dict[str, str]:
         """The Redis Stream entry's fields (strings; ts as epoch milliseconds)."""

@@ -10,6 +10,7 @@ import redis
 from pydantic import BaseModel, Field
 
 from core.data_settings import DataSettings
+from core.event_ids import first_sightings, named_keys, remember
 from core.event_stream import EventStream
 from core.events import LoggedEvent
 from core.labels import IMPLICIT_TYPES, INTERACTION_TYPES, interaction_rating, is_positive
@@ -191,17 +192,24 @@ class OnlineStore:
         return {(u, i) for u, i in pairs if pipe.zscore(self._seen_key(u), i) is not None}
 
     def record_events(
-        self, events: list[LoggedEvent], data: DataSettings, recent_limit: int
-    ) -> list[str]:
+        self,
+        events: list[LoggedEvent],
+        data: DataSettings,
+        recent_limit: int,
+        id_window_s: int = StreamSettings().event_id_window_s,
+    ) -> list[LoggedEvent]:
         """Append user feedback to the stream and apply it to the users' online state in one
         transaction: rated, clicked and viewed items join the seen set (never recommended
         again); every rating, and a click or view of an item the user had not touched yet,
         counts as an interaction standing for its rating (`core.labels`; the features job
         counts the same ones), a positive one leading the recent items that drive recall;
-        every interaction counts for its item in the live counters (`core.live_counters`)."""
+        every interaction counts for its item in the live counters (`core.live_counters`).
+        Returns the events recorded: a client-named one recorded before is not (`core.event_ids`).
+        """
         users = sorted({e.user_id for e in events})
         keys = [self._profile_key(u) for u in users]
         implicit = sorted({e.user_id for e in events if e.event_type in IMPLICIT_TYPES})
+        recorded: list[LoggedEvent] = []
 
         def apply(pipe: redis.client.Pipeline) -> None:
             raw = pipe.mget(keys) if keys else []
@@ -209,9 +217,10 @@ class OnlineStore:
                 user: UserProfile.model_validate_json(r) if r else UserProfile(user_id=user)
                 for user, r in zip(users, raw, strict=True)
             }
-            touched = self._touched(pipe, events)
+            recorded[:] = first_sightings(pipe, events)
+            touched = self._touched(pipe, recorded)
             pipe.multi()
-            for event in events:
+            for event in recorded:
                 self.stream.append(pipe, event)
                 self.live.add(pipe, event)
                 if event.event_type not in SEEN_EVENTS:
@@ -229,12 +238,13 @@ class OnlineStore:
                     add_rating(profile, event, rating, data.label_threshold, recent_limit)
             for user, profile in profiles.items():
                 pipe.set(self._profile_key(user), profile.model_dump_json())
+            remember(pipe, recorded, id_window_s)
 
         # WATCH on the profiles: a concurrent update of the same user retries instead of losing
-        # one of the two.
-        watched = [*keys, *(self._seen_key(u) for u in implicit)]
-        results = self.client.transaction(apply, *watched)
-        return [r.decode() for r in results if isinstance(r, bytes)]
+        # one of the two; on the client ids: a racing retry of the batch records it once.
+        watched = [*keys, *(self._seen_key(u) for u in implicit), *named_keys(events)]
+        self.client.transaction(apply, *watched)
+        return recorded
 
 
 def merge_profiles(built: UserProfile, live: UserProfile | None) -> UserProfile:

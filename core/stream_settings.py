@@ -17,6 +17,12 @@ class StreamSettings(BaseModel):
         description="entries the stream keeps at most (XADD MAXLEN ~): when no consumer keeps "
         "up, the oldest go and are counted as dropped (starling_stream_dropped)",
     )
+    event_id_window_s: int = Field(
+        86_400,
+        ge=1,
+        description="a client-named event's id is remembered this long: a retry within it is "
+        "not recorded again (one small Redis key per named event)",
+    )
     land_interval_s: float = Field(
         5.0, gt=0, description="seconds between the EventLander's rounds of landing new events"
     )

@@ -30,8 +30,6 @@ from cluster.app.stage_chain import ChainRequest, ChainResult, ChainStages, run_
 from cluster.app.user_routes import router as user_router
 from core.api import (
     Candidates,
-    EventBatch,
-    EventsAccepted,
     ProfileLookup,
     RecommendedItem,
     RecommendRequest,
@@ -41,6 +39,7 @@ from core.api import (
     SimilarResponse,
     StageTrace,
 )
+from core.event_api import EventBatch, EventsAccepted
 from core.events import impressions
 from core.experiments import Assignment, UnknownVariantError, assign
 from core.online_catalog import OnlineCatalog
@@ -213,19 +212,25 @@ class Gateway:
         except RejectedEventsError as error:
             raise HTTPException(422, str(error)) from None
         try:
-            await asyncio.to_thread(
+            recorded = await asyncio.to_thread(
                 self.store.record_events,
                 accepted,
                 self.settings.data,
                 self.settings.recall.recent_items,
+                self.settings.stream.event_id_window_s,
             )
         except redis.RedisError:
             self.metrics.requests.labels(endpoint="events", status="503").inc()
             # Refused or never sent: nothing recorded. Sent to a hung Redis: applied when it
-            # wakes, so a client that sends it again may record it twice.
+            # wakes, so a client that sends it again records it twice unless it named its
+            # events (event_id).
             raise redis_unavailable() from None
         self.metrics.requests.labels(endpoint="events", status="200").inc()
-        return EventsAccepted(accepted=len(accepted), event_ids=[e.event_id for e in accepted])
+        return EventsAccepted(
+            accepted=len(recorded),
+            duplicates=len(accepted) - len(recorded),
+            event_ids=[e.event_id for e in accepted],
+        )
 
     def _popular(self, n: int) -> Candidates:
         ranking = self._popular_ranking[:n]

@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Container
 from datetime import UTC, datetime
 
-from core.api import EventBatch
 from core.errors import InvalidInputError
+from core.event_api import EventBatch
 from core.events import LoggedEvent
 from core.settings import DataSettings
 
@@ -21,7 +21,8 @@ class RejectedEventsError(InvalidInputError):
 def accept_events(
     batch: EventBatch, catalog: Container[int], data: DataSettings, now: datetime
 ) -> list[LoggedEvent]:
-    """Each event with a fresh id and a UTC time; raises naming every bad event by index."""
+    """Each event with its client's id or a fresh one, and a UTC time; raises naming every bad
+    event by index."""
     problems: list[str] = []
     for n, event in enumerate(batch.events):
         if event.item_id not in catalog:
@@ -34,7 +35,8 @@ def accept_events(
         raise RejectedEventsError("; ".join(problems))
     return [
         LoggedEvent(
-            event_id=f"evt-{uuid.uuid4().hex}",
+            event_id=event.event_id or f"evt-{uuid.uuid4().hex}",
+            client_named=event.event_id is not None,
             user_id=event.user_id,
             item_id=event.item_id,
             event_type=event.event_type,

@@ -33,6 +33,27 @@ def test_events_need_a_write_key(app: RunningApp) -> None:
     assert accepted.json()["accepted"] == 1
 
 
+def test_a_retried_batch_of_named_events_is_recorded_once(app: RunningApp) -> None:
+    before = httpx.get(f"{app.url}/users/292").json()["rating_count"]
+    batch = [
+        {
+            "user_id": 292,
+            "item_id": item,
+            "event_type": "rating",
+            "value": 4.0,
+            "event_id": f"e2e-{item}",
+        }
+        for item in (1, 2)
+    ]
+    first = post_events(app, batch)
+    assert first.status_code == 200, first.text
+    assert (first.json()["accepted"], first.json()["duplicates"]) == (2, 0)
+    again = post_events(app, batch)
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 2)
+    assert again.json()["event_ids"] == ["e2e-1", "e2e-2"]
+    assert httpx.get(f"{app.url}/users/292").json()["rating_count"] == before + 2
+
+
 def test_bad_events_get_a_reason_and_nothing_is_recorded(app: RunningApp) -> None:
     for bad in (
         [{"user_id": 290, "item_id": 1, "event_type": "like"}],

@@ -124,3 +124,30 @@ def test_a_features_publish_keeps_what_live_events_wrote_since_the_lake_was_read
     store.publish_users([newer], {31: [(1, 1_000), (2, 2_000), (40, 5_000), (41, 6_000)]})
     assert store.profile(31) == newer
     assert store.seen(31) == {1, 2, 40, 41}
+
+
+def test_a_retried_batch_of_client_named_events_is_recorded_once(redis_url: str) -> None:
+    store = OnlineStore(redis_url)
+    user = 71
+
+    def batch() -> list[LoggedEvent]:
+        events = [_event(n, user, 700 + n, "rating", 4.5) for n in range(3)]
+        # The second names itself twice in one batch: once.
+        events.insert(2, events[1])
+        return [
+            e.model_copy(update={"event_id": f"c-{e.item_id}", "client_named": True})
+            for e in events
+        ]
+
+    stream_before = store.stream.length()
+    first = store.record_events(batch(), DataSettings(), recent_limit=5)
+    assert [e.item_id for e in first] == [700, 701, 702]
+    again = store.record_events(batch(), DataSettings(), recent_limit=5)
+    assert again == []
+    assert store.stream.length() == stream_before + 3
+    profile = store.profile(user)
+    assert profile is not None and profile.user_rating_count == 3
+    # Unnamed events are all recorded: their ids are fresh each time.
+    unnamed = [_event(9, user, 709, "rating", 4.0)]
+    assert len(store.record_events(unnamed, DataSettings(), 5)) == 1
+    assert len(store.record_events(unnamed, DataSettings(), 5)) == 1

@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from cluster.app.ops_routes import PromoteRequest
-from core.api import MAX_EXCLUDED, EventIn, RecommendRequest
+from core.api import MAX_EXCLUDED, RecommendRequest
+from core.event_api import EventIn
 from core.registry import ModelRef
 
 

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from cluster.app.live_events import RejectedEventsError, accept_events
-from core.api import EventBatch
+from core.event_api import EventBatch
 from core.settings import DataSettings
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -29,6 +29,18 @@ def test_events_get_unique_ids_and_utc_times() -> None:
     assert events[0].ts == NOW
     assert events[1].ts == events[2].ts == datetime(2026, 1, 1, 7, 0, tzinfo=UTC)
     assert [e.value for e in events] == [4.5, 1.0, 1.0]
+
+
+def test_a_client_named_event_keeps_its_id_and_says_so() -> None:
+    batch = _batch(
+        {"user_id": 5, "item_id": 1, "event_type": "click", "event_id": "app-17:3"},
+        {"user_id": 5, "item_id": 2, "event_type": "click"},
+    )
+    named, unnamed = accept_events(batch, CATALOG, DataSettings(), NOW)
+    assert (named.event_id, named.client_named) == ("app-17:3", True)
+    assert unnamed.event_id.startswith("evt-") and not unnamed.client_named
+    with pytest.raises(ValidationError):
+        _batch({"user_id": 5, "item_id": 1, "event_type": "click", "event_id": "a/b"})
 
 
 def test_unknown_items_and_out_of_range_ratings_reject_the_whole_batch() -> None:
