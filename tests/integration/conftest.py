@@ -20,13 +20,22 @@ from ingest.features.feature_io import configure_ray_data
 SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
 
 
-@pytest.fixture(scope="module")
-def ray_local() -> Iterator[None]:
-    """A local 2-CPU Ray without dashboard, shut down after the module."""
-    start_local_ray(Settings(), num_cpus=2, include_dashboard=False, log_to_driver=False)
-    configure_ray_data()
+@pytest.fixture(scope="session")
+def _ray_shut_down_at_the_end() -> Iterator[None]:
     yield
-    ray.shutdown()
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def ray_local(_ray_shut_down_at_the_end: None) -> None:
+    """A local 2-CPU Ray without dashboard, shared by the modules that use it: starting and
+    stopping one per module cost ~6 s each on two cores. A module that needs a Ray of its own
+    (tests/integration/cluster/runtime/test_multinode.py) shuts this one down first, and the
+    next module that asks for it starts a fresh one. Modules stop what they deploy on it."""
+    if not ray.is_initialized():
+        start_local_ray(Settings(), num_cpus=2, include_dashboard=False, log_to_driver=False)
+        configure_ray_data()
 
 
 def free_port() -> int:

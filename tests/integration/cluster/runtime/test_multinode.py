@@ -69,6 +69,9 @@ def _recommend_retrying_a_reset(url: str, user_id: int) -> httpx.Response:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[TwoNodeApp]:
     """Head and worker with 2 CPUs each, the session's small trained home deployed on them."""
+    if ray.is_initialized():
+        # Another module's shared Ray (tests/integration/conftest.py's ray_local).
+        ray.shutdown()
     cluster = Cluster()
     try:
         cluster.add_node(
