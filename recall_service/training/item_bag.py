@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +78,9 @@ def train_item_bag(settings: Settings, paths: StarlingPaths) -> ModelManifest:
 
     rates = _held_out_hit_rates(model, histories, vocab, held, vectors)
     started = time.perf_counter()
-    item_cf = _fit_item_cf(settings, rated, vocab)
-    transitions = _fit_transitions(settings, rated, vocab)
+    known = _KnownRows.of(rated, vocab)
+    item_cf = _fit_item_cf(settings, known)
+    transitions = _fit_transitions(settings, known)
     item_cf_seconds = time.perf_counter() - started
     metrics = {
         "train_loss": float(reported["loss"]),
@@ -153,18 +155,38 @@ def _fit(
     return final_state(trainer.fit(), MODEL)
 
 
-def _fit_item_cf(settings: Settings, rated: pa.Table, vocab: ItemVocab) -> ItemCFWeights | None:
+@dataclass(frozen=True)
+class _KnownRows:
+    """The rated rows whose item the bag's vocabulary holds: users, item rows and times (N,),
+    and the vocabulary's size."""
+
+    users: np.ndarray
+    items: np.ndarray
+    times: np.ndarray
+    num_items: int
+
+    @classmethod
+    def of(cls, rated: pa.Table, vocab: ItemVocab) -> _KnownRows:
+        items = vocab.encode(rated["item_id"].to_numpy())
+        known = items >= 0
+        return cls(
+            users=rated["user_id"].to_numpy()[known],
+            items=items[known],
+            times=rated["ts"].to_numpy()[known],
+            num_items=len(vocab),
+        )
+
+
+def _fit_item_cf(settings: Settings, rows: _KnownRows) -> ItemCFWeights | None:
     """Item-CF weights over every rated (user, item) pair, rows in the bag's vocabulary; None
     when switched off (`item_cf_items` 0)."""
     params = settings.item_bag
     if params.item_cf_items == 0:
         return None
-    items = vocab.encode(rated["item_id"].to_numpy())
-    known = items >= 0
     weights = fit_item_cf(
-        rated["user_id"].to_numpy()[known],
-        items[known],
-        len(vocab),
+        rows.users,
+        rows.items,
+        rows.num_items,
         params.item_cf_items,
         params.item_cf_regularisation,
         params.item_cf_neighbours,
@@ -173,19 +195,17 @@ def _fit_item_cf(settings: Settings, rated: pa.Table, vocab: ItemVocab) -> ItemC
     return weights
 
 
-def _fit_transitions(settings: Settings, rated: pa.Table, vocab: ItemVocab) -> ItemCFWeights | None:
+def _fit_transitions(settings: Settings, rows: _KnownRows) -> ItemCFWeights | None:
     """Item transitions over every rated row in time order, rows in the bag's vocabulary; None
     when switched off (`transition_window` 0)."""
     params = settings.item_bag
     if params.transition_window == 0:
         return None
-    items = vocab.encode(rated["item_id"].to_numpy())
-    known = items >= 0
     return fit_transitions(
-        rated["user_id"].to_numpy()[known],
-        items[known],
-        rated["ts"].to_numpy()[known],
-        len(vocab),
+        rows.users,
+        rows.items,
+        rows.times,
+        rows.num_items,
         params.transition_window,
         params.transition_decay,
         params.transition_neighbours,

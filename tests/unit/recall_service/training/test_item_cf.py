@@ -4,14 +4,7 @@ import numpy as np
 
 from recall_service.models.item_cf import ItemCFWeights
 from recall_service.training.item_cf import fit_item_cf
-
-
-def _dense(weights: ItemCFWeights) -> np.ndarray:
-    out = np.zeros((weights.num_items, weights.num_items))
-    for row in range(weights.num_items):
-        span = slice(weights.indptr[row], weights.indptr[row + 1])
-        out[row, weights.indices[span]] = weights.weights[span]
-    return out
+from tests.support.item_weights import dense
 
 
 def _pairs(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -25,7 +18,7 @@ def test_items_watched_together_speak_for_each_other_and_never_for_themselves() 
     # Whoever has item 0 also has item 1; item 2 goes with neither.
     matrix[:, 1] = matrix[:, 0]
     matrix[matrix[:, 0], 2] = False
-    weights = _dense(fit_item_cf(*_pairs(matrix), 12, 100, 5.0, 100))
+    weights = dense(fit_item_cf(*_pairs(matrix), 12, 100, 5.0, 100))
 
     assert np.all(np.diag(weights) == 0)
     assert weights[0].argmax() == 1
@@ -35,7 +28,7 @@ def test_items_watched_together_speak_for_each_other_and_never_for_themselves() 
 def test_the_weights_solve_the_ridge_regression_of_each_item_on_the_others() -> None:
     rng = np.random.default_rng(1)
     matrix = (rng.random((300, 10)) < 0.3).astype(np.float64)
-    weights = _dense(fit_item_cf(*_pairs(matrix), 10, 100, 10.0, 100))
+    weights = dense(fit_item_cf(*_pairs(matrix), 10, 100, 10.0, 100))
     # EASE's condition: B minimises |X - XB|^2 + 10 |B|^2 with diag(B) = 0, so the gradient
     # vanishes off the diagonal.
     gradient = matrix.T @ (matrix @ weights - matrix) + 10.0 * weights
@@ -48,7 +41,7 @@ def test_each_item_keeps_its_strongest_weights_and_rare_items_get_none() -> None
     matrix = rng.random((500, 20)) < 0.2
     matrix[:, 19] = False
     matrix[:3, 19] = True  # the rarest item
-    full = _dense(fit_item_cf(*_pairs(matrix), 20, 100, 5.0, 100))
+    full = dense(fit_item_cf(*_pairs(matrix), 20, 100, 5.0, 100))
     capped = fit_item_cf(*_pairs(matrix), 20, 100, 5.0, 4)
     assert np.all(np.diff(capped.indptr) == 4)
     for row in range(20):

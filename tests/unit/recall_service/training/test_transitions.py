@@ -3,23 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recall_service.models.item_cf import ItemCFWeights
 from recall_service.training.transitions import fit_transitions
-
-
-def _dense(weights: ItemCFWeights) -> np.ndarray:
-    out = np.zeros((weights.num_items, weights.num_items))
-    for row in range(weights.num_items):
-        span = slice(weights.indptr[row], weights.indptr[row + 1])
-        out[row, weights.indices[span]] = weights.weights[span]
-    return out
+from tests.support.item_weights import dense
 
 
 def _fit(rows: list[tuple[int, int, int]], window: int, decay: float = 1.0, keep: int = 10):
     rng = np.random.default_rng(0)
     shuffled = [rows[i] for i in rng.permutation(len(rows))]
     users, items, times = (np.array(column) for column in zip(*shuffled, strict=True))
-    return _dense(fit_transitions(users, items, times, 5, window, decay, keep))
+    return dense(fit_transitions(users, items, times, 5, window, decay, keep))
 
 
 def test_an_item_speaks_for_what_users_went_on_to_in_time_order_not_for_what_came_before() -> None:
