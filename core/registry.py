@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import UnknownModelError
 from core.filesystem import RemotePath, StoragePath, download_tree, remove_tree, upload_tree
-from core.storage import write_json_atomic
+from core.storage import fsync_path, fsync_tree, write_json_atomic
 
 ModelKind = Literal["recall", "rank"]
 # Names and versions become folders of the registry: nothing that could leave it.
@@ -161,15 +161,18 @@ class Registry:
         tmp.mkdir()
         try:
             write(tmp)
+            fsync_tree(tmp)
             while True:
                 manifest = self._next_manifest(
                     kind, name, metrics, data_snapshot, params, feature_schema_hash, curves or {}
                 )
+                # Flushes the manifest and the staging folder's entries (the files are already).
                 write_json_atomic(tmp / MANIFEST, manifest.model_dump(mode="json"))
                 try:
                     # A rename onto an existing version fails, which keeps versions immutable
                     # when two trainers publish at once.
                     os.rename(tmp, folder / manifest.version)
+                    fsync_path(folder)
                     return manifest
                 except OSError:
                     if not (folder / manifest.version).exists():

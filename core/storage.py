@@ -1,9 +1,9 @@
 """Atomic writes of folders and JSON files, and fingerprints that tell when an output is stale.
 
-A local folder is committed by renaming a finished temporary folder onto it. An object store
-has no rename: a folder there is committed by writing its new version under
-`<folder>/_versions/<id>/` and then the one small object `<folder>/_current.json` that names
-it; readers go through `committed(folder)`, so they only ever see a finished version.
+A local folder is committed by flushing a finished temporary folder to disk and renaming it
+onto it. An object store has no rename: a folder there is committed by writing its new version
+under `<folder>/_versions/<id>/` and then the one small object `<folder>/_current.json` that
+names it; readers go through `committed(folder)`, so they only ever see a finished version.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow.dataset as pds
@@ -56,7 +57,29 @@ def write_json_atomic(path: StoragePath, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(text)
+    fsync_path(tmp)
     os.replace(tmp, path)
+    fsync_path(path.parent)
+
+
+def fsync_path(path: Path) -> None:
+    """Flush one file or folder to disk (a folder's fsync makes the renames in it durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """Flush a finished folder, files first and folders after their contents, before the rename
+    that publishes it: without this a power loss after the rename can leave a committed folder
+    whose files are empty or short (the rename reaches the disk before their data)."""
+    for folder, _, files in os.walk(root, topdown=False):
+        for name in files:
+            if not os.path.islink(os.path.join(folder, name)):
+                fsync_path(Path(folder, name))
+        fsync_path(Path(folder))
 
 
 def _pointer(folder: RemotePath) -> VersionPointer | None:
@@ -110,10 +133,12 @@ def atomic_dir(target: StoragePath) -> Iterator[StoragePath]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    fsync_tree(tmp)
     old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
     if target.exists():
         os.replace(target, old)
     os.replace(tmp, target)
+    fsync_path(target.parent)
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -45,3 +45,19 @@ def test_serving_is_the_newest_until_a_version_is_promoted(tmp_path: Path) -> No
     assert registry.serving("rank") == ModelRef(kind="rank", name="mlp", version="v1")
     with pytest.raises(ModelNotFoundError):
         registry.promote(ModelRef(kind="rank", name="mlp", version="v9"))
+
+
+def test_a_local_version_is_flushed_before_the_rename_that_publishes_it(
+    tmp_path: Path, disk_log: list[tuple[str, str]]
+) -> None:
+    registry = Registry(tmp_path)
+    _publish(registry, "mlp", "a")
+    folder = tmp_path / "rank" / "mlp"
+    publish = disk_log.index(("rename", str(folder / "v1")))
+    staging = next(Path(p) for kind, p in disk_log if Path(p).name.startswith(".staging"))
+    before = disk_log[:publish]
+    assert ("fsync", str(staging / "model.txt")) in before
+    # The manifest lands in the staging folder, whose entries are flushed after it.
+    manifest_in = before.index(("rename", str(staging / "manifest.json")))
+    assert ("fsync", str(staging)) in before[manifest_in:]
+    assert ("fsync", str(folder)) in disk_log[publish:]

@@ -10,6 +10,7 @@ from core.storage import (
     fingerprint,
     is_fresh,
     read_manifest,
+    write_json_atomic,
     write_manifest,
 )
 
@@ -37,3 +38,29 @@ def test_freshness_follows_input_fingerprints(tmp_path: Path) -> None:
     assert read_manifest(out).rows == {"rows": 1}  # type: ignore[union-attr]
     source.write_text("a,b\n1,2\n3,4\n")
     assert not is_fresh(out, {"source": fingerprint(source)})
+
+
+def test_a_local_commit_is_flushed_before_the_rename_that_publishes_it(
+    tmp_path: Path, disk_log: list[tuple[str, str]]
+) -> None:
+    target = tmp_path / "out"
+    with atomic_dir(target) as tmp:
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "b").write_text("2")
+        (tmp / "a").write_text("1")
+        staged = str(tmp)
+    publish = disk_log.index(("rename", str(target)))
+    flushed = {path for kind, path in disk_log[:publish] if kind == "fsync"}
+    assert {f"{staged}/a", f"{staged}/sub/b", f"{staged}/sub", staged} <= flushed
+    # The parent's entry for the new name is flushed after the rename, so the commit survives.
+    assert ("fsync", str(tmp_path)) in disk_log[publish:]
+
+
+def test_a_json_file_is_flushed_before_it_replaces_the_old_one(
+    tmp_path: Path, disk_log: list[tuple[str, str]]
+) -> None:
+    target = tmp_path / "pointer.json"
+    write_json_atomic(target, {"version": 1})
+    publish = disk_log.index(("rename", str(target)))
+    assert [kind for kind, _ in disk_log[:publish]] == ["fsync"]
+    assert disk_log[publish + 1 :] == [("fsync", str(tmp_path))]
