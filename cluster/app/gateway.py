@@ -83,7 +83,8 @@ class Gateway:
         self.lander = lander
         self.store: OnlineStore = serving_store(settings)
         self._breaker = breaker_of(self.store.client)
-        self.impressions = ImpressionLog(self.store)
+        self.metrics = GatewayMetrics()
+        self.impressions = ImpressionLog(self.store, self.metrics.impressions_lost)
         self.online_catalog = OnlineCatalog(self.store.client)
         catalog = Catalog.load(StarlingPaths.of(settings))
         # Recall's fallback comes from memory: reading it from Redis failed with the recall it
@@ -91,7 +92,6 @@ class Gateway:
         self._popular_ranking = catalog.popular()
         self._catalog = CatalogSync(catalog, self.online_catalog)
         self.health = HealthCheck(serve_deployments, lambda: redis_answers(self.store))
-        self.metrics = GatewayMetrics()
         self.api_keys = ApiKeys.from_settings(settings)
         self._rank_by_model: dict[str, DeploymentHandle] = {}
         self.live = LiveStats()

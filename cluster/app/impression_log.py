@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from collections.abc import Callable
+from typing import Literal, Protocol
 
 import redis
 
@@ -15,6 +16,12 @@ log = logging.getLogger(__name__)
 # How long the first impression waits for others: long enough that requests under load share
 # a round trip, short against the seconds before `starling events consume` reads them.
 LINGER_S = 0.05
+# Beyond this many waiting impressions new ones are dropped (and counted): a hung Redis must
+# not grow the Gateway's memory without bound. ~20 MB, seconds of traffic at full load.
+MAX_QUEUED = 20_000
+
+DropReason = Literal["queue_full", "redis_error", "error"]
+DROP_REASONS: tuple[DropReason, ...] = ("queue_full", "redis_error", "error")
 
 
 class EventSink(Protocol):
@@ -29,17 +36,30 @@ class ImpressionLog:
     A request only queues its impressions: a Redis round trip on the Gateway's event loop
     stalls every request in flight there, and under CPU contention one took milliseconds.
     A replica that dies loses what is queued, at most `LINGER_S` of impressions; `close` writes
-    them when the replica is stopped. A lost impression costs the A/B report a row.
+    them when the replica is stopped. A lost impression costs the A/B report a row; every one
+    dropped here is passed to `on_dropped` with the reason, so that the loss shows in metrics.
     """
 
-    def __init__(self, sink: EventSink, linger_s: float = LINGER_S) -> None:
+    def __init__(
+        self,
+        sink: EventSink,
+        on_dropped: Callable[[int, DropReason], None],
+        linger_s: float = LINGER_S,
+        max_queued: int = MAX_QUEUED,
+    ) -> None:
         self._sink = sink
+        self._on_dropped = on_dropped
         self._linger_s = linger_s
+        self._max_queued = max_queued
         self._queued: list[LoggedEvent] = []
         self._flushing: asyncio.Task[None] | None = None
 
     def add(self, events: list[LoggedEvent]) -> None:
         """Queue these events; needs a running event loop (the replica's)."""
+        room = max(self._max_queued - len(self._queued), 0)
+        if len(events) > room:
+            self._on_dropped(len(events) - room, "queue_full")
+            events = events[:room]
         self._queued.extend(events)
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
@@ -69,5 +89,7 @@ class ImpressionLog:
         except (redis.ConnectionError, redis.TimeoutError) as error:
             # Redis down: a line per flush, not a traceback every LINGER_S.
             log.warning("%d impressions not logged: %s", len(batch), error)
+            self._on_dropped(len(batch), "redis_error")
         except Exception:
             log.exception("%d impressions not logged", len(batch))
+            self._on_dropped(len(batch), "error")

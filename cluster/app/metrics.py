@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from cluster.app.impression_log import DROP_REASONS, DropReason
 from ingest.stream.landing_totals import LandingStatus
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -71,6 +72,20 @@ class GatewayMetrics:
             ["measure"],
             registry=self.registry,
         )
+
+        self.impressions_dropped = Counter(
+            "starling_impressions_dropped",
+            "Impressions of /recommend answers never written to the event stream, by reason: "
+            "queue_full (the write queue was at its cap), redis_error, error",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in DROP_REASONS:
+            # Present at 0 from the start, so that an alert on its rate has a series to read.
+            self.impressions_dropped.labels(reason=reason)
+
+    def impressions_lost(self, count: int, reason: DropReason) -> None:
+        self.impressions_dropped.labels(reason=reason).inc(count)
 
     def observe_stream(self, status: LandingStatus) -> None:
         for measure in ("stream_length", "read", "landed", "quarantined", "dropped"):
