@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +74,9 @@ def open_replica_index(settings: Settings, paths: StarlingPaths, ref: ModelRef) 
     source = version_dir / MILVUS_DB
     if not source.is_dir():
         raise MissingDataError(f"{ref.name}:{ref.version} has no vector index at {source}")
-    workdir = paths.runtime / "recall" / uuid.uuid4().hex
+    copies = paths.runtime / "recall"
+    remove_orphan_copies(copies)
+    workdir = copies / _copy_name(socket.gethostname(), os.getpid())
     try:
         copy = workdir / MILVUS_DB
         shutil.copytree(source, copy, ignore=shutil.ignore_patterns("LOCK"))
@@ -81,6 +85,37 @@ def open_replica_index(settings: Settings, paths: StarlingPaths, ref: ModelRef) 
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
+
+
+def _copy_name(host: str, pid: int) -> str:
+    # Named after its owner, so that the next replica to start can tell a copy left by a
+    # killed one (whose close never ran) from a live replica's.
+    return f"{host}_{pid}_{uuid.uuid4().hex}"
+
+
+def remove_orphan_copies(copies: Path) -> None:
+    """Remove the index copies in `copies` whose owner process, on this host, is gone.
+
+    Copies of other hosts (a home shared between nodes) and names of another form are left
+    alone: their owner cannot be checked from here.
+    """
+    if not copies.is_dir():
+        return
+    host = socket.gethostname()
+    for copy in copies.iterdir():
+        owner_host, _, rest = copy.name.rpartition("_")[0].rpartition("_")
+        if owner_host == host and rest.isdigit() and not _alive(int(rest)):
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and another user's
+        pass
+    return True
 
 
 def _exact(version_dir: Path) -> ExactIndex | None:
