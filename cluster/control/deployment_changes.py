@@ -4,10 +4,18 @@ On a plain Ray cluster the running declarative config is handed back to the Serv
 with the change (Serve applies it in place) and the serve config file keeps it. On KubeRay
 (settings.kuberay names the RayService) the operator owns the Serve config and reverts direct
 changes, so the RayService is patched instead; it then also keeps the change.
+
+Each change reads a whole config, changes one deployment and writes the whole config back, so
+two at once would drop one of them: `serialised` makes them take turns, across threads and
+processes, through a lock file beside the serve config.
 """
 
 from __future__ import annotations
 
+import fcntl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import ray
@@ -23,6 +31,35 @@ from core.settings import Settings
 
 class AppNotRunningError(AppStateError):
     """No Starling app runs on the connected Ray cluster."""
+
+
+# How deep this thread is in `serialised`: an operation holds the lock over several changes
+# that take it again, and a second flock of the same file in one process would wait for itself.
+_held = threading.local()
+
+
+@contextmanager
+def serialised(settings: Settings) -> Iterator[None]:
+    """Hold the lock of the deployment changes made with this serve config: one operation at a
+    time, on this host (or on every host that shares the file through a filesystem with working
+    locks). On KubeRay the pods share no file, and the RayService patch is conditional instead
+    (`change_rayservice` rereads and retries), so nothing is locked there."""
+    depth = getattr(_held, "depth", 0)
+    if depth or settings.kuberay.rayservice:
+        _held.depth = depth + 1
+        try:
+            yield
+        finally:
+            _held.depth = depth
+        return
+    config = config_path(settings)
+    with open(config.with_name(f".{config.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
 
 
 def apply_config(config: ServeDeploySchema) -> None:
@@ -74,14 +111,16 @@ def change_running(settings: Settings, deployment: str, changes: dict[str, Any])
     if settings.kuberay.rayservice:
         change_rayservice(RayServiceApi(settings.kuberay), APP_NAME, deployment, changes)
         return True
-    return _apply_to_running(deployment, changes)
+    with serialised(settings):
+        return _apply_to_running(deployment, changes)
 
 
 def persist(settings: Settings, deployment: str, changes: dict[str, Any]) -> None:
     """Keep the change for the next deploy: in the serve config file, or on KubeRay in the
     RayService, which `change_running` already patched."""
     if not settings.kuberay.rayservice:
-        update_deployment(config_path(settings), APP_NAME, deployment, changes)
+        with serialised(settings):
+            update_deployment(config_path(settings), APP_NAME, deployment, changes)
 
 
 def current_options(settings: Settings, deployment: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from cluster.control.deployment_changes import (
     change_running,
     current_options,
     persist,
+    serialised,
     serve_details,
 )
 from cluster.names import APP_NAME, DEPLOYMENTS
@@ -150,22 +151,26 @@ def scale(
     """Set a fixed replica count (`num_replicas`) or autoscaling bounds; the running app (if
     any) gets them without dropping requests, and the serve config file keeps them. Returns the
     app's status once the deployment has settled, or None when no app runs."""
-    bounds = dict(current_options(settings, deployment).get("autoscaling_config") or {})
-    if num_replicas is not None:
-        if min_replicas is not None or max_replicas is not None:
-            raise ScaleError("give either a replica count or min/max bounds, not both")
-        bounds.update(min_replicas=num_replicas, max_replicas=num_replicas)
-    if min_replicas is not None:
-        bounds["min_replicas"] = min_replicas
-    if max_replicas is not None:
-        bounds["max_replicas"] = max_replicas
-    low, high = bounds.get("min_replicas", 1), bounds.get("max_replicas", 1)
-    if low < 1 or high < low:
-        raise ScaleError(f"{deployment}: need 1 <= min_replicas <= max_replicas, got {low}..{high}")
-    if deployment in SINGLE_REPLICA and high > 1:
-        raise ScaleError(f"{deployment} runs one replica: {SINGLE_REPLICA[deployment]}")
-    live = change_running(settings, deployment, {"autoscaling_config": bounds})
-    persist(settings, deployment, {"autoscaling_config": bounds})
+    # Bounds are read, changed and written back: another change in between would be lost.
+    with serialised(settings):
+        bounds = dict(current_options(settings, deployment).get("autoscaling_config") or {})
+        if num_replicas is not None:
+            if min_replicas is not None or max_replicas is not None:
+                raise ScaleError("give either a replica count or min/max bounds, not both")
+            bounds.update(min_replicas=num_replicas, max_replicas=num_replicas)
+        if min_replicas is not None:
+            bounds["min_replicas"] = min_replicas
+        if max_replicas is not None:
+            bounds["max_replicas"] = max_replicas
+        low, high = bounds.get("min_replicas", 1), bounds.get("max_replicas", 1)
+        if low < 1 or high < low:
+            raise ScaleError(
+                f"{deployment}: need 1 <= min_replicas <= max_replicas, got {low}..{high}"
+            )
+        if deployment in SINGLE_REPLICA and high > 1:
+            raise ScaleError(f"{deployment} runs one replica: {SINGLE_REPLICA[deployment]}")
+        live = change_running(settings, deployment, {"autoscaling_config": bounds})
+        persist(settings, deployment, {"autoscaling_config": bounds})
     if not live:
         return None
 
@@ -192,27 +197,30 @@ def promote(
     registry.manifest(ref)
     deployment = DEPLOYMENTS[kind]
     wanted = {"name": name, "version": version}
-    old_config = _running_user_config(deployment)
-    previous = (
-        ModelRef(kind=kind, name=old_config["name"], version=old_config["version"])
-        if old_config
-        else registry.serving(kind)
-    )
-    live = change_running(settings, deployment, {"user_config": wanted})
-    if live:
-        _wait_for(lambda s: s.user_config == wanted and _settled(s), deployment, timeout_s)
-        served = _served_after_swap(kind, f"{name}:{version}", deployment)
-        if served != {f"{name}:{version}"}:
-            if old_config is not None:
-                change_running(settings, deployment, {"user_config": old_config})
-                _wait_for(lambda s: s.user_config == old_config and _settled(s), deployment, 60)
-            shown = ", ".join(sorted(served))
-            raise PromotionRefusedError(
-                f"{deployment} replicas did not load {kind} {name} {version} and still serve "
-                f"{shown}; their logs say why"
-            )
-    registry.promote(ref)
-    persist(settings, deployment, {"user_config": wanted})
+    # Whole, so that a second promotion cannot swap the replicas while this one checks them
+    # (and then roll back what it took for a refusal).
+    with serialised(settings):
+        old_config = _running_user_config(deployment)
+        previous = (
+            ModelRef(kind=kind, name=old_config["name"], version=old_config["version"])
+            if old_config
+            else registry.serving(kind)
+        )
+        live = change_running(settings, deployment, {"user_config": wanted})
+        if live:
+            _wait_for(lambda s: s.user_config == wanted and _settled(s), deployment, timeout_s)
+            served = _served_after_swap(kind, f"{name}:{version}", deployment)
+            if served != {f"{name}:{version}"}:
+                if old_config is not None:
+                    change_running(settings, deployment, {"user_config": old_config})
+                    _wait_for(lambda s: s.user_config == old_config and _settled(s), deployment, 60)
+                shown = ", ".join(sorted(served))
+                raise PromotionRefusedError(
+                    f"{deployment} replicas did not load {kind} {name} {version} and still serve "
+                    f"{shown}; their logs say why"
+                )
+        registry.promote(ref)
+        persist(settings, deployment, {"user_config": wanted})
     return Promotion(ref=ref, previous=previous, live=live)
 
 
