@@ -197,6 +197,14 @@ class Settings(BaseSettings):
     ray_worker_niceness: int = Field(
         0, ge=0, le=19, description="niceness of a local Ray's workers, replicas included (Ray: 15)"
     )
+    # The fast ingress's HAProxy stats page and metrics have no authentication.
+    ingress_admin_host: str = Field(
+        "127.0.0.1",
+        pattern=r"^[A-Za-z0-9.:-]+$",
+        description="where HAProxy's stats page and Prometheus metrics listen (fast ingress)",
+    )
+    ingress_stats_port: int = Field(8404, ge=1, le=65535, description="HAProxy's stats page")
+    ingress_metrics_port: int = Field(9101, ge=1, le=65535, description="HAProxy's metrics")
     http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=1, le=65535)
     max_k: int = Field(100, ge=1, description="largest k a /recommend request may ask for")

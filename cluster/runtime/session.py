@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import ray
 
+from cluster.runtime.ingress_listeners import fast_ingress
 from cluster.runtime.local_ray import start_local_ray
 from cluster.runtime.local_redis import LocalRedis
 from core.paths import StarlingPaths
@@ -26,18 +27,6 @@ CLIENT_RETRY_PAUSE_S = 2.0
 CLIENT_SERVER_FAILED = "Starting Ray client server failed"
 # Ray's own name for it, lower case included.
 WORKER_NICENESS_VARIABLE = "RAY_worker_niceness"
-# Serve's throughput-optimized mode with HAProxy in front. HAProxy takes HTTP on the app's port
-# and hands it straight to a Gateway replica's own HTTP server; Serve's Python proxy is not in
-# the path and replicas call each other over gRPC on their event loops. On 2 cores this halves
-# the CPU a request costs (38 to 19 ms) and p99 at 50 requests/s (102 to 33 ms,
-# bench/results/serve.txt). Its drain keeps an ingress replica up 30 s after it is told to
-# stop, for load balancers to notice; HAProxy retries refused connections, so 2 s is enough
-# and stopping the app does not hang.
-FAST_INGRESS_ENVIRONMENT = {
-    "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
-    "RAY_SERVE_ENABLE_HA_PROXY": "1",
-    "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
-}
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> NoReturn:
@@ -48,15 +37,6 @@ def interrupt_on_signals() -> None:
     """Ctrl-C and SIGTERM raise KeyboardInterrupt, even where the shell ignored SIGINT."""
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-
-
-def use_fast_ingress(settings: Settings) -> None:
-    """Put a local Ray's Serve in its throughput-optimized mode behind HAProxy when
-    `settings.serve_fast_ingress` is on. Serve reads the mode from the environment of every Ray
-    process, which a local Ray inherits from this one; a value already set wins."""
-    if settings.serve_fast_ingress:
-        for name, value in FAST_INGRESS_ENVIRONMENT.items():
-            os.environ.setdefault(name, value)
 
 
 def set_worker_niceness(settings: Settings) -> None:
@@ -96,28 +76,31 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
         "configure_logging": True,
         "logging_level": logging.WARNING,
     }
-    if settings.ray_address:
-        _connect(settings.ray_address, options)
-    else:
-        use_fast_ingress(settings)
-        set_worker_niceness(settings)
-        options |= {"num_cpus": settings.num_cpus, "include_dashboard": settings.ray_dashboard}
-        start_local_ray(settings, **options)
-    configure_ray_data()
-    # ray.init replaces the driver's SIGTERM handler with one that exits at once; ours turns
-    # SIGINT and SIGTERM into KeyboardInterrupt so that Serve, Ray and Redis stop in order.
-    interrupt_on_signals()
-    logging.getLogger("ray.serve").setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        # An app deployed to an existing cluster outlives this process; a local one drains first.
-        # Serve can only run on the Ray this process started if this process imported it.
-        if not settings.ray_address and "ray.serve" in sys.modules:
-            from ray import serve
+    # Exits after Ray's shutdown: the local Ray's HAProxy files live until Ray is gone.
+    with ExitStack() as stack:
+        if settings.ray_address:
+            _connect(settings.ray_address, options)
+        else:
+            stack.enter_context(fast_ingress(settings))
+            set_worker_niceness(settings)
+            options |= {"num_cpus": settings.num_cpus, "include_dashboard": settings.ray_dashboard}
+            start_local_ray(settings, **options)
+        configure_ray_data()
+        # ray.init replaces the driver's SIGTERM handler with one that exits at once; ours turns
+        # SIGINT and SIGTERM into KeyboardInterrupt so that Serve, Ray and Redis stop in order.
+        interrupt_on_signals()
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            # An app deployed to an existing cluster outlives this process; a local one drains
+            # first. Serve can only run on the Ray this process started if this process
+            # imported it.
+            if not settings.ray_address and "ray.serve" in sys.modules:
+                from ray import serve
 
-            serve.shutdown()
-        ray.shutdown()
+                serve.shutdown()
+            ray.shutdown()
 
 
 @contextmanager
