@@ -7,6 +7,7 @@ import os
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,13 +100,25 @@ def configured(deployment: Deployment, path: Path = DEFAULT_CONFIG, **overrides:
 def app_args(settings: Settings) -> dict[str, Any]:
     """`build_app`'s args: the Settings this process resolved, so replicas see the same, and
     the serve config file by absolute path, so that changes made from inside the app (admin
-    routes) land in the file this deploy read."""
-    args = settings.model_dump(mode="json", exclude=_NOT_IN_ARGS, exclude_defaults=True)
+    routes) land in the file this deploy read. A REDIS_URL that holds a password stays out, as
+    the API keys do: replicas read it from their environment, which `ray_runtime` gives a local
+    Ray (cluster/runtime/session.py) and a Secret gives KubeRay's pods (k8s/redis.yaml)."""
+    hidden = _NOT_IN_ARGS | ({"redis_url"} if has_password(settings.redis_url) else set())
+    args = settings.model_dump(mode="json", exclude=hidden, exclude_defaults=True)
     return {
         **args,
         "home": str(settings.home),
         "serve_config": str(config_path(settings).resolve()),
     }
+
+
+def has_password(redis_url: str | None) -> bool:
+    """Whether a Redis URL carries a password, in its user part or as redis-py's `password`
+    query argument."""
+    if redis_url is None:
+        return False
+    parts = urlsplit(redis_url)
+    return parts.password is not None or "password" in parse_qs(parts.query)
 
 
 def declarative_config(

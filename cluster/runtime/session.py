@@ -27,6 +27,8 @@ CLIENT_RETRY_PAUSE_S = 2.0
 CLIENT_SERVER_FAILED = "Starting Ray client server failed"
 # Ray's own name for it, lower case included.
 WORKER_NICENESS_VARIABLE = "RAY_worker_niceness"
+# The first name Settings reads redis_url from, so it wins in a replica's environment.
+REDIS_URL_VARIABLE = "REDIS_URL"
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> NoReturn:
@@ -46,6 +48,14 @@ def set_worker_niceness(settings: Settings) -> None:
     CPU. With the replicas at 0, p99 at 50 requests/s on 2 cores went from 30-126 ms over
     nine runs (median 66) to 38-48 ms over three (bench/results/serve.txt)."""
     os.environ.setdefault(WORKER_NICENESS_VARIABLE, str(settings.ray_worker_niceness))
+
+
+def share_redis_url(settings: Settings) -> None:
+    """Put this process's REDIS_URL, whatever its source (.env, a flag), in the environment a
+    local Ray's replicas inherit: a URL with a password stays out of the Serve config
+    (cluster/control/serve_config.py, app_args), and replicas read it from there."""
+    if settings.redis_url:
+        os.environ[REDIS_URL_VARIABLE] = settings.redis_url
 
 
 def _connect(address: str, options: dict[str, Any]) -> None:
@@ -83,6 +93,7 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
         else:
             stack.enter_context(fast_ingress(settings))
             set_worker_niceness(settings)
+            share_redis_url(settings)
             options |= {"num_cpus": settings.num_cpus, "include_dashboard": settings.ray_dashboard}
             start_local_ray(settings, **options)
         configure_ray_data()

