@@ -223,6 +223,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Bearer keys allowed to call admin routes and write routes, and force variants",
     )
+    public_user_data: bool = Field(
+        False,
+        description="demo mode: anyone may read any user's history (GET /users/{id}); off, "
+        "that needs a write or admin key",
+    )
     experiments: list[Experiment] = Field(
         default_factory=list, description="A/B experiments running side by side"
     )

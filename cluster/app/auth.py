@@ -50,6 +50,15 @@ def require(needed: Scope) -> Callable[..., Awaitable[Scope]]:
     return dependency
 
 
+async def user_data_access(credentials: Bearer, keys: Keys, gateway: CurrentGateway) -> None:
+    """Who may read a user's history: a write or admin key (the client's backend), or anyone
+    while the demo setting `public_user_data` is on, for exploring a MovieLens set through its
+    users, as SparrowRecSys's site does."""
+    if not gateway.settings.public_user_data:
+        await require(Scope.WRITE)(credentials, keys)
+
+
 CallerScope = Annotated[Scope | None, Depends(caller_scope)]
 WriteScope = Annotated[Scope, Depends(require(Scope.WRITE))]
 AdminScope = Annotated[Scope, Depends(require(Scope.ADMIN))]
+UserDataAccess = Depends(user_data_access)

@@ -5,6 +5,7 @@ import asyncio
 import redis
 from fastapi import APIRouter, HTTPException
 
+from cluster.app.auth import UserDataAccess
 from cluster.app.health import redis_unavailable
 from cluster.app.replica import CurrentGateway
 from core.api import UserHistoryItem, UserSummary
@@ -12,10 +13,10 @@ from core.api import UserHistoryItem, UserSummary
 router = APIRouter(tags=["users"])
 
 
-@router.get("/users/{user_id}", response_model=UserSummary)
+@router.get("/users/{user_id}", response_model=UserSummary, dependencies=[UserDataAccess])
 async def user(user_id: int, gateway: CurrentGateway) -> UserSummary:
     """A user's rating statistics, favourite genres and recent positives; 404 when unknown,
-    503 while Redis is unreachable."""
+    503 while Redis is unreachable. Needs a write or admin key unless `public_user_data` is on."""
     try:
         profile = await asyncio.to_thread(gateway.store.profile, user_id)
     except redis.RedisError:

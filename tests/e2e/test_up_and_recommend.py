@@ -14,6 +14,7 @@ import numpy as np
 import psutil
 import pytest
 
+from tests.support.e2e_calls import user_summary
 from tests.support.running_app import RunningApp
 
 pytestmark = pytest.mark.e2e
@@ -154,11 +155,15 @@ def test_browse_by_genre_sorted_by_rating(app: RunningApp) -> None:
 
 
 def test_user_page_and_unknown_ids(app: RunningApp) -> None:
-    user = httpx.get(f"{app.url}/users/1").json()
-    assert user["rating_count"] == len(_rated_by(app.home, 1))
-    assert user["favourite_genres"]
-    assert all(i["title"] for i in user["recent_positives"])
-    assert httpx.get(f"{app.url}/users/987654321").status_code == 404
+    summary = user_summary(app, 1).json()
+    assert summary["rating_count"] == len(_rated_by(app.home, 1))
+    assert summary["favourite_genres"]
+    assert all(i["title"] for i in summary["recent_positives"])
+    assert user_summary(app, 987654321).status_code == 404
+    # A user's history is not public: without a key (demo setting off) nobody reads it.
+    for key in (None, "not-a-key"):
+        refused = user_summary(app, 1, key=key)
+        assert refused.status_code == 401 and "rating_count" not in refused.text
     assert httpx.get(f"{app.url}/items/987654321").status_code == 404
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from core.experiments import Experiment
 from tests.e2e.conftest import ADMIN_KEY, EXPERIMENTS, WRITE_KEY
-from tests.support.e2e_calls import post_events, recommend
+from tests.support.e2e_calls import post_events, recommend, user_summary
 from tests.support.running_app import RunningApp
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +34,7 @@ def test_events_need_a_write_key(app: RunningApp) -> None:
 
 
 def test_a_retried_batch_of_named_events_is_recorded_once(app: RunningApp) -> None:
-    before = httpx.get(f"{app.url}/users/292").json()["rating_count"]
+    before = user_summary(app, 292).json()["rating_count"]
     batch = [
         {
             "user_id": 292,
@@ -51,7 +51,7 @@ def test_a_retried_batch_of_named_events_is_recorded_once(app: RunningApp) -> No
     again = post_events(app, batch)
     assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 2)
     assert again.json()["event_ids"] == ["e2e-1", "e2e-2"]
-    assert httpx.get(f"{app.url}/users/292").json()["rating_count"] == before + 2
+    assert user_summary(app, 292).json()["rating_count"] == before + 2
 
 
 def test_bad_events_get_a_reason_and_nothing_is_recorded(app: RunningApp) -> None:
@@ -63,7 +63,7 @@ def test_bad_events_get_a_reason_and_nothing_is_recorded(app: RunningApp) -> Non
         answer = post_events(app, bad)
         assert answer.status_code == 422, bad
         assert answer.json()["detail"]
-    before = httpx.get(f"{app.url}/users/291").json()["rating_count"]
+    before = user_summary(app, 291).json()["rating_count"]
     mixed = [
         {"user_id": 291, "item_id": 1, "event_type": "rating", "value": 4.0},
         {"user_id": 291, "item_id": 987_654_321, "event_type": "click"},
@@ -71,7 +71,7 @@ def test_bad_events_get_a_reason_and_nothing_is_recorded(app: RunningApp) -> Non
     answer = post_events(app, mixed)
     assert answer.status_code == 422
     assert "no item 987654321" in answer.json()["detail"]
-    assert httpx.get(f"{app.url}/users/291").json()["rating_count"] == before
+    assert user_summary(app, 291).json()["rating_count"] == before
 
 
 def test_every_answer_names_the_users_sticky_variants(app: RunningApp) -> None:
@@ -112,7 +112,7 @@ def test_rated_and_clicked_items_leave_the_next_recommendations(app: RunningApp)
     after = [i["item_id"] for i in recommend(app, {"user_id": 250, "k": 10}).json()["items"]]
     assert rated not in after and clicked not in after
     # A click stands for a positive rating too: both lead the recent items, newest first.
-    recent = httpx.get(f"{app.url}/users/250").json()["recent_positives"]
+    recent = user_summary(app, 250).json()["recent_positives"]
     assert [i["item_id"] for i in recent[:2]] == [clicked, rated]
 
 

@@ -26,6 +26,10 @@ def post_events(app: RunningApp, events: list[dict], key: str | None = WRITE_KEY
     return httpx.post(f"{app.url}/events", json={"events": events}, headers=headers, timeout=30)
 
 
+def user_summary(app: RunningApp, user_id: int, key: str | None = WRITE_KEY) -> httpx.Response:
+    return httpx.get(f"{app.url}/users/{user_id}", headers=auth(key) if key else {}, timeout=30)
+
+
 def cli(app: RunningApp, *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "cluster.cli.main", *args],

@@ -1,10 +1,22 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from cluster.app.auth import AdminScope, ApiKeys, CallerScope, Scope, WriteScope, current_api_keys
+from cluster.app.auth import (
+    AdminScope,
+    ApiKeys,
+    CallerScope,
+    Scope,
+    UserDataAccess,
+    WriteScope,
+    current_api_keys,
+)
+from cluster.app.replica import current_gateway
+from core.settings import Settings
 
 KEYS = ApiKeys(write=[SecretStr("w-key")], admin=[SecretStr("a-key"), SecretStr("a-key-2")])
 
@@ -69,3 +81,28 @@ def test_public_routes_learn_the_callers_scope_without_refusing() -> None:
     assert client.get("/public").json() is None
     assert client.get("/public", headers=_bearer("wrong")).json() is None
     assert client.get("/public", headers=_bearer("a-key")).json() == Scope.ADMIN
+
+
+def _user_data_client(public_user_data: bool) -> TestClient:
+    app = FastAPI()
+
+    @app.get("/users/1", dependencies=[UserDataAccess])
+    async def user() -> str:
+        return "history"
+
+    settings = Settings(public_user_data=public_user_data)
+
+    async def gateway_of_test() -> SimpleNamespace:
+        return SimpleNamespace(settings=settings, api_keys=KEYS)
+
+    app.dependency_overrides[current_gateway] = gateway_of_test
+    return TestClient(app)
+
+
+def test_a_users_history_needs_a_key_unless_the_demo_setting_is_on() -> None:
+    private = _user_data_client(public_user_data=False)
+    assert private.get("/users/1").status_code == 401
+    assert private.get("/users/1", headers=_bearer("nope")).status_code == 401
+    for key in ("w-key", "a-key"):
+        assert private.get("/users/1", headers=_bearer(key)).json() == "history"
+    assert _user_data_client(public_user_data=True).get("/users/1").json() == "history"
