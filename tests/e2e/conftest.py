@@ -1,4 +1,4 @@
-"""The app every e2e test talks to: one `starling up` on a small synthetic set per session."""
+"""The app every e2e test talks to: one `starling up` on a small synthetic set per run."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+# Package-scoped (tests/e2e has an __init__.py for it): the app stops after the last e2e test
+# instead of idling beside every integration and unit test that runs after it.
+@pytest.fixture(scope="package")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     home = tmp_path_factory.mktemp("home")
     port = _free_port()

@@ -20,7 +20,9 @@ from ingest.features.feature_io import configure_ray_data
 SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
 
 
-@pytest.fixture(scope="session")
+# Package-scoped (tests/integration has an __init__.py for it): the shared Ray stops after the
+# last integration test, not at the end of the unit tests that follow.
+@pytest.fixture(scope="package")
 def _ray_shut_down_at_the_end() -> Iterator[None]:
     yield
     if ray.is_initialized():
