@@ -18,40 +18,42 @@ from ray.serve.schema import ServeDeploySchema
 from cluster.cli.main import build_parser
 from core.paths import StarlingPaths
 from core.settings import Settings
+from tests.support.k8s_manifests import K8S, ROOT, cluster_specs, documents, ray_groups
 
-ROOT = Path(__file__).parents[4]
-K8S = ROOT / "k8s"
 IMAGE = "starling:0.1.0"
 GPU_IMAGE = f"{IMAGE}-cuda"
 ENV_CONFIG_MAP = "starling-env"
 
 
-def _documents() -> dict[tuple[str, str], dict[str, Any]]:
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted(K8S.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            key = (doc["kind"], doc["metadata"]["name"])
-            assert key not in found, f"{key} defined twice"
-            found[key] = doc
-    return found
-
-
-DOCS = _documents()
+DOCS = documents()
 CONFIG = DOCS["ConfigMap", ENV_CONFIG_MAP]["data"]
+# The password the tests put in Secret starling-redis.
+REDIS_PASSWORD = "0123abcd"
 
 
 def _cluster_specs() -> dict[str, dict[str, Any]]:
-    """Every RayCluster spec in the manifests, the RayService's included."""
-    return {
-        "raycluster": DOCS["RayCluster", "starling-batch"]["spec"],
-        "rayservice": DOCS["RayService", "starling"]["spec"]["rayClusterConfig"],
-    }
+    return cluster_specs(DOCS)
 
 
 def _groups(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return [("head", spec["headGroupSpec"])] + [
-        (g["groupName"], g) for g in spec["workerGroupSpecs"]
-    ]
+    return ray_groups(spec)
+
+
+def _pod_environment(container: dict[str, Any]) -> dict[str, str]:
+    """The container's env as a pod would see it, with Secret starling-redis holding
+    REDIS_PASSWORD and $(NAME) references expanded as Kubernetes does."""
+    secrets = {("starling-redis", "password"): REDIS_PASSWORD}
+    environment: dict[str, str] = {}
+    for entry in container.get("env", []):
+        if "valueFrom" in entry:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            environment[entry["name"]] = secrets[ref["name"], ref["key"]]
+        else:
+            value = entry["value"]
+            for name, known in environment.items():
+                value = value.replace(f"$({name})", known)
+            environment[entry["name"]] = value
+    return environment
 
 
 def _ray_containers() -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
@@ -140,9 +142,15 @@ def test_every_ray_pod_runs_one_image_with_the_shared_env_and_home() -> None:
         # API keys come from a Secret, never from the Serve config or the ConfigMap.
         keys = {"secretRef": {"name": "starling-api-keys", "optional": True}}
         assert keys in container["envFrom"], where
-        # Shared settings belong in the ConfigMap; only the serving pods name their RayService.
-        env = {e["name"]: e["value"] for e in container.get("env", [])}
-        expected = {"STARLING_KUBERAY__RAYSERVICE": "starling"} if cluster == "rayservice" else {}
+        # Shared settings belong in the ConfigMap; only the serving pods name their RayService,
+        # and every Ray pod composes REDIS_URL with the password of Secret starling-redis.
+        env = _pod_environment(container)
+        expected = {
+            "REDIS_PASSWORD": REDIS_PASSWORD,
+            "REDIS_URL": f"redis://:{REDIS_PASSWORD}@redis:6379/0",
+        }
+        if cluster == "rayservice":
+            expected["STARLING_KUBERAY__RAYSERVICE"] = "starling"
         assert env == expected, where
         volumes = {v["name"]: v for v in pod["volumes"]}
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
@@ -150,15 +158,18 @@ def test_every_ray_pod_runs_one_image_with_the_shared_env_and_home() -> None:
         assert volumes[home]["persistentVolumeClaim"]["claimName"] == "starling-home", where
 
 
-def test_serving_pods_may_patch_the_rayservice_they_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scaling from /ops on KubeRay patches the RayService: its pods' service account must be
-    bound to a role that can read and patch exactly that resource."""
+def test_serving_workers_may_patch_the_rayservice_they_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Scaling from /ops on KubeRay patches the RayService from a Gateway replica, which runs on
+    a serving worker: their service account must be bound to a role that can read and patch
+    exactly that resource."""
     service = DOCS["RayService", "starling"]
     for cluster, group, pod, container in _ray_containers():
-        if cluster != "rayservice":
+        if cluster != "rayservice" or group == "head":
             continue
-        for entry in container["env"]:
-            monkeypatch.setenv(entry["name"], entry["value"])
+        for name, value in _pod_environment(container).items():
+            monkeypatch.setenv(name, value)
         assert Settings(_env_file=None).kuberay.rayservice == service["metadata"]["name"], group
         account = pod["serviceAccountName"]
         assert ("ServiceAccount", account) in DOCS, group
@@ -191,10 +202,12 @@ def test_env_names_are_starling_settings_and_documented() -> None:
 def test_pods_settings_reach_the_services_of_the_manifests(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in CONFIG.items():
+    (_, _, _, container), *_ = _ray_containers()
+    for name, value in {**CONFIG, **_pod_environment(container)}.items():
         monkeypatch.setenv(name, value)
     settings = Settings(_env_file=None)
     assert settings.home == Path(CONFIG["STARLING_HOME"])
+    assert urlparse(settings.resolved_redis_url()).password == REDIS_PASSWORD
     for url, service, port_name in (
         (settings.redis_url, "redis", "redis"),
         (settings.milvus_uri, "milvus", "grpc"),
