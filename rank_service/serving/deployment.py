@@ -70,10 +70,20 @@ class Rank:
             model_id=serve.get_multiplexed_model_id(),
             user=user,
         )
-        return await self._rank_batch(request)
+        result = await self._rank_batch(request)
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
-    async def _rank_batch(self, requests: list[RankRequest]) -> list[StageResult]:
-        ids = {r.model_id for r in requests} - {SERVING}
-        scorers = {model_id: await self.load_model(model_id) for model_id in ids}
+    async def _rank_batch(self, requests: list[RankRequest]) -> list[StageResult | Exception]:
+        # Failures come back in the failing requests' places, not raised, which would fail the
+        # whole batch. Serve (2.60) already splits a batch by multiplexed model id before this
+        # runs; this keeps one model's failure its own should a batch ever mix models.
+        scorers: dict[str, Scorer | Exception] = {}
+        for model_id in {r.model_id for r in requests} - {SERVING}:
+            try:
+                scorers[model_id] = await self.load_model(model_id)
+            except Exception as error:
+                scorers[model_id] = error
         return self.stage.rank_batch(requests, scorers)

@@ -113,42 +113,45 @@ class RankStage:
         """Candidates with score = click probability, sorted by it, routes kept. `user` is the
         profile Recall read for the request; without it the store is read."""
         request = RankRequest(user_id=user_id, candidates=candidates, user=user)
-        return self.rank_batch([request], {})[0]
+        result = self.rank_batch([request], {})[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def rank_batch(
-        self, requests: list[RankRequest], scorers: Mapping[str, Scorer]
-    ) -> list[StageResult]:
+        self, requests: list[RankRequest], scorers: Mapping[str, Scorer | Exception]
+    ) -> list[StageResult | Exception]:
         """Each request's candidates scored and sorted, one forward pass per model.
 
-        `scorers` maps the requests' multiplexed model ids to loaded versions; requests with
-        no model id use the user_config version. Requests whose ids name the same version
-        share its forward pass. Only users whose profile no request brought are read from the
-        store. Every trace carries the batch's time, its size and how many requests shared the
-        forward pass.
+        `scorers` maps the requests' multiplexed model ids to loaded versions, or to why one
+        could not be loaded; requests with no model id use the user_config version. Requests
+        whose ids name the same version share its forward pass. A request whose model failed
+        to load or to score gets that exception in its place: an A/B variant's broken model
+        fails its own requests, not the others batched with them. Only users whose profile no
+        request brought are read from the store. Every trace carries the batch's time, its
+        size and how many requests shared the forward pass.
         """
         started = time.perf_counter()
         chosen = [self._scorer(r.model_id, scorers) for r in requests]
         found = self._profiles(requests)
-        at_ms = self.clock()
         groups: dict[str, list[int]] = {}
+        models: dict[str, Scorer] = {}
         for index, scorer in enumerate(chosen):
-            groups.setdefault(scorer.tag, []).append(index)
-        scores: dict[int, np.ndarray] = {}
-        for indices in groups.values():
-            batch = [
-                ScoreRequest(
-                    found[i],
-                    requests[i].user_id,
-                    requests[i].candidates.item_ids,
-                    at_ms,
-                )
-                for i in indices
-            ]
-            scores.update(zip(indices, chosen[indices[0]].score_many(batch), strict=True))
+            if isinstance(scorer, Scorer):
+                groups.setdefault(scorer.tag, []).append(index)
+                models[scorer.tag] = scorer
+        scores = self._score_groups(requests, found, groups, models)
         ms = (time.perf_counter() - started) * 1000.0
-        results = []
+        results: list[StageResult | Exception] = []
         for index, (request, scorer) in enumerate(zip(requests, chosen, strict=True)):
-            final = self._blend(request.candidates, scores[index])
+            if isinstance(scorer, Exception):
+                results.append(scorer)
+                continue
+            probabilities = scores[index]
+            if isinstance(probabilities, Exception):
+                results.append(probabilities)
+                continue
+            final = self._blend(request.candidates, probabilities)
             # Stable, like a sort by score descending: ties keep the recall order.
             order = np.argsort(-final, kind="stable")
             scored = request.candidates.take(order.tolist())
@@ -169,6 +172,29 @@ class RankStage:
             results.append(StageResult(candidates=scored, trace=trace))
         return results
 
+    def _score_groups(
+        self,
+        requests: list[RankRequest],
+        found: list[UserProfile | None],
+        groups: dict[str, list[int]],
+        models: dict[str, Scorer],
+    ) -> dict[int, np.ndarray | Exception]:
+        """The probabilities of each grouped request from one forward pass per model, or the
+        error of the pass that should have scored it."""
+        at_ms = self.clock()
+        scores: dict[int, np.ndarray | Exception] = {}
+        for tag, indices in groups.items():
+            batch = [
+                ScoreRequest(found[i], requests[i].user_id, requests[i].candidates.item_ids, at_ms)
+                for i in indices
+            ]
+            try:
+                scores.update(zip(indices, models[tag].score_many(batch), strict=True))
+            except Exception as error:
+                logger.exception("rank model %s failed to score %d requests", tag, len(indices))
+                scores.update(dict.fromkeys(indices, error))
+        return scores
+
     def _blend(self, candidates: Candidates, probabilities: np.ndarray) -> np.ndarray:
         """The order score of each candidate (see the class docstring); an item the recall
         model does not know gets the lowest cosine, -1."""
@@ -185,9 +211,11 @@ class RankStage:
         stored = self.profiles.profiles(unread) if unread else {}
         return [stored.get(r.user_id) if r.user is None else r.user.profile for r in requests]
 
-    def _scorer(self, model_id: str, scorers: Mapping[str, Scorer]) -> Scorer:
+    def _scorer(
+        self, model_id: str, scorers: Mapping[str, Scorer | Exception]
+    ) -> Scorer | Exception:
         if model_id != SERVING:
             return scorers[model_id]
         if self.scorer is None:
-            raise RuntimeError("no rank model loaded; reconfigure with a name and version first")
+            return RuntimeError("no rank model loaded; reconfigure with a name and version first")
         return self.scorer

@@ -97,3 +97,22 @@ def test_a_multiplexed_request_is_scored_by_the_model_it_names(rank_app) -> None
     with pytest.raises(Exception, match="no rank model deepfm version v9"):
         handle.options(multiplexed_model_id="deepfm/v9").rank.remote(1, candidates(1)).result()
     assert handle.rank.remote(1, candidates(1)).result().trace.model == "mlp:v1"
+
+
+def test_a_model_that_cannot_load_fails_alone(rank_app) -> None:
+    """Requests for a model that does not load, sent with requests for the serving one, fail
+    alone (Serve 2.60 also splits a batch by multiplexed model id before Rank sees it)."""
+    handle, local = rank_app
+    unloadable = handle.options(multiplexed_model_id="deepfm/v9")
+    pending = [
+        (user, h.rank.remote(user, candidates(user)))
+        for user in KNOWN_USERS
+        for h in (handle, unloadable)
+    ]
+    for user, response in pending[::2]:
+        result = response.result()
+        assert result.trace.model == "mlp:v1"
+        assert_same_scores(result, local.rank(user, candidates(user)))
+    for _, response in pending[1::2]:
+        with pytest.raises(Exception, match="no rank model deepfm version v9"):
+            response.result()

@@ -208,3 +208,53 @@ def test_candidates_with_a_recall_affinity_are_ordered_by_it_with_the_ranker_as_
     by_model = ruled.rank(4, pool.model_copy(update={"affinity": []}))
     assert by_model.trace.detail["order"] == "ranker"
     assert ruled.rank(4, pool).candidates.item_ids == by_model.candidates.item_ids
+
+
+def test_a_model_that_fails_to_load_or_score_fails_only_its_own_requests(home) -> None:
+    registry, items = home
+    broken = publish(registry, pq.read_table(items), "deepfm", seed=3)
+    stage = RankStage(Profiles({}), registry, items)
+    stage.reconfigure({"name": "mlp", "version": "v1"})
+    failing = stage.load(broken)
+
+    def out_of_memory(_requests: list[ScoreRequest]) -> list[np.ndarray]:
+        raise RuntimeError("out of memory")
+
+    failing.score_many = out_of_memory  # type: ignore[method-assign]
+    unloadable = ModelNotFoundError("no rank model deepfm version v9")
+    candidates = [Candidate(item_id=i, score=0.0) for i in range(1, 11)]
+    requests = [
+        RankRequest(user_id=1, candidates=candidates),
+        RankRequest(user_id=2, candidates=candidates, model_id="deepfm/v9"),
+        RankRequest(user_id=3, candidates=candidates, model_id=broken),
+        RankRequest(user_id=4, candidates=candidates, model_id="mlp/v1"),
+    ]
+    results = stage.rank_batch(
+        requests, {"deepfm/v9": unloadable, broken: failing, "mlp/v1": stage.load("mlp/v1")}
+    )
+
+    assert results[1] is unloadable
+    assert isinstance(results[2], RuntimeError)
+    for user, result in ((1, results[0]), (4, results[3])):
+        assert not isinstance(result, Exception)
+        alone = stage.rank(user, candidates)
+        assert result.candidates.item_ids == alone.candidates.item_ids
+        assert np.allclose(result.candidates.scores, alone.candidates.scores, atol=1e-6)
+        assert result.trace.detail["batch"] == 4
+
+
+def test_without_a_serving_model_a_plain_request_fails_and_a_named_one_is_answered(home) -> None:
+    registry, items = home
+    stage = RankStage(Profiles({}), registry, items)
+    candidates = [Candidate(item_id=i, score=0.0) for i in range(1, 6)]
+    plain, named = stage.rank_batch(
+        [
+            RankRequest(user_id=1, candidates=candidates),
+            RankRequest(user_id=1, candidates=candidates, model_id="mlp/v1"),
+        ],
+        {"mlp/v1": stage.load("mlp/v1")},
+    )
+    assert isinstance(plain, RuntimeError)
+    assert not isinstance(named, Exception) and named.trace.model == "mlp:v1"
+    with pytest.raises(RuntimeError, match="no rank model loaded"):
+        stage.rank(1, candidates)
