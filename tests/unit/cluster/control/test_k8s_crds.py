@@ -5,6 +5,7 @@ without a word."""
 from __future__ import annotations
 
 import copy
+from functools import cache
 from typing import Any
 
 import pytest
@@ -35,11 +36,13 @@ def _closed(schema: Any) -> Any:
     return closed
 
 
+@cache
 def _validator(kind: str) -> Draft202012Validator:
+    # The CRDs are 1 MB of YAML each: read once per run.
     path = CRDS / f"ray.io_{KINDS[kind]}.yaml"
     crd = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     (served,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    schema = _closed(copy.deepcopy(served["schema"]["openAPIV3Schema"]))
+    schema = _closed(served["schema"]["openAPIV3Schema"])
     return Draft202012Validator(schema)
 
 
