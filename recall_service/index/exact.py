@@ -62,5 +62,8 @@ class ExactIndex:
         results = []
         for row, candidates in enumerate(top):
             ordered = candidates[np.argsort(-scores[row, candidates], kind="stable")]
-            results.append([(int(self.ids[j]), float(scores[row, j])) for j in ordered])
+            # Whole-array conversions: a Python int and float per element cost a third of a
+            # search at a few hundred hits.
+            ids, values = self.ids[ordered].tolist(), scores[row, ordered].tolist()
+            results.append(list(zip(ids, values, strict=True)))
         return results
