@@ -13,7 +13,7 @@ import io
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -41,14 +41,17 @@ class RemotePath:
     """A file or folder on a pyarrow FileSystem, addressed like a `pathlib.Path`.
 
     Folders are prefixes: they exist while a file lies under them, and `mkdir` does nothing.
+    `options` are those the store was opened with: conditional writes (`core.object_lease`),
+    which pyarrow has no call for, reach the same store through its own client.
     """
 
     fs: pafs.FileSystem
     path: str
     scheme: str
+    options: StorageOptions | None = None
 
     def __truediv__(self, name: str) -> RemotePath:
-        return RemotePath(self.fs, f"{self.path.rstrip('/')}/{name}", self.scheme)
+        return replace(self, path=f"{self.path.rstrip('/')}/{name}")
 
     def __str__(self) -> str:
         return f"{self.scheme}://{self.path}"
@@ -62,7 +65,7 @@ class RemotePath:
 
     @property
     def parent(self) -> RemotePath:
-        return RemotePath(self.fs, self.path.rstrip("/").rsplit("/", 1)[0], self.scheme)
+        return replace(self, path=self.path.rstrip("/").rsplit("/", 1)[0])
 
     def with_name(self, name: str) -> RemotePath:
         return self.parent / name
@@ -86,7 +89,7 @@ class RemotePath:
 
     def iterdir(self) -> Iterator[RemotePath]:
         for info in self.children(recursive=False):
-            yield RemotePath(self.fs, info.path, self.scheme)
+            yield replace(self, path=info.path)
 
     def glob(self, pattern: str) -> Iterator[RemotePath]:
         """Children whose name matches `pattern` (one level, like `Path.glob` without `/`)."""
@@ -95,7 +98,7 @@ class RemotePath:
     def rglob(self, pattern: str) -> Iterator[RemotePath]:
         for info in self.children(recursive=True):
             if fnmatch.fnmatch(info.base_name, pattern):
-                yield RemotePath(self.fs, info.path, self.scheme)
+                yield replace(self, path=info.path)
 
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         """Nothing to do: object stores create prefixes with their first object."""
@@ -141,7 +144,7 @@ def open_storage(uri: str, options: StorageOptions | None = None) -> StoragePath
         path = f"{parsed.netloc}{parsed.path}"
     else:
         fs, path = pafs.FileSystem.from_uri(uri)
-    return RemotePath(fs, path.rstrip("/"), parsed.scheme)
+    return RemotePath(fs, path.rstrip("/"), parsed.scheme, options)
 
 
 def _s3_arguments(options: StorageOptions) -> dict[str, Any]:

@@ -4,6 +4,8 @@ A local folder is committed by flushing a finished temporary folder to disk and 
 onto it. An object store has no rename: a folder there is committed by writing its new version
 under `<folder>/_versions/<id>/` and then the one small object `<folder>/_current.json` that
 names it; readers go through `committed(folder)`, so they only ever see a finished version.
+That write is a compare-and-swap on the pointer as the commit found it (S3's conditional
+writes): a commit that another writer's came before fails and leaves that one in place.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ import pyarrow.dataset as pds
 import pyarrow.fs as pafs
 from pydantic import BaseModel, Field
 
+from core.conditional_write import ConditionFailedError, put_object, read_object
 from core.filesystem import RemotePath, StoragePath, arrow_location, remove_tree
+from core.object_lease import check_held_leases
+from core.writer_lock import holds_writer_lock, writer_lock
 
 MANIFEST = "_manifest.json"
 POINTER = "_current.json"
@@ -38,6 +43,10 @@ class OutputManifest(BaseModel):
     rows: dict[str, int] = Field(default_factory=dict)
     created: datetime = Field(default_factory=lambda: datetime.now(UTC))
     extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommitConflictError(RuntimeError):
+    """Another writer committed the folder after this commit began; this one committed nothing."""
 
 
 class VersionPointer(BaseModel):
@@ -119,7 +128,9 @@ def atomic_dir(target: StoragePath) -> Iterator[StoragePath]:
     """Yield an empty temporary folder for the next content of `target`; on success it becomes
     the committed content. On an exception it is removed and `target` is left as it was.
 
-    One writer per folder at a time (a job owns its outputs).
+    One writer per folder at a time (a job owns its outputs; the lake's writers hold its
+    writer lock). On S3 a commit that another writer's came before raises CommitConflictError
+    instead of replacing it.
     """
     if isinstance(target, RemotePath):
         with _commit_version(target) as tmp:
@@ -144,29 +155,53 @@ def atomic_dir(target: StoragePath) -> Iterator[StoragePath]:
 
 @contextmanager
 def _commit_version(target: RemotePath) -> Iterator[RemotePath]:
+    start = read_object(target / POINTER)
+    old = VersionPointer.model_validate_json(start.body) if start else None
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
     tmp = target / VERSIONS / version
     try:
         yield tmp
+        # A writer whose lease lapsed may have another in its place: it must not commit.
+        check_held_leases()
+        pointer = VersionPointer(version=version, previous=old.version if old else None)
+        _swap_pointer(target, pointer, start.etag if start else None)
     except BaseException:
         remove_tree(tmp)
         raise
-    old = _pointer(target)
-    pointer = VersionPointer(version=version, previous=old.version if old else None)
-    write_json_atomic(target / POINTER, pointer.model_dump())
-    discard_uncommitted(target)
+    if old is not None and old.previous is not None:
+        # Committed once and superseded twice now: no writer is writing it and no reader
+        # resolves it any more.
+        remove_tree(target / VERSIONS / old.previous)
+    if holds_writer_lock(target):
+        discard_uncommitted(target)
+
+
+def _swap_pointer(target: RemotePath, pointer: VersionPointer, etag: str | None) -> None:
+    """Write the pointer only if it is still the one the commit began from (ETag `etag`;
+    None: there was none)."""
+    text = json.dumps(pointer.model_dump(), indent=2, sort_keys=True)
+    try:
+        put_object(target / POINTER, text.encode(), etag)
+    except ConditionFailedError:
+        raise CommitConflictError(
+            f"another writer committed {target} while this commit was being written; nothing "
+            "was committed (run it again: it starts from that writer's version)"
+        ) from None
 
 
 def discard_uncommitted(target: StoragePath) -> None:
     """Delete the versions of a folder on an object store that are neither committed nor the
-    one before it: older ones, and those of killed commits."""
+    one before it: older ones, and those of killed commits. Only while holding the folder's
+    writer lock (taken here if this thread does not hold it), so never a version that another
+    live writer is still writing."""
     if not isinstance(target, RemotePath):
         return
-    pointer = _pointer(target)
-    keep = {pointer.version, pointer.previous} if pointer else set()
-    for version in (target / VERSIONS).iterdir():
-        if version.name not in keep:
-            remove_tree(version)
+    with writer_lock(target):
+        pointer = _pointer(target)
+        keep = {pointer.version, pointer.previous} if pointer else set()
+        for version in (target / VERSIONS).iterdir():
+            if version.name not in keep:
+                remove_tree(version)
 
 
 def read_manifest(folder: StoragePath) -> OutputManifest | None:

@@ -38,6 +38,7 @@ from core.storage import (
     write_manifest,
 )
 from core.tables import EVENTS, ITEMS, QUARANTINE
+from core.writer_lock import writer_lock
 from ingest.lake.month_merge import (
     DICTIONARY_COLUMNS,
     first_of_each_id,
@@ -58,9 +59,12 @@ def recover(lake: StoragePath) -> None:
     versions that no pointer names).
     """
     if isinstance(lake, RemotePath):
-        for folder in lake.parent.glob(f".{lake.name}.*.tmp"):
-            remove_tree(folder)
-        discard_uncommitted(lake)
+        # Under the writer lock (taken here unless this thread holds it): what lies there
+        # otherwise may be a live writer's.
+        with writer_lock(lake):
+            for folder in lake.parent.glob(f".{lake.name}.*.tmp"):
+                remove_tree(folder)
+            discard_uncommitted(lake)
         return
     if not lake.parent.is_dir():
         return

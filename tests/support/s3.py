@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import socket
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pyarrow.fs as pafs
 import pytest
+from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
@@ -22,9 +26,28 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _one_at_a_time(method: Callable[..., Any], lock: threading.Lock) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(self: S3Response, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 @pytest.fixture(scope="module")
 def s3_options() -> Iterator[StorageOptions]:
     """Options that reach a moto S3 server holding one empty bucket; stopped after the module."""
+    # moto checks a write's If-Match / If-None-Match and then writes, each request on a thread
+    # of its own: S3 does both at once, so writes and deletes here take turns as well.
+    lock = threading.Lock()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("put_object", "delete_object"):
+            patch.setattr(S3Response, name, _one_at_a_time(getattr(S3Response, name), lock))
+        yield from _server()
+
+
+def _server() -> Iterator[StorageOptions]:
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
