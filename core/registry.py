@@ -1,13 +1,16 @@
 """The model registry: `registry/<kind>/<name>/<version>/`, immutable once written.
 
-On a local disk a version is committed by renaming its finished folder into place. On an
-object store its files are uploaded under `<version>/` and its `manifest.json` last: a version
-without a manifest is invisible, and readers load a version from a local copy of it.
+On a local disk a version is committed by renaming its finished folder into place, which fails
+onto an existing version. On an object store a publish first claims its version number with a
+conditional create (`_claim.json`), then uploads its files under `<version>/` and its
+`manifest.json` last: a version without a manifest is invisible, and readers load a version
+from a local copy of it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -15,14 +18,17 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow.fs as pafs
 from pydantic import BaseModel, Field
 
+from core.conditional_write import ConditionFailedError, put_object
 from core.errors import UnknownModelError
-from core.filesystem import RemotePath, StoragePath, download_tree, remove_tree, upload_tree
+from core.filesystem import RemotePath, StoragePath, download_tree, upload_tree
 from core.storage import fsync_path, fsync_tree, write_json_atomic
 
 ModelKind = Literal["recall", "rank"]
@@ -32,6 +38,8 @@ VERSION_PATTERN = r"^v\d{1,9}$"
 # What a reference may name: published versions, and the in-process "unpublished" one.
 _REF_VERSION_PATTERN = r"^[a-z0-9_]{1,32}$"
 MANIFEST = "manifest.json"
+# On an object store: the object that takes a version number for one publish.
+CLAIM = "_claim.json"
 _VERSION = re.compile(r"^v(\d+)$")
 
 
@@ -148,12 +156,23 @@ class Registry:
         """Write a new version: `write(folder)` fills a temp folder, which is renamed into place
         (uploaded, on an object store)."""
         folder = self.root / kind / name
+        next_manifest = partial(
+            self._next_manifest,
+            kind,
+            name,
+            metrics,
+            data_snapshot,
+            params,
+            feature_schema_hash,
+            curves or {},
+        )
         if isinstance(folder, RemotePath):
             with tempfile.TemporaryDirectory(prefix="starling-publish-") as files:
                 write(Path(files))
-                manifest = self._next_manifest(
-                    kind, name, metrics, data_snapshot, params, feature_schema_hash, curves or {}
-                )
+                manifest = next_manifest()
+                # A number another publish claimed is not listed until its manifest lands.
+                while not _claim(folder / manifest.version):
+                    manifest = next_manifest(at_least=int(manifest.version[1:]) + 1)
                 _upload(Path(files), folder / manifest.version, manifest)
                 return manifest
         folder.mkdir(parents=True, exist_ok=True)
@@ -163,9 +182,7 @@ class Registry:
             write(tmp)
             fsync_tree(tmp)
             while True:
-                manifest = self._next_manifest(
-                    kind, name, metrics, data_snapshot, params, feature_schema_hash, curves or {}
-                )
+                manifest = next_manifest()
                 # Flushes the manifest and the staging folder's entries (the files are already).
                 write_json_atomic(tmp / MANIFEST, manifest.model_dump(mode="json"))
                 try:
@@ -189,9 +206,10 @@ class Registry:
         params: dict[str, Any] | None,
         feature_schema_hash: str | None,
         curves: dict[str, list[float]],
+        at_least: int = 1,
     ) -> ModelManifest:
         versions = self.versions(kind, name)
-        number = int(versions[-1][1:]) + 1 if versions else 1
+        number = max(int(versions[-1][1:]) + 1 if versions else 1, at_least)
         return ModelManifest(
             kind=kind,
             name=name,
@@ -219,13 +237,28 @@ class Registry:
         write_json_atomic(self.root / ref.kind / "serving.json", ref.model_dump())
 
 
+def _claim(target: RemotePath) -> bool:
+    """Take a version number for this publish: create its claim object where there is none
+    (S3's If-None-Match), so that two trainers publishing at once never share a number. False
+    when another publish holds it (then `versions` will not list it before its manifest, and
+    the next number is tried)."""
+    owner = {"owner": uuid.uuid4().hex, "claimed": datetime.now(UTC).isoformat()}
+    try:
+        put_object(target / CLAIM, json.dumps(owner).encode(), None)
+    except ConditionFailedError:
+        return False
+    return True
+
+
 def _upload(files: Path, target: RemotePath, manifest: ModelManifest) -> None:
     """Upload a version's files, then its manifest, which makes the version visible.
 
-    Object stores cannot refuse an existing name, so two trainers publishing the same model at
-    the same moment could pick the same version: publish one model name from one job at a time.
-    A killed upload leaves a version without manifest, which the next publish replaces.
+    The version's number was claimed first: what else lies under it is what an upload without
+    a claim left (an older Starling's, killed), which no live publish is writing. A killed
+    upload that held a claim keeps its number, unseen: the next publish takes the one after.
     """
-    remove_tree(target)
+    for info in target.children(recursive=True):
+        if info.type == pafs.FileType.File and info.base_name != CLAIM:
+            target.fs.delete_file(info.path)
     upload_tree(files, target)
     write_json_atomic(target / MANIFEST, manifest.model_dump(mode="json"))

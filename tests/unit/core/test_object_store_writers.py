@@ -1,11 +1,13 @@
-"""Two writers of one folder on a real S3 API (moto): commits are compare-and-swap, and the
-writer lease keeps them to one at a time."""
+"""Two writers of one folder on a real S3 API (moto): commits are compare-and-swap, the writer
+lease keeps them to one at a time, and two publishes of one model take two version numbers."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -14,6 +16,7 @@ import core.object_lease
 from core.conditional_write import read_object
 from core.filesystem import RemotePath, StorageOptions, open_storage, read_parquet, write_parquet
 from core.object_lease import LeaseHeldError, LeaseLostError, LeaseTiming, ObjectLease, hold_lease
+from core.registry import CLAIM, ModelManifest, Registry
 from core.storage import (
     POINTER,
     VERSIONS,
@@ -155,3 +158,35 @@ def test_uncommitted_versions_are_discarded_only_under_the_writer_lease(
         discarding.result()
     assert not being_written.exists()
     assert _rows(lake) == ["first"]
+
+
+def test_two_trainers_publishing_at_once_get_two_versions(s3_root: RemotePath) -> None:
+    both_trained = threading.Barrier(2, timeout=30)
+
+    def publish(weights: str) -> ModelManifest:
+        def write(folder: Path) -> None:
+            (folder / "weights.txt").write_text(weights)
+            both_trained.wait()  # both look for the next version number at once
+
+        return Registry(s3_root / "registry").publish("rank", "mlp", write, {}, "snapshot")
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(publish, ["a", "b"])
+
+    registry = Registry(s3_root / "registry")
+    assert {first.version, second.version} == {"v1", "v2"}
+    assert registry.versions("rank", "mlp") == ["v1", "v2"]
+    for manifest, weights in ((first, "a"), (second, "b")):
+        assert (registry.path(manifest.ref()) / "weights.txt").read_text() == weights
+
+
+def test_a_publish_leaves_a_version_another_trainer_is_uploading(s3_root: RemotePath) -> None:
+    registry = Registry(s3_root / "registry")
+    uploading = s3_root / "registry" / "rank" / "mlp" / "v1"
+    (uploading / CLAIM).write_text('{"owner": "another trainer"}')
+    (uploading / "weights.txt").write_text("theirs")
+    manifest = registry.publish(
+        "rank", "mlp", lambda f: (f / "weights.txt").write_text("mine"), {}, "s"
+    )
+    assert manifest.version == "v2"
+    assert (uploading / "weights.txt").read_text() == "theirs"
