@@ -97,6 +97,7 @@ class ObjectLease:
         """Take the lease, waiting while a live writer holds it (at most `timeout_s`)."""
         started = time.monotonic()
         seen: tuple[str | None, float] | None = None  # the holder's ETag, and since when
+        waiting = False
         while True:
             current = read_object(self.path)
             # Taken after the read, so never before the write that made this ETag was sent.
@@ -106,17 +107,21 @@ class ObjectLease:
                     self._etag = put_object(self.path, self._body(), None)
                     break
                 if seen and seen[0] == current.etag and now - seen[1] >= self.timing.ttl_s:
+                    silent = now - seen[1]
                     log.warning(
                         "taking over the writer lease %s: %s has not renewed it for %.0f s",
-                        self.path, _describe(current), now - seen[1],
-                    )  # fmt: skip
+                        self.path,
+                        _describe(current),
+                        silent,
+                    )
                     self._etag = put_object(self.path, self._body(), current.etag)
                     break
             except ConditionFailedError:
                 seen = None  # another writer came first: look again
                 continue
-            if seen is None:
+            if not waiting:
                 log.warning("%s is writing %s; waiting for it", _describe(current), self.path)
+                waiting = True
             if seen is None or seen[0] != current.etag:
                 seen = (current.etag, now)
             if timeout_s is not None and now - started >= timeout_s:
