@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip --disable-pip-version-check -q
 ARGS ?=
 
-.PHONY: install run test lint unit clean
+.PHONY: install run test chaos lint unit clean
+
+# pytest's exit code 5 (no tests collected) is a failure too.
+STRICT := rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +32,12 @@ unit: install
 	$(BIN)/pytest tests/unit -q
 
 test: lint
-	@$(BIN)/pytest -q -p no:cacheprovider --durations=40; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+	@$(BIN)/pytest -q -p no:cacheprovider --durations=40 --ignore=tests/chaos; $(STRICT)
+
+# Faults under load (killed replicas and ingests, a restarted Redis, a long schemathesis run):
+# minutes each, so outside `make test`'s budget; .ci/run runs both.
+chaos: install
+	@$(BIN)/pytest tests/chaos -q -p no:cacheprovider --durations=20; $(STRICT)
 
 clean:
 	rm -rf $(VENV) .starling
