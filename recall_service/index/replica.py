@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from core.errors import MissingDataError
 from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, ModelRef, Registry
@@ -104,18 +106,8 @@ def remove_orphan_copies(copies: Path) -> None:
     host = socket.gethostname()
     for copy in copies.iterdir():
         owner_host, _, rest = copy.name.rpartition("_")[0].rpartition("_")
-        if owner_host == host and rest.isdigit() and not _alive(int(rest)):
+        if owner_host == host and rest.isdigit() and not psutil.pid_exists(int(rest)):
             shutil.rmtree(copy, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, and another user's
-        pass
-    return True
 
 
 def _exact(version_dir: Path) -> ExactIndex | None:

@@ -6,14 +6,12 @@ files in name order), whose expectations hold for the untouched synthetic users.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import httpx
 import pytest
 
 from core.experiments import Experiment
 from tests.e2e.conftest import ADMIN_KEY, EXPERIMENTS, WRITE_KEY
+from tests.support.api_fuzz import fuzz_api, tested_operations
 from tests.support.e2e_calls import post_events, recommend, user_summary
 from tests.support.running_app import RunningApp
 
@@ -147,23 +145,9 @@ def test_metrics_count_requests_and_items_per_variant(app: RunningApp) -> None:
 
 
 def test_schemathesis_finds_no_server_error(app: RunningApp, tmp_path) -> None:
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "schemathesis.cli", "run", f"{app.url}/openapi.json"),
-            *("--checks", "not_a_server_error", "--max-examples", "15", "--seed", "6"),
-            *("--workers", "1", "--generation-database", "none", "--no-color"),
-            *("--request-timeout", "30", "--header", f"Authorization: Bearer {ADMIN_KEY}"),
-            *("--report", "junit", "--report-dir", str(tmp_path)),
-            # Valid random bodies for these would really scale the app or swap its models;
-            # tests/e2e/test_ops.py covers them with deliberate values.
-            *("--exclude-path-regex", "^/admin/(scale|models)"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=170,
-    )
+    result = fuzz_api(app, ADMIN_KEY, examples=15, report_dir=tmp_path, timeout_s=170)
     assert result.returncode == 0, result.stdout[-6000:]
     # The write routes were exercised, not skipped (the report names every operation tested).
-    report = "".join(path.read_text() for path in tmp_path.glob("*.xml"))
+    report = tested_operations(tmp_path)
     for operation in ("POST /events", "PUT /items/{item_id}", "POST /recommend"):
         assert f'testcase name="{operation}"' in report

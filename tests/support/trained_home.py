@@ -12,6 +12,7 @@ import pytest
 from cluster.pipeline import run_pipeline
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
+from core.registry import Registry
 from core.settings import (
     DataSettings,
     ItemBagSettings,
@@ -48,3 +49,19 @@ def fill_small_home(settings: Settings, tmp_path_factory: pytest.TempPathFactory
     )
     store = OnlineStore(settings.resolved_redis_url())
     publish_online(settings, StarlingPaths.of(settings), store)
+
+
+def add_identical_rank_version(settings: Settings) -> None:
+    """Publish rank mlp v2 as a copy of the home's v1 and keep v1 serving, so that a promotion
+    has a version to swap to whose answers are the same."""
+    registry = Registry(StarlingPaths.of(settings).registry)
+    v1 = registry.latest("rank", "mlp")
+    assert v1 is not None and v1.version == "v1"
+    registry.publish(
+        "rank",
+        "mlp",
+        write=lambda folder: shutil.copytree(registry.path(v1.ref()), folder, dirs_exist_ok=True),
+        metrics=v1.metrics,
+        data_snapshot=v1.data_snapshot,
+    )
+    registry.promote(v1.ref())

@@ -17,7 +17,7 @@ from core.registry import ModelRef, Registry
 from core.settings import Settings
 from tests.integration.conftest import free_port
 from tests.support.recommend_load import Load
-from tests.support.trained_home import SMALL_HOME, fill_small_home
+from tests.support.trained_home import SMALL_HOME, add_identical_rank_version, fill_small_home
 
 pytestmark = pytest.mark.integration
 
@@ -39,17 +39,7 @@ def settings(ray_local: None, redis_url: str, tmp_path_factory: pytest.TempPathF
         stage_timeout_s=30.0,
     )
     fill_small_home(settings, tmp_path_factory)
-    registry = Registry(StarlingPaths(home).registry)
-    v1 = registry.latest("rank", "mlp")
-    assert v1 is not None and v1.version == "v1"
-    registry.publish(
-        "rank",
-        "mlp",
-        write=lambda folder: shutil.copytree(registry.path(v1.ref()), folder, dirs_exist_ok=True),
-        metrics=v1.metrics,
-        data_snapshot=v1.data_snapshot,
-    )
-    registry.promote(v1.ref())
+    add_identical_rank_version(settings)
     return settings
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from core.paths import StarlingPaths
 from core.registry import Registry
 from core.settings import Settings
 from tests.support.ray_head import HeadCluster
-from tests.support.trained_home import SMALL_HOME, fill_small_home
+from tests.support.trained_home import SMALL_HOME, add_identical_rank_version, fill_small_home
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[4]
@@ -37,17 +36,7 @@ def settings(ray_local: None, redis_url: str, tmp_path_factory: pytest.TempPathF
     """A small home with a trained recall model and rank mlp v1 and v2, the same weights."""
     settings = Settings(**SMALL_HOME, home=tmp_path_factory.mktemp("home"), redis_url=redis_url)
     fill_small_home(settings, tmp_path_factory)
-    registry = Registry(StarlingPaths(settings.home).registry)
-    v1 = registry.latest("rank", "mlp")
-    assert v1 is not None and v1.version == "v1"
-    registry.publish(
-        "rank",
-        "mlp",
-        write=lambda folder: shutil.copytree(registry.path(v1.ref()), folder, dirs_exist_ok=True),
-        metrics=v1.metrics,
-        data_snapshot=v1.data_snapshot,
-    )
-    registry.promote(v1.ref())
+    add_identical_rank_version(settings)
     return settings
 
 
