@@ -11,7 +11,7 @@ import pytest
 
 from core.experiments import Experiment
 from tests.e2e.conftest import ADMIN_KEY, EXPERIMENTS, WRITE_KEY
-from tests.support.api_fuzz import fuzz_api, tested_operations
+from tests.support.api_fuzz import fuzz_api, operations_reported
 from tests.support.e2e_calls import post_events, recommend, user_summary
 from tests.support.running_app import RunningApp
 
@@ -148,6 +148,6 @@ def test_schemathesis_finds_no_server_error(app: RunningApp, tmp_path) -> None:
     result = fuzz_api(app, ADMIN_KEY, examples=15, report_dir=tmp_path, timeout_s=170)
     assert result.returncode == 0, result.stdout[-6000:]
     # The write routes were exercised, not skipped (the report names every operation tested).
-    report = tested_operations(tmp_path)
+    report = operations_reported(tmp_path)
     for operation in ("POST /events", "PUT /items/{item_id}", "POST /recommend"):
         assert f'testcase name="{operation}"' in report

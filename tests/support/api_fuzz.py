@@ -32,6 +32,6 @@ def fuzz_api(
     )
 
 
-def tested_operations(report_dir: Path) -> str:
+def operations_reported(report_dir: Path) -> str:
     """The JUnit report's text, which names every operation schemathesis tested."""
     return "".join(path.read_text() for path in report_dir.glob("*.xml"))
