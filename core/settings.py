@@ -18,6 +18,7 @@ from core.recall_model_settings import (
     ItemBagSettings,
     TwoTowerSettings,
 )
+from core.site_settings import SiteSettings
 from core.stream_settings import StreamSettings
 
 
@@ -67,6 +68,12 @@ class RecallSettings(BaseModel):
     )
     genre_quota: int = Field(
         50, ge=0, description="candidates from the popular items of the user's top genres"
+    )
+    new_item_quota: int = Field(
+        10,
+        ge=0,
+        description="candidates from the items put online (PUT /items) that the last features "
+        "build has not seen, newest first, of the user's top genres: no other route knows them",
     )
     max_candidates: int = Field(
         300,
@@ -214,7 +221,8 @@ class Settings(BaseSettings):
     serve_config: Path | None = Field(
         None,
         description="serve config that deploys read and `starling scale`/`models promote` "
-        "update; the packaged cluster/serve_config.yaml when unset",
+        "update; when unset, the home's serve_config.yaml (a copy of the packaged "
+        "cluster/serve_config.yaml made at the first change), else the packaged one, read only",
     )
     write_api_keys: list[SecretStr] = Field(
         default_factory=list, description="Bearer keys allowed to call write routes (POST /events)"
@@ -244,6 +252,7 @@ class Settings(BaseSettings):
     rerank: RerankSettings = Field(default_factory=RerankSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    site: SiteSettings = Field(default_factory=SiteSettings)
     online: OnlineSettings = Field(default_factory=OnlineSettings)
     kuberay: KubeRaySettings = Field(default_factory=KubeRaySettings)
 
