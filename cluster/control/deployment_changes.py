@@ -1,13 +1,14 @@
 """Where a change to one deployment's options goes, and where it is kept.
 
 On a plain Ray cluster the running declarative config is handed back to the Serve controller
-with the change (Serve applies it in place) and the serve config file keeps it. On KubeRay
+with the change (Serve applies it in place) and the home's copy of the serve config (or the
+file STARLING_SERVE_CONFIG names) keeps it; the packaged file is never written. On KubeRay
 (settings.kuberay names the RayService) the operator owns the Serve config and reverts direct
 changes, so the RayService is patched instead; it then also keeps the change.
 
 Each change reads a whole config, changes one deployment and writes the whole config back, so
 two at once would drop one of them: `serialised` makes them take turns, across threads and
-processes, through a lock file beside the serve config.
+processes, through a lock file beside the serve config they change.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from ray.serve.context import _get_global_client
 from ray.serve.schema import ServeDeploySchema, ServeInstanceDetails
 
 from cluster.control.rayservice_patch import RayServiceApi, change_rayservice, rayservice_deployment
-from cluster.control.serve_config import config_path, load_serve_config, update_deployment
+from cluster.control.serve_config import (
+    changed_config_path,
+    config_path,
+    load_serve_config,
+    update_deployment,
+)
 from cluster.names import APP_NAME
 from core.errors import AppStateError
 from core.settings import Settings
@@ -52,7 +58,8 @@ def serialised(settings: Settings) -> Iterator[None]:
         finally:
             _held.depth = depth
         return
-    config = config_path(settings)
+    config = changed_config_path(settings)
+    config.parent.mkdir(parents=True, exist_ok=True)
     with open(config.with_name(f".{config.name}.lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         _held.depth = 1
@@ -120,7 +127,7 @@ def persist(settings: Settings, deployment: str, changes: dict[str, Any]) -> Non
     RayService, which `change_running` already patched."""
     if not settings.kuberay.rayservice:
         with serialised(settings):
-            update_deployment(config_path(settings), APP_NAME, deployment, changes)
+            update_deployment(changed_config_path(settings), APP_NAME, deployment, changes)
 
 
 def current_options(settings: Settings, deployment: str) -> dict[str, Any]:

@@ -1,5 +1,9 @@
-"""`cluster/serve_config.yaml`, the one source of the app's deployment settings: reading it,
-turning it into the declarative config Serve applies, and writing operators' changes back."""
+"""The serve config: the packaged `cluster/serve_config.yaml` is the one source of the app's
+deployment settings; operators' changes (scale, promote) go to the home's copy of it
+(`<home>/serve_config.yaml`, made from the packaged one at the first change) or to the file
+STARLING_SERVE_CONFIG names, never into the package. Here: which file a process reads and which
+one it changes, reading it, turning it into the declarative config Serve applies, and writing
+changes."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from ray.serve import Deployment
 from ray.serve.schema import ServeDeploySchema
 
 from cluster.names import APP_NAME
-from core.errors import UnknownNameError
+from core.errors import InvalidInputError, UnknownNameError
 from core.settings import Settings
 
 DEFAULT_CONFIG = Path(__file__).parents[1] / "serve_config.yaml"
@@ -79,8 +83,38 @@ class UnknownDeploymentError(UnknownNameError):
     """A deployment name that the serve config does not list."""
 
 
+HOME_CONFIG = "serve_config.yaml"
+
+
+class PackagedConfigError(InvalidInputError):
+    """A change aimed at the packaged serve config, which is only ever read at run time."""
+
+
+def _explicit(settings: Settings) -> Path | None:
+    """STARLING_SERVE_CONFIG, unless it names the packaged file: that one only ever seeds a
+    home's copy, so naming it means the same as naming nothing."""
+    chosen = settings.serve_config
+    if chosen is None or chosen.resolve() == DEFAULT_CONFIG.resolve():
+        return None
+    return chosen
+
+
+def home_config(settings: Settings) -> Path:
+    """Where this home keeps its operators' changes to the serve config."""
+    return settings.home / HOME_CONFIG
+
+
+def changed_config_path(settings: Settings) -> Path:
+    """The serve config a change goes into: STARLING_SERVE_CONFIG when set, else the home's
+    copy (not made here: `update_deployment` seeds it from the packaged file)."""
+    return _explicit(settings) or home_config(settings)
+
+
 def config_path(settings: Settings) -> Path:
-    return settings.serve_config or DEFAULT_CONFIG
+    """The serve config a deploy of this home reads: the one changes go into once a change
+    made it (or the operator wrote it), else the packaged file."""
+    changed = changed_config_path(settings)
+    return changed if changed.is_file() else DEFAULT_CONFIG
 
 
 def load_serve_config(path: Path = DEFAULT_CONFIG) -> ServeConfigFile:
@@ -99,17 +133,18 @@ def configured(deployment: Deployment, path: Path = DEFAULT_CONFIG, **overrides:
 
 def app_args(settings: Settings) -> dict[str, Any]:
     """`build_app`'s args: the Settings this process resolved, so replicas see the same, and
-    the serve config file by absolute path, so that changes made from inside the app (admin
-    routes) land in the file this deploy read. A REDIS_URL that holds a password stays out, as
+    an explicit serve config file by absolute path, so that changes made from inside the app
+    (admin routes) land in the file this deploy read; without one, replicas find the home's
+    copy as this process does. A REDIS_URL that holds a password stays out, as
     the API keys do: replicas read it from their environment, which `ray_runtime` gives a local
     Ray (cluster/runtime/session.py) and a Secret gives KubeRay's pods (k8s/redis.yaml)."""
     hidden = _NOT_IN_ARGS | ({"redis_url"} if has_password(settings.redis_url) else set())
     args = settings.model_dump(mode="json", exclude=hidden, exclude_defaults=True)
-    return {
-        **args,
-        "home": str(settings.home),
-        "serve_config": str(config_path(settings).resolve()),
-    }
+    args = {**args, "home": str(settings.home)}
+    explicit = _explicit(settings)
+    if explicit is not None:
+        args["serve_config"] = str(explicit.resolve())
+    return args
 
 
 def has_password(redis_url: str | None) -> bool:
@@ -141,8 +176,12 @@ def declarative_config(
 
 
 def update_deployment(path: Path, app_name: str, deployment: str, changes: dict[str, Any]) -> None:
-    """Set options of one deployment in the file, keeping its leading comment."""
-    text = path.read_text()
+    """Set options of one deployment in the file at `path`, keeping its leading comment; a
+    file not there yet starts as a copy of the packaged one, which is never written."""
+    if path.resolve() == DEFAULT_CONFIG.resolve():
+        raise PackagedConfigError(f"{path} is the packaged serve config; change a copy of it")
+    text = path.read_text() if path.is_file() else DEFAULT_CONFIG.read_text()
+    path.parent.mkdir(parents=True, exist_ok=True)
     raw = yaml.safe_load(text)
     change_deployment(raw, app_name, deployment, changes)
     body = text[: _header_length(text)] + yaml.safe_dump(raw, sort_keys=False)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from cluster.control.serve_config import DEFAULT_CONFIG
 from tests.support.running_app import RunningApp
 from tests.support.up_process import started_app
 
@@ -42,14 +40,10 @@ EXPERIMENTS: list[dict[str, Any]] = [
 @pytest.fixture(scope="package")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     home = tmp_path_factory.mktemp("home")
-    serve_config = home / "serve_config.yaml"
-    shutil.copy(DEFAULT_CONFIG, serve_config)
     settings_env = {
         "STARLING_WRITE_API_KEYS": json.dumps([WRITE_KEY]),
         "STARLING_ADMIN_API_KEYS": json.dumps([ADMIN_KEY]),
         "STARLING_EXPERIMENTS": json.dumps(EXPERIMENTS),
-        # The ops tests scale deployments, which rewrites the serve config: a copy takes it.
-        "STARLING_SERVE_CONFIG": str(serve_config),
     }
     with started_app(home, settings_env) as running:
         yield running

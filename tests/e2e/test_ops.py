@@ -40,7 +40,8 @@ def _rank(status: dict) -> dict:
 
 
 def _file_replicas(app: RunningApp, deployment: str) -> dict:
-    config = load_serve_config(Path(app.env["STARLING_SERVE_CONFIG"]))
+    # The home keeps operators' changes; the packaged file is never written.
+    config = load_serve_config(app.home / "serve_config.yaml")
     return config.app("starling").deployment(deployment).autoscaling_config or {}
 
 
