@@ -9,11 +9,12 @@ plain FastAPI app can override `current_api_keys` instead.
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cluster.app.api_keys import ApiKeys, Scope
 from cluster.app.replica import CurrentGateway
+from cluster.app.site_session import session_of
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from STARLING_*_API_KEYS")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -50,12 +51,20 @@ def require(needed: Scope) -> Callable[..., Awaitable[Scope]]:
     return dependency
 
 
-async def user_data_access(credentials: Bearer, keys: Keys, gateway: CurrentGateway) -> None:
-    """Who may read a user's history: a write or admin key (the client's backend), or anyone
-    while the demo setting `public_user_data` is on, for exploring a MovieLens set through its
-    users, as SparrowRecSys's site does."""
-    if not gateway.settings.public_user_data:
-        await require(Scope.WRITE)(credentials, keys)
+async def user_data_access(
+    request: Request, credentials: Bearer, keys: Keys, gateway: CurrentGateway
+) -> None:
+    """Who may read the history of the route's `user_id`: a write or admin key (the client's
+    backend), the user's own site session, or anyone while the demo setting `public_user_data`
+    is on, for exploring a MovieLens set through its users, as SparrowRecSys's site does."""
+    if gateway.settings.public_user_data:
+        return
+    session = session_of(request, gateway.settings)
+    if session is not None and credentials is None:
+        if str(session.user_id) != request.path_params.get("user_id"):
+            raise HTTPException(403, f"signed in as user {session.user_id}: only their own data")
+        return
+    await require(Scope.WRITE)(credentials, keys)
 
 
 CallerScope = Annotated[Scope | None, Depends(caller_scope)]

@@ -4,6 +4,7 @@ counts included."""
 import asyncio
 
 from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel
 
 from cluster.app.auth import WriteScope
 from cluster.app.catalog import BrowseOrder, CatalogItem
@@ -41,6 +42,11 @@ async def put_item(
     return gateway.catalog.put(item_id, entry)
 
 
+class GenreCount(BaseModel):
+    genre: str
+    items: int
+
+
 @router.get("/items", response_model=list[CatalogItem])
 async def browse(
     gateway: CurrentGateway,
@@ -48,9 +54,22 @@ async def browse(
     sort: BrowseOrder = "popularity",
     limit: int = Query(20, ge=1, le=500),
     min_ratings: int = Query(10, ge=0),
+    q: str | None = Query(
+        None,
+        min_length=1,
+        max_length=200,
+        description="title search: items whose title holds these words (word starts, any "
+        "case, no accents, 'The Matrix' finds 'Matrix, The'), closest matches first",
+    ),
 ) -> list[CatalogItem]:
     """Browse the catalog by genre, best first by rating, year, popularity (with the last 24
-    hours' live events) or trending (the last hour's live events)."""
+    hours' live events) or trending (the last hour's live events); or search it by title."""
     window = LIVE_WINDOWS.get(sort)
     live = await asyncio.to_thread(gateway.store.live.counts, window) if window else None
-    return gateway.catalog.browse(genre, sort, limit, min_ratings, live)
+    return gateway.catalog.browse(genre, sort, limit, min_ratings, live, query=q)
+
+
+@router.get("/genres", response_model=list[GenreCount])
+async def genres(gateway: CurrentGateway) -> list[GenreCount]:
+    """Every genre of the catalogue with its number of items, the most common first."""
+    return [GenreCount(genre=g, items=n) for g, n in gateway.catalog.genres()]

@@ -26,6 +26,8 @@ from cluster.app.live_stats import LiveStats, TrackedCall
 from cluster.app.metrics import GatewayMetrics
 from cluster.app.monitoring_routes import router as monitoring_router
 from cluster.app.ops_routes import router as ops_router
+from cluster.app.site_routes import router as site_router
+from cluster.app.site_session_routes import router as site_session_router
 from cluster.app.stage_chain import ChainRequest, ChainResult, ChainStages, run_chain
 from cluster.app.user_routes import router as user_router
 from core.api import (
@@ -57,6 +59,8 @@ api.include_router(ops_router)
 api.include_router(monitoring_router)
 api.include_router(catalog_router)
 api.include_router(user_router)
+api.include_router(site_router)
+api.include_router(site_session_router)
 
 
 # Module-level helpers of the routes must come before the class: @serve.ingress pickles the
