@@ -9,6 +9,7 @@ import threading
 
 from ray import serve
 
+from cluster.app.metrics import LandingMetrics
 from core.online_catalog import OnlineCatalog
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
@@ -37,6 +38,7 @@ class EventLander:
         self.store = OnlineStore(settings.resolved_redis_url(), settings.stream.max_len)
         self.totals = LandingTotals(self.store.client, GROUP)
         self.catalogue = OnlineCatalog(self.store.client)
+        self.metrics = LandingMetrics()
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="event-lander", daemon=True)
@@ -48,6 +50,7 @@ class EventLander:
             try:
                 consume_events(self.store, paths.events, paths.quarantine, self.settings.stream)
                 land_catalogue(self.catalogue, paths.items, paths.events)
+                self.metrics.observe(self.totals.status(self.store.stream.length()))
                 self.last_error = None
             except Exception as error:
                 # Whatever failed (Redis, the lake), the loop must outlive the round.

@@ -28,7 +28,7 @@ from cluster.app.monitoring_routes import router as monitoring_router
 from cluster.app.ops_routes import router as ops_router
 from cluster.app.site_routes import router as site_router
 from cluster.app.site_session_routes import router as site_session_router
-from cluster.app.stage_chain import ChainRequest, ChainResult, ChainStages, run_chain
+from cluster.app.stage_chain import ChainRequest, ChainStages, run_chain
 from cluster.app.user_routes import router as user_router
 from core.api import (
     Candidates,
@@ -79,12 +79,15 @@ class Gateway:
         rank: DeploymentHandle,
         rerank: DeploymentHandle,
         lander: DeploymentHandle,
+        learner: DeploymentHandle,
     ) -> None:
         self.settings = settings
         self.recall = recall
         self.rank = rank
         self.rerank = rerank
         self.lander = lander
+        # Bound here so that the app deploys its Learner (the online update on a schedule).
+        self.learner = learner
         self.store: OnlineStore = serving_store(settings)
         self._breaker = breaker_of(self.store.client)
         self.metrics = GatewayMetrics()
@@ -147,8 +150,9 @@ class Gateway:
             for c in chain.candidates.as_list()
         ]
         seconds = time.perf_counter() - started
-        self._observe(chain, len(items), seconds)
-        self.metrics.observe_variants(assignment.variants, len(items), seconds)
+        self.metrics.recommended(
+            chain.traces, chain.degraded, len(items), seconds, assignment.variants
+        )
         request_id = uuid.uuid4().hex
         self._log_impressions(request_id, request.user_id, [i.item_id for i in items], assignment)
         trace = None
@@ -224,12 +228,12 @@ class Gateway:
                 self.settings.stream.event_id_window_s,
             )
         except redis.RedisError:
-            self.metrics.requests.labels(endpoint="events", status="503").inc()
+            self.metrics.answered("events", 503)
             # Refused or never sent: nothing recorded. Sent to a hung Redis: applied when it
             # wakes, so a client that sends it again records it twice unless it named its
             # events (event_id).
             raise redis_unavailable() from None
-        self.metrics.requests.labels(endpoint="events", status="200").inc()
+        self.metrics.events_recorded(len(recorded), len(accepted) - len(recorded))
         return EventsAccepted(
             accepted=len(recorded),
             duplicates=len(accepted) - len(recorded),
@@ -243,15 +247,6 @@ class Gateway:
             scores=[score for _, score in ranking],
             routes=[["popular"] for _ in ranking],
         )
-
-    def _observe(self, chain: ChainResult, items: int, seconds: float) -> None:
-        self.metrics.requests.labels(endpoint="recommend", status="200").inc()
-        self.metrics.latency.observe(seconds)
-        self.metrics.items.inc(items)
-        for trace in chain.traces:
-            self.metrics.stage_latency.labels(stage=trace.stage).observe(trace.ms / 1000)
-        for stage in chain.degraded:
-            self.metrics.degraded.labels(stage=stage).inc()
 
     def _item(self, item_id: int) -> CatalogItem:
         return self.catalog.get(item_id) or CatalogItem(

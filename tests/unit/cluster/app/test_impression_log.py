@@ -36,7 +36,7 @@ def _ignore_drops(_count: int, _reason: str) -> None:
 
 
 def _dropped(metrics: GatewayMetrics, reason: str) -> float:
-    value = metrics.registry.get_sample_value(
+    value = metrics.local.registry.get_sample_value(
         "starling_impressions_dropped_total", {"reason": reason}
     )
     assert value is not None
