@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cluster.app.auth import AdminScope
 from cluster.app.live_stats import CallStats
+from cluster.app.ops_insight_routes import router as insight_router
 from cluster.app.replica import CurrentGateway, GatewayReplica
 from cluster.control.deployment_changes import AppNotRunningError
 from cluster.control.model_decisions import NothingToRollBackError, rollback
@@ -41,6 +42,7 @@ PAGE = Path(__file__).with_name("web") / "ops.html"
 DeploymentName = Literal["Gateway", "Recall", "Rank", "Rerank"]
 
 router = APIRouter(tags=["ops"])
+router.include_router(insight_router)
 
 
 class DeploymentView(DeploymentStatus):

@@ -1,0 +1,126 @@
+"""What the ops page shows beside the live status, read from the home without Ray: the plots the
+pipeline drew, the model versions with the gate's verdict on each, and the A/B report."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from core.decisions import Action, Decision, list_decisions
+from core.filesystem import StoragePath
+from core.paths import StarlingPaths
+from core.registry import ModelKind, ModelRef, Registry
+from core.settings import Settings
+from evaluation.abtest import VariantReport, read_feedback, variant_reports
+
+# The plots `starling features`, `starling eval` and `starling train rank` write: name, title,
+# and where they live (the stats folder, or the serving ranker's registry version).
+STATS_PLOTS = {
+    "daily_activity": ("Events per day", "daily_activity.png"),
+    "rating_histogram": ("Ratings", "rating_histogram.png"),
+    "long_tail": ("Item popularity (long tail)", "long_tail.png"),
+    "recall_eval": ("Recall evaluation", "recall_eval.png"),
+    "rank_roc": ("Rankers' ROC curves", "rank_roc.png"),
+}
+RANK_CURVES = "rank_curves"
+RANK_CURVES_FILE = "curves.png"
+
+
+class Plot(BaseModel):
+    name: str
+    title: str
+    source: str = Field(description="what drew it")
+
+
+class Verdict(BaseModel):
+    """The newest recorded decision about one version."""
+
+    action: Action
+    reasons: list[str]
+    created: datetime
+
+
+class VersionView(BaseModel):
+    ref: ModelRef
+    created: datetime
+    metrics: dict[str, float]
+    serving: bool
+    verdict: Verdict | None = Field(description="None: no gate judged it")
+
+
+class AbReport(BaseModel):
+    window_hours: float
+    variants: list[VariantReport]
+
+
+def _plot_files(settings: Settings) -> dict[str, tuple[Plot, StoragePath]]:
+    paths = StarlingPaths.of(settings)
+    found = {
+        name: (Plot(name=name, title=title, source="pipeline"), paths.stats / file)
+        for name, (title, file) in STATS_PLOTS.items()
+    }
+    ref = Registry(paths.registry).serving("rank")
+    if ref is not None:
+        curves = paths.registry / ref.kind / ref.name / ref.version / RANK_CURVES_FILE
+        title = f"Training curves of rank {ref.name} {ref.version}"
+        found[RANK_CURVES] = (Plot(name=RANK_CURVES, title=title, source="training"), curves)
+    return found
+
+
+def available_plots(settings: Settings) -> list[Plot]:
+    """The plots that exist in this home, in the order the page shows them."""
+    return [plot for plot, path in _plot_files(settings).values() if path.is_file()]
+
+
+def plot_png(settings: Settings, name: str) -> bytes | None:
+    """The PNG of one plot; None when it is not known or not drawn yet."""
+    entry = _plot_files(settings).get(name)
+    if entry is None or not entry[1].is_file():
+        return None
+    return entry[1].read_bytes()
+
+
+def versions(settings: Settings, kind: ModelKind, limit: int = 12) -> list[VersionView]:
+    """The newest registered versions of `kind`, newest first, each with the gate's newest
+    verdict on it and whether the registry names it serving."""
+    registry = Registry(StarlingPaths.of(settings).registry)
+    serving = registry.serving(kind)
+    verdicts: dict[ModelRef, Decision] = {}
+    for decision in list_decisions(StarlingPaths.of(settings).registry, kind):
+        verdicts[decision.candidate] = decision
+    manifests = []
+    for name in registry.names(kind):
+        for version in registry.versions(kind, name):
+            with contextlib.suppress(ValueError):
+                manifests.append(registry.manifest(ModelRef(kind=kind, name=name, version=version)))
+    manifests.sort(key=lambda m: m.created, reverse=True)
+    views = []
+    for manifest in manifests[:limit]:
+        ref = manifest.ref()
+        decision = verdicts.get(ref)
+        verdict = (
+            Verdict(action=decision.action, reasons=decision.reasons, created=decision.created)
+            if decision is not None
+            else None
+        )
+        views.append(
+            VersionView(
+                ref=ref,
+                created=manifest.created,
+                metrics=manifest.metrics,
+                serving=ref == serving,
+                verdict=verdict,
+            )
+        )
+    return views
+
+
+def ab_report(settings: Settings, window: timedelta) -> AbReport:
+    """`starling abtest report`'s numbers: per variant, click-through and rating rates after an
+    impression with 95 % Wilson intervals, from the lake's events."""
+    events = read_feedback(StarlingPaths.of(settings).events)
+    return AbReport(
+        window_hours=window.total_seconds() / 3600, variants=variant_reports(events, window)
+    )
