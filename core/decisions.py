@@ -23,12 +23,18 @@ Action = Literal["promoted", "refused", "rolled_back"]
 
 
 class WindowMetrics(BaseModel):
-    """How one model did on the held-out window."""
+    """How one model did on the held-out window: a ranker's AUC, calibration and log loss, or
+    a recall model's Recall@50 (the figures of the other kind stay None)."""
 
-    roc_auc: float | None = Field(description="None when the window holds one class only")
-    calibration: float = Field(description="mean predicted probability / observed positive rate")
-    log_loss: float
-    rows: int
+    roc_auc: float | None = Field(None, description="None when the window holds one class only")
+    calibration: float | None = Field(
+        None, description="mean predicted probability / observed positive rate"
+    )
+    log_loss: float | None = None
+    recall_at_50: float | None = Field(
+        None, description="mean share of a window user's new positives among their top 50"
+    )
+    rows: int = Field(description="the window's samples (rank) or users judged (recall)")
 
 
 class Decision(BaseModel):

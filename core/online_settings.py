@@ -1,5 +1,6 @@
-"""Settings of the online model update (`starling learn`): fine-tuning the serving ranker on
-the samples it has not seen, and the gate a candidate must pass to serve.
+"""Settings of the online model update (`starling learn`, and the app's Learner on a schedule):
+fine-tuning the serving ranker and item bag on what they have not seen, and the gate a
+candidate must pass to serve.
 
 Kept apart from core/settings.py, which imports and re-exports them, to keep files short.
 """
@@ -15,8 +16,9 @@ class OnlineSettings(BaseModel):
     interval: float = Field(
         0.0,
         ge=0,
-        description="seconds between runs of `starling learn` left running; 0 runs it once. "
-        "Off by default: fine-tuning takes CPU that serving needs on a small machine",
+        description="seconds between the app's Learner's runs of the online update (and of "
+        "`starling learn` left running); 0: the app runs none and `learn` runs once. Off by "
+        "default: fine-tuning takes CPU that serving needs on a small machine",
     )
     window_fraction: float = Field(
         0.5,
@@ -51,3 +53,16 @@ class OnlineSettings(BaseModel):
         "steps (training's 512 moved a synthetic ranker's window AUC by under 0.001)",
     )
     lr: float = Field(2e-3, gt=0, description="fine-tuning learning rate")
+    recall_tolerance: float = Field(
+        0.005,
+        ge=0,
+        description="the item bag candidate's Recall@50 on the window may be at most this "
+        "much lower",
+    )
+    recall_steps: int = Field(
+        200,
+        ge=1,
+        description="optimiser steps of the item bag's fine-tuning, over the users with new "
+        "events and as many replayed ones",
+    )
+    recall_lr: float = Field(2e-3, gt=0, description="the item bag's fine-tuning learning rate")

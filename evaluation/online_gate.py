@@ -1,13 +1,16 @@
 """The online update's gate: a candidate serves only if, on the newest held-out window that
 neither it nor the serving model trained on, it is not worse than the serving model.
 
-Not worse means both of:
+For a ranker, not worse means both of:
 - ROC AUC at most `auc_tolerance` below the serving model's;
 - calibration (mean predicted probability / observed positive rate, 1 = calibrated) at most
   `calibration_tolerance` further from 1 than the serving model's, so a candidate within
   ±tolerance of 1 always passes it, and one that is off no more than an off serving model does.
 The window's rows are all its samples, sampled negatives included: the rows the ranker trains
 and early-stops on.
+
+For a recall model (the item bag), not worse means Recall@50 at most `recall_tolerance` below
+the serving model's (`evaluation.online_recall_gate`).
 """
 
 from __future__ import annotations
@@ -58,9 +61,11 @@ def judge(candidate: WindowMetrics, serving: WindowMetrics, online: OnlineSettin
     model's beyond the tolerances of `online`."""
     if candidate.roc_auc is None or serving.roc_auc is None:
         return Verdict(accepted=False, reasons=["the window holds one class: no AUC to compare"])
+    if candidate.calibration is None or serving.calibration is None:
+        return Verdict(accepted=False, reasons=["no calibration to compare: not a ranker's"])
     if not np.isfinite([candidate.roc_auc, candidate.calibration, candidate.log_loss]).all():
         return Verdict(accepted=False, reasons=["the candidate's predictions are not finite"])
-    if not np.isfinite(serving.log_loss):
+    if serving.log_loss is None or not np.isfinite(serving.log_loss):
         return Verdict(accepted=True, reasons=["the serving model's predictions are not finite"])
     reasons = []
     auc_drop = serving.roc_auc - candidate.roc_auc

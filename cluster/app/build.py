@@ -8,6 +8,7 @@ from ray.serve import Application
 
 from cluster.app.event_lander import EventLander
 from cluster.app.gateway import Gateway
+from cluster.app.learner import Learner
 from cluster.control.serve_config import config_path, configured, load_serve_config
 from cluster.names import APP_NAME, DEPLOYMENTS
 from core.errors import AppStateError
@@ -70,4 +71,5 @@ def build_app(args: dict[str, Any]) -> Application:
         rank.bind(settings),
         configured(Rerank, path).bind(settings),
         configured(EventLander, path).bind(settings),
+        configured(Learner, path).bind(settings),
     )

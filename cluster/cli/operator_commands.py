@@ -112,8 +112,7 @@ def models_rollback(args: argparse.Namespace) -> int:
 
 def learn(args: argparse.Namespace) -> int:
     from cluster.control.deploy import connected
-    from cluster.online_learn import learn_rank
-    from rank_service.training.online_data import NothingNewError
+    from cluster.online.schedule import NothingLearntError, learn_round
 
     settings = settings_from(args, train=train_overrides(args), online=_online_overrides(args))
     paths = StarlingPaths.of(settings)
@@ -124,15 +123,18 @@ def learn(args: argparse.Namespace) -> int:
     ):
         while True:
             try:
-                result = learn_rank(settings, paths, say)
-            except NothingNewError as error:
+                done = learn_round(settings, paths, say)
+            except NothingLearntError as error:
                 if not interval:
                     raise
-                say(f"nothing to learn: {error}")
+                say(str(error))
             else:
-                shown = " (samples rebuilt first)" if result.features_rebuilt else ""
-                say(f"learnt in {result.seconds:.1f} s{shown}")
-                say(describe_decision(result.decision))
+                for kind, why in done.skipped.items():
+                    say(f"{kind}: nothing learnt: {why}")
+                for result in done.results:
+                    shown = " (samples rebuilt first)" if result.features_rebuilt else ""
+                    say(f"learnt {result.decision.kind} in {result.seconds:.1f} s{shown}")
+                    say(describe_decision(result.decision))
             if not interval:
                 return 0
             say(f"next run in {interval:g} s (Ctrl-C stops)")

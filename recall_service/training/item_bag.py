@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -19,15 +18,10 @@ from core.registry import ModelManifest
 from core.settings import Settings
 from core.storage import fingerprint, parquet_dataset
 from recall_service.models.item_bag import ItemBag
-from recall_service.models.item_bag_files import (
-    INPUTS_FILE,
-    ITEM_CF_FILE,
-    ITEMS_FILE,
-    PARAMS_FILE,
-    TRANSITIONS_FILE,
-    BagParams,
-)
+from recall_service.models.item_bag_files import BagParams
 from recall_service.models.item_cf import ItemCFWeights
+from recall_service.training.bag_online_data import times_ms
+from recall_service.training.bag_version import TRAINED_UNTIL, BagVersion
 from recall_service.training.item_bag_data import BagHistories, target_counts
 from recall_service.training.item_bag_loop import item_bag_loop
 from recall_service.training.item_cf import fit_item_cf
@@ -53,7 +47,7 @@ def train_item_bag(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     the rest of their history against popularity.
     """
     params = settings.item_bag
-    rated = _rated_rows(paths)
+    rated = rated_rows(paths)
     rows, held = _hold_out_newest_positive(rated)
     vocab = ItemVocab.from_items(rows["item_id"].to_numpy())
     if len(vocab) < 2:
@@ -96,15 +90,14 @@ def train_item_bag(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     }
     logger.info("item_bag metrics: %s", metrics)
 
-    def write_model(folder: Path) -> None:
-        np.save(folder / INPUTS_FILE, model.input_vectors().numpy())
-        np.save(folder / ITEMS_FILE, vocab.item_ids)
-        (folder / PARAMS_FILE).write_text(bag.model_dump_json())
-        if item_cf is not None:
-            item_cf.save(folder / ITEM_CF_FILE)
-        if transitions is not None:
-            transitions.save(folder / TRANSITIONS_FILE)
-
+    version = BagVersion(
+        item_ids=vocab.item_ids,
+        inputs=model.input_vectors().numpy(),
+        outputs=vectors,
+        params=bag,
+        item_cf=item_cf,
+        transitions=transitions,
+    )
     return publish_item_vectors(
         paths,
         MODEL,
@@ -112,8 +105,9 @@ def train_item_bag(settings: Settings, paths: StarlingPaths) -> ModelManifest:
         vectors,
         metrics,
         data_snapshot=fingerprint(paths.train_samples),
-        params=params.model_dump(),
-        write_model=write_model,
+        # The online update learns what is newer than this (every rated row was read).
+        params={**params.model_dump(), TRAINED_UNTIL: int(times_ms(rated).max())},
+        write_model=version.write_files,
     )
 
 
@@ -212,9 +206,9 @@ def _fit_transitions(settings: Settings, rows: _KnownRows) -> ItemCFWeights | No
     )
 
 
-def _rated_rows(paths: StarlingPaths) -> pa.Table:
-    """Every rated row of the train and the test samples; rows the negative sampler added
-    (items never rated) are no history.
+def rated_rows(paths: StarlingPaths, test: bool = True) -> pa.Table:
+    """Every rated row of the train and (unless `test` is False) the test samples; rows the
+    negative sampler added (items never rated) are no history.
 
     The test samples are the newest share of time, which the rankers' evaluation keeps apart;
     the bag measures itself on each user's newest positive instead, so it learns from them too:
@@ -222,7 +216,7 @@ def _rated_rows(paths: StarlingPaths) -> pa.Table:
     carve went from Recall@50 0.342 to 0.356 (bench/results/quality.txt).
     """
     tables = []
-    for folder in (paths.train_samples, paths.test_samples):
+    for folder in (paths.train_samples, paths.test_samples)[: 2 if test else 1]:
         dataset = parquet_dataset(folder, exclude_invalid_files=True)
         rated = ~pc.field("negative") if "negative" in dataset.schema.names else None
         tables.append(dataset.to_table(columns=COLUMNS, filter=rated))

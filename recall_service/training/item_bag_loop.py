@@ -72,7 +72,8 @@ def item_bag_loop(config: dict[str, Any]) -> None:
 
     Keys: num_items, dim, temperature, histories (BagHistories), counts (V,) target
     frequencies, pairs (expected targets a batch), sampled, power, target_fraction,
-    positive_targets, epochs, max_steps, batch_size (users a batch), lr, seed. Training ends
+    positive_targets, epochs, max_steps, batch_size (users a batch), lr, seed, and optionally
+    initial_state (a state dict to start from instead of random weights). Training ends
     after `epochs` or `max_steps` optimiser steps, whichever comes first; every worker takes
     the same number of steps per epoch, so all stop at the same one.
     """
@@ -81,6 +82,8 @@ def item_bag_loop(config: dict[str, Any]) -> None:
     torch.manual_seed(config["seed"])
     device = ray.train.torch.get_device()
     model = ItemBag(config["num_items"], config["dim"], config["temperature"])
+    if config.get("initial_state") is not None:
+        model.load_state_dict(config["initial_state"])
     model = ray.train.torch.prepare_model(model)
     sampler = CandidateSampler(
         config["counts"], config["pairs"], config["sampled"], config["power"], str(device)

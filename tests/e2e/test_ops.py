@@ -104,7 +104,7 @@ def test_status_shows_every_deployment_with_its_model_and_the_experiments(
     assert answer.status_code == 200, answer.text
     status = answer.json()
     by_name = {d["name"]: d for d in status["deployments"]}
-    assert set(by_name) == {"Gateway", "Recall", "Rank", "Rerank", "EventLander"}
+    assert set(by_name) == {"Gateway", "Recall", "Rank", "Rerank", "EventLander", "Learner"}
     assert all(d["running_replicas"] >= 1 for d in by_name.values())
     assert by_name["Rank"]["model"].startswith("mlp:v")
     assert by_name["Recall"]["model"].startswith("item_bag:v")

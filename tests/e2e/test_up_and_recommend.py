@@ -41,6 +41,7 @@ def test_healthz_lists_all_five_deployments(app: RunningApp) -> None:
         "Rank",
         "Rerank",
         "EventLander",
+        "Learner",
     }
 
 

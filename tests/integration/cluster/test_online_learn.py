@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import cluster.online_learn
+import cluster.online.rank_learn
 from cluster.cli.main import main
 from cluster.control.model_decisions import serving_ref
 from cluster.control.serve_config import DEFAULT_CONFIG
@@ -88,7 +88,7 @@ def test_a_broken_candidate_is_registered_refused_and_never_served(
                 parameter.zero_()
         return artifacts, run
 
-    monkeypatch.setattr(cluster.online_learn, "fine_tune", broken_fine_tune)
+    monkeypatch.setattr(cluster.online.rank_learn, "fine_tune", broken_fine_tune)
     assert main(["learn", "--home", str(home), "--epochs", "1"]) == 0
     assert "rank mlp v2 refused (serving mlp v1): ROC AUC 0.5000" in capsys.readouterr().out
     registry = Registry(StarlingPaths(home).registry)

@@ -108,6 +108,7 @@ def test_replicas_run_on_both_nodes_and_answer(app: TwoNodeApp) -> None:
         "Rank",
         "Rerank",
         "EventLander",
+        "Learner",
     }
     assert set(nodes.values()) == {app.cluster.head_node.node_id, app.worker.node_id}
     answer = _recommend(app.url, _light_users(app.settings, 1)[0])

@@ -9,7 +9,7 @@ from contextlib import contextmanager, nullcontext
 import pytest
 
 import cluster.control.deploy
-import cluster.online_learn
+import cluster.online.schedule
 from cluster.cli import operator_commands
 from cluster.cli.main import main
 from rank_service.training.online_data import NothingNewError
@@ -35,7 +35,8 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr(cluster.control.deploy, "connected", no_cluster)
     monkeypatch.setattr(operator_commands, "ray_runtime", lambda _settings: nullcontext())
-    monkeypatch.setattr(cluster.online_learn, "learn_rank", nothing_new)
+    monkeypatch.setattr(cluster.online.schedule, "learn_rank", nothing_new)
+    monkeypatch.setattr(cluster.online.schedule, "learn_recall", nothing_new)
     monkeypatch.setattr(operator_commands, "_sleep", sleep)
     return sleeps
 
@@ -46,7 +47,8 @@ def test_an_interval_repeats_the_job_until_stopped(
     monkeypatch.setenv("STARLING_ONLINE__INTERVAL", "30")
     assert main(["learn", "--home", str(tmp_path)]) == 130
     assert runs == [30.0, 30.0]
-    assert capsys.readouterr().out.count("nothing to learn: 0 samples are newer") == 2
+    out = capsys.readouterr().out
+    assert out.count("nothing learnt: rank: 0 samples are newer; recall: 0 samples") == 2
 
 
 def test_without_an_interval_it_runs_once_and_fails_clearly(

@@ -1,4 +1,4 @@
-"""`starling learn`: the online update of the serving ranker.
+"""The online update of the serving ranker (`starling learn`, the app's Learner).
 
 Samples are rebuilt first when the lake changed since they were made. The serving version is
 fine-tuned from its weights on the samples newer than what it learnt (its TRAINED_UNTIL param),
@@ -15,19 +15,22 @@ import time
 from collections.abc import Callable
 
 import pyarrow as pa
-import pyarrow.compute as pc
-from pydantic import BaseModel
 
-from cluster.control.model_decisions import carry_out, serving_ref
-from core.decisions import Decision, WindowMetrics, list_decisions
-from core.errors import MissingDataError
+from cluster.control.model_decisions import carry_out
+from cluster.online.common import (
+    LearnResult,
+    last_judged_ms,
+    pinned_serving,
+    refresh_samples,
+    window_info,
+)
+from core.decisions import Decision, WindowMetrics
 from core.feature_schema import RANK_FEATURES
 from core.paths import StarlingPaths
 from core.registry import ModelManifest, ModelRef, Registry
 from core.settings import Settings
-from core.storage import fingerprint, is_fresh, read_manifest
+from core.storage import fingerprint
 from evaluation.online_gate import judge, score_window
-from ingest.features.job import build_features, feature_inputs
 from rank_service.artifacts import RankArtifacts, load_artifacts
 from rank_service.parquet import read_folder
 from rank_service.training.fine_tune import fine_tune
@@ -42,26 +45,6 @@ logger = logging.getLogger(__name__)
 COLUMNS = [*RANK_FEATURES.columns(), RANK_FEATURES.label, TIME_COLUMN, NEGATIVE, LOGQ]
 
 
-class LearnResult(BaseModel):
-    """What one `starling learn` run did."""
-
-    decision: Decision
-    candidate: ModelManifest
-    features_rebuilt: bool
-    new_rows: int
-    replayed_rows: int
-    seconds: float
-
-
-def refresh_samples(settings: Settings, paths: StarlingPaths) -> bool:
-    """Rebuild the samples when the lake changed since they were made; True when it did.
-    Without a lake, the samples are taken as they are."""
-    if read_manifest(paths.events) is None or is_fresh(paths.train_samples, feature_inputs(paths)):
-        return False
-    build_features(settings, paths)
-    return True
-
-
 def _samples(paths: StarlingPaths) -> tuple[pa.Table, pa.Table]:
     """(train samples, train and test samples together)."""
     train = read_folder(paths.train_samples, COLUMNS)
@@ -69,22 +52,11 @@ def _samples(paths: StarlingPaths) -> tuple[pa.Table, pa.Table]:
     return train, pa.concat_tables([train, test], promote_options="default")
 
 
-def _window(table: pa.Table) -> dict[str, str | int]:
-    times = table.column(TIME_COLUMN)
-    return {
-        "first": pc.min(times).as_py().isoformat(),
-        "last": pc.max(times).as_py().isoformat(),
-        "last_ms": newest_ms(table),
-        "rows": table.num_rows,
-    }
-
-
 def _check_news(registry: Registry, serving: ModelRef, samples: pa.Table) -> None:
     """NothingNewError when the serving version was already judged against a candidate on a
     window that reached the newest sample: the same data would give the same candidate again
     (a `learn` left running would register one per interval)."""
-    judged = [d for d in list_decisions(registry.root, "rank") if d.serving == serving]
-    last = max((int(d.window.get("last_ms", 0)) for d in judged), default=None)
+    last = last_judged_ms(registry, serving)
     if last is not None and newest_ms(samples) <= last:
         raise NothingNewError(
             f"no samples newer than the window rank {serving.name} {serving.version} was last "
@@ -137,16 +109,6 @@ def _publish(
     )
 
 
-def _serving(settings: Settings, registry: Registry) -> ModelRef:
-    """What serves rank, pinned in the registry: the candidate about to be registered is the
-    newest version, which would otherwise serve by default at the next deploy."""
-    ref = serving_ref(settings, "rank")
-    if ref is None:
-        raise MissingDataError("no rank model serves; run `starling train rank` first")
-    registry.promote(ref)
-    return ref
-
-
 def learn_rank(
     settings: Settings, paths: StarlingPaths, say: Callable[[str], None] = logger.info
 ) -> LearnResult:
@@ -154,7 +116,7 @@ def learn_rank(
     started = time.perf_counter()
     rebuilt = refresh_samples(settings, paths)
     registry = Registry(paths.registry)
-    ref = _serving(settings, registry)
+    ref = pinned_serving(settings, registry, "rank")
     manifest = registry.manifest(ref)
     serving = load_artifacts(registry.path(ref))
     train, samples = _samples(paths)
@@ -189,7 +151,7 @@ def learn_rank(
         reasons=verdict.reasons,
         candidate_metrics=candidate_metrics,
         serving_metrics=serving_metrics,
-        window=_window(split.window),
+        window=window_info(split.window, newest_ms(split.window)),
     )
     return LearnResult(
         decision=carry_out(settings, decision),
