@@ -163,14 +163,16 @@ def _learn_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     learn = sub.add_parser(
         "learn",
         parents=[common],
-        help="fine-tune the serving ranker on new samples; promote it if the gate allows",
+        help="fine-tune the serving ranker and item bag on new data; promote what the gate allows",
         description="Rebuild the samples if the lake changed, fine-tune the serving rank model "
-        "from its weights on the samples it has not learnt (growing its vocabularies to new "
-        "users and items) with Ray Train, and judge candidate and serving model on the newest "
-        "held-out window neither trained on. The candidate is registered; it serves (hot swap, "
-        "as `models promote`) only if its AUC and calibration are not worse beyond "
-        "STARLING_ONLINE__AUC_TOLERANCE / __CALIBRATION_TOLERANCE. Every decision is recorded "
-        "and shown by `starling models list` and the ops page.",
+        "and then the serving item bag from their weights on what they have not learnt "
+        "(growing their vocabularies to new ids) with Ray Train, and judge each candidate and "
+        "serving model on the newest held-out window neither trained on. A candidate is "
+        "registered; it serves (hot swap, as `models promote`) only if it is not worse: AUC "
+        "and calibration within STARLING_ONLINE__AUC_TOLERANCE / __CALIBRATION_TOLERANCE for "
+        "the ranker, Recall@50 within __RECALL_TOLERANCE for the item bag. Every decision is "
+        "recorded and shown by `starling models list` and the ops page. The app's Learner runs "
+        "the same round every STARLING_ONLINE__INTERVAL seconds; the two never overlap.",
     )
     learn.add_argument(
         "--epochs", type=int, default=argparse.SUPPRESS, help="fine-tuning epochs (default 2)"
