@@ -27,7 +27,7 @@ export function el(tag, attrs = {}, ...children) {
     if (name === "onclick" || name === "onchange" || name === "onsubmit") node[name] = value;
     else node.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -44,14 +44,18 @@ export function section(title, ...children) {
   return el("section", {}, el("h2", {}, title), ...children);
 }
 
-// MovieLens titles end in "(year)": the cards show the year apart.
+// MovieLens titles end in "(year)", and put a leading article last ("Matrix, The"): shown
+// without the year (the cards show it apart), the article in front.
 export function plainTitle(title) {
-  return title.replace(/\s*\(\d{4}(-\d{4})?\)\s*$/, "");
+  const plain = title.replace(/\s*\(\d{4}(-\d{4})?\)\s*$/, "");
+  const moved = plain.match(/^(.*), (The|A|An)$/);
+  return moved ? `${moved[2]} ${moved[1]}` : plain;
 }
 
 function poster(item) {
   const hue = (Number(item.item_id) * 47) % 360;
-  return el("div", { class: "poster", style: `--hue:${hue}` }, el("span", {}, plainTitle(item.title)));
+  return el("div", { class: "poster", style: `--hue:${hue}` },
+    el("span", { class: "title" }, plainTitle(item.title) || `Movie ${item.item_id}`));
 }
 
 export function ratingText(item) {
@@ -65,9 +69,7 @@ export function card(item, ...extra) {
   return el(
     "div",
     { class: "card", "data-item": item.item_id },
-    el("a", { href: `/movie/${item.item_id}`, class: "card-link" },
-      poster(item),
-      el("div", { class: "title" }, plainTitle(item.title) || `Movie ${item.item_id}`)),
+    el("a", { href: `/movie/${item.item_id}`, class: "card-link", title: item.title }, poster(item)),
     el("div", { class: "meta" }, meta.join(" · ")),
     item.rating_count !== undefined ? el("div", { class: "meta" }, ratingText(item)) : null,
     ...extra,

@@ -1,5 +1,5 @@
 // A user's page: the for-you list with why each movie is there, and their history.
-import { api, card, el, failure, grid, main, section } from "./api.js";
+import { api, card, el, failure, grid, main, plainTitle, section } from "./api.js";
 import { isMe, session, stars } from "./account.js";
 import { listNotes, reasons } from "./reasons.js";
 
@@ -7,7 +7,7 @@ export function forYouCard(item, onRated) {
   const why = reasons(item);
   return card(item,
     why.length ? el("ul", { class: "why" }, why.map((w) => el("li", {}, w))) : null,
-    onRated ? stars(item.item_id, onRated) : null);
+    onRated ? stars(item.item_id, (value) => onRated(item, value)) : null);
 }
 
 // Fills `box` with the user's list; `onRated` (own list only) refreshes what a rating changes.
@@ -59,7 +59,10 @@ export async function userPage(userId) {
     head.replaceChildren(summary(user));
     history.replaceChildren(grid(user ? user.recent_positives.map((h) => ({ ...h, genres: [] })) : []));
   };
-  const refresh = async () => {
+  const rated = el("p", { id: "rated-note", class: "note" });
+  const refresh = async (item, value) => {
+    rated.textContent = `You rated “${plainTitle(item.title)}” ${value} of 5: a movie you rated ` +
+      "is not recommended again, and the list below was asked for anew with your rating in it.";
     await showForYou(forYou, userId, mine ? refresh : null).catch((e) => forYou.replaceChildren(failure(e)));
     const again = await profile(userId);
     if (!again.error) drawHistory(again.user);
@@ -69,7 +72,7 @@ export async function userPage(userId) {
     head,
     section(mine ? "For you" : "For this user", el("p", { class: "note" }, mine
       ? "Rate a movie and the list is asked for again: it sees your rating at once."
-      : "What Starling would show this user now, and why."), forYou),
+      : "What Starling would show this user now, and why."), rated, forYou),
     section(mine ? "Movies you liked lately" : "Liked lately", history),
   );
   drawHistory(first.user);

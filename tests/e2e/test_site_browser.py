@@ -1,0 +1,147 @@
+"""The movie site in a real headless Chromium: home, a movie, a similar movie, a search, signing
+in through a link minted with a write key, rating, and the for-you list changing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import WRITE_KEY
+from tests.support.running_app import RunningApp
+
+ARTIFACTS = Path(os.environ.get("STARLING_TEST_ARTIFACTS", "test-artifacts"))
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+WAIT_S = 60
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-background-networking"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1280,900")
+    # Service names the driver: selenium-manager, which would download one, never runs.
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _ids(browser: Any, css: str) -> list[int]:
+    """The item ids of the cards under `css`, read in one script so a redraw cannot interleave."""
+    found = browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(c => c.dataset.item)", css
+    )
+    return [int(i) for i in found]
+
+
+def _until(browser: Any, check: Any, what: str) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, WAIT_S, poll_frequency=0.25).until(check, what)
+
+
+def _text(browser: Any, css: str) -> str:
+    return browser.execute_script(
+        "const n = document.querySelector(arguments[0]); return n ? n.textContent : ''", css
+    )
+
+
+def _shot(browser: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / name))
+
+
+def _a_user_with_history(app: RunningApp) -> int:
+    for user_id in range(1, 50):
+        answer = httpx.get(
+            f"{app.url}/users/{user_id}",
+            headers={"Authorization": f"Bearer {WRITE_KEY}"},
+            timeout=30,
+        )
+        if answer.status_code == 200 and answer.json()["recent_positives"]:
+            return user_id
+    raise AssertionError("no user with history among the first 49")
+
+
+def test_a_visitor_browses_signs_in_rates_and_sees_the_list_change(
+    app: RunningApp, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(f"{app.url}/")
+    trending = _until(browser, lambda b: _ids(b, "#trending .card"), "trending row")
+    _until(browser, lambda b: len(_ids(b, ".genre-row .card")) >= 6, "genre rows")
+    assert _text(browser, "#account").startswith("Sign in through the link")
+    _shot(browser, "site_home.png")
+
+    browser.find_element(By.CSS_SELECTOR, f'#trending .card[data-item="{trending[0]}"] a').click()
+    _until(browser, lambda b: b.current_url.endswith(f"/movie/{trending[0]}"), "movie page")
+    title = _until(browser, lambda b: _text(b, "#movie-title"), "movie title")
+    assert "ratings" in _text(browser, "#movie-rating") and _text(browser, "#movie-genres")
+    similar = _until(browser, lambda b: _ids(b, "#similar .card"), "similar movies")
+    assert trending[0] not in similar
+    _shot(browser, "site_movie.png")
+
+    browser.find_element(By.CSS_SELECTOR, f'#similar .card[data-item="{similar[0]}"] a').click()
+    _until(browser, lambda b: b.current_url.endswith(f"/movie/{similar[0]}"), "similar's page")
+    assert _until(browser, lambda b: _text(b, "#movie-title"), "its title") != title
+    assert "Sign in to rate" in _text(browser, "#movie")
+
+    first_word = title.split()[0]
+    search = browser.find_element(By.ID, "search-q")
+    search.send_keys(first_word, Keys.ENTER)
+    assert trending[0] in _until(browser, lambda b: _ids(b, "#results .card"), "search results")
+
+    user_id = _a_user_with_history(app)
+    link = httpx.post(
+        f"{app.url}/site/sign-in-links",
+        json={"user_id": user_id},
+        headers={"Authorization": f"Bearer {WRITE_KEY}"},
+        timeout=30,
+    )
+    assert link.status_code == 200, link.text
+    browser.get(f"{app.url}{link.json()['url']}")
+    _until(browser, lambda b: b.current_url.endswith(f"/user/{user_id}"), "own page")
+    assert _until(browser, lambda b: _text(b, "#signed-in-as"), "header") == (
+        f"Signed in as user {user_id}"
+    )
+    cookie = browser.get_cookie("starling_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert "starling_session" not in browser.execute_script("return document.cookie")
+
+    before = _until(browser, lambda b: _ids(b, "#for-you .card"), "for-you list")
+    assert _text(browser, "#for-you .why li"), "no reason shown for any item"
+    _shot(browser, "site_user.png")
+    rated = before[0]
+    star = f'#for-you .card[data-item="{rated}"] .star[data-value="5"]'
+    browser.find_element(By.CSS_SELECTOR, star).click()
+    after = _until(
+        browser,
+        lambda b: (ids := _ids(b, "#for-you .card")) and ids != before and ids,
+        "a new for-you list",
+    )
+    assert rated not in after
+    _until(browser, lambda b: rated in _ids(b, "#history .card"), "the rating in the history")
+    _shot(browser, "site_user_after_rating.png")
+
+    browser.get(f"{app.url}/user/{user_id + 1}")
+    assert "private" in _until(browser, lambda b: _text(b, "#private"), "another user's page")
