@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from cluster.control.model_decisions import serving_ref
 from core.decisions import Action, Decision, list_decisions
 from core.filesystem import StoragePath
 from core.paths import StarlingPaths
@@ -61,7 +62,7 @@ def _plot_files(settings: Settings) -> dict[str, tuple[Plot, StoragePath]]:
         name: (Plot(name=name, title=title, source="pipeline"), paths.stats / file)
         for name, (title, file) in STATS_PLOTS.items()
     }
-    ref = Registry(paths.registry).serving("rank")
+    ref = serving_ref(settings, "rank")
     if ref is not None:
         curves = paths.registry / ref.kind / ref.name / ref.version / RANK_CURVES_FILE
         title = f"Training curves of rank {ref.name} {ref.version}"
@@ -84,9 +85,9 @@ def plot_png(settings: Settings, name: str) -> bytes | None:
 
 def versions(settings: Settings, kind: ModelKind, limit: int = 12) -> list[VersionView]:
     """The newest registered versions of `kind`, newest first, each with the gate's newest
-    verdict on it and whether the registry names it serving."""
+    verdict on it and whether it serves (in the running app when this process reaches one)."""
     registry = Registry(StarlingPaths.of(settings).registry)
-    serving = registry.serving(kind)
+    serving = serving_ref(settings, kind)
     verdicts: dict[ModelRef, Decision] = {}
     for decision in list_decisions(StarlingPaths.of(settings).registry, kind):
         verdicts[decision.candidate] = decision

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -39,6 +39,7 @@ from core.paths import StarlingPaths
 from core.registry import MODEL_NAME_PATTERN, VERSION_PATTERN, ModelNotFoundError
 
 PAGE = Path(__file__).with_name("web") / "ops.html"
+SCRIPTS = {"ops.js", "insights.js"}
 DeploymentName = Literal["Gateway", "Recall", "Rank", "Rerank"]
 
 router = APIRouter(tags=["ops"])
@@ -122,6 +123,14 @@ async def _status(gateway: GatewayReplica) -> OpsStatus:
 async def ops_page() -> HTMLResponse:
     """The page itself holds no data: everything it shows comes from the admin routes."""
     return HTMLResponse(PAGE.read_text())
+
+
+@router.get("/ops/{script}", response_class=Response, include_in_schema=False)
+async def ops_script(script: str) -> Response:
+    """The page's scripts, shipped beside it (no build step, nothing fetched from outside)."""
+    if script not in SCRIPTS:
+        raise HTTPException(404, f"no {script!r}")
+    return Response(PAGE.with_name(script).read_text(), media_type="text/javascript")
 
 
 @router.get("/admin/status", response_model=OpsStatus)

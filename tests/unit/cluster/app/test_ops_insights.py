@@ -164,3 +164,16 @@ def test_recent_traffic_and_no_dashboard_without_ray(tmp_path: Path) -> None:
     busiest = max(points, key=lambda p: p["requests"])
     assert 40 <= busiest["p50_ms"] <= 60
     assert client.get("/admin/ray-dashboard", headers=ADMIN).json() == {"url": None}
+
+
+def test_the_page_and_its_scripts_are_served_and_nothing_else_beside_them(tmp_path: Path) -> None:
+    client, _ = _client(tmp_path)
+    page = client.get("/ops").text
+    for script in ("ops.js", "insights.js"):
+        assert f'src="/ops/{script}"' in page
+        answer = client.get(f"/ops/{script}")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/javascript")
+        assert "fetch(" in answer.text
+    assert client.get("/ops/ops.html").status_code == 404
+    assert client.get("/ops/..%2Fops_routes.py").status_code == 404
