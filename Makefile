@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo: anyone may open any user's page on the movie site, as on SparrowRecSys's (an
+# exported STARLING_PUBLIC_USER_DATA wins). `make run ARGS=--dashboard` adds Ray's dashboard.
 run: install
-	$(BIN)/starling up $(ARGS)
+	STARLING_PUBLIC_USER_DATA=$${STARLING_PUBLIC_USER_DATA:-true} $(BIN)/starling up $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from cluster.home_sources import SYNTH_STAMP, check_not_mixing
+from cluster.step_progress import (
+    Reporter,
+    StepReport,
+    Watch,
+    describe_features,
+    describe_ingest,
+    describe_model,
+)
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
-from core.registry import ModelManifest, Registry
+from core.registry import Registry
 from core.settings import Settings
 from core.storage import fingerprint, is_fresh
 from ingest.features.job import build_features, feature_inputs
@@ -22,25 +29,17 @@ from ingest.synth.generate import SynthConfig, generate
 from rank_service.training.train import train_rank
 from recall_service.registry import recall_model
 
-# The metrics `starling up` prints for a freshly trained model; all are in its manifest.
-HEADLINE_METRICS = ("hit_rate_at_50", "popular_hit_rate_at_50", "roc_auc", "log_loss")
 
-
-class StepReport(BaseModel):
-    """One line of `starling up`'s progress."""
-
-    step: str
-    ran: bool
-    detail: str
-    seconds: float
-
-
-Reporter = Callable[[StepReport], None]
-
-
-def _timed(step: str, report: Reporter, work: Callable[[], str]) -> None:
+def _timed(
+    step: str,
+    report: Reporter,
+    work: Callable[[], str],
+    shown: AbstractContextManager[None] | None = None,
+) -> None:
+    """Run `work` inside `shown` (its progress bar), then report its line."""
     started = time.perf_counter()
-    detail = work()
+    with shown or nullcontext():
+        detail = work()
     report(StepReport(step=step, ran=True, detail=detail, seconds=time.perf_counter() - started))
 
 
@@ -57,7 +56,9 @@ def synth_config(settings: Settings) -> SynthConfig:
     )
 
 
-def ensure_synthetic(settings: Settings, paths: StarlingPaths, report: Reporter) -> Path:
+def ensure_synthetic(
+    settings: Settings, paths: StarlingPaths, report: Reporter, watch: Watch | None = None
+) -> Path:
     """The synthetic data set of these settings, generated unless it already exists."""
     config = synth_config(settings)
     stamp = paths.data_dir / SYNTH_STAMP
@@ -66,16 +67,21 @@ def ensure_synthetic(settings: Settings, paths: StarlingPaths, report: Reporter)
         return paths.data_dir
 
     def work() -> str:
-        summary = generate(config, paths.data_dir)
+        summary = generate(config, paths.data_dir, progress=(watch or Watch()).synth())
         stamp.write_text(config.model_dump_json())
-        return f"{summary.ratings:,} ratings, {summary.users:,} users, {summary.items:,} items"
+        return f"{summary.ratings:,} ratings of {summary.users:,} users on {summary.items:,} movies"
 
     _timed("synth", report, work)
     return paths.data_dir
 
 
 def _source(
-    settings: Settings, paths: StarlingPaths, data: Path | None, report: Reporter, mix: bool
+    settings: Settings,
+    paths: StarlingPaths,
+    data: Path | None,
+    report: Reporter,
+    mix: bool,
+    watch: Watch,
 ) -> Path | None:
     """What to ingest: `data` when given (never into a synthetic lake unless `mix`); else the
     synthetic set, unless the home's lake holds events of its own (ingested by hand, or landed
@@ -88,58 +94,72 @@ def _source(
     if held and not (paths.data_dir / SYNTH_STAMP).is_file():
         _skipped("synth", report, f"the lake holds {held:,} events of its own sources")
         return None
-    return ensure_synthetic(settings, paths, report)
-
-
-def _ingest(settings: Settings, paths: StarlingPaths, source: Path) -> str:
-    summary = ingest_source(settings, paths, source)
-    if summary.rows_read == 0:
-        return f"nothing new in {source}; lake holds {summary.lake_rows:,} events"
-    bad = sum(summary.quarantined.values())
-    return f"{summary.accepted:,} accepted, {bad:,} quarantined, {summary.lake_rows:,} in lake"
+    return ensure_synthetic(settings, paths, report, watch)
 
 
 def run_pipeline(
-    settings: Settings, data: Path | None, report: Reporter, mix: bool = False
+    settings: Settings,
+    data: Path | None,
+    report: Reporter,
+    mix: bool = False,
+    watch: Watch | None = None,
 ) -> None:
     """Data -> lake -> features -> online store -> recall and rank models."""
+    watch = watch or Watch()
     paths = StarlingPaths.of(settings)
     paths.ensure()
-    source = _source(settings, paths, data, report, mix)
+    source = _source(settings, paths, data, report, mix, watch)
     if source is not None:
-        _timed("ingest", report, lambda: _ingest(settings, paths, source))
+
+        def ingest() -> str:
+            return describe_ingest(ingest_source(settings, paths, source, None, watch.ingest()))
+
+        _timed("ingest", report, ingest)
 
     if is_fresh(paths.train_samples, feature_inputs(paths)):
         _skipped("features", report, "fresh")
     else:
-        _timed("features", report, lambda: _describe(build_features(settings, paths)))
+
+        def features() -> str:
+            return describe_features(build_features(settings, paths))
+
+        _timed("features", report, features, watch.running("features"))
 
     store = OnlineStore(settings.resolved_redis_url())
     if store.snapshot() == fingerprint(paths.user_features):
         _skipped("online", report, "fresh")
     else:
-        _timed("online", report, lambda: f"{publish_online(settings, paths, store):,} users")
 
+        def online() -> str:
+            return f"{publish_online(settings, paths, store):,} user profiles in Redis"
+
+        _timed("online", report, online, watch.running("online"))
+    _train_models(settings, paths, report, watch)
+
+
+def _train_models(settings: Settings, paths: StarlingPaths, report: Reporter, watch: Watch) -> None:
     registry = Registry(paths.registry)
     trainer = recall_model(settings.recall_model)
     recall = registry.latest("recall", settings.recall_model)
     if recall is not None and recall.data_snapshot == fingerprint(trainer.data(paths)):
         _skipped("train recall", report, f"fresh: {recall.name} {recall.version}")
     else:
-        _timed("train recall", report, lambda: _describe_model(trainer.train(settings, paths)))
+
+        def recall_model_trained() -> str:
+            return describe_model(trainer.train(settings, paths))
+
+        epochs = watch.epochs("train recall", recall_epochs(settings))
+        _timed("train recall", report, recall_model_trained, epochs)
 
     rank = registry.latest("rank", settings.rank.model)
     if rank is not None and rank.data_snapshot == fingerprint(paths.train_samples):
         _skipped("train rank", report, f"fresh: {rank.name} {rank.version}")
     else:
-        _timed("train rank", report, lambda: _describe_model(train_rank(settings, paths)))
+        epochs = watch.epochs("train rank", settings.rank.epochs)
+        _timed("train rank", report, lambda: describe_model(train_rank(settings, paths)), epochs)
 
 
-def _describe(summary: BaseModel) -> str:
-    return ", ".join(f"{k}={v}" for k, v in summary.model_dump().items() if not isinstance(v, dict))
-
-
-def _describe_model(manifest: ModelManifest) -> str:
-    headline = [m for m in HEADLINE_METRICS if m in manifest.metrics]
-    shown = ", ".join(f"{k}={manifest.metrics[k]:.4f}" for k in headline)
-    return f"{manifest.name} {manifest.version} ({shown})"
+def recall_epochs(settings: Settings, name: str | None = None) -> int | None:
+    """The epoch limit of recall model `name` (the configured one by default), if it has one."""
+    model_settings = getattr(settings, name or settings.recall_model, None)
+    return getattr(model_settings, "epochs", None)

@@ -192,13 +192,8 @@ class Settings(BaseSettings):
     )
     num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray; all when unset")
     # Off by default: its agent's stats rounds stalled requests in flight (README, Serving latency).
-    ray_dashboard: bool = Field(
-        False,
-        description="start the Ray dashboard with a local Ray, on 127.0.0.1 with Ray's token auth",
-    )
-    ray_dashboard_port: int = Field(
-        8265, ge=1, le=65535, description="its port; Ray takes the next free one when in use"
-    )
+    ray_dashboard: bool = Field(False, description="Ray dashboard on 127.0.0.1, with Ray's token")
+    ray_dashboard_port: int = Field(8265, ge=1, le=65535, description="its port, or the next free")
     gcs_start_timeout_s: int = Field(
         120, ge=1, description="how long a local Ray's GCS may take to start"
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cluster.cli import commands, operator_commands
+from cluster.cli import operator_commands, serve_commands
 
 
 def add_app_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -37,7 +37,8 @@ def _up_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     up.add_argument("--data", type=Path, default=None, help="MovieLens directory or event logs")
     up.add_argument("--mix", action="store_true", help=MIX_HELP)
     _serve_flags(up)
-    up.set_defaults(run=commands.up)
+    _run_flags(up)
+    up.set_defaults(run=serve_commands.up)
 
 
 MIX_HELP = "add the data to a lake that holds the synthetic set (refused without it)"
@@ -52,7 +53,8 @@ def _serve_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
         "until Ctrl-C.",
     )
     _serve_flags(serve)
-    serve.set_defaults(run=commands.serve)
+    _run_flags(serve)
+    serve.set_defaults(run=serve_commands.serve)
 
 
 def _events_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -95,7 +97,7 @@ def _status_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
         "of the app at its URL.",
     )
     _serve_flags(status)
-    status.set_defaults(run=commands.status)
+    status.set_defaults(run=serve_commands.status)
 
 
 def _k8s_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -202,6 +204,22 @@ def _scale_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     scale.add_argument("--min", type=int, default=argparse.SUPPRESS, help="autoscaling minimum")
     scale.add_argument("--max", type=int, default=argparse.SUPPRESS, help="autoscaling maximum")
     scale.set_defaults(run=operator_commands.scale)
+
+
+def _run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dashboard",
+        dest="ray_dashboard",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="start Ray's dashboard with the local Ray, on 127.0.0.1 with Ray's token "
+        "(env STARLING_RAY_DASHBOARD; off by default: it costs latency on small machines)",
+    )
+    add_json_flag(parser, "each step's report and the endpoints as JSON lines, no bars")
+
+
+def add_json_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what}")
 
 
 def _serve_flags(parser: argparse.ArgumentParser) -> None:

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
+from pydantic import BaseModel
 
+from cluster.cli.progress import BarWatch
 from cluster.home_sources import check_not_mixing
-from cluster.runtime.session import (
-    full_runtime,
-    interrupt_on_signals,
-    online_store_runtime,
-    ray_runtime,
-)
+from cluster.runtime.session import online_store_runtime, ray_runtime
+from cluster.step_progress import Watch, describe_features, describe_ingest, describe_model
 from core.online_store import OnlineStore
 from core.paths import StarlingPaths
 from core.registry import Registry
@@ -28,9 +24,6 @@ from ingest.lake.job import ingest_source
 from ingest.lake.sources.event_log import EventLogOptions, parse_mapping
 from ingest.lake.sources.spec import SourceError
 from ingest.synth.generate import SynthConfig, generate
-
-if TYPE_CHECKING:
-    from cluster.pipeline import StepReport
 
 # Serving, training and evaluation modules import torch and ray.serve: they are imported in the
 # commands that use them, so `starling ingest` or `features` starts in a second, not in tens.
@@ -47,11 +40,31 @@ def fail(message: str) -> int:
     return 1
 
 
+# Settings fields that flags of the same name override.
+TOP_FLAGS = ("home", "http_host", "http_port", "ray_address", "ray_dashboard")
+
+
 def settings_from(args: argparse.Namespace, **nested: dict[str, Any]) -> Settings:
     """Settings from the environment, overridden by the flags that were given."""
     flags = vars(args)
-    top = {k: flags[k] for k in ("home", "http_host", "http_port", "ray_address") if k in flags}
+    top = {k: flags[k] for k in TOP_FLAGS if k in flags}
     return Settings(**top, **{k: v for k, v in nested.items() if v})
+
+
+def wants_json(args: argparse.Namespace) -> bool:
+    return bool(vars(args).get("json"))
+
+
+def watch_for(args: argparse.Namespace) -> Watch:
+    """Progress bars on a terminal; nothing for `--json` or a redirected stderr."""
+    if wants_json(args) or not sys.stderr.isatty():
+        return Watch()
+    return BarWatch(sys.stderr)
+
+
+def finish(args: argparse.Namespace, result: BaseModel, line: str) -> None:
+    """The command's result: its JSON with `--json`, else one line for people."""
+    say(result.model_dump_json(indent=2) if wants_json(args) else line)
 
 
 def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -68,17 +81,9 @@ def _epochs(args: argparse.Namespace) -> dict[str, Any]:
     return {"epochs": args.epochs} if "epochs" in vars(args) else {}
 
 
-def report_step(step: StepReport) -> None:
-    mark = "✓" if step.ran else "·"
-    timing = f" ({step.seconds:.1f} s)" if step.ran else ""
-    say(f"{mark} {step.step:<13} {step.detail}{timing}")
-
-
 def synth(args: argparse.Namespace) -> int:
     config = SynthConfig(users=args.users, items=args.items, ratings=args.ratings, seed=args.seed)
-    summary = generate(
-        config, args.out, progress=lambda done, total: say(f"  {done:,} / {total:,} ratings")
-    )
+    summary = generate(config, args.out, progress=watch_for(args).synth())
     say(
         f"wrote {summary.ratings:,} ratings of {summary.users:,} users on {summary.items:,} items "
         f"to {summary.out_dir} in {summary.seconds:.1f} s"
@@ -112,8 +117,8 @@ def ingest(args: argparse.Namespace) -> int:
     options = _log_options(args)
     check_not_mixing(paths, source, args.mix)
     with ray_runtime(settings):
-        summary = ingest_source(settings, paths, source, options)
-    say(summary.model_dump_json(indent=2))
+        summary = ingest_source(settings, paths, source, options, watch_for(args).ingest())
+    finish(args, summary, describe_ingest(summary))
     return 0
 
 
@@ -122,23 +127,28 @@ def features(args: argparse.Namespace) -> int:
     paths = StarlingPaths.of(settings)
     if read_manifest(paths.events) is None:
         raise SourceError(f"no lake in {paths.lake}; run `starling ingest` first")
+    watch = watch_for(args)
     with online_store_runtime(settings), ray_runtime(settings):
-        summary = build_features(settings, paths)
-        users = publish_online(settings, paths, OnlineStore(settings.resolved_redis_url()))
-    say(summary.model_dump_json(indent=2))
+        with watch.running("features"):
+            summary = build_features(settings, paths)
+        with watch.running("online"):
+            users = publish_online(settings, paths, OnlineStore(settings.resolved_redis_url()))
+    finish(args, summary, describe_features(summary))
     say(f"published {users:,} user profiles to Redis")
     return 0
 
 
 def train_recall(args: argparse.Namespace) -> int:
+    from cluster.pipeline import recall_epochs
     from recall_service.registry import recall_model
 
     name = args.model if "model" in vars(args) else Settings().recall_model
     trainer = recall_model(name)
     settings = settings_from(args, train=train_overrides(args), **{name: _epochs(args)})
-    with ray_runtime(settings):
+    watch = watch_for(args)
+    with ray_runtime(settings), watch.epochs("train recall", recall_epochs(settings, name)):
         manifest = trainer.train(settings, StarlingPaths.of(settings))
-    say(manifest.model_dump_json(indent=2))
+    finish(args, manifest, describe_model(manifest))
     return 0
 
 
@@ -147,9 +157,10 @@ def train_rank(args: argparse.Namespace) -> int:
 
     rank = {**_epochs(args), **({"model": args.model} if "model" in vars(args) else {})}
     settings = settings_from(args, train=train_overrides(args), rank=rank)
-    with ray_runtime(settings):
+    watch = watch_for(args)
+    with ray_runtime(settings), watch.epochs("train rank", settings.rank.epochs):
         manifest = train_rank_model(settings, StarlingPaths.of(settings))
-    say(manifest.model_dump_json(indent=2))
+    finish(args, manifest, describe_model(manifest))
     return 0
 
 
@@ -189,75 +200,4 @@ def evaluate(args: argparse.Namespace) -> int:
         say(f"{kind:<7} {ref.name} {ref.version}")
         for name, value in sorted(manifest.metrics.items()):
             say(f"          {name:<24} {value:.4f}")
-    return 0
-
-
-def _serve_forever(settings: Settings) -> None:
-    from cluster.control.deploy import deploy, forget_address
-
-    try:
-        _announce_and_wait(deploy(settings))
-    finally:
-        forget_address(settings)
-
-
-def _announce_and_wait(url: str) -> None:
-    # Ray Train installs its own SIGINT handler during fit() and leaves it behind.
-    interrupt_on_signals()
-    say(f"Starling is up at {url}  (Ctrl-C stops it)")
-    say(
-        f"  curl -s -X POST {url}/recommend -H 'content-type: application/json' "
-        '-d \'{"user_id": 1, "k": 10}\''
-    )
-    say(f"  API docs: {url}/docs")
-    # Short sleeps: a signal that lands on one of Ray's threads only reaches the handler when
-    # the main thread wakes up.
-    while True:
-        time.sleep(0.5)
-
-
-def up(args: argparse.Namespace) -> int:
-    from cluster.pipeline import run_pipeline
-
-    settings = settings_from(args)
-    say(f"home: {settings.home}")
-    try:
-        with full_runtime(settings):
-            run_pipeline(settings, args.data, report_step, mix=args.mix)
-            _serve_forever(settings)
-    except KeyboardInterrupt:
-        say("stopped")
-    return 0
-
-
-def serve(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    try:
-        with full_runtime(settings):
-            _serve_forever(settings)
-    except KeyboardInterrupt:
-        say("stopped")
-    return 0
-
-
-def status(args: argparse.Namespace) -> int:
-    from cluster.control.deploy import base_url
-
-    settings = settings_from(args)
-    paths = StarlingPaths.of(settings)
-    say(f"home      {settings.home}")
-    lake = read_manifest(paths.events)
-    say(f"lake      {lake.rows.get('events', 0):,} events" if lake else "lake      empty")
-    samples = read_manifest(paths.train_samples)
-    say(f"features  {samples.created:%Y-%m-%d %H:%M} UTC" if samples else "features  none")
-    registry = Registry(paths.registry)
-    for kind in ("recall", "rank"):
-        ref = registry.serving(kind)
-        say(f"{kind:<9} {ref.name} {ref.version}" if ref else f"{kind:<9} none")
-    url = base_url(settings)
-    try:
-        health = httpx.get(f"{url}/healthz", timeout=3)
-        say(f"app       {url}: {health.json().get('status', health.status_code)}")
-    except httpx.HTTPError:
-        say(f"app       {url}: not running")
     return 0

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cluster.cli import commands
-from cluster.cli.app_parsers import MIX_HELP
+from cluster.cli.app_parsers import MIX_HELP, add_json_flag
 
 
 class _RecallModels:
@@ -33,6 +33,7 @@ def _train_flags(parser: argparse.ArgumentParser) -> None:
         "--gpu", action="store_true", default=argparse.SUPPRESS, help="use GPU workers if present"
     )
     parser.add_argument("--epochs", type=int, default=argparse.SUPPRESS, help="training epochs")
+    add_json_flag(parser, "the registered version's manifest as JSON instead of a line and bars")
 
 
 def add_pipeline_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -102,6 +103,7 @@ def _ingest_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
         help="valid rating values (default STARLING_DATA__RATING_MIN/MAX, 0.5,5)",
     )
     ingest.add_argument("--mix", action="store_true", help=MIX_HELP)
+    add_json_flag(ingest, "the ingest summary as JSON instead of a line and progress bars")
     ingest.set_defaults(run=commands.ingest)
 
 
@@ -114,6 +116,7 @@ def _features_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentP
         "sequences and statistics from the lake with Ray Data, then publish online features "
         "to Redis.",
     )
+    add_json_flag(features, "the features summary as JSON instead of a line and progress bars")
     features.set_defaults(run=commands.features)
 
 

@@ -11,6 +11,8 @@ import psutil
 import ray
 from ray._common.utils import get_default_ray_temp_dir
 
+from core.errors import StarlingError
+from core.paths import StarlingPaths
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,12 @@ GCS_WAIT_VARIABLE = "RAY_gcs_server_port_wait_time_s"
 # Ray allows it; the wait is fixed in Ray's code, no setting reaches it.
 RAYLET_TIMEOUT = "timed out during startup"
 LOG_TAIL_CHARS = 2000
+# Ray's own name for it. A new local Ray turns token auth on when it is unset; this process can
+# not turn it on itself once Ray is imported (Ray's C++ side has read its config by then).
+AUTH_MODE_VARIABLE = "RAY_AUTH_MODE"
+# Loopback only: nothing in the dashboard is for other machines of a one-machine set-up.
+DASHBOARD_HOST = "127.0.0.1"
+DASHBOARD_URL_FILE = "ray_dashboard_url"
 
 
 def start_gcs_patiently(settings: Settings) -> None:
@@ -57,7 +65,55 @@ def _stop_processes_started_since(before: set[int]) -> None:
     psutil.wait_procs(started, timeout=10)
 
 
-def start_local_ray(settings: Settings, **init_options: Any) -> None:
+class DashboardAuthError(StarlingError):
+    """The dashboard was asked for where Ray's token auth is off."""
+
+
+def dashboard_options(settings: Settings) -> dict[str, Any]:
+    """ray.init's dashboard options for `settings`. The dashboard shows every actor, log and job
+    of the cluster, so it runs only with Ray's token auth, which asks for the token (from
+    `ray get-auth-token`) when the page is first opened."""
+    if not settings.ray_dashboard:
+        return {"include_dashboard": False}
+    mode = os.environ.get(AUTH_MODE_VARIABLE, "token")
+    if mode.lower() != "token":
+        raise DashboardAuthError(
+            f"the Ray dashboard runs only with Ray's token auth; {AUTH_MODE_VARIABLE}={mode} "
+            "switches it off: unset it, or start without --dashboard"
+        )
+    return {
+        "include_dashboard": True,
+        "dashboard_host": DASHBOARD_HOST,
+        "dashboard_port": settings.ray_dashboard_port,
+    }
+
+
+def _dashboard_file(settings: Settings) -> Path:
+    return StarlingPaths(settings.home).runtime / DASHBOARD_URL_FILE
+
+
+def record_dashboard(settings: Settings, address: str | None) -> None:
+    """Leave the dashboard's URL in the home while the local Ray runs: Ray moves to another port
+    when the configured one is taken, and the ops page links to the one it got."""
+    if not address:
+        return
+    path = _dashboard_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(address if "://" in address else f"http://{address}")
+
+
+def forget_dashboard(settings: Settings) -> None:
+    _dashboard_file(settings).unlink(missing_ok=True)
+
+
+def dashboard_url(settings: Settings) -> str | None:
+    """The URL of the Ray dashboard that `starling up/serve --dashboard` started for this home,
+    or None when none runs (off by default; a cluster's own dashboard is not known here)."""
+    path = _dashboard_file(settings)
+    return path.read_text().strip() if path.is_file() else None
+
+
+def start_local_ray(settings: Settings, **init_options: Any) -> str | None:
     """`ray.init(address="local", **init_options)`: a Ray of this process's own, never a
     cluster someone else started on this machine (without "local", ray.init joins the last
     `ray start` cluster).
@@ -65,13 +121,13 @@ def start_local_ray(settings: Settings, **init_options: Any) -> None:
     When the new node's raylet misses Ray's fixed 30 s to register (seen about once in a few
     test-suite runs on 2 cores, when one Ray has just stopped and the next starts), the
     half-started processes are stopped and Ray is started once more; the warning carries the
-    GCS's and the raylet's logs so the cause can be read.
+    GCS's and the raylet's logs so the cause can be read. Returns the dashboard's address when
+    one started.
     """
     start_gcs_patiently(settings)
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     try:
-        ray.init(address="local", **init_options)
-        return
+        return ray.init(address="local", **init_options).dashboard_url or None
     except Exception as error:
         if RAYLET_TIMEOUT not in str(error):
             raise
@@ -81,4 +137,4 @@ def start_local_ray(settings: Settings, **init_options: Any) -> None:
             _startup_log_tails(),
         )
     _stop_processes_started_since(before)
-    ray.init(address="local", **init_options)
+    return ray.init(address="local", **init_options).dashboard_url or None

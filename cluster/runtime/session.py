@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -15,7 +16,12 @@ from typing import Any, NoReturn
 import ray
 
 from cluster.runtime.ingress_listeners import fast_ingress
-from cluster.runtime.local_ray import start_local_ray
+from cluster.runtime.local_ray import (
+    dashboard_options,
+    forget_dashboard,
+    record_dashboard,
+    start_local_ray,
+)
 from cluster.runtime.local_redis import LocalRedis
 from core.paths import StarlingPaths
 from core.settings import Settings
@@ -29,6 +35,9 @@ CLIENT_SERVER_FAILED = "Starting Ray client server failed"
 WORKER_NICENESS_VARIABLE = "RAY_worker_niceness"
 # The first name Settings reads redis_url from, so it wins in a replica's environment.
 REDIS_URL_VARIABLE = "REDIS_URL"
+# The names Settings reads the API keys from.
+ADMIN_KEYS_VARIABLE = "STARLING_ADMIN_API_KEYS"
+WRITE_KEYS_VARIABLE = "STARLING_WRITE_API_KEYS"
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> NoReturn:
@@ -56,6 +65,18 @@ def share_redis_url(settings: Settings) -> None:
     (cluster/control/serve_config.py, app_args), and replicas read it from there."""
     if settings.redis_url:
         os.environ[REDIS_URL_VARIABLE] = settings.redis_url
+
+
+def share_api_keys(settings: Settings) -> None:
+    """Put this process's API keys, whatever their source (.env, the home's generated keys), in
+    the environment a local Ray's replicas inherit: keys stay out of the Serve config
+    (cluster/control/serve_config.py, app_args), and replicas read them from there."""
+    for variable, keys in (
+        (ADMIN_KEYS_VARIABLE, settings.admin_api_keys),
+        (WRITE_KEYS_VARIABLE, settings.write_api_keys),
+    ):
+        if keys:
+            os.environ[variable] = json.dumps([key.get_secret_value() for key in keys])
 
 
 def _connect(address: str, options: dict[str, Any]) -> None:
@@ -94,8 +115,9 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
             stack.enter_context(fast_ingress(settings))
             set_worker_niceness(settings)
             share_redis_url(settings)
-            options |= {"num_cpus": settings.num_cpus, "include_dashboard": settings.ray_dashboard}
-            start_local_ray(settings, **options)
+            share_api_keys(settings)
+            options |= {"num_cpus": settings.num_cpus, **dashboard_options(settings)}
+            record_dashboard(settings, start_local_ray(settings, **options))
         configure_ray_data()
         # ray.init replaces the driver's SIGTERM handler with one that exits at once; ours turns
         # SIGINT and SIGTERM into KeyboardInterrupt so that Serve, Ray and Redis stop in order.
@@ -112,6 +134,7 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
 
                 serve.shutdown()
             ray.shutdown()
+            forget_dashboard(settings)
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from core.paths import StarlingPaths
 from core.registry import ModelManifest, Registry
 from core.settings import RankSettings, Settings
 from core.storage import fingerprint
+from core.train_progress import report_callbacks
 from rank_service.artifacts import MODEL_FILE, RankArtifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
@@ -192,6 +193,7 @@ def _trainer(
             name=f"rank-{rank.model}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
             # Checkpoints come only with a better validation AUC, so the one kept is the best.
             checkpoint_config=CheckpointConfig(num_to_keep=1),
+            callbacks=report_callbacks(),
         ),
         datasets=datasets,
         dataset_config=DataConfig(datasets_to_split=["train"]),

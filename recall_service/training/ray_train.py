@@ -13,6 +13,7 @@ from ray.train import CheckpointConfig, Result, RunConfig, ScalingConfig
 
 from core.paths import StarlingPaths
 from core.settings import Settings
+from core.train_progress import report_callbacks
 from recall_service.training.skipgram_loop import CHECKPOINT_FILE
 
 logger = logging.getLogger(__name__)
@@ -28,11 +29,13 @@ def scaling_config(settings: Settings, model: str) -> ScalingConfig:
 
 
 def run_config(paths: StarlingPaths, model: str) -> RunConfig:
-    """A fresh run folder under the home's runtime space; only the last checkpoint is kept."""
+    """A fresh run folder under the home's runtime space; only the last checkpoint is kept;
+    every epoch's report goes to a listening driver (core.train_progress)."""
     return RunConfig(
         storage_path=str(paths.runtime / "ray_train"),
         name=f"{model}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}",
         checkpoint_config=CheckpointConfig(num_to_keep=1),
+        callbacks=report_callbacks(),
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import psutil
@@ -22,11 +24,16 @@ class FlakyInit:
         self.calls: list[dict[str, Any]] = []
         self.orphans: list[subprocess.Popen[bytes]] = []
 
-    def __call__(self, **options: Any) -> None:
+    def __call__(self, **options: Any) -> SimpleNamespace:
         self.calls.append(options)
         if len(self.calls) == 1:
             self.orphans.append(subprocess.Popen(["sleep", "60"]))
             raise Exception(self.error)
+        return STARTED
+
+
+# What ray.init returns, as far as start_local_ray reads it: a Ray without dashboard.
+STARTED = SimpleNamespace(dashboard_url="")
 
 
 def test_a_node_that_missed_registration_is_stopped_and_started_again(
@@ -54,7 +61,40 @@ def test_other_start_errors_are_raised_at_once(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_the_gcs_gets_the_configured_time_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(local_ray.ray, "init", lambda **_: None)
+    monkeypatch.setattr(local_ray.ray, "init", lambda **_: STARTED)
     monkeypatch.delenv(local_ray.GCS_WAIT_VARIABLE, raising=False)
     local_ray.start_local_ray(Settings(gcs_start_timeout_s=123))
     assert local_ray.os.environ[local_ray.GCS_WAIT_VARIABLE] == "123"
+
+
+def test_the_dashboard_listens_on_loopback_only_when_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(local_ray.AUTH_MODE_VARIABLE, raising=False)
+    assert local_ray.dashboard_options(Settings()) == {"include_dashboard": False}
+    options = local_ray.dashboard_options(Settings(ray_dashboard=True, ray_dashboard_port=8300))
+    assert options == {
+        "include_dashboard": True,
+        "dashboard_host": "127.0.0.1",
+        "dashboard_port": 8300,
+    }
+
+
+@pytest.mark.parametrize("mode", ["disabled", "k8s"])
+def test_the_dashboard_is_refused_where_ray_s_token_auth_is_off(
+    monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setenv(local_ray.AUTH_MODE_VARIABLE, mode)
+    with pytest.raises(local_ray.DashboardAuthError, match=f"RAY_AUTH_MODE={mode}"):
+        local_ray.dashboard_options(Settings(ray_dashboard=True))
+
+
+def test_the_dashboard_url_is_known_while_the_local_ray_runs(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    assert local_ray.dashboard_url(settings) is None
+    local_ray.record_dashboard(settings, "127.0.0.1:8266")
+    assert local_ray.dashboard_url(settings) == "http://127.0.0.1:8266"
+    local_ray.forget_dashboard(settings)
+    assert local_ray.dashboard_url(settings) is None
+    local_ray.record_dashboard(settings, None)
+    assert local_ray.dashboard_url(settings) is None
