@@ -4,11 +4,14 @@ page driven in a real headless Chromium."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -16,6 +19,9 @@ import pytest
 from cluster.control.serve_config import load_serve_config
 from tests.e2e.conftest import ADMIN_KEY, WRITE_KEY
 from tests.support.running_app import RunningApp
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 ARTIFACTS = Path(os.environ.get("STARLING_TEST_ARTIFACTS", "test-artifacts"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -140,27 +146,42 @@ def test_scaling_rank_while_requests_flow_drops_none_and_persists(
     assert _file_replicas(app, "Rank") == {"min_replicas": 2, "max_replicas": 2}
 
 
-@pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None,
     reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
 )
-def test_an_operator_scales_rank_from_the_ops_page(app: RunningApp, one_rank_replica: None) -> None:
+
+
+@contextmanager
+def ops_page(app: RunningApp, height: int = 800) -> Iterator[WebDriver]:
+    """Headless Chromium on the ops page, connected with the admin key."""
     from selenium import webdriver
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-background-networking"):
         options.add_argument(flag)
-    options.add_argument("--window-size=1400,800")
+    options.add_argument(f"--window-size=1400,{height}")
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         browser.get(f"{app.url}/ops")
         browser.find_element(By.ID, "key").send_keys(ADMIN_KEY)
         browser.find_element(By.ID, "connect").click()
+        yield browser
+    finally:
+        browser.quit()
+
+
+@needs_chromium
+def test_an_operator_scales_rank_from_the_ops_page(app: RunningApp, one_rank_replica: None) -> None:
+    from selenium import webdriver
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with ops_page(app) as browser:
         row = 'tr[data-deployment="Rank"]'
 
         # The page redraws its table every few seconds: an element found just before a redraw
@@ -190,7 +211,84 @@ def test_an_operator_scales_rank_from_the_ops_page(app: RunningApp, one_rank_rep
         assert "Rank runs 2 replicas" in browser.find_element(By.ID, "message").text
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "ops_page.png"))
-    finally:
-        browser.quit()
     answer = httpx.get(f"{app.url}/admin/status", headers=_admin(), timeout=30)
     assert _rank(answer.json())["running_replicas"] == 2
+
+
+_ROWS = "return [...document.querySelectorAll(arguments[0])].map(r => [r.dataset.{0}, r.innerText])"
+_PLOTS = (
+    "return [...document.querySelectorAll('#plots img')]"
+    ".filter(i => i.complete && i.naturalWidth > 0).map(i => i.dataset.plot)"
+)
+PIPELINE_PLOTS = {"daily_activity", "rating_histogram", "long_tail", "rank_curves"}
+
+
+@needs_chromium
+def test_the_ops_page_shows_traffic_versions_ab_results_plots_and_rays_dashboard(
+    app: RunningApp,
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    with httpx.Client(timeout=60) as client:
+        for user in range(1, 41):
+            body = {"user_id": user, "k": 10}
+            client.post(f"{app.url}/recommend", json=body).raise_for_status()
+    admin = {"headers": _admin(), "timeout": 60}
+    serving = _rank(httpx.get(f"{app.url}/admin/status", **admin).json())["model"]
+    plots = {p["name"] for p in httpx.get(f"{app.url}/admin/plots", **admin).json()}
+    dashboard = httpx.get(f"{app.url}/admin/ray-dashboard", **admin).json()["url"]
+    assert plots >= PIPELINE_PLOTS
+
+    with ops_page(app, height=2600) as browser:
+        wait = WebDriverWait(browser, 60)
+        # The chart: this replica answered the requests above within the last two minutes.
+        wait.until(
+            lambda b: (
+                int(b.find_element(By.ID, "traffic-chart").get_attribute("data-requests") or 0) > 0
+            )
+        )
+        assert (
+            "answers in the last two minutes" in browser.find_element(By.ID, "traffic-summary").text
+        )
+        assert browser.find_elements(By.CSS_SELECTOR, "#traffic-chart rect.rate")
+
+        # Versions with the gate's verdict: the serving ranker is the one the app runs.
+        def versions(b: object) -> dict[str, str]:
+            return dict(browser.execute_script(_ROWS.format("version"), "tr.version"))
+
+        found = wait.until(versions)
+        assert found[serving].rstrip().endswith("serving"), found
+        assert "not judged by the gate" in found[serving] or "promoted" in found[serving]
+        Select(browser.find_element(By.ID, "version-kind")).select_by_visible_text("recall")
+        wait.until(lambda b: any(v.startswith("item_bag:") for v in versions(b)))
+
+        # A/B results: both experiments once the EventLander landed the impressions (every
+        # 5 s); the page asks again on Refresh.
+        def variants(b: object) -> dict[str, str]:
+            browser.find_element(By.ID, "ab-refresh").click()
+            time.sleep(1)
+            rows = dict(browser.execute_script(_ROWS.format("variant"), "tr.variant"))
+            return rows if {name.split("/")[0] for name in rows} == {"ranker", "diversity"} else {}
+
+        rows = WebDriverWait(browser, 180, poll_frequency=5).until(variants)
+        assert set(rows) <= {
+            "ranker/control",
+            "ranker/mlp_v1",
+            "diversity/mmr",
+            "diversity/diverse",
+        }
+        interval = re.compile(r"\d+\.\d\d % \[\d+\.\d\d, \d+\.\d\d\]")
+        assert all(interval.search(text) for text in rows.values()), rows
+
+        # The plots the pipeline drew in this home, each loaded as an image.
+        wait.until(lambda b: set(b.execute_script(_PLOTS)) >= PIPELINE_PLOTS)
+
+        # Ray's dashboard: linked when Ray reports one, else the page says how to start it.
+        if dashboard is None:
+            assert browser.find_element(By.ID, "ray-dashboard-off").is_displayed()
+        else:
+            link = browser.find_element(By.ID, "ray-dashboard")
+            assert link.is_displayed() and link.get_attribute("href").rstrip("/") == dashboard
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "ops_page_insights.png"))

@@ -81,7 +81,7 @@ function render(status) {
   if (status.experiments.length === 0) list.append(Object.assign(document.createElement("li"), { textContent: "none configured" }));
   for (const e of status.experiments) {
     const variants = e.variants.map(v => {
-      const parts = [v.rank_model ? `rank ${v.rank_model}` : null, v.rerank ? `rerank ${overrides(v.rerank)}` : null].filter(Boolean);
+      const parts = [v.rank_model ? `rank ${v.rank_model}` : null, v.rerank && overrides(v.rerank) ? `rerank ${overrides(v.rerank)}` : null].filter(Boolean);
       return `${v.name} (weight ${v.weight}${parts.length ? ", " + parts.join(", ") : ""})`;
     });
     list.append(Object.assign(document.createElement("li"), { textContent: `${e.name}: ${variants.join("; ")}` }));
