@@ -15,6 +15,9 @@ MAX_ID = 2**63 - 1
 MAX_EXCLUDED = 1000
 MAX_VARIANTS = 32
 MAX_NAME_CHARS = 64
+# The recall route of items put online that no features build has seen: Recall names it on
+# its candidates, Rerank reserves them a place.
+NEW_ARRIVALS_ROUTE = "new"
 
 
 class RecommendRequest(BaseModel):

@@ -108,6 +108,15 @@ class RerankSettings(BaseModel):
     popularity_debias: float = Field(
         0.0, ge=0, description="score penalty for the most popular item, scaled by log count"
     )
+    new_item_slots: int = Field(
+        1,
+        ge=0,
+        description="places reserved for new arrivals (items put online that no features "
+        "build has seen) among the user's candidates: their first impressions; 0 is off",
+    )
+    new_item_position: int = Field(
+        2, ge=0, description="0-based place of the first reserved new arrival"
+    )
     exclude_items: list[int] = Field(
         default_factory=list, description="items never recommended (business rule)"
     )

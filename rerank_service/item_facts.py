@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from core.filesystem import StoragePath
+from core.online_catalog import ItemEntry
 from core.storage import parquet_dataset
 
 
@@ -45,3 +46,14 @@ class ItemFacts:
             newest_year=max(known_years, default=0),
             trending={i: p / hottest for i, p in zip(ids, decayed, strict=True)},
         )
+
+    def add_entries(self, changed: dict[int, ItemEntry]) -> None:
+        """Take the genres and year of entries put online (a CatalogFollower's `apply`), so
+        that diversity and freshness see a new item before the next features build. Popularity
+        stays what the features build counted (none for a new item)."""
+        for item_id, entry in changed.items():
+            self.genres[item_id] = list(entry.genres)
+            if entry.year:
+                self.year[item_id] = entry.year
+            else:
+                self.year.pop(item_id, None)

@@ -157,6 +157,28 @@ def cap_per_genre(
     return kept + deferred
 
 
+def place_arrivals(
+    chosen: list[Candidate], arrivals: list[Candidate], slots: int, position: int
+) -> list[Candidate]:
+    """Give the best `slots` new arrivals a place from `position` on (0-based), unless they
+    already rank there or higher. A new item has no events, vector or features, so ranking
+    alone would never show it and nothing would ever be learnt about it: one reserved place is
+    how it gets its first impressions (exploration), at a cost of one place in a list while
+    there are arrivals of the user's genres."""
+    if slots <= 0 or not arrivals:
+        return chosen
+    out = list(chosen)
+    for n, arrival in enumerate(arrivals[:slots]):
+        at = position + n
+        current = next((i for i, c in enumerate(out) if c.item_id == arrival.item_id), None)
+        if current is not None and current <= at:
+            continue
+        if current is not None:
+            out.pop(current)
+        out.insert(min(at, len(out)), _adjust(arrival, "new_arrival", 0.0))
+    return out
+
+
 def pin(ranked: list[Candidate], pins: dict[int, int], k: int) -> list[Candidate]:
     """Put pinned items at their positions (within the first k), keeping the rest in order."""
     if not pins:

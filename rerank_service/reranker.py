@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from core.api import Candidate, Candidates, StageResult, StageTrace
+from core.api import NEW_ARRIVALS_ROUTE, Candidate, Candidates, StageResult, StageTrace
 from core.experiments import RerankOverrides
 from core.settings import RerankSettings
 from rerank_service.item_facts import ItemFacts
@@ -18,6 +18,7 @@ from rerank_service.policies import (
     freshness_boost,
     mmr,
     pin,
+    place_arrivals,
     popularity_debias,
     top_k,
     trending_boost,
@@ -28,7 +29,8 @@ class Reranker:
     """Turns a ranked candidate list into the final k items.
 
     Order: business exclusions, score adjustments (trending, freshness, popularity debias, then
-    the context genre above them all), MMR selection, the per-genre cap, then pinned positions.
+    the context genre above them all), MMR selection, the per-genre cap, the new arrivals'
+    reserved places, then pinned positions.
     The adjustments and MMR run over arrays of the whole pool; only the items MMR picks become
     Candidate objects.
     """
@@ -76,6 +78,12 @@ class Reranker:
             for candidate, penalty in zip(chosen, penalties.tolist(), strict=True):
                 candidate.contributions["mmr"] = penalty
         chosen = cap_per_genre(chosen, self.facts.genres, s.max_per_genre)
+        chosen = place_arrivals(
+            chosen,
+            self._arrivals(pool, scores, adjustments),
+            s.new_item_slots,
+            s.new_item_position,
+        )
         pins = {i: p for i, p in s.pinned_items.items() if i not in blocked}
         final = top_k(pin(chosen, pins, k), k)
         trace = StageTrace(
@@ -90,6 +98,15 @@ class Reranker:
             },
         )
         return StageResult(candidates=Candidates.of(final), trace=trace)
+
+    def _arrivals(
+        self, pool: Candidates, scores: np.ndarray, adjustments: list[Adjustment]
+    ) -> list[Candidate]:
+        """The pool's new arrivals (the recall route of items no features build has seen),
+        best adjusted score first."""
+        found = [p for p, routes in enumerate(pool.routes) if NEW_ARRIVALS_ROUTE in routes]
+        found.sort(key=lambda p: -scores[p])
+        return [self._candidate(pool, p, float(scores[p]), adjustments) for p in found]
 
     @staticmethod
     def _candidate(

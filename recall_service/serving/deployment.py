@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from ray import serve
 
 from core.api import RecallResult, SimilarItems
+from core.catalog_follower import CatalogFollower
+from core.online_catalog import OnlineCatalog
 from core.paths import StarlingPaths
 from core.redis_breaker import serving_store
 from core.registry import Registry
@@ -18,6 +20,7 @@ from recall_service.index.item_attributes import ItemFilter
 from recall_service.index.replica import ReplicaIndex, open_replica_index, resolve_ref
 from recall_service.registry import recall_model
 from recall_service.serving.genre_popularity import GenrePopularity
+from recall_service.serving.new_arrivals import NewArrivals
 from recall_service.serving.popular_cache import CachedPopularity
 from recall_service.serving.recaller import Recaller
 from recall_service.serving.similar import similar_items
@@ -39,9 +42,13 @@ class Recall:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._paths = StarlingPaths.of(settings)
-        self._store = CachedPopularity(serving_store(settings))
+        store = serving_store(settings)
+        self._store = CachedPopularity(store)
         # Genre rankings change only when features are rebuilt, which redeploys the app.
         self._genres = GenrePopularity.from_item_features(self._paths.item_features)
+        # Items put online since then reach the new-arrivals route within a second.
+        self._arrivals = NewArrivals.from_item_features(self._paths.item_features)
+        self._follower = CatalogFollower(OnlineCatalog(store.client), self._arrivals.add)
         # Serve runs a sync reconfigure in a thread pool: the lock keeps it from closing an
         # index that a request is still searching.
         self._lock = threading.Lock()
@@ -73,7 +80,13 @@ class Recall:
             logger.exception("recall could not load %s; still serving %s", config, self._label)
             return
         recaller = Recaller(
-            loaded.searcher, self._store, self._settings, loaded.label, self._genres, users
+            loaded.searcher,
+            self._store,
+            self._settings,
+            loaded.label,
+            self._genres,
+            users,
+            self._arrivals,
         )
         with self._lock:
             old, self._loaded, self._recaller = self._loaded, loaded, recaller
@@ -87,7 +100,8 @@ class Recall:
 
     async def recall(self, user_id: int, genre: str | None = None) -> RecallResult:
         # Called without awaiting: Milvus Lite's client is not known to be thread-safe, and a
-        # request takes milliseconds.
+        # request takes milliseconds (the follower reads Redis at most once a second).
+        self._follower.poll()
         with self._lock:
             if self._recaller is None:
                 raise RuntimeError("no recall model loaded: give the deployment a user_config")

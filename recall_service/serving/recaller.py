@@ -9,12 +9,19 @@ from typing import Protocol
 
 import numpy as np
 
-from core.api import Candidates, ProfileLookup, RecallResult, StageTrace
+from core.api import (
+    NEW_ARRIVALS_ROUTE,
+    Candidates,
+    ProfileLookup,
+    RecallResult,
+    StageTrace,
+)
 from core.online_store import UserState
 from core.settings import Settings
 from recall_service.index.item_attributes import ItemFilter
 from recall_service.serving.genre_popularity import GenrePopularity, genre_route
 from recall_service.serving.merge import RouteHits, merge_routes
+from recall_service.serving.new_arrivals import NewArrivals
 from recall_service.serving.routes import (
     ItemIndex,
     embedding_route,
@@ -29,6 +36,7 @@ ITEM_CF = "item_cf"
 POPULAR = "popular"
 TRENDING = "trending"
 GENRE = "genre"
+NEW = NEW_ARRIVALS_ROUTE
 
 
 class OnlineFeatures(Protocol):
@@ -45,8 +53,9 @@ class Recaller:
     """Recall with one embedding model; `version` labels it in traces, e.g. "item2vec:v1".
 
     `genres` holds each genre's popular items (loaded at replica start); without it the genre
-    route proposes nothing. `user_vectors` makes the embedding route's query (the two-tower's
-    user tower); by default it is the mean vector of the user's recent items.
+    route proposes nothing; likewise `arrivals` for the new-arrivals route. `user_vectors`
+    makes the embedding route's query (the two-tower's user tower); by default it is the mean
+    vector of the user's recent items.
     """
 
     def __init__(
@@ -57,12 +66,15 @@ class Recaller:
         version: str,
         genres: GenrePopularity | None = None,
         user_vectors: UserVectors | None = None,
+        arrivals: NewArrivals | None = None,
     ) -> None:
         self.index = index
         self.store = store
         self.settings = settings
         self.version = version
         self.genres = genres or GenrePopularity({})
+        # Not `arrivals or ...`: an empty NewArrivals is falsy, and the replica fills it later.
+        self.arrivals = NewArrivals(()) if arrivals is None else arrivals
         self.user_vectors = user_vectors or MeanOfRecentItems(index, settings.recall.recent_items)
 
     def recall(self, user_id: int, genre: str | None = None) -> RecallResult:
@@ -127,10 +139,15 @@ class Recaller:
                 genre_route(self.genres, top_genres, quotas.genre_quota, seen),
                 quotas.genre_quota,
             ),
+            RouteHits(
+                NEW,
+                self.arrivals.route(top_genres, quotas.new_item_quota, seen),
+                quotas.new_item_quota,
+            ),
         ]
         candidates, contributed = merge_routes(routes, seen)
         self._add_affinity(candidates, query, state.history)
-        candidates = best_by_affinity(candidates, quotas.max_candidates)
+        candidates = best_by_affinity(candidates, quotas.max_candidates, kept_route=NEW)
         trace = StageTrace(
             stage="recall",
             candidates_in=0,
@@ -169,13 +186,19 @@ class Recaller:
         ]
 
 
-def best_by_affinity(candidates: Candidates, limit: int) -> Candidates:
+def best_by_affinity(
+    candidates: Candidates, limit: int, kept_route: str | None = None
+) -> Candidates:
     """The `limit` candidates of highest affinity (those without one last, in merged order),
     in merged order; all of them when `limit` is 0 or they are fewer. Ranking and reranking
     cost grows with the candidates, and the final order leans on affinity: what ranks low on
-    it rarely ends in the first k."""
+    it rarely ends in the first k. Candidates of `kept_route` are kept beyond `limit`: new
+    arrivals have no vector, so affinity cannot judge them, and their route's quota bounds
+    them."""
     if limit == 0 or len(candidates) <= limit or not candidates.affinity:
         return candidates
     keys = np.array([-np.inf if a is None else a for a in candidates.affinity])
-    kept = np.sort(np.argsort(-keys, kind="stable")[:limit])
+    best = np.argsort(-keys, kind="stable")[:limit]
+    kept_too = [i for i, names in enumerate(candidates.routes) if kept_route in names]
+    kept = np.union1d(best, np.array(kept_too, dtype=np.int64))
     return candidates.take(kept.tolist())

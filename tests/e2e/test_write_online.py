@@ -115,6 +115,27 @@ def test_a_new_item_put_online_takes_events_at_once_and_reaches_the_lake(app: Ru
     assert status["pending_items"] == 0
 
 
+def test_a_new_item_put_online_is_recommended_within_seconds(app: RunningApp) -> None:
+    new = 990_002
+    entry = {"title": "Starling Returns", "genres": ["Comedy"], "year": 2026}
+    put = httpx.put(f"{app.url}/items/{new}", json=entry, headers=auth(WRITE_KEY), timeout=30)
+    assert put.status_code == 200, put.text
+    put_at = time.monotonic()
+    # A cold user browsing the item's genre: no event has touched it, no features build or
+    # model has seen it; only the new-arrivals route knows it.
+    body = {"user_id": 987654322, "k": 20, "genre": "Comedy", "debug": True}
+    while True:
+        answer = recommend(app, body).json()
+        shown = {item["item_id"]: item for item in answer["items"]}
+        if new in shown:
+            break
+        assert time.monotonic() - put_at < 10, "the new item was not recommended within 10 s"
+        time.sleep(0.2)
+    assert shown[new]["routes"] == ["new"]
+    recall = next(t for t in answer["trace"] if t["stage"] == "recall")
+    assert recall["detail"]["new"] >= 1
+
+
 def _lander_replica(app: RunningApp) -> psutil.Process | None:
     for process in psutil.Process(app.pid).children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):

@@ -42,6 +42,7 @@ NO_ROUTE = {
     "popular": 0,
     "trending": 0,
     "genre": 0,
+    "new": 0,
 }
 
 
