@@ -34,6 +34,7 @@ from core.storage import (
     atomic_dir,
     committed,
     discard_uncommitted,
+    fsync_path,
     read_manifest,
     write_manifest,
 )
@@ -262,4 +263,8 @@ def write_quarantine(rows: pa.Table, folder: StoragePath, run_id: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{run_id}.parquet.tmp"
     write_parquet(rows.cast(QUARANTINE), tmp)
+    # Durable before the commit that follows it: a crash must not keep the accepted rows and
+    # lose the rejected ones, which nothing would then report.
+    fsync_path(tmp)
     os.replace(tmp, folder / f"{run_id}.parquet")
+    fsync_path(folder)
