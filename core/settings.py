@@ -231,8 +231,7 @@ class Settings(BaseSettings):
     serve_config: Path | None = Field(
         None,
         description="serve config that deploys read and `starling scale`/`models promote` "
-        "update; when unset, the home's serve_config.yaml (a copy of the packaged "
-        "cluster/serve_config.yaml made at the first change), else the packaged one, read only",
+        "update; unset: <home>/serve_config.yaml, copied from the packaged one at a first change",
     )
     write_api_keys: list[SecretStr] = Field(
         default_factory=list, description="Bearer keys allowed to call write routes (POST /events)"
