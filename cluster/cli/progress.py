@@ -30,10 +30,12 @@ EPOCH_METRICS = {"loss": "loss", "val_roc_auc": "val AUC"}
 
 
 def new_bar(out: IO[str], **options: Any) -> tqdm:
-    """A tqdm bar on `out`, as wide as the terminal. tqdm asks the terminal itself, and a pseudo
-    terminal that was never given a size (`script`, some CI runners) answers 0 columns, which
-    draws an empty bar; shutil falls back to $COLUMNS or 80 there."""
-    return tqdm(file=out, ncols=shutil.get_terminal_size().columns, **options)
+    """A tqdm bar on `out`, sized from shutil. tqdm asks the terminal itself, and a pseudo
+    terminal that was never given a size (`script`, some CI runners) answers 0 x 0: tqdm then
+    hides every bar as below the screen's last line. shutil falls back to $COLUMNS/$LINES or
+    80 x 24 there."""
+    size = shutil.get_terminal_size()
+    return tqdm(file=out, ncols=size.columns, nrows=size.lines, **options)
 
 
 def summary_line(step: StepReport) -> str:

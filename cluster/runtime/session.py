@@ -67,6 +67,14 @@ def share_redis_url(settings: Settings) -> None:
         os.environ[REDIS_URL_VARIABLE] = settings.redis_url
 
 
+# Ray's notices that say nothing to a `starling` user: token auth is on (the CLI says where the
+# token is when it matters, for the dashboard), and Ray Data's own bars are off (ours show).
+QUIETED_RAY_LOGGERS = (
+    "ray._private.authentication.authentication_token_setup",
+    "ray.data._internal.progress",
+)
+
+
 def share_api_keys(settings: Settings) -> None:
     """Put this process's API keys, whatever their source (.env, the home's generated keys), in
     the environment a local Ray's replicas inherit: keys stay out of the Serve config
@@ -107,6 +115,8 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
         "configure_logging": True,
         "logging_level": logging.WARNING,
     }
+    for name in QUIETED_RAY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     # Exits after Ray's shutdown: the local Ray's HAProxy files live until Ray is gone.
     with ExitStack() as stack:
         if settings.ray_address:
