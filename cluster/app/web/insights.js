@@ -108,8 +108,9 @@ async function promoteVersion(version) {
   }
   say(`Promoting ${ref.kind} ${ref.name} ${ref.version}…`);
   try {
-    await call("/admin/models/promote", { kind: ref.kind, name: ref.name, version: ref.version });
-    say(`${ref.kind} ${ref.name} ${ref.version} serves now.`);
+    const done = await call("/admin/models/promote", { kind: ref.kind, name: ref.name, version: ref.version });
+    say(done.live ? `${ref.kind} ${ref.name} ${ref.version} serves now.`
+      : `${ref.kind} ${ref.name} ${ref.version} will serve from the next deploy (no app runs).`);
   } catch (error) {
     say(`Promoting ${ref.name} ${ref.version} failed: ${error.message}`, true);
   }
