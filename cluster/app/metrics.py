@@ -104,9 +104,15 @@ METRICS = (
 _STREAM_MEASURES = ("stream_length", "read", "landed", "quarantined", "dropped")
 
 
+# Serve's own per-replica series that the Grafana dashboard reads besides Starling's: every
+# Starling replica exports them (tests/integration/cluster/app/test_ray_metrics_export.py).
+SERVE_SERIES = {"ray_serve_deployment_processing_latency_ms_bucket"}
+
+
 def exported_series() -> set[str]:
-    """Every series name Ray's metrics export shows for Starling's metrics."""
-    return {name for spec in METRICS for name in spec.series(RAY_EXPORT_PREFIX)}
+    """Every series name Ray's metrics export shows for Starling's replicas: Starling's metrics
+    and the Serve series in SERVE_SERIES."""
+    return {name for spec in METRICS for name in spec.series(RAY_EXPORT_PREFIX)} | SERVE_SERIES
 
 
 class _Recorder:

@@ -13,6 +13,7 @@ import pytest
 import ray
 from ray import serve
 
+from cluster.app.metrics import SERVE_SERIES
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -84,3 +85,7 @@ def test_one_scrape_of_rays_export_shows_every_replicas_metrics(probe_url: str) 
     assert {s["stage"] for s in stages if s.get("deployment") == "MetricsProbe"} == {"rank"}
     variants = _samples(text, "ray_starling_variant_requests_total")
     assert {(s["experiment"], s["variant"]) for s in variants} >= {("ranker", "mlp")}
+    # Serve's own per-replica series, which the Grafana dashboard reads too.
+    for name in SERVE_SERIES:
+        found = [s for s in _samples(text, name) if s.get("deployment") == "MetricsProbe"]
+        assert {s["replica"] for s in found} == replicas, name
