@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from cluster.cli.commands import say, settings_from, wants_json, watch_for
 from cluster.cli.progress import summary_line
-from cluster.runtime.local_keys import LocalKeys, ensure_local_keys
+from cluster.runtime.local_keys import LocalKeys, ensure_local_keys, keys_path
 from cluster.runtime.local_ray import dashboard_url
 from cluster.runtime.session import full_runtime, interrupt_on_signals
 from cluster.step_progress import Reporter, StepReport
@@ -145,4 +145,7 @@ def status(args: argparse.Namespace) -> int:
         say(f"app       {url}: not running")
     dashboard = dashboard_url(settings)
     say(f"dashboard {dashboard}" if dashboard else "dashboard off (`starling up --dashboard`)")
+    keys = keys_path(settings.home)
+    if keys.is_file():
+        say(f"keys      {keys} (admin and write, made for this home)")
     return 0
