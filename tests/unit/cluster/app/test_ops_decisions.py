@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from cluster.app.live_stats import LiveStats
 from cluster.app.metrics import GatewayMetrics
 from cluster.app.replica import current_gateway
 from cluster.control.model_decisions import carry_out
-from cluster.control.serve_config import DEFAULT_CONFIG
 from core.decisions import Decision
 from core.paths import StarlingPaths
 from core.registry import ModelRef, Registry
@@ -54,8 +52,7 @@ def _client(tmp_path: Path) -> tuple[TestClient, Settings]:
             data_snapshot="s",
         )
     registry.promote(_ref("v1"))
-    shutil.copy(DEFAULT_CONFIG, tmp_path / "serve_config.yaml")
-    settings = Settings(home=tmp_path, serve_config=tmp_path / "serve_config.yaml")
+    settings = Settings(home=tmp_path)
     app = FastAPI()
     app.include_router(ops_routes.router)
     app.dependency_overrides[current_gateway] = lambda: FakeGateway(settings)
