@@ -123,7 +123,7 @@ class BarWatch(Watch):
     @contextmanager
     def epochs(self, step: str, total: int | None) -> Iterator[None]:
         """One tick per epoch that rank 0 reports, with its loss and validation metric."""
-        epochs = new_bar(self._out, desc=step, total=total, unit=" epoch")
+        epochs = new_bar(self._out, desc=step, total=total, unit="epoch")
         reports = self._reports()
         done = threading.Event()
 
