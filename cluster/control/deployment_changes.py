@@ -43,6 +43,13 @@ class AppNotRunningError(AppStateError):
 # that take it again, and a second flock of the same file in one process would wait for itself.
 _held = threading.local()
 
+# Every Serve config object built in this process pickles its autoscaling policy with
+# cloudpickle's by-value registration, which is global and not thread-safe: two threads building
+# at once (the ops page's status and its model versions, a scale waiting for replicas) failed one
+# of them with "ValueError: <module 'ray.serve.autoscaling_policy'> is not registered for
+# pickle by value". The Gateway's admin routes build them one at a time.
+_serve_config_lock = threading.Lock()
+
 
 @contextmanager
 def serialised(settings: Settings) -> Iterator[None]:
@@ -72,7 +79,8 @@ def serialised(settings: Settings) -> Iterator[None]:
 def apply_config(config: ServeDeploySchema) -> None:
     """What `serve deploy` and the dashboard's PUT /api/serve/applications/ do, without needing
     the dashboard: hand the whole declarative config to the Serve controller."""
-    _get_global_client().deploy_apps(config)
+    with _serve_config_lock:
+        _get_global_client().deploy_apps(config)
 
 
 def serve_details() -> ServeInstanceDetails:
@@ -81,7 +89,9 @@ def serve_details() -> ServeInstanceDetails:
     client = _get_global_client(raise_if_no_controller_running=False)
     if client is None:
         raise AppNotRunningError("Serve is not running on this Ray cluster")
-    return ServeInstanceDetails(**client.get_serve_details())
+    details = client.get_serve_details()
+    with _serve_config_lock:
+        return ServeInstanceDetails(**details)
 
 
 def _apply_to_running(deployment: str, changes: dict[str, Any]) -> bool:
@@ -108,7 +118,9 @@ def _apply_to_running(deployment: str, changes: dict[str, Any]) -> bool:
                 entries.append(entry)
             entry.update(changes)
         applications.append(config)
-    apply_config(ServeDeploySchema.model_validate({"applications": applications}))
+    with _serve_config_lock:
+        wanted = ServeDeploySchema.model_validate({"applications": applications})
+    apply_config(wanted)
     return True
 
 

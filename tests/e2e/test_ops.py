@@ -177,7 +177,11 @@ def ops_page(app: RunningApp, height: int = 800) -> Iterator[WebDriver]:
 @needs_chromium
 def test_an_operator_scales_rank_from_the_ops_page(app: RunningApp, one_rank_replica: None) -> None:
     from selenium import webdriver
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -207,7 +211,10 @@ def test_an_operator_scales_rank_from_the_ops_page(app: RunningApp, one_rank_rep
             return True
 
         WebDriverWait(browser, 30).until(ask_for_two)
-        WebDriverWait(browser, 180).until(lambda b: running(b) == "2")
+        try:
+            WebDriverWait(browser, 180).until(lambda b: running(b) == "2")
+        except TimeoutException:
+            pytest.fail(f"Rank not at 2: {browser.find_element(By.ID, 'message').text!r}")
         assert "Rank runs 2 replicas" in browser.find_element(By.ID, "message").text
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "ops_page.png"))
