@@ -53,6 +53,8 @@ class Learner:
         while not self._stop.wait(self.settings.online.interval):
             started = datetime.now(UTC)
             clock = time.perf_counter()
+            # Shown while the round runs (a fine-tuning on a busy machine takes minutes).
+            self.status_now = self.status_now.model_copy(update={"last_started": started})
             update: dict[str, object] = {"last_started": started, "last_error": None}
             try:
                 done = learn_round(self.settings, paths, log.info)

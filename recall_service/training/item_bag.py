@@ -123,7 +123,9 @@ def _fit(
     params = settings.item_bag
     # params.batch_size is the global batch, so that adding workers does not cut the steps.
     users_per_batch = max(1, params.batch_size // settings.train.workers)
-    users = ray.data.from_numpy(np.arange(len(histories.user_ids)))
+    # From Arrow, not numpy plus a rename: a rename is a Ray Data task that asks a whole CPU,
+    # which never comes beside a running app on 2 CPUs (training then waits forever).
+    users = ray.data.from_arrow(pa.table({"user": np.arange(len(histories.user_ids))}))
     trainer = TorchTrainer(
         item_bag_loop,
         train_loop_config={
@@ -144,7 +146,7 @@ def _fit(
         },
         scaling_config=scaling_config(settings, MODEL),
         run_config=run_config(paths, MODEL),
-        datasets={"train": users.rename_columns({"data": "user"})},
+        datasets={"train": users},
     )
     return final_state(trainer.fit(), MODEL)
 
