@@ -3,6 +3,7 @@ filters use (genres, year, popularity); searched by the metric the model was tra
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,9 @@ GENRE_TAGS_FIELD = "genre_tags"
 YEAR_FIELD = "year"
 POPULARITY_FIELD = "popularity"
 _UPSERT_BATCH = 5_000
+# A Milvus server builds HNSW on sealed segments in the background; a million 64-d vectors take
+# minutes on two cores.
+INDEX_BUILD_TIMEOUT_S = 1_800.0
 # Milvus refuses a larger top-k.
 MAX_K = 16_384
 
@@ -52,6 +56,8 @@ class VectorIndex:
         self.collection = collection
         self.uri = str(uri)
         self.plan = plan
+        # Milvus Lite as a folder or as `milvus-lite server`: they match filters differently.
+        self.lite = is_lite(uri) or is_lite_version(client.get_server_version())
         # Collections built before items carried scalar fields cannot be filtered.
         self.filterable = True
 
@@ -74,11 +80,13 @@ class VectorIndex:
         if is_lite(uri):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         client = MilvusClient(uri=str(uri))
-        plan = plan or choose_index(is_lite_version(client.get_server_version()))
+        plan = plan or choose_index(is_lite(uri) or is_lite_version(client.get_server_version()))
         index = cls(client, collection, uri, plan)
         try:
             index._create(vectors.shape[1], metric, replace)
             index.upsert(ids, vectors, attributes)
+            if not index.lite:
+                index._seal_and_index()
         except BaseException:
             index.close()
             raise
@@ -135,6 +143,20 @@ class VectorIndex:
         client.create_index(collection, index_params, sync=False)
         client.load_collection(collection)
 
+    def _seal_and_index(self, timeout_s: float = INDEX_BUILD_TIMEOUT_S) -> None:
+        """On a Milvus server, seal what was upserted and wait for its index: until then the
+        rows sit in growing segments, which are searched by brute force, and the row count
+        leaves them out."""
+        self.client.flush(self.collection)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            built = self.client.describe_index(self.collection, VECTOR_FIELD)
+            if int(built.get("pending_index_rows", 0)) == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.collection}'s index not built in {timeout_s:.0f} s")
+            time.sleep(0.5)
+
     def upsert(
         self, ids: np.ndarray, vectors: np.ndarray, attributes: ItemAttributes | None = None
     ) -> None:
@@ -189,7 +211,7 @@ class VectorIndex:
         results = self.client.search(
             self.collection,
             data=list(queries),
-            filter=where.expression() if where is not None else "",
+            filter=where.expression(self.lite) if where is not None else "",
             limit=limit,
             anns_field=VECTOR_FIELD,
             # Asking for the id alone keeps Milvus from sending every hit's vector back.

@@ -28,6 +28,13 @@ def test_filter_expression_names_genre_and_year_and_cannot_be_escaped() -> None:
     )
 
 
+def test_a_milvus_servers_expression_matches_genres_in_the_array_as_a_quoted_literal() -> None:
+    server = ItemFilter(genre="Sci-Fi", min_year=2000).expression(lite=False)
+    assert server == 'array_contains(genres, "Sci-Fi") and year >= 2000'
+    hostile = ItemFilter(genre='x" or year >= 0 or "').expression(lite=False)
+    assert hostile == 'array_contains(genres, "x\\" or year >= 0 or \\"")'
+
+
 def test_attributes_follow_the_ids_order_and_unknown_items_match_no_filter(tmp_path: Path) -> None:
     folder = tmp_path / "items"
     folder.mkdir()
