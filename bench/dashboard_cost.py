@@ -17,6 +17,7 @@ import asyncio
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,9 @@ from pydantic import BaseModel
 
 STARTUP_TIMEOUT_S = 600
 WARM_UP_S = 5.0
+PORT_FREE_TIMEOUT_S = 60
+# Between rounds, so that one round's shutdown does not fall into the next one's start.
+PAUSE_S = 10.0
 UP_LINE = "Starling is up at"
 
 
@@ -74,6 +78,18 @@ async def open_loop(
     return latencies, errors
 
 
+def _wait_until_free(port: int) -> None:
+    """The last round's listeners (HAProxy's among them) may outlive its process by a moment; a
+    round that starts while the port is held fails at Serve's start."""
+    deadline = time.monotonic() + PORT_FREE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return
+        time.sleep(1)
+    raise SystemExit(f"port {port} still in use after {PORT_FREE_TIMEOUT_S} s")
+
+
 def _start(args: argparse.Namespace, dashboard: bool, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "STARLING_HOME": str(args.home), "STARLING_HTTP_PORT": str(args.port)}
     if args.redis_port:
@@ -106,6 +122,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def one_round(args: argparse.Namespace, dashboard: bool) -> Round:
     log = args.home / f"dashboard_cost_{'on' if dashboard else 'off'}.log"
+    _wait_until_free(args.port)
+    time.sleep(PAUSE_S)
     process = _start(args, dashboard, log)
     url = f"http://127.0.0.1:{args.port}"
     users = list(range(1, 200))
