@@ -1,9 +1,11 @@
-"""Top-100 vector search: Milvus Lite against exact numpy search on the same vectors, and the
-Recall deployment's latency per request.
+"""Top-100 vector search: Milvus Lite (and a Milvus server's HNSW) against exact numpy search
+on the same vectors, and the Recall deployment's latency per request.
 
 Usage:
     .venv/bin/python bench/recall.py                        # 10k, 100k and 1M items, ~10 min
     .venv/bin/python bench/recall.py --sizes 10000 --quick  # a smoke run
+    milvus-server --data /tmp/milvus &                      # PyPI's milvus==2.3.5 (dev extras)
+    .venv/bin/python bench/recall.py --milvus-uri http://127.0.0.1:19530 --sizes 100000
 
 For each catalog size, synthetic 32-d unit vectors (items in ~50-item niches, like the
 synthetic data set) go into a Milvus Lite file with the index Starling chooses (FLAT on Lite)
@@ -31,7 +33,7 @@ from recall_deployment import bench_deployment
 
 from recall_service.index.exact import ExactIndex
 from recall_service.index.files import COLLECTION
-from recall_service.index.item_attributes import ItemFilter
+from recall_service.index.item_attributes import ItemAttributes, ItemFilter
 from recall_service.index.milvus import VectorIndex, l2_normalise
 from recall_service.index.plan import IndexPlan
 
@@ -50,7 +52,9 @@ class Workload:
     truth: list[list[tuple[int, float]]]
 
 
-def bench_size(n: int, work: Path, ivf_max: int, quick: bool) -> list[Timing]:
+def bench_size(
+    n: int, work: Path, ivf_max: int, quick: bool, milvus_uri: str | None = None
+) -> list[Timing]:
     ids, vectors, attributes = synthetic(n, seed=n)
     rng = np.random.default_rng(1)
     singles = 5 if quick else max(10, min(200, 2_000_000 // n))
@@ -78,7 +82,34 @@ def bench_size(n: int, work: Path, ivf_max: int, quick: bool) -> list[Timing]:
         finally:
             index.close()
             shutil.rmtree(folder, ignore_errors=True)
+    if milvus_uri:
+        results += _server_rows(milvus_uri, ids, vectors, attributes, exact, load)
     return results
+
+
+def _server_rows(
+    uri: str,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    attributes: ItemAttributes,
+    exact: ExactIndex,
+    load: Workload,
+) -> list[Timing]:
+    """The same workload on a Milvus server, with the index Starling chooses there (HNSW),
+    built, sealed and indexed before the clock starts."""
+    collection = f"bench_{load.n}"
+    began = time.perf_counter()
+    index = VectorIndex.build(uri, collection, ids, vectors, attributes)
+    print(
+        f"# milvus-server {load.n:,} items: built, sealed and indexed in"
+        f" {time.perf_counter() - began:.1f} s ({index.plan.index_type})",
+        flush=True,
+    )
+    try:
+        return _index_rows(f"milvus-server {index.plan.index_type}", index, exact, load)
+    finally:
+        index.client.drop_collection(collection)
+        index.close()
 
 
 def _exact_rows(exact: ExactIndex, load: Workload) -> list[Timing]:
@@ -164,7 +195,7 @@ def _index_rows(side: str, index: VectorIndex, exact: ExactIndex, load: Workload
 
 
 def ratios(results: list[Timing]) -> None:
-    print("# ratios (p50): Milvus Lite / numpy exact; Recall deployment / in-process")
+    print("# ratios (p50): Milvus / numpy exact; Recall deployment / in-process")
     for timing in results:
         base_side = {"Recall deployment": "in-process"}.get(timing.side, "numpy exact")
         if timing.side in ("numpy exact", "in-process"):
@@ -188,6 +219,8 @@ def main() -> None:
     parser.add_argument("--serve-calls", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help="few calls: a smoke run")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (a temp dir)")
+    parser.add_argument("--milvus-uri", default=None, help="a Milvus server to measure as well")
+    parser.add_argument("--no-serve", action="store_true", help="skip the Recall deployment")
     args = parser.parse_args()
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     print(
@@ -199,8 +232,10 @@ def main() -> None:
     try:
         results = []
         for n in args.sizes:
-            results += bench_size(n, work, args.ivf_max, args.quick)
-        results += bench_deployment(args.serve_items, work, 20 if args.quick else args.serve_calls)
+            results += bench_size(n, work, args.ivf_max, args.quick, args.milvus_uri)
+        if not args.no_serve:
+            calls = 20 if args.quick else args.serve_calls
+            results += bench_deployment(args.serve_items, work, calls)
         ratios(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
