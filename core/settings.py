@@ -200,7 +200,8 @@ class Settings(BaseSettings):
         1.0, gt=0, description="seconds between a replica's pings of a Redis it found down"
     )
     num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray; all when unset")
-    # Off by default: its agent's stats rounds stalled requests in flight (README, Serving latency).
+    # Off by default: its agent's stats rounds stalled requests in flight
+    # (docs/serving-performance.md).
     ray_dashboard: bool = Field(False, description="Ray dashboard on 127.0.0.1, with Ray's token")
     ray_dashboard_port: int = Field(8265, ge=1, le=65535, description="its port, or the next free")
     gcs_start_timeout_s: int = Field(
