@@ -109,14 +109,9 @@ class RerankSettings(BaseModel):
         0.0, ge=0, description="score penalty for the most popular item, scaled by log count"
     )
     new_item_slots: int = Field(
-        1,
-        ge=0,
-        description="places reserved for new arrivals (items put online that no features "
-        "build has seen) among the user's candidates: their first impressions; 0 is off",
+        1, ge=0, description="places reserved for items no features build has seen; 0 is off"
     )
-    new_item_position: int = Field(
-        2, ge=0, description="0-based place of the first reserved new arrival"
-    )
+    new_item_position: int = Field(2, ge=0, description="0-based place of the first of them")
     exclude_items: list[int] = Field(
         default_factory=list, description="items never recommended (business rule)"
     )
