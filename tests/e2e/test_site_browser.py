@@ -1,5 +1,6 @@
-"""The movie site in a real headless Chromium: home, a movie, a similar movie, a search, signing
-in through a link minted with a write key, rating, and the for-you list changing."""
+"""The movie site in a real headless Chromium: home, a movie, a similar movie, a search, a genre
+in two orders, signing in through a link minted with a write key, rating, and the for-you list
+changing."""
 
 from __future__ import annotations
 
@@ -86,10 +87,12 @@ def test_a_visitor_browses_signs_in_rates_and_sees_the_list_change(
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
 
     browser.get(f"{app.url}/")
     trending = _until(browser, lambda b: _ids(b, "#trending .card"), "trending row")
     _until(browser, lambda b: len(_ids(b, ".genre-row .card")) >= 6, "genre rows")
+    genre = browser.execute_script("return document.querySelector('.genre-row').dataset.genre")
     assert _text(browser, "#account").startswith("Sign in through the link")
     _shot(browser, "site_home.png")
 
@@ -110,6 +113,17 @@ def test_a_visitor_browses_signs_in_rates_and_sees_the_list_change(
     search = browser.find_element(By.ID, "search-q")
     search.send_keys(first_word, Keys.ENTER)
     assert trending[0] in _until(browser, lambda b: _ids(b, "#results .card"), "search results")
+
+    browser.get(f"{app.url}/genre/{genre}?sort=year")
+    _until(browser, lambda b: _ids(b, "#genre-list .card"), "the genre's newest")
+    years = browser.execute_script(
+        "return [...document.querySelectorAll('#genre-list .card .meta:first-of-type')]"
+        ".map(m => parseInt(m.textContent))"
+    )
+    assert len(years) > 1 and years == sorted(years, reverse=True)
+    Select(browser.find_element(By.ID, "sort")).select_by_value("rating")
+    _until(browser, lambda b: b.current_url.endswith("?sort=rating"), "sorted by rating")
+    assert _until(browser, lambda b: _ids(b, "#genre-list .card"), "the genre's best rated")
 
     user_id = _a_user_with_history(app)
     link = httpx.post(
