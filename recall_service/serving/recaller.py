@@ -134,16 +134,7 @@ class Recaller:
                 quotas.item_to_item_quota,
             ),
             *self._popularity_routes(len(seen)),
-            RouteHits(
-                GENRE,
-                genre_route(self.genres, top_genres, quotas.genre_quota, seen),
-                quotas.genre_quota,
-            ),
-            RouteHits(
-                NEW,
-                self.arrivals.route(top_genres, quotas.new_item_quota, seen),
-                quotas.new_item_quota,
-            ),
+            *self._genre_routes(top_genres, seen),
         ]
         candidates, contributed = merge_routes(routes, seen)
         self._add_affinity(candidates, query, state.history)
@@ -170,6 +161,22 @@ class Recaller:
         if affinity is not None:
             candidates.affinity = affinity
             candidates.affinity_model = self.version
+
+    def _genre_routes(self, top_genres: list[str], seen: set[int]) -> list[RouteHits]:
+        """The popular items of the user's top genres, and the new arrivals of those genres."""
+        quotas = self.settings.recall
+        return [
+            RouteHits(
+                GENRE,
+                genre_route(self.genres, top_genres, quotas.genre_quota, seen),
+                quotas.genre_quota,
+            ),
+            RouteHits(
+                NEW,
+                self.arrivals.route(top_genres, quotas.new_item_quota, seen),
+                quotas.new_item_quota,
+            ),
+        ]
 
     def _popularity_routes(self, seen: int) -> list[RouteHits]:
         """The published popularity ranking and what live events made popular in the last hour
