@@ -49,6 +49,10 @@ def started_app(home: Path, settings_env: dict[str, str]) -> Iterator[RunningApp
         "STARLING_HOME": str(home),
         "STARLING_HTTP_PORT": str(port),
         "STARLING_REDIS_PORT": str(free_port()),
+        # HAProxy's stats and metrics ports too: two apps on one machine (a developer's beside
+        # the suite's) would fight over the fixed defaults.
+        "STARLING_INGRESS_STATS_PORT": str(free_port()),
+        "STARLING_INGRESS_METRICS_PORT": str(free_port()),
         **settings_env,
     }
     log = home / "up.log"
