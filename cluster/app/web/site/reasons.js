@@ -24,6 +24,7 @@ function policy(name, delta) {
     case "mmr": return `moved down to mix genres in the list (${amount})`;
     case "context_genre": return "in the genre you are browsing";
     case "pinned": return "pinned by a business rule";
+    case "new_arrival": return "given a place of its own: too new for anyone to have rated it";
     default: return `${name} ${amount}`;
   }
 }
@@ -31,7 +32,7 @@ function policy(name, delta) {
 export function reasons(item) {
   const found = (item.routes || []).map((route) => ROUTES[route] || `found by the ${route} route`);
   for (const [name, delta] of Object.entries(item.contributions || {})) {
-    if (Math.abs(delta) >= NOTICEABLE || name === "context_genre" || name === "pinned") {
+    if (Math.abs(delta) >= NOTICEABLE || ["context_genre", "pinned", "new_arrival"].includes(name)) {
       found.push(policy(name, delta));
     }
   }
