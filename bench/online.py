@@ -20,6 +20,9 @@ failed requests (goal: none) and latency during each, and how long the update to
 what the serving model's newest learnt event is older than the lake's newest beyond
 STARLING_ONLINE__INTERVAL. Run it with the app's environment (STARLING_HOME and the rest), as
 the CLI calls need it.
+(d) With --freshness SECONDS, against an app started with STARLING_ONLINE__INTERVAL > 0: the
+age of the newest event the serving models learnt from while ratings stream in, beside the
+age the versions serving at the start would have without updates (bench/online_freshness.py).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import numpy as np
+from online_freshness import freshness
 
 K = 10
 BURST = 50
@@ -224,10 +228,18 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--learn", action="store_true", help="also run phases (d) and (e)")
     parser.add_argument("--swaps", type=int, default=4)
+    parser.add_argument(
+        "--freshness", type=float, default=0, help="seconds of point (d) alone (0: skip it)"
+    )
+    parser.add_argument("--event-rate", type=float, default=20.0, help="(d)'s ratings a second")
+    parser.add_argument("--sample-s", type=float, default=10.0, help="(d)'s sampling period")
     args = parser.parse_args()
     headers = {"Authorization": f"Bearer {args.write_key}"}
     async with httpx.AsyncClient(base_url=args.url, timeout=30, headers=headers) as client:
         print(f"# load average before the run: {_load()}")
+        if args.freshness:
+            await freshness(client, args.freshness, args.event_rate, args.sample_s, _load)
+            return
         n = int(args.rate * args.seconds)
         plain, plain_errors = await plain_reads(
             client, [random.randint(1, args.users) for _ in range(n)], args.rate
