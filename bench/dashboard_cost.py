@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from pydantic import BaseModel
+from serve import open_loop as fire_at_rate
 
 STARTUP_TIMEOUT_S = 600
 WARM_UP_S = 5.0
@@ -54,28 +54,14 @@ async def open_loop(
     url: str, rate: int, seconds: float, users: list[int]
 ) -> tuple[list[float], int]:
     """POST /recommend `rate` times a second for `seconds`; latencies (ms) and errors."""
-    latencies: list[float] = []
-    errors = 0
     headers = {"x-request-timeout-seconds": "0"}
     async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as client:
 
-        async def one(user: int, scheduled: float) -> None:
-            nonlocal errors
-            try:
-                answer = await client.post("/recommend", json={"user_id": user, "k": 10})
-                answer.raise_for_status()
-                latencies.append((time.perf_counter() - scheduled) * 1000)
-            except httpx.HTTPError:
-                errors += 1
+        async def call(user: int) -> None:
+            answer = await client.post("/recommend", json={"user_id": user, "k": 10})
+            answer.raise_for_status()
 
-        tasks = []
-        start = time.perf_counter()
-        for n in range(int(rate * seconds)):
-            scheduled = start + n / rate
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            tasks.append(asyncio.create_task(one(random.choice(users), scheduled)))
-        await asyncio.gather(*tasks)
-    return latencies, errors
+        return await fire_at_rate(call, users, rate, seconds)
 
 
 def _wait_until_free(port: int) -> None:
