@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -18,14 +17,13 @@ import pytest
 
 from cluster.control.serve_config import load_serve_config
 from tests.e2e.conftest import ADMIN_KEY, WRITE_KEY
+from tests.support.chromium import headless_chromium, needs_chromium
 from tests.support.running_app import RunningApp
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
 ARTIFACTS = Path(os.environ.get("STARLING_TEST_ARTIFACTS", "test-artifacts"))
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 
 def _admin(key: str = ADMIN_KEY) -> dict[str, str]:
@@ -146,32 +144,16 @@ def test_scaling_rank_while_requests_flow_drops_none_and_persists(
     assert _file_replicas(app, "Rank") == {"min_replicas": 2, "max_replicas": 2}
 
 
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-)
-
-
 @contextmanager
 def ops_page(app: RunningApp, height: int = 800) -> Iterator[WebDriver]:
     """Headless Chromium on the ops page, connected with the admin key."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-background-networking"):
-        options.add_argument(flag)
-    options.add_argument(f"--window-size=1400,{height}")
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with headless_chromium(1400, height) as browser:
         browser.get(f"{app.url}/ops")
         browser.find_element(By.ID, "key").send_keys(ADMIN_KEY)
         browser.find_element(By.ID, "connect").click()
         yield browser
-    finally:
-        browser.quit()
 
 
 @needs_chromium

@@ -5,7 +5,6 @@ changing."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,35 +13,19 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import WRITE_KEY
+from tests.support.chromium import headless_chromium, needs_chromium
 from tests.support.running_app import RunningApp
 
 ARTIFACTS = Path(os.environ.get("STARLING_TEST_ARTIFACTS", "test-artifacts"))
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 WAIT_S = 60
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-background-networking"):
-        options.add_argument(flag)
-    options.add_argument("--window-size=1280,900")
-    # Service names the driver: selenium-manager, which would download one, never runs.
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with headless_chromium(1280, 900) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _ids(browser: Any, css: str) -> list[int]:
