@@ -63,11 +63,22 @@ def write_json_atomic(path: StoragePath, payload: Any) -> None:
     if isinstance(path, RemotePath):
         path.write_text(text)
         return
+    write_text_atomic(path, text)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace a local file so that readers, and the disk after a crash or a power loss, hold
+    the old text or the new one, never half: the text is flushed in a temporary file beside it
+    before the rename, and the folder after it, so that the rename itself is on disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text)
-    fsync_path(tmp)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        fsync_path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_path(path.parent)
 
 

@@ -7,8 +7,6 @@ changes."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +19,7 @@ from ray.serve.schema import ServeDeploySchema
 from cluster.names import APP_NAME
 from core.errors import InvalidInputError, UnknownNameError
 from core.settings import Settings
+from core.storage import write_text_atomic
 
 DEFAULT_CONFIG = Path(__file__).parents[1] / "serve_config.yaml"
 # Replicas run inside the cluster: they need no address to reach it. API keys never go into
@@ -181,14 +180,12 @@ def update_deployment(path: Path, app_name: str, deployment: str, changes: dict[
     if path.resolve() == DEFAULT_CONFIG.resolve():
         raise PackagedConfigError(f"{path} is the packaged serve config; change a copy of it")
     text = path.read_text() if path.is_file() else DEFAULT_CONFIG.read_text()
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = yaml.safe_load(text)
     change_deployment(raw, app_name, deployment, changes)
     body = text[: _header_length(text)] + yaml.safe_dump(raw, sort_keys=False)
-    # Readers (a concurrent `serve deploy`) see the old file or the new one, never half.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(body)
-    os.replace(tmp, path)
+    # Readers (a concurrent `serve deploy`) see the old file or the new one, never half, and
+    # an operator's change survives a crash or a power loss once the command returns.
+    write_text_atomic(path, body)
 
 
 def change_deployment(

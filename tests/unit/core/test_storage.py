@@ -12,6 +12,7 @@ from core.storage import (
     read_manifest,
     write_json_atomic,
     write_manifest,
+    write_text_atomic,
 )
 
 
@@ -64,3 +65,21 @@ def test_a_json_file_is_flushed_before_it_replaces_the_old_one(
     publish = disk_log.index(("rename", str(target)))
     assert [kind for kind, _ in disk_log[:publish]] == ["fsync"]
     assert disk_log[publish + 1 :] == [("fsync", str(tmp_path))]
+
+
+def test_a_text_file_cut_short_by_a_failed_write_leaves_the_old_one_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "config.yaml"
+    write_text_atomic(target, "old: 1\n")
+    write = Path.write_text
+
+    def disk_full(self: Path, data: str) -> int:
+        write(self, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        write_text_atomic(target, "new: 2\n" * 100)
+    assert target.read_text() == "old: 1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.yaml"]

@@ -3,9 +3,11 @@ config, the next deploy of that home reads it, and the packaged file is never wr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cluster.control.operations import promote, scale
 from cluster.control.serve_config import (
@@ -99,3 +101,48 @@ def test_naming_the_packaged_file_still_keeps_changes_in_the_home(tmp_path: Path
     assert (tmp_path / "serve_config.yaml").is_file()
     with pytest.raises(PackagedConfigError):
         update_deployment(DEFAULT_CONFIG, APP_NAME, "Rank", {"max_replicas": 9})
+
+
+def test_a_change_is_flushed_before_its_rename_and_its_folder_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path)
+    scale(settings, "Rank", num_replicas=2)
+    disk: list[tuple[str, str]] = []
+    fsync, replace = os.fsync, os.replace
+
+    def logged_fsync(fd: int) -> None:
+        disk.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def logged_replace(src: str | Path, dst: str | Path) -> None:
+        disk.append(("rename", str(dst)))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", logged_fsync)
+    monkeypatch.setattr(os, "replace", logged_replace)
+    scale(settings, "Rank", num_replicas=3)
+    (_, staged), rename, folder = disk
+    assert staged.startswith(str(tmp_path / ".serve_config.yaml."))
+    assert rename == ("rename", str(config_path(settings)))
+    assert folder == ("fsync", str(tmp_path))
+
+
+def test_a_change_that_fails_half_written_leaves_the_last_one_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path)
+    scale(settings, "Rank", num_replicas=2)
+    kept = config_path(settings).read_text()
+    write = Path.write_text
+
+    def disk_full(self: Path, data: str) -> int:
+        write(self, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        scale(settings, "Rank", num_replicas=4)
+    assert config_path(settings).read_text() == kept
+    assert yaml.safe_load(kept)["applications"]
+    assert not list(tmp_path.glob("*.tmp"))
