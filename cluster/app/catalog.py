@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from cluster.app.title_index import TitleIndex
 from core.filesystem import read_parquet
 from core.online_catalog import ItemEntry
 from core.paths import StarlingPaths
@@ -48,7 +47,7 @@ class Catalog:
 
     def __init__(self, items: dict[int, CatalogItem]) -> None:
         self.items = items
-        self._titles = {i: title_words(item.title) for i, item in items.items()}
+        self._title_index = TitleIndex({i: item.title for i, item in items.items()})
 
     @staticmethod
     def load(paths: StarlingPaths) -> Catalog:
@@ -83,7 +82,7 @@ class Catalog:
             {**(known.model_dump() if known else {"item_id": item_id}), **entry_fields}
         )
         self.items[item_id] = item
-        self._titles[item_id] = title_words(item.title)
+        self._title_index.put(item_id, item.title)
         return item
 
     def get(self, item_id: int) -> CatalogItem | None:
@@ -99,20 +98,21 @@ class Catalog:
         query: str | None = None,
     ) -> list[CatalogItem]:
         """Items of a genre (all when None), best first by `order`; with a title `query`, only
-        the items whose title matches it, the closest matches first (see `title_match`).
+        the items whose title matches it, the closest matches first (see `title_match`), found
+        through the title index rather than by reading every title.
 
         Ordering by rating only considers items with at least `min_ratings` ratings, so one
         five-star vote does not top the list. `live` holds the items' live event counts: the
         last 24 hours' add to popularity, the last hour's are the trending order.
         """
-        chosen = [i for i in self.items.values() if genre is None or genre in i.genres]
         matches: dict[int, int] = {}
         if query is not None:
-            wanted = title_words(query)
-            for i in chosen:
-                if (found := title_match(wanted, self._titles.get(i.item_id, ""))) is not None:
-                    matches[i.item_id] = found
-            chosen = [i for i in chosen if i.item_id in matches]
+            matches = self._title_index.search(query)
+            chosen = [self.items[i] for i in matches]
+        else:
+            chosen = list(self.items.values())
+        if genre is not None:
+            chosen = [i for i in chosen if genre in i.genres]
         if order == "rating":
             chosen = [i for i in chosen if i.rating_count >= min_ratings]
         if live and order == "popularity":
@@ -144,36 +144,6 @@ class Catalog:
             for i in self.browse(wanted, "popularity", len(self.items), 0)
             if i.item_id != item.item_id and (min_year is None or (i.year or 0) >= min_year)
         ][:k]
-
-
-_YEAR = re.compile(r"\s*\(\d{4}(?:-\d{4})?\)\s*$")
-_TRAILING_ARTICLE = re.compile(r"^(.*), (the|a|an|les|la|le|l'|die|der|das|il|el)$")
-
-
-def title_words(title: str) -> str:
-    """A title as search compares it: no year, MovieLens' trailing article moved to the front
-    ("Matrix, The (1999)" -> "the matrix"), accents, case and punctuation dropped."""
-    plain = unicodedata.normalize("NFKD", _YEAR.sub("", title)).encode("ascii", "ignore").decode()
-    plain = plain.casefold().strip()
-    if moved := _TRAILING_ARTICLE.match(plain):
-        plain = f"{moved.group(2)} {moved.group(1)}"
-    return " ".join(re.findall(r"[a-z0-9]+", plain))
-
-
-def title_match(query: str, title: str) -> int | None:
-    """How well a title's words match a query's (both from `title_words`): 0 the title starts
-    with the query, 1 the query starts a word of it, 2 every query word starts one of its
-    words; None for no match (and for an empty query)."""
-    if not query:
-        return None
-    if title.startswith(query):
-        return 0
-    if f" {query}" in f" {title}":
-        return 1
-    words = title.split()
-    if all(any(w.startswith(q) for w in words) for q in query.split()):
-        return 2
-    return None
 
 
 def _with(item: CatalogItem, **changes: float) -> CatalogItem:

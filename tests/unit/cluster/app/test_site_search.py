@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cluster.app.catalog import Catalog, CatalogItem, title_words
+from cluster.app.catalog import Catalog, CatalogItem
+from cluster.app.title_index import title_words
 from core.online_catalog import ItemEntry
 
 
