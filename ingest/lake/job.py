@@ -36,6 +36,7 @@ from ingest.lake.versions import (
     count_rows,
     ingested_sources,
     recover,
+    source_key,
     staging_dir,
     write_items,
     write_quarantine,
@@ -99,9 +100,9 @@ def _ingest(
     unreadable: dict[str, str] = {}
     items = _write_catalog(plan, paths, source, unreadable)
     known = ingested_sources(paths.events)
-    stamps = {str(spec.path.resolve()): fingerprint(spec.path) for spec in plan.files}
+    stamps = {source_key(spec.path, paths.home): fingerprint(spec.path) for spec in plan.files}
     skipped = [name for name, stamp in stamps.items() if known.get(name) == stamp]
-    plans = [plan_file(spec) for spec in plan.files if str(spec.path.resolve()) not in skipped]
+    plans = [plan_file(s) for s in plan.files if source_key(s.path, paths.home) not in skipped]
     unreadable |= {p.path: p.error for p in plans if p.error is not None}
     summary = IngestSummary(
         source=str(source),
@@ -252,7 +253,9 @@ def _ingest_chunks(
         )
         # The plan's fingerprints, not today's: a file that grew since is read again next time.
         stamps = {
-            str(Path(p.path).resolve()): p.stamp for n, p in enumerate(readable) if n not in errors
+            source_key(p.path, paths.home): p.stamp
+            for n, p in enumerate(readable)
+            if n not in errors
         }
         if not stamps:
             return summary.model_copy(update={"unreadable_files": unreadable})

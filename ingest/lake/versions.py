@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -82,6 +83,8 @@ def recover(lake: StoragePath) -> None:
 # cannot merge with int64 keys.
 EVENT_IDS = "event_ids"
 EVENT_ID_FORMAT = "int64 key"
+# How `source_key` marks a file that lies inside the home.
+HOME_SOURCE = "<home>/"
 
 
 class OldLakeError(InvalidInputError):
@@ -227,6 +230,16 @@ def ingested_sources(lake: StoragePath) -> dict[str, str]:
     """Source file -> fingerprint of everything already committed to the lake."""
     manifest = read_manifest(lake)
     return dict(manifest.extra.get("sources", {})) if manifest else {}
+
+
+def source_key(path: str | Path, home: Path) -> str:
+    """The name the lake remembers a source file by: its place in the home for a file inside
+    it (the synthetic set), so that a moved or copied home knows the file is in already and
+    ingests, builds and trains nothing again; its absolute path otherwise."""
+    resolved, root = Path(path).resolve(), home.resolve()
+    if resolved.is_relative_to(root):
+        return f"{HOME_SOURCE}{resolved.relative_to(root)}"
+    return str(resolved)
 
 
 def write_items(items: pa.Table, folder: StoragePath, source: str) -> int:

@@ -12,11 +12,13 @@ import pytest
 
 from core.paths import StarlingPaths
 from core.settings import Settings
+from core.storage import fingerprint
 from core.tables import EVENTS
 from core.writer_lock import writer_lock
 from ingest.lake import chunks
 from ingest.lake.job import ingest_source
 from ingest.lake.sources.event_log import EventLogOptions, parse_mapping
+from ingest.synth.generate import SynthConfig, generate
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +49,23 @@ def test_movielens_small_lands_whole_and_once(
 
     again = ingest_source(settings, paths, movielens_small)
     assert len(again.skipped_files) == 2 and again.lake_rows == 104_519
+
+
+def test_a_moved_home_knows_the_files_of_its_own_it_ingested(
+    ray_local: None, tmp_path: Path
+) -> None:
+    """The synthetic set lives in the home: moved elsewhere, the home ingests nothing again, so
+    its lake, and all that was built and trained from it, stays as it was."""
+    settings, paths = _home(tmp_path)
+    generate(SynthConfig(users=20, items=30, ratings=400), paths.data_dir)
+    first = ingest_source(settings, paths, paths.data_dir)
+    assert first.accepted > 0
+    moved = StarlingPaths(tmp_path / "moved")
+    shutil.copytree(paths.home, moved.home)
+    lake = fingerprint(moved.events)
+    again = ingest_source(settings.model_copy(update={"home": moved.home}), moved, moved.data_dir)
+    assert again.rows_read == 0 and len(again.skipped_files) == 2  # ratings and tags
+    assert fingerprint(moved.events) == lake
 
 
 def test_bad_rows_are_quarantined_and_good_rows_land(ray_local: None, tmp_path: Path) -> None:
