@@ -33,11 +33,12 @@ lint: install
 unit: install
 	$(BIN)/pytest tests/unit -q
 
+# Everything: unit, integration, e2e (browser tests included) and chaos.
 test: lint
-	@$(BIN)/pytest -q -p no:cacheprovider --durations=40 --ignore=tests/chaos; $(STRICT)
+	@$(BIN)/pytest -q -p no:cacheprovider --durations=40; $(STRICT)
 
-# Faults under load (killed replicas and ingests, a restarted Redis, a long schemathesis run):
-# minutes each, so outside `make test`'s budget; .ci/run runs both.
+# The fault tests alone (killed replicas and ingests, a restarted Redis, a long schemathesis
+# run), which `make test` runs too.
 chaos: install
 	@$(BIN)/pytest tests/chaos -q -p no:cacheprovider --durations=20; $(STRICT)
 

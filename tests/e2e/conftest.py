@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.running_app import RunningApp
+from tests.support.trained_home import small_home_template
 from tests.support.up_process import started_app
 
 WRITE_KEY = "e2e-write-key"
@@ -45,5 +46,5 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
         "STARLING_ADMIN_API_KEYS": json.dumps([ADMIN_KEY]),
         "STARLING_EXPERIMENTS": json.dumps(EXPERIMENTS),
     }
-    with started_app(home, settings_env) as running:
+    with started_app(home, settings_env, small_home_template(tmp_path_factory)) as running:
         yield running

@@ -19,7 +19,8 @@ def fuzz_api(
         [
             *(sys.executable, "-m", "schemathesis.cli", "run", f"{app.url}/openapi.json"),
             *("--checks", "not_a_server_error", "--max-examples", str(examples), "--seed", "6"),
-            *("--workers", "1", "--generation-database", "none", "--no-color"),
+            # Two operations at a time: one generates while the app answers the other.
+            *("--workers", "2", "--generation-database", "none", "--no-color"),
             *("--request-timeout", "30", "--header", f"Authorization: Bearer {admin_key}"),
             *("--report", "junit", "--report-dir", str(report_dir)),
             # Valid random bodies for these would really scale the app or swap its models;

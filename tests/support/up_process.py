@@ -4,6 +4,7 @@ app over HTTP (tests/e2e, tests/chaos)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,19 +17,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.running_app import RunningApp
+from tests.support.trained_home import NOT_COPIED, SMALL_HOME_ENV, keep_as_template
 
 # Generous: on a 2-core machine shared with other jobs, `starling up` alone took over 7 minutes.
 STARTUP_TIMEOUT_S = 900
-
-# A synthetic set small enough to train in a minute, large enough for every route to answer.
-SMALL_SET = {
-    "STARLING_NUM_CPUS": "2",
-    "STARLING_DATA__SYNTH_USERS": "300",
-    "STARLING_DATA__SYNTH_ITEMS": "400",
-    "STARLING_DATA__SYNTH_RATINGS": "30000",
-    "STARLING_ITEM_BAG__EPOCHS": "10",
-    "STARLING_RANK__EPOCHS": "1",
-}
 
 
 def free_port() -> int:
@@ -38,14 +30,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def started_app(home: Path, settings_env: dict[str, str]) -> Iterator[RunningApp]:
+def started_app(
+    home: Path, settings_env: dict[str, str], template: Path | None = None
+) -> Iterator[RunningApp]:
     """`starling up` on `home` with the small set, free ports and `settings_env` on top of this
     process's environment; yields once it says it is up, stops it with Ctrl-C afterwards and
-    fails the test if it did not exit cleanly."""
+    fails the test if it did not exit cleanly. With a `template` (a folder, maybe not there
+    yet), the home starts as a copy of the trained home there (`starling up` skips every step
+    whose output is fresh), or is copied there once it has trained."""
+    if template is not None and template.is_dir():
+        shutil.copytree(template, home, dirs_exist_ok=True, ignore=NOT_COPIED)
     port = free_port()
     env = {
         **os.environ,
-        **SMALL_SET,
+        **SMALL_HOME_ENV,
+        "STARLING_NUM_CPUS": "2",
         "STARLING_HOME": str(home),
         "STARLING_HTTP_PORT": str(port),
         "STARLING_REDIS_PORT": str(free_port()),
@@ -71,6 +70,8 @@ def started_app(home: Path, settings_env: dict[str, str]) -> Iterator[RunningApp
             if time.monotonic() > deadline:
                 pytest.fail(f"starling up not ready in {STARTUP_TIMEOUT_S} s:\n{log.read_text()}")
             time.sleep(1)
+        if template is not None and not template.is_dir():
+            keep_as_template(home, template)  # before any test writes to the app
         yield RunningApp(f"http://127.0.0.1:{port}", home, log, env, process.pid)
     finally:
         process.send_signal(signal.SIGINT)

@@ -12,6 +12,7 @@ import yaml
 
 from cluster.control.serve_config import DEFAULT_CONFIG
 from tests.support.running_app import RunningApp
+from tests.support.trained_home import small_home_template
 from tests.support.up_process import started_app
 
 WRITE_KEY = "chaos-write-key"
@@ -33,5 +34,5 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
         "STARLING_ADMIN_API_KEYS": json.dumps([ADMIN_KEY]),
         "STARLING_SERVE_CONFIG": str(serve_config),
     }
-    with started_app(home, settings_env) as running:
+    with started_app(home, settings_env, small_home_template(tmp_path_factory)) as running:
         yield running

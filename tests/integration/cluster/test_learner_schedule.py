@@ -1,6 +1,8 @@
 """The app's Learner runs the online update on its own, every STARLING_ONLINE__INTERVAL seconds:
 deployed with a short interval on a small trained home whose ranker has not learnt the test
-samples, it fine-tunes, judges and records a decision with nobody running `starling learn`."""
+samples, it fine-tunes, judges and records a decision with nobody running `starling learn`.
+The test ends with the first round: a second one (it learns the same window again) would only
+double the module's minute and a half."""
 
 from __future__ import annotations
 
@@ -78,10 +80,3 @@ def test_the_learner_runs_the_update_at_its_interval_and_records_a_decision(
     assert [d.candidate for d in status.last_decisions] == [decision.candidate]
     # The item bag learnt every rated row when it was trained: nothing new for it.
     assert "recall" in status.last_skipped
-    # And again at the next interval: a candidate promoted this round has the last window to
-    # learn; a refused one, nothing new.
-    while _status().rounds < 2 and time.monotonic() < deadline:
-        time.sleep(1)
-    again = _status()
-    assert again.rounds >= 2 and again.last_error is None
-    assert again.last_decisions or again.last_skipped
