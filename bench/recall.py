@@ -28,9 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from pydantic import SecretStr
 from recall_common import BATCH, DIM, K, Timing, overlap, row, synthetic, timed
 from recall_deployment import bench_deployment
 
+from core.settings import Settings
 from recall_service.index.exact import ExactIndex
 from recall_service.index.files import COLLECTION
 from recall_service.index.item_attributes import ItemAttributes, ItemFilter
@@ -53,7 +55,12 @@ class Workload:
 
 
 def bench_size(
-    n: int, work: Path, ivf_max: int, quick: bool, milvus_uri: str | None = None
+    n: int,
+    work: Path,
+    ivf_max: int,
+    quick: bool,
+    milvus_uri: str | None = None,
+    milvus_credentials: SecretStr | None = None,
 ) -> list[Timing]:
     ids, vectors, attributes = synthetic(n, seed=n)
     rng = np.random.default_rng(1)
@@ -83,7 +90,9 @@ def bench_size(
             index.close()
             shutil.rmtree(folder, ignore_errors=True)
     if milvus_uri:
-        results += _server_rows(milvus_uri, ids, vectors, attributes, exact, load)
+        results += _server_rows(
+            milvus_uri, ids, vectors, attributes, exact, load, milvus_credentials
+        )
     return results
 
 
@@ -94,12 +103,14 @@ def _server_rows(
     attributes: ItemAttributes,
     exact: ExactIndex,
     load: Workload,
+    credentials: SecretStr | None,
 ) -> list[Timing]:
     """The same workload on a Milvus server, with the index Starling chooses there (HNSW),
-    built, sealed and indexed before the clock starts."""
+    built, sealed and indexed before the clock starts; a server with authorization on is sent
+    `credentials`."""
     collection = f"bench_{load.n}"
     began = time.perf_counter()
-    index = VectorIndex.build(uri, collection, ids, vectors, attributes)
+    index = VectorIndex.build(uri, collection, ids, vectors, attributes, credentials=credentials)
     print(
         f"# milvus-server {load.n:,} items: built, sealed and indexed in"
         f" {time.perf_counter() - began:.1f} s ({index.plan.index_type})",
@@ -227,12 +238,14 @@ def main() -> None:
         f"# bench/recall.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, dim {DIM}, top-{K},"
         f" load average before {' '.join(load)}, python {sys.version.split()[0]}"
     )
+    # A server with authorization on is signed in to as Starling would (STARLING_MILVUS__*).
+    credentials = Settings().milvus.credentials()
     work = args.work or Path(tempfile.mkdtemp(prefix="starling-recall-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         results = []
         for n in args.sizes:
-            results += bench_size(n, work, args.ivf_max, args.quick, args.milvus_uri)
+            results += bench_size(n, work, args.ivf_max, args.quick, args.milvus_uri, credentials)
         if not args.no_serve:
             calls = 20 if args.quick else args.serve_calls
             results += bench_deployment(args.serve_items, work, calls)

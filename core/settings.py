@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.data_settings import DataSettings
 from core.experiments import Experiment, RerankOverrides, check_experiments
 from core.filesystem import StorageOptions, StoragePath, open_storage
+from core.milvus_settings import MilvusSettings
 from core.online_settings import OnlineSettings
 from core.rank_settings import RankServingSettings, RankSettings
 from core.recall_model_settings import (
@@ -259,6 +260,7 @@ class Settings(BaseSettings):
     stream: StreamSettings = Field(default_factory=StreamSettings)
     site: SiteSettings = Field(default_factory=SiteSettings)
     online: OnlineSettings = Field(default_factory=OnlineSettings)
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     kuberay: KubeRaySettings = Field(default_factory=KubeRaySettings)
 
     @field_validator("home")

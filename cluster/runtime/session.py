@@ -38,6 +38,9 @@ REDIS_URL_VARIABLE = "REDIS_URL"
 # The names Settings reads the API keys from.
 ADMIN_KEYS_VARIABLE = "STARLING_ADMIN_API_KEYS"
 WRITE_KEYS_VARIABLE = "STARLING_WRITE_API_KEYS"
+# The names Settings reads Milvus's secrets from.
+MILVUS_PASSWORD_VARIABLE = "STARLING_MILVUS__PASSWORD"
+MILVUS_TOKEN_VARIABLE = "STARLING_MILVUS__TOKEN"
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> NoReturn:
@@ -87,6 +90,18 @@ def share_api_keys(settings: Settings) -> None:
             os.environ[variable] = json.dumps([key.get_secret_value() for key in keys])
 
 
+def share_milvus_credentials(settings: Settings) -> None:
+    """Put this process's Milvus password or token, whatever their source (.env, a flag), in the
+    environment a local Ray's replicas inherit: they stay out of the Serve config
+    (core/milvus_settings.py), and replicas read them from there."""
+    for variable, secret in (
+        (MILVUS_PASSWORD_VARIABLE, settings.milvus.password),
+        (MILVUS_TOKEN_VARIABLE, settings.milvus.token),
+    ):
+        if secret is not None:
+            os.environ[variable] = secret.get_secret_value()
+
+
 def _connect(address: str, options: dict[str, Any]) -> None:
     """ray.init on an existing cluster. Through Ray Client, the head starts a server process per
     client; seen here twice under load (once in CI), that process exited at start with an empty
@@ -126,6 +141,7 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
             set_worker_niceness(settings)
             share_redis_url(settings)
             share_api_keys(settings)
+            share_milvus_credentials(settings)
             options |= {"num_cpus": settings.num_cpus, **dashboard_options(settings)}
             record_dashboard(settings, start_local_ray(settings, **options))
         configure_ray_data()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from core.paths import StarlingPaths
 from recall_service.index.files import (
@@ -49,13 +49,15 @@ def write_index_artifacts(
     return spec
 
 
-def open_server_collection(uri: str, collection: str, version_dir: Path) -> VectorIndex:
+def open_server_collection(
+    uri: str, collection: str, version_dir: Path, credentials: SecretStr | None = None
+) -> VectorIndex:
     """Open the version's collection on a Milvus server, first building it from the version's
     files when it is missing or incomplete. Replicas starting together may all build it: each
     upserts the same rows, so the result is the same."""
     ids = np.load(version_dir / ITEM_IDS)
     try:
-        index = VectorIndex.open(uri, collection)
+        index = VectorIndex.open(uri, collection, credentials)
     except LookupError:
         index = None
     if index is not None and index.count() >= len(ids):
@@ -73,4 +75,5 @@ def open_server_collection(uri: str, collection: str, version_dir: Path) -> Vect
         attributes,
         spec.metric,
         replace=False,
+        credentials=credentials,
     )

@@ -7,9 +7,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import grpc
 import numpy as np
-from pymilvus import DataType, MilvusClient
+from pydantic import SecretStr
+from pymilvus import DataType, MilvusClient, MilvusException
 
+from core.errors import InvalidInputError
 from recall_service.index.item_attributes import (
     MAX_GENRE_LENGTH,
     MAX_GENRE_TAGS_LENGTH,
@@ -46,7 +49,8 @@ class VectorIndex:
     INT64, popularity FLOAT).
 
     `uri` is a Milvus Lite folder (`something.db`; one process at a time may open it) or a
-    server address such as `http://host:19530`; the same calls work on both.
+    server address such as `http://host:19530`; the same calls work on both. A server with
+    authorization enabled is sent `credentials` (a token, or `user:password`).
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class VectorIndex:
         metric: str = "IP",
         replace: bool = True,
         plan: IndexPlan | None = None,
+        credentials: SecretStr | None = None,
     ) -> VectorIndex:
         """Create `collection` with `plan`'s index (by default the backend's best, see
         index_plan.choose_index) and upsert the items. An existing collection is dropped first,
@@ -79,7 +84,7 @@ class VectorIndex:
         vectors = np.asarray(vectors, dtype=np.float32)
         if is_lite(uri):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        client = MilvusClient(uri=str(uri))
+        client = connect(uri, credentials)
         plan = plan or choose_index(is_lite(uri) or is_lite_version(client.get_server_version()))
         index = cls(client, collection, uri, plan)
         try:
@@ -93,9 +98,11 @@ class VectorIndex:
         return index
 
     @classmethod
-    def open(cls, uri: str | Path, collection: str) -> VectorIndex:
+    def open(
+        cls, uri: str | Path, collection: str, credentials: SecretStr | None = None
+    ) -> VectorIndex:
         """Connect to an existing collection and load it for search."""
-        client = MilvusClient(uri=str(uri))
+        client = connect(uri, credentials)
         index = cls(client, collection, uri, IndexPlan(index_type="FLAT"))
         try:
             if not client.has_collection(collection):
@@ -234,3 +241,43 @@ class VectorIndex:
 def is_lite(uri: str | Path) -> bool:
     """Whether `uri` names a Milvus Lite folder (pymilvus recognises them by `.db`)."""
     return str(uri).endswith(".db")
+
+
+class MilvusAuthError(InvalidInputError):
+    """A Milvus server that refused the configured credentials, or asked for some."""
+
+
+def connect(uri: str | Path, credentials: SecretStr | None = None) -> MilvusClient:
+    """A client of the Milvus Lite folder or server at `uri`. A server is sent `credentials`;
+    Milvus Lite has no authentication and is sent none. A server that refuses them fails here,
+    at once, with MilvusAuthError: pymilvus only says "illegal connection params or server
+    unavailable", which reads like a network fault."""
+    if is_lite(uri):
+        return MilvusClient(uri=str(uri))
+    token = credentials.get_secret_value() if credentials is not None else ""
+    try:
+        return MilvusClient(uri=str(uri), token=token)
+    except MilvusException as error:
+        if not _unauthenticated(error):
+            raise
+        if credentials is None:
+            raise MilvusAuthError(
+                f"Milvus at {uri} asks for credentials: set STARLING_MILVUS__TOKEN, or "
+                "STARLING_MILVUS__USER and STARLING_MILVUS__PASSWORD"
+            ) from error
+        raise MilvusAuthError(
+            f"Milvus at {uri} refused the credentials of STARLING_MILVUS__TOKEN (or "
+            "STARLING_MILVUS__USER and STARLING_MILVUS__PASSWORD): wrong user or password"
+        ) from error
+
+
+def _unauthenticated(error: BaseException) -> bool:
+    """Whether gRPC's UNAUTHENTICATED answer is behind `error`, which pymilvus raises from it."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, grpc.Call) and cause.code() == grpc.StatusCode.UNAUTHENTICATED:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False

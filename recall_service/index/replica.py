@@ -71,7 +71,9 @@ def open_replica_index(settings: Settings, paths: StarlingPaths, ref: ModelRef) 
     version_dir = Registry(paths.registry).path(ref)
     if settings.milvus_uri:
         collection = server_collection(ref.name, ref.version)
-        index = open_server_collection(settings.milvus_uri, collection, version_dir)
+        index = open_server_collection(
+            settings.milvus_uri, collection, version_dir, settings.milvus.credentials()
+        )
         return ReplicaIndex(ref, index, None)
     source = version_dir / MILVUS_DB
     if not source.is_dir():

@@ -1,5 +1,6 @@
 """A real Milvus standalone server for the tests that need one: PyPI's `milvus` 2.3.5 wheel
-(`milvus-server`, with its own etcd and local storage; no internet needed)."""
+(`milvus-server`, with its own etcd and local storage; no internet needed), with or without
+authorization."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from pymilvus import MilvusClient
 
 # It listened within 45 s on a quiet 2-core machine; a loaded one is slower.
 START_TIMEOUT_S = 240
+# The user every Milvus server starts with, and its password until someone changes it.
+ROOT_TOKEN = "root:Milvus"
 # Ports the wrapper lets us choose; its metrics port (9091) and etcd peer port (2380) are fixed,
 # so only one such server runs per machine at a time.
 PORT_OPTIONS = (
@@ -42,7 +45,7 @@ def _free_port() -> int:
 
 def _answers(uri: str) -> bool:
     try:
-        client = MilvusClient(uri=uri, timeout=5)
+        client = MilvusClient(uri=uri, timeout=5, token=ROOT_TOKEN)
     except Exception:
         return False
     try:
@@ -55,14 +58,18 @@ def _answers(uri: str) -> bool:
 
 
 @contextmanager
-def milvus_server(data_dir: Path) -> Iterator[str]:
+def milvus_server(data_dir: Path, authorization: bool = False) -> Iterator[str]:
     """`milvus-server` on free ports, its data under `data_dir`; yields its URI and stops it
-    with every process it started."""
+    with every process it started. With `authorization`, it refuses clients that do not sign
+    in (ROOT_TOKEN does), as k8s/milvus.yaml runs it."""
     binary = Path(sys.executable).parent / "milvus-server"
     if not binary.exists():
         pytest.skip("milvus-server is not installed: `pip install milvus==2.3.5` (dev extras)")
     ports = {option: _free_port() for option in PORT_OPTIONS}
     args = [str(binary), "--data", str(data_dir)]
+    if authorization:
+        # Only ever "true": the wrapper parses the value with bool(), so "false" turns it on too.
+        args += ["--authorization-enabled", "true"]
     for option, port in ports.items():
         args += [option, str(port)]
     log = data_dir.with_suffix(".log")

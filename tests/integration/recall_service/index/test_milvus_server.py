@@ -1,6 +1,7 @@
 """The Recall index on a real Milvus server (PyPI's `milvus` 2.3.5 standalone, not Milvus
-Lite): an HNSW index that finds what exact search finds, replicas sharing one collection, and a
-promoted version's collection opened beside the serving one while searches go on."""
+Lite) with authorization on, as k8s/ runs it: an HNSW index that finds what exact search finds,
+replicas sharing one collection, a promoted version's collection opened beside the serving one
+while searches go on, and clients without the right credentials refused at once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import SecretStr
 
 from core.paths import StarlingPaths
 from core.registry import ModelRef, Registry
@@ -18,9 +20,9 @@ from core.settings import Settings
 from recall_service.index.artifacts import write_index_artifacts
 from recall_service.index.exact import ExactIndex
 from recall_service.index.item_attributes import ItemAttributes, ItemFilter
-from recall_service.index.milvus import VectorIndex, l2_normalise
+from recall_service.index.milvus import MilvusAuthError, VectorIndex, l2_normalise
 from recall_service.index.replica import ReplicaIndex, open_replica_index
-from tests.support.milvus_server import milvus_server
+from tests.support.milvus_server import ROOT_TOKEN, milvus_server
 
 pytestmark = pytest.mark.integration
 
@@ -28,11 +30,15 @@ N, D, K, QUERIES = 5_000, 32, 50, 200
 GENRES = ("Comedy", "Drama", "Horror", "Sci-Fi")
 # HNSW is approximate; measured here: recall@50 1.0 on 5,000 32-d items (ef = 2 k = 100).
 MIN_RECALL = 0.95
+# Replicas sign in as the server's root user, in the user-and-password form k8s/ gives them.
+ROOT = {"user": "root", "password": ROOT_TOKEN.partition(":")[2]}
+# A refusal is an answer from the server, not a timeout.
+REFUSAL_S = 5.0
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with milvus_server(tmp_path_factory.mktemp("milvus") / "data") as uri:
+    with milvus_server(tmp_path_factory.mktemp("milvus") / "data", authorization=True) as uri:
         yield uri
 
 
@@ -74,7 +80,7 @@ def test_replicas_share_one_hnsw_collection_that_finds_what_exact_search_finds(
     ids, matrix, _ = items
     home = tmp_path / "home"
     ref = _publish(home, ids, matrix)
-    settings = Settings(home=home, milvus_uri=server)
+    settings = Settings(home=home, milvus_uri=server, milvus=ROOT)
     queries = l2_normalise(np.random.default_rng(6).normal(size=(QUERIES, D)))
     exact = ExactIndex(ids, matrix).search(queries, K)
 
@@ -105,7 +111,9 @@ def test_filtered_hnsw_searches_keep_to_the_filter_and_find_what_exact_search_fi
     ids, matrix, attributes = items
     queries = l2_normalise(np.random.default_rng(7).normal(size=(50, D)))
     exact = ExactIndex(ids, matrix, attributes)
-    index = VectorIndex.build(server, "filtered_items", ids, matrix, attributes)
+    index = VectorIndex.build(
+        server, "filtered_items", ids, matrix, attributes, credentials=SecretStr(ROOT_TOKEN)
+    )
     try:
         assert index.plan.index_type == "HNSW"
         for where in (
@@ -132,7 +140,7 @@ def test_a_new_versions_collection_opens_beside_the_serving_one_while_it_answers
     searches on the serving version never fail meanwhile."""
     ids, matrix, _ = items
     home = tmp_path / "home"
-    settings = Settings(home=home, milvus_uri=server)
+    settings = Settings(home=home, milvus_uri=server, milvus=ROOT)
     paths = StarlingPaths(home)
     serving = open_replica_index(settings, paths, _publish(home, ids, matrix))
     stop = threading.Event()
@@ -162,3 +170,43 @@ def test_a_new_versions_collection_opens_beside_the_serving_one_while_it_answers
             promoted.close()
     assert not failures
     assert answered and set(answered) == {K}
+
+
+@pytest.mark.parametrize(
+    ("credentials", "refusal"),
+    [
+        ({}, "asks for credentials"),
+        ({"user": "root", "password": "not-Milvus"}, "refused the credentials"),
+        ({"token": "root:not-Milvus"}, "refused the credentials"),
+    ],
+)
+def test_a_replica_without_the_right_credentials_is_refused_at_once(
+    tmp_path: Path, server: str, credentials: dict[str, str], refusal: str
+) -> None:
+    """What a Recall replica started without the Secret, or with a stale one, meets: a clear
+    error when it opens its index, which names the settings and never the password."""
+    home = tmp_path / "home"
+    ids = np.arange(10, dtype=np.int64)
+    ref = _publish(home, ids, l2_normalise(np.random.default_rng(8).normal(size=(10, D))))
+    settings = Settings(home=home, milvus_uri=server, milvus=credentials)
+    began = time.monotonic()
+    with pytest.raises(MilvusAuthError, match=refusal) as refused:
+        open_replica_index(settings, StarlingPaths(home), ref)
+    assert time.monotonic() - began < REFUSAL_S
+    assert "STARLING_MILVUS__" in str(refused.value)
+    assert "not-Milvus" not in str(refused.value)
+
+
+def test_the_right_token_builds_and_searches(server: str) -> None:
+    ids = np.arange(100, dtype=np.int64)
+    vectors = l2_normalise(np.random.default_rng(9).normal(size=(100, D)))
+    token = SecretStr(ROOT_TOKEN)
+    built = VectorIndex.build(server, "token_items", ids, vectors, credentials=token)
+    opened = VectorIndex.open(server, "token_items", token)
+    try:
+        assert opened.count() == 100
+        assert opened.search(vectors[:1], 1)[0][0][0] == ids[0]
+    finally:
+        built.client.drop_collection("token_items")
+        built.close()
+        opened.close()

@@ -27,8 +27,9 @@ ENV_CONFIG_MAP = "starling-env"
 
 DOCS = documents()
 CONFIG = DOCS["ConfigMap", ENV_CONFIG_MAP]["data"]
-# The password the tests put in Secret starling-redis.
+# The passwords the tests put in Secrets starling-redis and starling-milvus.
 REDIS_PASSWORD = "0123abcd"
+MILVUS_PASSWORD = "4567efab"
 
 
 def _cluster_specs() -> dict[str, dict[str, Any]]:
@@ -40,9 +41,13 @@ def _groups(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _pod_environment(container: dict[str, Any]) -> dict[str, str]:
-    """The container's env as a pod would see it, with Secret starling-redis holding
-    REDIS_PASSWORD and $(NAME) references expanded as Kubernetes does."""
-    secrets = {("starling-redis", "password"): REDIS_PASSWORD}
+    """The container's env as a pod would see it, with Secrets starling-redis and
+    starling-milvus holding REDIS_PASSWORD and MILVUS_PASSWORD, and $(NAME) references expanded
+    as Kubernetes does."""
+    secrets = {
+        ("starling-redis", "password"): REDIS_PASSWORD,
+        ("starling-milvus", "password"): MILVUS_PASSWORD,
+    }
     environment: dict[str, str] = {}
     for entry in container.get("env", []):
         if "valueFrom" in entry:
@@ -143,11 +148,14 @@ def test_every_ray_pod_runs_one_image_with_the_shared_env_and_home() -> None:
         keys = {"secretRef": {"name": "starling-api-keys", "optional": True}}
         assert keys in container["envFrom"], where
         # Shared settings belong in the ConfigMap; only the serving pods name their RayService,
-        # and every Ray pod composes REDIS_URL with the password of Secret starling-redis.
+        # every Ray pod composes REDIS_URL with the password of Secret starling-redis, and signs
+        # in to Milvus as root with the password of Secret starling-milvus.
         env = _pod_environment(container)
         expected = {
             "REDIS_PASSWORD": REDIS_PASSWORD,
             "REDIS_URL": f"redis://:{REDIS_PASSWORD}@redis:6379/0",
+            "STARLING_MILVUS__USER": "root",
+            "STARLING_MILVUS__PASSWORD": MILVUS_PASSWORD,
         }
         if cluster == "rayservice":
             expected["STARLING_KUBERAY__RAYSERVICE"] = "starling"
@@ -208,6 +216,9 @@ def test_pods_settings_reach_the_services_of_the_manifests(
     settings = Settings(_env_file=None)
     assert settings.home == Path(CONFIG["STARLING_HOME"])
     assert urlparse(settings.resolved_redis_url()).password == REDIS_PASSWORD
+    milvus_token = settings.milvus.credentials()
+    assert milvus_token is not None
+    assert milvus_token.get_secret_value() == f"root:{MILVUS_PASSWORD}"
     for url, service, port_name in (
         (settings.redis_url, "redis", "redis"),
         (settings.milvus_uri, "milvus", "grpc"),

@@ -18,6 +18,7 @@ RAY_UID = 1000
 # Milvus runs as root: its image ships root-owned binaries and configs (k8s/milvus.yaml).
 ROOT_ALLOWED = {"StatefulSet/milvus"}
 REDIS_SECRET = {"name": "starling-redis", "key": "password"}
+MILVUS_SECRET = {"name": "starling-milvus", "key": "password"}
 PATCHING_ACCOUNT = "starling-serve"
 
 
@@ -101,6 +102,22 @@ def test_redis_asks_for_the_secret_s_password_and_ray_pods_send_it() -> None:
             ray_env = {e["name"]: e for e in template["spec"]["containers"][0]["env"]}
             assert ray_env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == REDIS_SECRET, where
             assert "$(REDIS_PASSWORD)@redis:" in ray_env["REDIS_URL"]["value"], where
+
+
+def test_milvus_asks_for_the_secret_s_root_password_and_ray_pods_send_it() -> None:
+    milvus = DOCS["StatefulSet", "milvus"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in milvus["env"]}
+    # Milvus reads common.security.* of its config from these variables.
+    assert env["COMMON_SECURITY_AUTHORIZATIONENABLED"]["value"] == "true"
+    assert env["COMMON_SECURITY_DEFAULTROOTPASSWORD"]["valueFrom"]["secretKeyRef"] == MILVUS_SECRET
+    config = DOCS["ConfigMap", "starling-env"]["data"]
+    assert not [name for name in config if name.startswith("STARLING_MILVUS__")]
+    for where, template in TEMPLATES.items():
+        if _is_ray_pod(where):
+            ray_env = {e["name"]: e for e in template["spec"]["containers"][0]["env"]}
+            assert ray_env["STARLING_MILVUS__USER"]["value"] == "root", where
+            secret = ray_env["STARLING_MILVUS__PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert secret == MILVUS_SECRET, where
 
 
 def test_nothing_is_exposed_outside_the_cluster_and_ray_asks_for_its_token() -> None:

@@ -22,6 +22,11 @@ from cluster.control.serve_config import (
     load_serve_config,
     update_deployment,
 )
+from cluster.runtime.session import (
+    MILVUS_PASSWORD_VARIABLE,
+    MILVUS_TOKEN_VARIABLE,
+    share_milvus_credentials,
+)
 from core.paths import StarlingPaths
 from core.registry import ModelNotFoundError, ModelRef, Registry
 from core.settings import RankSettings, Settings
@@ -189,6 +194,30 @@ def test_a_redis_password_never_travels_in_the_serve_config(
 def test_a_redis_url_without_a_password_travels_to_the_replicas(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, home=tmp_path, redis_url="redis://redis:6379/0")
     assert app_args(settings)["redis_url"] == "redis://redis:6379/0"
+
+
+@pytest.mark.parametrize(
+    "credentials", [{"user": "starling", "password": "pw-5e2a"}, {"token": "starling:pw-5e2a"}]
+)
+def test_milvus_credentials_never_travel_in_the_serve_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, credentials: dict[str, str]
+) -> None:
+    """What a deploy hands Serve holds no Milvus password or token; a local Ray's replica still
+    signs in with them, from the environment this process shares (cluster/runtime/session.py)."""
+    for variable in (MILVUS_PASSWORD_VARIABLE, MILVUS_TOKEN_VARIABLE):
+        # Set first so that monkeypatch removes what share_milvus_credentials puts there.
+        monkeypatch.setenv(variable, "")
+        monkeypatch.delenv(variable)
+    settings = Settings(
+        _env_file=None, home=tmp_path, milvus_uri="http://milvus:19530", milvus=credentials
+    )
+    config = declarative_config(settings, "starling", {})
+    assert "pw-5e2a" not in yaml.safe_dump(config.model_dump(mode="json"))
+    assert "pw-5e2a" not in repr(settings)
+    share_milvus_credentials(settings)
+    replica = Settings(_env_file=None, **config.applications[0].args)
+    token = replica.milvus.credentials()
+    assert token is not None and token.get_secret_value() == "starling:pw-5e2a"
 
 
 @pytest.mark.parametrize("deployment", [Gateway, Recall, Rank, Rerank])
