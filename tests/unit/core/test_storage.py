@@ -14,6 +14,7 @@ from core.storage import (
     write_manifest,
     write_text_atomic,
 )
+from tests.support.disk_full import fill_disk_half_way
 
 
 def test_atomic_dir_replaces_the_target_only_on_success(tmp_path: Path) -> None:
@@ -72,13 +73,7 @@ def test_a_text_file_cut_short_by_a_failed_write_leaves_the_old_one_whole(
 ) -> None:
     target = tmp_path / "config.yaml"
     write_text_atomic(target, "old: 1\n")
-    write = Path.write_text
-
-    def disk_full(self: Path, data: str) -> int:
-        write(self, data[: len(data) // 2])
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(Path, "write_text", disk_full)
+    fill_disk_half_way(monkeypatch)
     with pytest.raises(OSError, match="No space"):
         write_text_atomic(target, "new: 2\n" * 100)
     assert target.read_text() == "old: 1\n"

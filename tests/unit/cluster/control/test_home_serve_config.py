@@ -22,6 +22,7 @@ from cluster.names import APP_NAME
 from core.paths import StarlingPaths
 from core.registry import Registry
 from core.settings import Settings
+from tests.support.disk_full import fill_disk_half_way
 
 PINNED = {"Recall": {"name": "item_bag", "version": "v1"}, "Rank": {"name": "mlp", "version": "v1"}}
 
@@ -134,13 +135,7 @@ def test_a_change_that_fails_half_written_leaves_the_last_one_whole(
     settings = Settings(home=tmp_path)
     scale(settings, "Rank", num_replicas=2)
     kept = config_path(settings).read_text()
-    write = Path.write_text
-
-    def disk_full(self: Path, data: str) -> int:
-        write(self, data[: len(data) // 2])
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(Path, "write_text", disk_full)
+    fill_disk_half_way(monkeypatch)
     with pytest.raises(OSError, match="No space"):
         scale(settings, "Rank", num_replicas=4)
     assert config_path(settings).read_text() == kept
