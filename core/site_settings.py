@@ -28,6 +28,12 @@ class SiteSettings(BaseModel):
     sign_in_link_ttl_s: int = Field(
         600, ge=10, description="how long a sign-in link minted with a write key stays valid"
     )
+    new_visitors: bool = Field(
+        True,
+        description="anyone may start at /new as a new visitor: a session with a fresh user id, "
+        "above any dataset's, that may rate as that id only; off where every user comes from "
+        "the client's own login (sign-in links)",
+    )
     cookie_secure: bool = Field(
         False, description="mark the cookie Secure (sent over HTTPS only): on behind TLS"
     )

@@ -1,8 +1,10 @@
 """The site's sessions and its one write: a signed-in browser posts events for its own user.
 
 How one signs in:
-- demo mode (`public_user_data` on): as any user id, or as a new visitor with a fresh id
-  (`POST /site/session`), as on SparrowRecSys's site;
+- as a new visitor with a fresh id (`POST /site/session {"new_visitor": true}`), in any mode
+  unless `site.new_visitors` is off: a newcomer gets a cold-start list that turns personal as
+  they rate, and the fresh id has no one's data to read or to write for;
+- demo mode (`public_user_data` on): also as any user id, as on SparrowRecSys's site;
 - otherwise through a sign-in link (`GET /sign-in?token=...`) that a write-key holder mints
   with `POST /site/sign-in-links`, as a client's backend would after its own login.
 
@@ -47,10 +49,11 @@ class SessionView(BaseModel):
     user_id: int | None = None
     visitor: bool = Field(False, description="a new visitor the site gave a fresh id")
     demo: bool = Field(description="anyone may sign in as any user and open any user's page")
+    new_visitors: bool = Field(description="anyone may start as a new visitor with a fresh id")
 
 
 class SignIn(BaseModel):
-    """`POST /site/session` (demo mode): a user id, or `new_visitor`."""
+    """`POST /site/session`: a user id (demo mode), or `new_visitor`."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -124,10 +127,10 @@ JsonBody = Depends(json_body)
 
 
 def _view(session: SiteSession | None, settings: Settings) -> SessionView:
-    demo = settings.public_user_data
+    modes = {"demo": settings.public_user_data, "new_visitors": settings.site.new_visitors}
     if session is None:
-        return SessionView(signed_in=False, demo=demo)
-    return SessionView(signed_in=True, user_id=session.user_id, visitor=session.visitor, demo=demo)
+        return SessionView(signed_in=False, **modes)
+    return SessionView(signed_in=True, user_id=session.user_id, visitor=session.visitor, **modes)
 
 
 def _open_session(
@@ -148,12 +151,15 @@ async def session(request: Request, gateway: CurrentSiteGateway) -> SessionView:
 
 @router.post("/site/session", response_model=SessionView, dependencies=[JsonBody])
 async def sign_in(body: SignIn, response: Response, gateway: CurrentSiteGateway) -> SessionView:
-    """Demo mode only: sign in as any user, or as a new visitor with a fresh id."""
+    """Start as a new visitor with a fresh id (unless `site.new_visitors` is off), or, in demo
+    mode only, sign in as any user."""
     settings = gateway.settings
-    if not settings.public_user_data:
-        raise HTTPException(403, "sign in through a sign-in link (demo mode is off)")
     if body.user_id is not None:
+        if not settings.public_user_data:
+            raise HTTPException(403, "sign in through a sign-in link (demo mode is off)")
         return _open_session(response, settings, body.user_id, visitor=False)
+    if not settings.site.new_visitors:
+        raise HTTPException(403, "new visitors are off here: sign in through a sign-in link")
     visitor_id = VISITOR_IDS[0] + secrets.randbelow(VISITOR_IDS[1] - VISITOR_IDS[0])
     return _open_session(response, settings, visitor_id, visitor=True)
 

@@ -1,6 +1,6 @@
 """The movie site in a real headless Chromium: home, a movie, a similar movie, a search, a genre
 in two orders, signing in through a link minted with a write key, rating, and the for-you list
-changing."""
+changing; and a new visitor's path at /new, from picked genres to a list of their own."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cluster.app.site_session_routes import VISITOR_IDS
 from tests.e2e.conftest import WRITE_KEY
 from tests.support.chromium import headless_chromium, needs_chromium
 from tests.support.running_app import RunningApp
@@ -147,3 +148,59 @@ def test_a_visitor_browses_signs_in_rates_and_sees_the_list_change(
 
     browser.get(f"{app.url}/user/{user_id + 1}")
     assert "private" in _until(browser, lambda b: _text(b, "#private"), "another user's page")
+
+
+def _genres_of(app: RunningApp, item_ids: list[int]) -> list[set[str]]:
+    return [set(httpx.get(f"{app.url}/items/{i}", timeout=30).json()["genres"]) for i in item_ids]
+
+
+def test_a_new_visitor_picks_genres_rates_and_the_list_turns_personal(
+    app: RunningApp, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    # Demo mode is off here, as in production: the visitor gets a fresh id (never one of the
+    # ids the other e2e modules read) in a signed session, not a sign-in as someone.
+    browser.get(f"{app.url}/")
+    _until(browser, lambda b: b.find_elements(By.ID, "new-here"), "a New here? link")[0].click()
+    start = _until(browser, lambda b: b.find_elements(By.ID, "start-visitor"), "a start button")
+    start[0].click()
+    who = _until(browser, lambda b: _text(b, "#signed-in-as"), "signed in")
+    assert who.startswith("Signed in as new visitor")
+    assert VISITOR_IDS[0] <= int(who.rsplit(" ", 1)[1]) < VISITOR_IDS[1]
+
+    # The third and fourth most common genres: a list of theirs is not the catalogue's best by
+    # chance, as one of the two largest genres' may be.
+    chips = _until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, ".chip"), "genre chips")
+    picked = [chip.get_attribute("data-genre") for chip in chips[2:4]]
+    for genre in picked:
+        # Each click redraws the chips: found anew every time.
+        browser.find_element(By.CSS_SELECTOR, f'.chip[data-genre="{genre}"]').click()
+    # The cards once drawn for both genres; the list's cold (before a rating) or the visitor's.
+    both = f'[data-genres="{",".join(picked)}"]'
+    cold_list, own = (f'#cold-list{both}[data-cold="{c}"] .card' for c in ("true", "false"))
+    cold = _until(browser, lambda b: _ids(b, cold_list), "a cold-start list")
+    assert all(genres & set(picked) for genres in _genres_of(app, cold))
+    assert "knows no ratings" in _text(browser, "#cold-list")
+    to_rate = _until(browser, lambda b: _ids(b, f"#to-rate{both} .card"), "movies to rate")
+    _shot(browser, "site_new_visitor.png")
+
+    # Movies of the cold list first: the ones a visitor would see leave it.
+    rated = sorted(to_rate, key=lambda i: i not in cold)[:3]
+    for item_id in rated:
+        card = f'#to-rate .card[data-item="{item_id}"]'
+        browser.find_element(By.CSS_SELECTOR, f'{card} .star[data-value="5"]').click()
+        status = f"{card} .rate-status"
+        _until(browser, lambda b, status=status: _text(b, status) == "rated 5", "the rating")
+
+    def own_list(b: Any) -> list[int]:
+        ids = _ids(b, own)
+        return ids if ids and not set(ids) & set(rated) else []
+
+    personal = _until(browser, own_list, "a list of the visitor's own, without what they rated")
+    assert personal != cold and "knows no ratings" not in _text(browser, "#cold-list")
+    browser.execute_script("document.getElementById('cold-list').scrollIntoView()")
+    _shot(browser, "site_new_visitor_after_rating.png")
+    # Starling, not the page, knows the ratings: a reload keeps the list the visitor's own.
+    browser.refresh()
+    assert _until(browser, own_list, "the visitor's own list after a reload")

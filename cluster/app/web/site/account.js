@@ -2,7 +2,7 @@
 // header's sign-in box, and the rating stars that post through the session.
 import { api, el } from "./api.js";
 
-export let session = { signed_in: false, demo: false };
+export let session = { signed_in: false, demo: false, new_visitors: false };
 
 export async function loadSession() {
   session = await api("/site/session");
@@ -45,8 +45,10 @@ export function renderAccount() {
     return;
   }
   if (!session.demo) {
+    const newHere = session.new_visitors
+      ? [" · ", el("a", { href: "/new", id: "new-here" }, "New here?")] : [];
     box.replaceChildren(el("span", { class: "note" },
-      "Sign in through the link your service gave you."));
+      "Sign in through the link your service gave you."), ...newHere);
     return;
   }
   const input = el("input", { id: "user-id", type: "number", min: 0, placeholder: "user id", required: true });

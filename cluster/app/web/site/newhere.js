@@ -11,12 +11,12 @@ function picked() {
   return JSON.parse(localStorage.getItem(PICKED) || "[]");
 }
 
-// One list per picked genre (the genre is the request's context: a cold user gets its best
-// movies), interleaved; once the visitor has rated something, their own list.
-async function coldStartList(genres, rated) {
-  if (rated || !genres.length) {
-    return api(`/recommend/${session.user_id}?k=12&debug=true`);
-  }
+// The visitor's own list once Starling knows a rating of theirs (the server says so, so it
+// holds across reloads); before that, one list per picked genre (the genre is the request's
+// context: a cold user gets its best movies), interleaved.
+async function coldStartList(genres) {
+  const own = await api(`/recommend/${session.user_id}?k=12&debug=true`);
+  if (!own.cold_start || !genres.length) return own;
   const lists = await Promise.all(genres.map((g) =>
     api(`/recommend/${session.user_id}?k=12&debug=true&genre=${encodeURIComponent(g)}`)));
   const items = [];
@@ -35,9 +35,9 @@ async function coldStartList(genres, rated) {
 
 export async function newVisitorPage(genres) {
   document.title = "New here? · Starling";
-  if (!session.demo) {
+  if (!session.new_visitors) {
     main(el("h1", {}, "New here?"), el("p", { class: "note" },
-      "New visitors may start here in demo mode only; ask your service for a sign-in link."));
+      "This site takes no new visitors; ask your service for a sign-in link."));
     return;
   }
   if (!session.signed_in || !session.visitor) {
@@ -47,21 +47,31 @@ export async function newVisitorPage(genres) {
         session.signed_in ? "Start over as a new visitor" : "Start as a new visitor"));
     return;
   }
-  let rated = 0;
   const chips = el("div", { class: "chips", id: "genre-chips" });
   const toRate = el("div", { id: "to-rate" });
   const list = el("div", { id: "cold-list" });
+  // Clicks and ratings in quick succession start overlapping requests: only the latest one
+  // draws, so that an older answer (a cold list arriving after a rating) cannot win.
+  let listAsked = 0;
   const refreshList = async () => {
+    const asked = ++listAsked;
+    const chosen = picked();
     try {
-      const answer = await coldStartList(picked(), rated);
+      const answer = await coldStartList(chosen);
+      if (asked !== listAsked) return;
       list.replaceChildren(...listNotes(answer).map((n) => el("p", { class: "note" }, n)),
         grid(answer.items, (item) => forYouCard(item, onRated)));
+      // What the list was drawn for, so that a reader (the browser test) knows it is done.
+      list.dataset.genres = chosen.join(",");
+      list.dataset.cold = String(answer.cold_start);
     } catch (error) {
-      list.replaceChildren(failure(error));
+      if (asked === listAsked) list.replaceChildren(failure(error));
     }
   };
-  const onRated = () => { rated += 1; refreshList(); };
+  const onRated = () => refreshList();
+  let toRateAsked = 0;
   const refreshToRate = async () => {
+    const asked = ++toRateAsked;
     const chosen = picked();
     if (!chosen.length) {
       toRate.replaceChildren(el("p", { class: "note" }, "Pick a genre first."));
@@ -69,8 +79,10 @@ export async function newVisitorPage(genres) {
     }
     const lists = await Promise.all(chosen.map((g) =>
       api(`/items?genre=${encodeURIComponent(g)}&sort=popularity&limit=6`)));
+    if (asked !== toRateAsked) return;
     const unique = [...new Map(lists.flat().map((i) => [i.item_id, i])).values()];
     toRate.replaceChildren(grid(unique, (item) => card(item, stars(item.item_id, onRated))));
+    toRate.dataset.genres = chosen.join(",");
   };
   const drawChips = () => {
     const chosen = new Set(picked());

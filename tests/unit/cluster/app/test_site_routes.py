@@ -95,6 +95,7 @@ def test_off_demo_mode_one_signs_in_only_through_a_link_minted_with_a_write_key(
         "user_id": 7,
         "visitor": False,
         "demo": False,
+        "new_visitors": True,
     }
     assert _rate(client).json()["accepted"] == 1
     batch, scope = gateway.batches[0]
@@ -156,6 +157,28 @@ def test_in_demo_mode_a_visitor_signs_in_as_anyone_or_as_someone_new(tmp_path: P
     assert client.post("/site/session", json={}).status_code == 422
     assert client.delete("/site/session").json()["signed_in"] is False
     assert client.get("/site/session").json()["signed_in"] is False
+
+
+def test_off_demo_mode_a_new_visitor_gets_a_fresh_id_and_only_its_own_data(
+    tmp_path: Path,
+) -> None:
+    client, gateway = _site(tmp_path, demo=False)
+    visitor = client.post("/site/session", json={"new_visitor": True}).json()
+    user_id = visitor["user_id"]
+    assert visitor["visitor"] is True and VISITOR_IDS[0] <= user_id < VISITOR_IDS[1]
+    assert _rate(client).json()["accepted"] == 1
+    assert [e.user_id for e in gateway.batches[0][0].events] == [user_id]
+    assert client.get(f"/users/{user_id}").json() == user_id
+    assert client.get("/users/7").status_code == 403
+    again = client.post("/site/session", json={"new_visitor": True}).json()["user_id"]
+    assert again != user_id
+
+
+def test_new_visitors_can_be_turned_off(tmp_path: Path) -> None:
+    client, _ = _site(tmp_path, demo=False, new_visitors=False)
+    assert client.post("/site/session", json={"new_visitor": True}).status_code == 403
+    assert client.get("/site/session").json()["new_visitors"] is False
+    assert _rate(client).status_code == 401
 
 
 def test_get_recommend_asks_the_post_route_and_pages_and_assets_are_served(
