@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +28,9 @@ def _rated_by(home: Path, user_id: int) -> set[int]:
 
 def test_up_reports_every_step_and_a_curl_example(app: RunningApp) -> None:
     log = app.log.read_text()
+    # Done, or skipped as fresh where the app's home began as a copy of the suite's trained one.
     for step in ("synth", "ingest", "features", "online", "train recall", "train rank"):
-        assert f"✓ {step}" in log
+        assert f"✓ {step}" in log or re.search(rf"^· {step} +(fresh|nothing new)", log, re.M), log
     assert f"curl -s -X POST {app.url}/recommend" in log
 
 
