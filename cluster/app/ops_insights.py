@@ -14,6 +14,7 @@ from core.filesystem import StoragePath
 from core.paths import StarlingPaths
 from core.registry import ModelKind, ModelRef, Registry
 from core.settings import Settings
+from core.storage import fingerprint
 from evaluation.abtest import VariantReport, read_feedback, variant_reports
 
 # The plots `starling features`, `starling eval` and `starling train rank` write: name, title,
@@ -27,6 +28,9 @@ STATS_PLOTS = {
 }
 RANK_CURVES = "rank_curves"
 RANK_CURVES_FILE = "curves.png"
+# A/B reports by (lake, its commit's fingerprint, window in seconds); a few windows at most.
+_AB_REPORTS: dict[tuple[str, str, float], AbReport] = {}
+_AB_REPORTS_KEPT = 8
 
 
 class Plot(BaseModel):
@@ -56,28 +60,34 @@ class AbReport(BaseModel):
     variants: list[VariantReport]
 
 
-def _plot_files(settings: Settings) -> dict[str, tuple[Plot, StoragePath]]:
-    paths = StarlingPaths.of(settings)
-    found = {
-        name: (Plot(name=name, title=title, source="pipeline"), paths.stats / file)
+def _stats_plots(settings: Settings) -> dict[str, tuple[Plot, StoragePath]]:
+    stats = StarlingPaths.of(settings).stats
+    return {
+        name: (Plot(name=name, title=title, source="pipeline"), stats / file)
         for name, (title, file) in STATS_PLOTS.items()
     }
+
+
+def _rank_curves(settings: Settings) -> tuple[Plot, StoragePath] | None:
+    """The serving ranker's training curves (asking the running app which version serves)."""
     ref = serving_ref(settings, "rank")
-    if ref is not None:
-        curves = paths.registry / ref.kind / ref.name / ref.version / RANK_CURVES_FILE
-        title = f"Training curves of rank {ref.name} {ref.version}"
-        found[RANK_CURVES] = (Plot(name=RANK_CURVES, title=title, source="training"), curves)
-    return found
+    if ref is None:
+        return None
+    curves = StarlingPaths.of(settings).registry / ref.kind / ref.name / ref.version
+    title = f"Training curves of rank {ref.name} {ref.version}"
+    return Plot(name=RANK_CURVES, title=title, source="training"), curves / RANK_CURVES_FILE
 
 
 def available_plots(settings: Settings) -> list[Plot]:
     """The plots that exist in this home, in the order the page shows them."""
-    return [plot for plot, path in _plot_files(settings).values() if path.is_file()]
+    found = [*_stats_plots(settings).values(), _rank_curves(settings)]
+    return [entry[0] for entry in found if entry is not None and entry[1].is_file()]
 
 
 def plot_png(settings: Settings, name: str) -> bytes | None:
-    """The PNG of one plot; None when it is not known or not drawn yet."""
-    entry = _plot_files(settings).get(name)
+    """The PNG of one plot; None when it is not known or not drawn yet. Only the training
+    curves ask the app which ranker serves: any other name is answered from the home alone."""
+    entry = _rank_curves(settings) if name == RANK_CURVES else _stats_plots(settings).get(name)
     if entry is None or not entry[1].is_file():
         return None
     return entry[1].read_bytes()
@@ -120,8 +130,18 @@ def versions(settings: Settings, kind: ModelKind, limit: int = 12) -> list[Versi
 
 def ab_report(settings: Settings, window: timedelta) -> AbReport:
     """`starling abtest report`'s numbers: per variant, click-through and rating rates after an
-    impression with 95 % Wilson intervals, from the lake's events."""
-    events = read_feedback(StarlingPaths.of(settings).events)
-    return AbReport(
-        window_hours=window.total_seconds() / 3600, variants=variant_reports(events, window)
-    )
+    impression with 95 % Wilson intervals, from the lake's events. Kept per replica until the
+    lake commits again: each report reads every impression, click and rating in the lake, and
+    an open ops page asks again every few seconds."""
+    lake = StarlingPaths.of(settings).events
+    key = (str(lake), fingerprint(lake), window.total_seconds())
+    report = _AB_REPORTS.get(key)
+    if report is None:
+        events = read_feedback(lake)
+        report = AbReport(
+            window_hours=window.total_seconds() / 3600, variants=variant_reports(events, window)
+        )
+        if len(_AB_REPORTS) >= _AB_REPORTS_KEPT:
+            _AB_REPORTS.clear()
+        _AB_REPORTS[key] = report
+    return report

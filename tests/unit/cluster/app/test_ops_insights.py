@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from cluster.app import ops_routes
+from cluster.app import ops_insights, ops_routes
 from cluster.app.api_keys import ApiKeys
 from cluster.app.live_stats import LiveStats
 from cluster.app.metrics import GatewayMetrics
@@ -25,6 +26,7 @@ from core.events import LoggedEvent, impressions
 from core.paths import StarlingPaths
 from core.registry import ModelRef, Registry
 from core.settings import Settings
+from evaluation.abtest import read_feedback
 from evaluation.rank.compare import ROC_FILE
 from ingest.stream.consumer import events_frame
 from rank_service.training.report import CURVES_FILE
@@ -151,6 +153,33 @@ def test_the_ab_report_has_each_variants_rates_with_intervals(tmp_path: Path) ->
     assert ctr["control"]["rate"] == 0 and ctr["diverse"]["rate"] == 0.5
     assert ctr["diverse"]["low"] < 0.5 < ctr["diverse"]["high"]
     assert client.get("/admin/abtest?window_hours=0", headers=ADMIN).status_code == 422
+
+
+def test_the_ab_report_reads_the_lake_again_only_once_it_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[object] = []
+
+    def counted(lake: object) -> object:
+        reads.append(lake)
+        return read_feedback(lake)
+
+    monkeypatch.setattr(ops_insights, "read_feedback", counted)
+    client, _ = _client(tmp_path)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    lake = StarlingPaths(tmp_path).events
+    lake.mkdir(parents=True)
+    first = events_frame(impressions("r1", 1, [10], {"div": "control"}, start))
+    pq.write_table(pa.Table.from_pandas(first), lake / "part-0.parquet")
+    for _ in range(3):
+        assert client.get("/admin/abtest", headers=ADMIN).status_code == 200
+    assert len(reads) == 1
+
+    more = events_frame(impressions("r2", 2, [20], {"div": "control"}, start))
+    pq.write_table(pa.Table.from_pandas(more), lake / "part-1.parquet")
+    report = client.get("/admin/abtest", headers=ADMIN).json()
+    assert len(reads) == 2
+    assert report["variants"][0]["impressions"] == 2
 
 
 def test_recent_traffic_and_no_dashboard_without_ray(tmp_path: Path) -> None:
