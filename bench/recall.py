@@ -6,8 +6,9 @@ Usage:
     .venv/bin/python bench/recall.py --sizes 10000 --quick  # a smoke run
     milvus-server --data /tmp/milvus &                      # PyPI's milvus==2.3.5 (dev extras)
     .venv/bin/python bench/recall.py --milvus-uri http://127.0.0.1:19530 --sizes 100000
+    .venv/bin/python bench/recall.py --milvus-uri ... --sizes 100000 1000000 --no-lite --no-serve
 
-For each catalog size, synthetic 32-d unit vectors (items in ~50-item niches, like the
+For each catalog size, synthetic 64-d unit vectors (items in ~50-item niches, like the
 synthetic data set) go into a Milvus Lite file with the index Starling chooses (FLAT on Lite)
 and, up to --ivf-max items, into an IVF_FLAT one as well; queries are items' vectors plus
 noise. Both sides answer the same queries: one query per call, and a batch of 64 per call.
@@ -61,6 +62,7 @@ def bench_size(
     quick: bool,
     milvus_uri: str | None = None,
     milvus_credentials: SecretStr | None = None,
+    lite: bool = True,
 ) -> list[Timing]:
     ids, vectors, attributes = synthetic(n, seed=n)
     rng = np.random.default_rng(1)
@@ -73,7 +75,7 @@ def bench_size(
     exact = ExactIndex(ids, vectors, attributes)
     load = Workload(n, queries, singles, batches, exact.search(queries, K))
     results = _exact_rows(exact, load)
-    for side, plan in _plans(n, ivf_max):
+    for side, plan in _plans(n, ivf_max) if lite else []:
         folder = work / f"{side.replace(' ', '_')}_{n}.db"
         began = time.perf_counter()
         index = VectorIndex.build(folder, COLLECTION, ids, vectors, attributes, plan=plan)
@@ -232,6 +234,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (a temp dir)")
     parser.add_argument("--milvus-uri", default=None, help="a Milvus server to measure as well")
     parser.add_argument("--no-serve", action="store_true", help="skip the Recall deployment")
+    parser.add_argument(
+        "--no-lite", action="store_true", help="skip Milvus Lite (13 minutes to build at 1M)"
+    )
     args = parser.parse_args()
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     print(
@@ -245,7 +250,9 @@ def main() -> None:
     try:
         results = []
         for n in args.sizes:
-            results += bench_size(n, work, args.ivf_max, args.quick, args.milvus_uri, credentials)
+            results += bench_size(
+                n, work, args.ivf_max, args.quick, args.milvus_uri, credentials, not args.no_lite
+            )
         if not args.no_serve:
             calls = 20 if args.quick else args.serve_calls
             results += bench_deployment(args.serve_items, work, calls)

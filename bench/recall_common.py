@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from recall_service.index.item_attributes import ItemAttributes
 from recall_service.index.milvus import l2_normalise
 
-DIM = 32
+# The item bag's embedding size (ItemBagSettings.dim); results before 2026-12-07 were at 32.
+DIM = 64
 K = 100
 BATCH = 64
 NICHE = 50
