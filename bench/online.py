@@ -20,9 +20,10 @@ failed requests (goal: none) and latency during each, and how long the update to
 what the serving model's newest learnt event is older than the lake's newest beyond
 STARLING_ONLINE__INTERVAL. Run it with the app's environment (STARLING_HOME and the rest), as
 the CLI calls need it.
-(d) With --freshness SECONDS, against an app started with STARLING_ONLINE__INTERVAL > 0: the
-age of the newest event the serving models learnt from while ratings stream in, beside the
-age the versions serving at the start would have without updates (bench/online_freshness.py).
+(d) With --freshness SECONDS --replay FILE, against an app started with
+STARLING_ONLINE__INTERVAL > 0 on a home that never saw FILE's ratings: the age of the newest
+event the serving models learnt from while those ratings stream in, beside the age the
+versions serving at the start would have without updates (bench/online_freshness.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -233,12 +235,19 @@ async def main() -> None:
     )
     parser.add_argument("--event-rate", type=float, default=20.0, help="(d)'s ratings a second")
     parser.add_argument("--sample-s", type=float, default=10.0, help="(d)'s sampling period")
+    parser.add_argument(
+        "--replay", type=Path, help="(d)'s ratings, unseen by the home (online_freshness.py split)"
+    )
     args = parser.parse_args()
     headers = {"Authorization": f"Bearer {args.write_key}"}
     async with httpx.AsyncClient(base_url=args.url, timeout=30, headers=headers) as client:
         print(f"# load average before the run: {_load()}")
         if args.freshness:
-            await freshness(client, args.freshness, args.event_rate, args.sample_s, _load)
+            if args.replay is None:
+                parser.error("--freshness needs --replay")
+            await freshness(
+                client, args.freshness, args.event_rate, args.sample_s, _load, args.replay
+            )
             return
         n = int(args.rate * args.seconds)
         plain, plain_errors = await plain_reads(
