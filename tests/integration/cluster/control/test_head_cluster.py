@@ -40,54 +40,6 @@ def settings(ray_local: None, redis_url: str, tmp_path_factory: pytest.TempPathF
     return settings
 
 
-def _cluster_env(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "RAY_AUTH_MODE": "token",
-        "PYTHONPATH": str(ROOT),
-        "STARLING_HOME": str(settings.home),
-        "REDIS_URL": settings.resolved_redis_url(),
-    }
-
-
-# First, while no app runs on the cluster beside the training.
-def test_ray_job_submit_trains_a_rank_model_on_the_cluster(
-    settings: Settings, ray_head: HeadCluster, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("RAY_AUTH_MODE", "token")
-    registry = Registry(StarlingPaths(settings.home).registry)
-    before = set(registry.versions("rank", "mlp"))
-    starling = str(Path(sys.executable).with_name("starling"))
-    submitted = subprocess.run(
-        [
-            *(str(Path(sys.executable).with_name("ray")), "job", "submit", "--no-wait"),
-            *("--address", ray_head.dashboard),
-            # A job sees the cluster's environment, not the submitter's: settings travel here.
-            *(
-                "--runtime-env-json",
-                json.dumps({"env_vars": {"STARLING_HOME": str(settings.home)}}),
-            ),
-            *("--", starling, "train", "rank", "--model", "mlp", "--epochs", "1"),
-        ],
-        env=_cluster_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
-    job_id = re.search(r"raysubmit_\w+", submitted.stdout + submitted.stderr)
-    assert job_id is not None, submitted.stdout + submitted.stderr
-    jobs = JobSubmissionClient(ray_head.dashboard)
-    deadline = time.monotonic() + 400
-    while not (status := jobs.get_job_status(job_id.group())).is_terminal():
-        assert time.monotonic() < deadline, jobs.get_job_logs(job_id.group())
-        time.sleep(2)
-    assert status == JobStatus.SUCCEEDED, jobs.get_job_logs(job_id.group())
-    after = set(registry.versions("rank", "mlp"))
-    assert len(after - before) == 1, (before, after)
-
-
 def test_serve_deploy_of_the_config_file_brings_the_app_up(
     settings: Settings, ray_head: HeadCluster, tmp_path: Path
 ) -> None:
@@ -150,6 +102,16 @@ def test_serve_deploy_of_the_config_file_brings_the_app_up(
     assert rank["model"] == f"mlp:{other}"
 
 
+def _cluster_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RAY_AUTH_MODE": "token",
+        "PYTHONPATH": str(ROOT),
+        "STARLING_HOME": str(settings.home),
+        "REDIS_URL": settings.resolved_redis_url(),
+    }
+
+
 def test_starling_serve_through_ray_client_deploys_and_leaves_the_app_running(
     settings: Settings, ray_head: HeadCluster
 ) -> None:
@@ -183,3 +145,40 @@ def test_starling_serve_through_ray_client_deploys_and_leaves_the_app_running(
     answer = httpx.post(f"{url}/recommend", json={"user_id": 3, "k": 5}, timeout=60)
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["items"]) == 5
+
+
+def test_ray_job_submit_trains_a_rank_model_on_the_cluster(
+    settings: Settings, ray_head: HeadCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    registry = Registry(StarlingPaths(settings.home).registry)
+    before = set(registry.versions("rank", "mlp"))
+    starling = str(Path(sys.executable).with_name("starling"))
+    submitted = subprocess.run(
+        [
+            *(str(Path(sys.executable).with_name("ray")), "job", "submit", "--no-wait"),
+            *("--address", ray_head.dashboard),
+            # A job sees the cluster's environment, not the submitter's: settings travel here.
+            *(
+                "--runtime-env-json",
+                json.dumps({"env_vars": {"STARLING_HOME": str(settings.home)}}),
+            ),
+            *("--", starling, "train", "rank", "--model", "mlp", "--epochs", "1"),
+        ],
+        env=_cluster_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    job_id = re.search(r"raysubmit_\w+", submitted.stdout + submitted.stderr)
+    assert job_id is not None, submitted.stdout + submitted.stderr
+    jobs = JobSubmissionClient(ray_head.dashboard)
+    deadline = time.monotonic() + 400
+    while not (status := jobs.get_job_status(job_id.group())).is_terminal():
+        assert time.monotonic() < deadline, jobs.get_job_logs(job_id.group())
+        time.sleep(2)
+    assert status == JobStatus.SUCCEEDED, jobs.get_job_logs(job_id.group())
+    after = set(registry.versions("rank", "mlp"))
+    assert len(after - before) == 1, (before, after)
