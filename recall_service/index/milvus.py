@@ -151,18 +151,21 @@ class VectorIndex:
         client.load_collection(collection)
 
     def _seal_and_index(self, timeout_s: float = INDEX_BUILD_TIMEOUT_S) -> None:
-        """On a Milvus server, seal what was upserted and wait for its index: until then the
-        rows sit in growing segments, which are searched by brute force, and the row count
-        leaves them out."""
+        """On a Milvus server, seal what was upserted, wait for its index, and load the sealed,
+        indexed segments: until the query nodes swap them in on their own (tens of seconds
+        later), they search the growing segments through Milvus's interim IVF index, which at
+        100k items kept 0.68 of the true top-100 where HNSW keeps 0.90 (bench/recall.py)."""
         self.client.flush(self.collection)
         deadline = time.monotonic() + timeout_s
         while True:
             built = self.client.describe_index(self.collection, VECTOR_FIELD)
             if int(built.get("pending_index_rows", 0)) == 0:
-                return
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.collection}'s index not built in {timeout_s:.0f} s")
             time.sleep(0.5)
+        self.client.release_collection(self.collection)
+        self.client.load_collection(self.collection)
 
     def upsert(
         self, ids: np.ndarray, vectors: np.ndarray, attributes: ItemAttributes | None = None
