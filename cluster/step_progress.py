@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from core.registry import ModelManifest
-from ingest.features.job import FeaturesSummary
-from ingest.lake.job import IngestSummary
-from ingest.lake.progress import Progress
+# For annotations only: every `starling` command imports this module, and the jobs' modules
+# import Ray Data and the features' libraries.
+if TYPE_CHECKING:
+    from core.registry import ModelManifest
+    from ingest.features.job import FeaturesSummary
+    from ingest.lake.job import IngestSummary
+    from ingest.lake.progress import Progress
 
 # The metrics `starling up` prints for a freshly trained model; all are in its manifest.
 HEADLINE_METRICS = ("hit_rate_at_50", "popular_hit_rate_at_50", "roc_auc", "log_loss")

@@ -15,7 +15,6 @@ from typing import Any, NoReturn
 
 import ray
 
-from cluster.runtime.ingress_listeners import fast_ingress
 from cluster.runtime.local_ray import (
     dashboard_options,
     forget_dashboard,
@@ -137,6 +136,10 @@ def ray_runtime(settings: Settings) -> Iterator[None]:
         if settings.ray_address:
             _connect(settings.ray_address, options)
         else:
+            # Here, not at the top: it imports ray.serve (half a second), which a command on an
+            # existing cluster (`starling ingest` with RAY_ADDRESS) never needs.
+            from cluster.runtime.ingress_listeners import fast_ingress
+
             stack.enter_context(fast_ingress(settings))
             set_worker_niceness(settings)
             share_redis_url(settings)
