@@ -33,9 +33,12 @@ lint: install
 unit: install
 	$(BIN)/pytest tests/unit -q
 
-# Everything: unit, integration, e2e (browser tests included) and chaos.
+# Everything: unit, integration, e2e (browser tests included) and chaos. The unit tests are
+# CPU-bound and share nothing, so they take both cores; the rest start Ray, Serve and servers
+# of their own and run one at a time.
 test: lint
-	@$(BIN)/pytest -q -p no:cacheprovider --durations=40; $(STRICT)
+	@$(BIN)/pytest tests/unit -q -p no:cacheprovider -n 2; $(STRICT)
+	@$(BIN)/pytest -q -p no:cacheprovider --ignore=tests/unit --durations=40; $(STRICT)
 
 # The fault tests alone (killed replicas and ingests, a restarted Redis, a long schemathesis
 # run), which `make test` runs too.
