@@ -100,6 +100,10 @@ def test_serve_deploy_of_the_config_file_brings_the_app_up(
     answer = httpx.post(f"{url}/recommend", json={"user_id": 3, "k": 5, "debug": True}, timeout=60)
     rank = next(t for t in answer.json()["trace"] if t["stage"] == "rank")
     assert rank["model"] == f"mlp:{other}"
+    # The next test deploys from scratch: replacing this app's replicas in place would start
+    # the new ones beside the old ones on the same two cores.
+    shutdown = [serve_cli, "shutdown", "-a", ray_head.dashboard, "-y"]
+    subprocess.run(shutdown, env=env, capture_output=True, timeout=120, check=True)
 
 
 def _cluster_env(settings: Settings) -> dict[str, str]:
