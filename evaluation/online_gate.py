@@ -53,7 +53,10 @@ def window_metrics(labels: np.ndarray, probs: np.ndarray) -> WindowMetrics:
 def score_window(artifacts: RankArtifacts, window: pa.Table) -> WindowMetrics:
     """`window_metrics` of one model's predictions on the window's sample rows."""
     labels = window.column(RANK_FEATURES.label).to_numpy(zero_copy_only=False)
-    return window_metrics(labels, predict(artifacts.model, artifacts.encoder, window))
+    offset = artifacts.config.logit_offset
+    return window_metrics(
+        labels, predict(artifacts.model, artifacts.encoder, window, logit_offset=offset)
+    )
 
 
 def judge(candidate: WindowMetrics, serving: WindowMetrics, online: OnlineSettings) -> Verdict:

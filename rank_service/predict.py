@@ -11,21 +11,28 @@ from rank_service.models import RankModel
 
 
 def predict(
-    model: RankModel, encoder: FeatureEncoder, rows: pa.Table, batch_size: int = 8192
+    model: RankModel,
+    encoder: FeatureEncoder,
+    rows: pa.Table,
+    batch_size: int = 8192,
+    logit_offset: float = 0.0,
 ) -> np.ndarray:
-    """Probabilities float32 (B,) for the rows, one forward pass per `batch_size` rows."""
+    """Probabilities float32 (B,) for the rows, one forward pass per `batch_size` rows;
+    `logit_offset` is the version's (RankModelConfig.logit_offset)."""
     out = np.empty(rows.num_rows, dtype=np.float32)
     for start in range(0, rows.num_rows, batch_size):
         batch = encoder.encode(rows.slice(start, batch_size))
         batch.pop(LABEL, None)
-        out[start : start + batch_size] = predict_batch(model, batch)
+        out[start : start + batch_size] = predict_batch(model, batch, logit_offset)
     return out
 
 
-def predict_batch(model: RankModel, batch: dict[str, torch.Tensor]) -> np.ndarray:
+def predict_batch(
+    model: RankModel, batch: dict[str, torch.Tensor], logit_offset: float = 0.0
+) -> np.ndarray:
     """Probabilities float32 (B,) for encoded inputs (see FeatureEncoder), one forward pass."""
     model.eval()
     device = next(model.parameters()).device
     with torch.inference_mode():
         logits = model({k: v.to(device) for k, v in batch.items()})
-        return torch.sigmoid(logits).float().cpu().numpy()
+        return torch.sigmoid(logits + logit_offset).float().cpu().numpy()

@@ -36,6 +36,7 @@ from rank_service.parquet import read_folder
 from rank_service.training.fine_tune import fine_tune
 from rank_service.training.loss import LOGQ, NEGATIVE
 from rank_service.training.online_data import NothingNewError, OnlineSplit, online_split
+from rank_service.training.recalibrate import recalibrated
 from rank_service.training.report import TRAINED_UNTIL, curves_from_history, publish_rank
 from rank_service.training.splits import TIME_COLUMN, newest_ms
 from rank_service.training.train import TrainRun
@@ -64,13 +65,16 @@ def _check_news(registry: Registry, serving: ModelRef, samples: pa.Table) -> Non
         )
 
 
-def _metrics(metrics: WindowMetrics, run: TrainRun, split: OnlineSplit) -> dict[str, float]:
+def _metrics(
+    metrics: WindowMetrics, candidate: RankArtifacts, run: TrainRun, split: OnlineSplit
+) -> dict[str, float]:
     """The candidate manifest's metrics: its window figures, prefixed so that they are never
     taken for the test-split metrics that `starling train rank` records."""
     figures = {
         "window_calibration": metrics.calibration,
         "window_log_loss": metrics.log_loss,
         "window_rows": float(metrics.rows),
+        "logit_offset": candidate.config.logit_offset,
         "train_seconds": run.seconds,
         "val_roc_auc": float(run.best.get("best_val_roc_auc", float("nan"))),
         "new_rows": float(split.new_rows),
@@ -136,12 +140,20 @@ def learn_rank(
         f"{split.replayed_rows:,} replayed ones; judging on the newest {split.window.num_rows:,}"
     )
     loss = manifest.params.get("loss", settings.rank.loss)
-    candidate, run = fine_tune(settings, paths, serving, loss, split.train, split.validation)
+    tuned, run = fine_tune(settings, paths, serving, loss, split.train, split.validation)
+    # On the newest rows it trained on, never on the window it is judged on.
+    candidate = recalibrated(tuned, split.validation)
     candidate_metrics = score_window(candidate, split.window)
     serving_metrics = score_window(serving, split.window)
     verdict = judge(candidate_metrics, serving_metrics, online)
     published = _publish(
-        settings, paths, manifest, candidate, _metrics(candidate_metrics, run, split), run, split
+        settings,
+        paths,
+        manifest,
+        candidate,
+        _metrics(candidate_metrics, candidate, run, split),
+        run,
+        split,
     )
     decision = Decision(
         kind="rank",

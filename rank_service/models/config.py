@@ -23,6 +23,12 @@ class RankModelConfig(BaseModel):
         2**18, ge=1, description="hash buckets of Wide&Deep's candidate x recent item crosses"
     )
     attention_hidden: int = Field(32, ge=1, description="hidden width of DIN's attention unit")
+    logit_offset: float = Field(
+        0.0,
+        description="added to the module's logits before the sigmoid: the intercept the online "
+        "update fits so that a fine-tuned version's probabilities match the newest positive rate "
+        "(rank_service.training.recalibrate); it leaves the order of candidates as it is",
+    )
 
     def save(self, folder: Path) -> None:
         (folder / CONFIG_FILE).write_text(json.dumps(self.model_dump(), indent=1))

@@ -115,5 +115,5 @@ class Scorer:
             if r.item_ids
         ]
         batch = {name: torch.cat([i[name] for i in inputs]) for name in inputs[0]}
-        scores = predict_batch(self.artifacts.model, batch)
+        scores = predict_batch(self.artifacts.model, batch, self.artifacts.config.logit_offset)
         return np.split(scores, np.cumsum(sizes)[:-1])
