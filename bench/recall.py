@@ -66,7 +66,8 @@ def bench_size(
 ) -> list[Timing]:
     ids, vectors, attributes = synthetic(n, seed=n)
     rng = np.random.default_rng(1)
-    singles = 5 if quick else max(10, min(200, 2_000_000 // n))
+    # At least 100 single queries at every size: a p99 of ten calls is their maximum.
+    singles = 5 if quick else max(100, min(200, 2_000_000 // n))
     batches = 2 if quick else max(3, min(20, 100_000 // n))
     queries = l2_normalise(
         vectors[rng.integers(0, n, singles + batches * BATCH)]
