@@ -27,6 +27,16 @@ def predict(
     return out
 
 
+# Probabilities are clipped this far from 0 and 1 before they become log-odds.
+LOG_ODDS_EPSILON = 1e-7
+
+
+def log_odds(probs: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)) float64 (B,) of probabilities (B,), finite at 0 and 1."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), LOG_ODDS_EPSILON, 1 - LOG_ODDS_EPSILON)
+    return np.log(p / (1 - p))
+
+
 def predict_batch(
     model: RankModel, batch: dict[str, torch.Tensor], logit_offset: float = 0.0
 ) -> np.ndarray:

@@ -15,6 +15,7 @@ from core.api import Candidates, ProfileLookup, StageResult, StageTrace
 from core.context import now_ms
 from core.online_store import UserProfile
 from core.registry import ModelRef, Registry
+from rank_service.predict import log_odds
 from rank_service.serving.probe import check_finite
 from rank_service.serving.scorer import Scorer, ScoreRequest
 
@@ -201,8 +202,7 @@ class RankStage:
         if not candidates.affinity:
             return probabilities.astype(np.float64)
         affinity = np.array([-1.0 if a is None else a for a in candidates.affinity])
-        p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
-        return affinity + self.model_weight * np.log(p / (1 - p))
+        return affinity + self.model_weight * log_odds(probabilities)
 
     def _profiles(self, requests: list[RankRequest]) -> list[UserProfile | None]:
         """Each request's profile: the one it brought, else one read of the store for all the

@@ -14,10 +14,8 @@ import pyarrow as pa
 
 from core.feature_schema import RANK_FEATURES
 from rank_service.artifacts import RankArtifacts
-from rank_service.predict import predict
+from rank_service.predict import log_odds, predict
 
-# Probabilities are clipped this far from 0 and 1 before they become logits again.
-EPSILON = 1e-7
 # Bisection on [-BOUND, BOUND]: an intercept beyond it means the model or the rows are broken.
 BOUND = 20.0
 STEPS = 60
@@ -45,9 +43,8 @@ def intercept(logits: np.ndarray, labels: np.ndarray) -> float:
 def recalibrated(artifacts: RankArtifacts, rows: pa.Table) -> RankArtifacts:
     """`artifacts` with the intercept (RankModelConfig.logit_offset) fitted on `rows`, sample
     rows with labels; the weights are shared, not copied."""
-    probs = predict(artifacts.model, artifacts.encoder, rows).astype(np.float64)
-    probs = np.clip(probs, EPSILON, 1.0 - EPSILON)
+    logits = log_odds(predict(artifacts.model, artifacts.encoder, rows))
     labels = rows.column(RANK_FEATURES.label).to_numpy(zero_copy_only=False)
-    offset = intercept(np.log(probs / (1.0 - probs)), labels)
+    offset = intercept(logits, labels)
     config = artifacts.config.model_copy(update={"logit_offset": offset})
     return RankArtifacts(config=config, encoder=artifacts.encoder, model=artifacts.model)
