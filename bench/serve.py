@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import torch
+from machine import machine_line
 from pydantic import BaseModel
 
 from core.online_store import OnlineStore
@@ -173,7 +174,7 @@ async def main() -> None:
             answer = await client.post("/recommend", json={"user_id": user, "k": 10})
             answer.raise_for_status()
 
-        print(f"# load average before the run: {_load()}")
+        print(machine_line())
         for user in (1, 2, 3):
             debug = await client.post("/recommend", json={"user_id": user, "k": 10, "debug": True})
             stages = "  ".join(f"{t['stage']} {t['ms']:.1f}" for t in debug.json()["trace"])
