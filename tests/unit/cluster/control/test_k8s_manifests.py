@@ -16,6 +16,8 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 
 from cluster.cli.main import build_parser
+from cluster.runtime.local_ray import TRAIN_POLL_S, TRAIN_POLL_VARIABLE
+from cluster.runtime.session import WORKER_NICENESS_VARIABLE
 from core.paths import StarlingPaths
 from core.settings import Settings
 from tests.support.k8s_manifests import K8S, ROOT, cluster_specs, documents, ray_groups
@@ -23,6 +25,7 @@ from tests.support.k8s_manifests import K8S, ROOT, cluster_specs, documents, ray
 IMAGE = "starling:0.1.0"
 GPU_IMAGE = f"{IMAGE}-cuda"
 ENV_CONFIG_MAP = "starling-env"
+RAY_ENV_CONFIG_MAP = "starling-ray-env"
 
 
 DOCS = documents()
@@ -144,6 +147,7 @@ def test_every_ray_pod_runs_one_image_with_the_shared_env_and_home() -> None:
         wants_gpu = "nvidia.com/gpu" in container["resources"].get("limits", {})
         assert container["image"] == (GPU_IMAGE if wants_gpu else IMAGE), where
         assert {"configMapRef": {"name": ENV_CONFIG_MAP}} in container["envFrom"], where
+        assert {"configMapRef": {"name": RAY_ENV_CONFIG_MAP}} in container["envFrom"], where
         # API keys come from a Secret, never from the Serve config or the ConfigMap.
         keys = {"secretRef": {"name": "starling-api-keys", "optional": True}}
         assert keys in container["envFrom"], where
@@ -198,6 +202,12 @@ def test_serving_workers_may_patch_the_rayservice_they_name(
             and service["metadata"]["name"] in rule.get("resourceNames", [])
             for rule in rules
         ), f"{group}: {account} may not get and patch the RayService"
+
+
+def test_ray_pods_poll_train_workers_and_run_replicas_as_a_local_ray_does() -> None:
+    ray_env = DOCS["ConfigMap", RAY_ENV_CONFIG_MAP]["data"]
+    assert ray_env == {TRAIN_POLL_VARIABLE: TRAIN_POLL_S, WORKER_NICENESS_VARIABLE: "0"}
+    assert Settings(_env_file=None).ray_worker_niceness == 0
 
 
 def test_env_names_are_starling_settings_and_documented() -> None:
