@@ -14,7 +14,8 @@ most of the run on 2 cores), `starling serve` until it answers, then against the
 The serving steps count the app's processes' CPU and memory with their own.
 
 Each step's row is written to --result as soon as it ends, so a run stopped part-way (a step
-past --step-timeout is stopped and reported as such) still leaves what it measured.
+past --step-timeout is stopped and reported as such) still leaves what it measured;
+`--start-at STEP` goes on from a step in the same --work home, appending to --result.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -42,6 +44,8 @@ STARLING = [sys.executable, "-m", "cluster.cli.main"]
 WRITE_KEY = "scale-bench-write"
 ADMIN_KEY = "scale-bench-admin"
 UP_LINE = "Starling is up at"
+FLOOR = "pyarrow csv->parquet (floor)"
+INGEST = "starling ingest"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rates", type=int, nargs="+", default=[20, 50])
     parser.add_argument("--seconds", type=float, default=30.0, help="each load phase's length")
     parser.add_argument("--port", type=int, default=8790)
+    parser.add_argument(
+        "--start-at",
+        choices=["ingest", "features", "recall", "rank", "serve"],
+        default="ingest",
+        help="skip the steps before this one, reusing --work's home, and append to --result",
+    )
     parser.add_argument("--step-timeout", type=float, default=3600.0)
     parser.add_argument("--result", type=Path, default=BENCH / "results" / "scale.txt")
     return parser
@@ -63,10 +73,12 @@ def _parser() -> argparse.ArgumentParser:
 class Report:
     """The result file, written line by line as the run goes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, logs: Path, append: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        path.write_text("")
+        self.logs = logs
+        if not append:
+            path.write_text("")
 
     def line(self, text: str = "") -> None:
         with self.path.open("a") as out:
@@ -96,8 +108,7 @@ def _step(
     os.sync()
     figures = run_measured(command, env=env, timeout_s=timeout_s, cluster=cluster)
     report.step(name, figures, note)
-    log = report.path.with_suffix(f".{name.replace(' ', '_')}.log")
-    log.write_text(figures.output)
+    (report.logs / f"{re.sub(r'[^A-Za-z0-9]+', '_', name)}.log").write_text(figures.output)
     if figures.returncode != 0 or figures.timed_out:
         report.line(f"# {name} did not finish; its output ends:")
         for text in figures.output.strip().splitlines()[-15:]:
@@ -141,20 +152,47 @@ def serving(
             process.wait()
 
 
+def _offline_steps(args: argparse.Namespace) -> list[tuple[str, str, list[str], str]]:
+    """(key for --start-at, row name, command, note) of each step before serving."""
+    floor = [sys.executable, str(BENCH / "bare_convert.py")]
+    return [
+        (
+            "ingest",
+            FLOOR,
+            [*floor, str(args.data / "ratings.csv"), str(args.work / "floor.pq")],
+            "",
+        ),
+        ("ingest", INGEST, [*STARLING, "ingest", "--source", str(args.data)], ""),
+        ("features", "starling features", [*STARLING, "features"], ""),
+        ("recall", "starling train recall", [*STARLING, "train", "recall"], ""),
+        (
+            "rank",
+            "starling train rank",
+            [*STARLING, "train", "rank"],
+            f"{args.rank_epochs} epoch(s)",
+        ),
+    ]
+
+
 def main() -> None:
     args = _parser().parse_args()
-    report = Report(args.result)
+    resuming = args.start_at != "ingest"
+    report = Report(args.result, args.work.with_name(args.work.name + "-logs"), append=resuming)
     report.line(
         f"# bench/scale.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {args.ratings:,} ratings, "
         f"{args.users:,} users, {args.items:,} items (synthetic, {args.data})"
+        + (f"; from {args.start_at} on, in the home of the run above" if resuming else "")
     )
     report.line(machine_line())
     synth_started = time.perf_counter()
     ensure_data(args)
     report.line(f"# the synthetic set: ready in {time.perf_counter() - synth_started:.0f} s")
-    shutil.rmtree(args.work, ignore_errors=True)
+    if not resuming:
+        shutil.rmtree(args.work, ignore_errors=True)
+        shutil.rmtree(report.logs, ignore_errors=True)
+    report.logs.mkdir(parents=True, exist_ok=True)
     home = args.work / "home"
-    args.work.mkdir(parents=True)
+    args.work.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "STARLING_HOME": str(home),
@@ -169,29 +207,15 @@ def main() -> None:
         f"{'step':<34} {'wall s':>9} {'CPU s':>9} {'PSS GiB':>9} {'RSS GiB':>9}"
         "  (CPU: the step's process tree; PSS splits shared pages among processes)"
     )
-    floor = [sys.executable, str(BENCH / "bare_convert.py")]
-    floor_figures = _step(
-        report,
-        "pyarrow csv->parquet (floor)",
-        [*floor, str(args.data / "ratings.csv"), str(args.work / "floor.parquet")],
-        env,
-        timeout,
-    )
-    (args.work / "floor.parquet").unlink(missing_ok=True)
-    ingest = _step(
-        report, "starling ingest", [*STARLING, "ingest", "--source", str(args.data)], env, timeout
-    )
-    report.line(f"#   ingest / floor: {ingest.seconds / floor_figures.seconds:.2f}x wall")
-    _step(report, "starling features", [*STARLING, "features"], env, timeout)
-    _step(report, "starling train recall", [*STARLING, "train", "recall"], env, timeout)
-    _step(
-        report,
-        "starling train rank",
-        [*STARLING, "train", "rank"],
-        env,
-        timeout,
-        note=f"{args.rank_epochs} epoch(s)",
-    )
+    keys = [*(key for key, *_ in _offline_steps(args)), "serve"]
+    figures: dict[str, RunFigures] = {}
+    for key, name, command, note in _offline_steps(args):
+        if keys.index(key) >= keys.index(args.start_at):
+            figures[name] = _step(report, name, command, env, timeout, note=note)
+    (args.work / "floor.pq").unlink(missing_ok=True)
+    if FLOOR in figures:
+        ratio = figures[INGEST].seconds / figures[FLOOR].seconds
+        report.line(f"#   ingest / floor: {ratio:.2f}x wall")
     with serving(report, env, timeout) as (url, app):
         rates = [str(rate) for rate in args.rates]
         load = [

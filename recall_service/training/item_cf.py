@@ -9,11 +9,15 @@ the two models make different mistakes.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import torch
 
 from recall_service.models.item_cf import ItemCFWeights
 
 ROW_BLOCK = 1024
+COLUMN_BLOCK = 2048
 
 
 def fit_item_cf(
@@ -53,20 +57,36 @@ def fit_item_cf(
 
 
 def _gram(users: np.ndarray, columns: np.ndarray, width: int) -> np.ndarray:
-    """X^T X (K, K) of the binary user-item matrix X given by (user, column) pairs, summed
-    over blocks of users so that no more than ~50M cells of X are dense at once."""
-    _, user_rows = np.unique(users, return_inverse=True)
-    block = max(1, 50_000_000 // max(1, width))
+    """X^T X (K, K) of the binary user-item matrix X given by distinct (user, column) pairs.
+
+    Sparse, a block of COLUMN_BLOCK columns at a time: the work is the sum over users of their
+    item count squared, and only one (K, COLUMN_BLOCK) block of the product is dense at once.
+    Multiplying dense blocks of X instead costs users x K^2 whatever X holds: at ml-25m's size
+    (162k users, 20k kept items) that was still running after 15 minutes on 2 cores, where
+    this takes ~2 minutes; on 30k users and 6k items, 11.5 s against 1.3 s.
+    """
+    _, rows = np.unique(users, return_inverse=True)
+    height = int(rows.max(initial=-1)) + 1
+    transposed = _sparse(columns, rows, (width, height))
     gram = np.zeros((width, width), dtype=np.float64)
-    order = np.argsort(user_rows, kind="stable")
-    user_rows, columns = user_rows[order], columns[order]
-    bounds = np.searchsorted(user_rows, np.arange(0, int(user_rows.max(initial=-1)) + 1, block))
-    for start, end in zip(bounds, [*bounds[1:], len(user_rows)], strict=True):
-        first = user_rows[start] if end > start else 0
-        dense = np.zeros((block, width), dtype=np.float32)
-        dense[user_rows[start:end] - first, columns[start:end]] = 1.0
-        gram += dense.T @ dense
+    for start in range(0, width, COLUMN_BLOCK):
+        end = min(start + COLUMN_BLOCK, width)
+        inside = (columns >= start) & (columns < end)
+        block = _sparse(rows[inside], columns[inside] - start, (height, end - start))
+        # float32 counts are exact below 2^24 users sharing a pair of items.
+        gram[:, start:end] = torch.sparse.mm(transposed, block).to_dense().numpy()
     return gram
+
+
+def _sparse(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
+    """The CSR matrix of `shape` with a 1 at each distinct (row, column)."""
+    index = torch.from_numpy(np.stack([rows, columns]).astype(np.int64))
+    ones = torch.ones(len(rows), dtype=torch.float32)
+    with warnings.catch_warnings():
+        # "Sparse CSR tensor support is in beta state": matrix products are all this needs.
+        warnings.simplefilter("ignore", UserWarning)
+        matrix = torch.sparse_coo_tensor(index, ones, shape, check_invariants=False)
+        return matrix.coalesce().to_sparse_csr()
 
 
 def _strongest(

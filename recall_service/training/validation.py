@@ -8,6 +8,10 @@ from recall_service.training.sequences import ItemSequences
 from recall_service.training.vocab import UNKNOWN
 
 _CHUNK = 512
+# Queries a hit rate is measured on at most, drawn at random (seed 0) from more: 20,000 give a
+# standard error under 0.4 points, and every one of ml-25m's 162k users took ~10 minutes on
+# two cores (two partial sorts of 62k scores each).
+MAX_QUERIES = 20_000
 
 
 def next_item_hit_rates(
@@ -51,9 +55,14 @@ def hit_rates(
     k: int,
 ) -> dict[str, float]:
     """Hit rate@k of searching `vectors` (V, D) with `queries` (Q, D) and of plain popularity
-    (`counts` (V,)), when query i wants row `targets[i]` and must not get rows `exclude[i]`."""
+    (`counts` (V,)), when query i wants row `targets[i]` and must not get rows `exclude[i]`;
+    over MAX_QUERIES of them at most."""
     if len(queries) == 0:
         return {"hit_rate": 0.0, "popular_hit_rate": 0.0, "eval_users": 0.0}
+    if len(queries) > MAX_QUERIES:
+        drawn = np.sort(np.random.default_rng(0).choice(len(queries), MAX_QUERIES, replace=False))
+        queries, targets = queries[drawn], targets[drawn]
+        exclude = [exclude[i] for i in drawn]
     popularity = np.asarray(counts, dtype=np.float64)
     embedding_hits = popular_hits = 0
     for begin in range(0, len(queries), _CHUNK):

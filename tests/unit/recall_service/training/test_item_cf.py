@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from recall_service.models.item_cf import ItemCFWeights
+from recall_service.training import item_cf
 from recall_service.training.item_cf import fit_item_cf
 from tests.support.item_weights import dense
 
@@ -34,6 +36,17 @@ def test_the_weights_solve_the_ridge_regression_of_each_item_on_the_others() -> 
     gradient = matrix.T @ (matrix @ weights - matrix) + 10.0 * weights
     off_diagonal = ~np.eye(10, dtype=bool)
     assert np.abs(gradient[off_diagonal]).max() < 1e-3
+
+
+def test_the_solution_is_the_same_when_the_gram_matrix_is_built_in_many_blocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(3)
+    matrix = rng.random((200, 11)) < 0.3
+    whole = dense(fit_item_cf(*_pairs(matrix), 11, 100, 5.0, 100))
+    monkeypatch.setattr(item_cf, "COLUMN_BLOCK", 3)
+    blocked = dense(fit_item_cf(*_pairs(matrix), 11, 100, 5.0, 100))
+    np.testing.assert_array_equal(blocked, whole)
 
 
 def test_each_item_keeps_its_strongest_weights_and_rare_items_get_none() -> None:
