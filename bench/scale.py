@@ -174,48 +174,11 @@ def _offline_steps(args: argparse.Namespace) -> list[tuple[str, str, list[str], 
     ]
 
 
-def main() -> None:
-    args = _parser().parse_args()
-    resuming = args.start_at != "ingest"
-    report = Report(args.result, args.work.with_name(args.work.name + "-logs"), append=resuming)
-    report.line(
-        f"# bench/scale.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {args.ratings:,} ratings, "
-        f"{args.users:,} users, {args.items:,} items (synthetic, {args.data})"
-        + (f"; from {args.start_at} on, in the home of the run above" if resuming else "")
-    )
-    report.line(machine_line())
-    synth_started = time.perf_counter()
-    ensure_data(args)
-    report.line(f"# the synthetic set: ready in {time.perf_counter() - synth_started:.0f} s")
-    if not resuming:
-        shutil.rmtree(args.work, ignore_errors=True)
-        shutil.rmtree(report.logs, ignore_errors=True)
-    report.logs.mkdir(parents=True, exist_ok=True)
-    home = args.work / "home"
-    args.work.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "STARLING_HOME": str(home),
-        "STARLING_HTTP_PORT": str(args.port),
-        "STARLING_RANK__EPOCHS": str(args.rank_epochs),
-        "STARLING_WRITE_API_KEYS": json.dumps([WRITE_KEY]),
-        "STARLING_ADMIN_API_KEYS": json.dumps([ADMIN_KEY]),
-    }
-    env.pop("RAY_ADDRESS", None)
+def _serve_and_load(
+    report: Report, args: argparse.Namespace, env: dict[str, str], home: Path
+) -> None:
+    """The app on the home, measured under bench/serve.py's load and bench/online.py's loop."""
     timeout = args.step_timeout
-    report.line(
-        f"{'step':<34} {'wall s':>9} {'CPU s':>9} {'PSS GiB':>9} {'RSS GiB':>9}"
-        "  (CPU: the step's process tree; PSS splits shared pages among processes)"
-    )
-    keys = [*(key for key, *_ in _offline_steps(args)), "serve"]
-    figures: dict[str, RunFigures] = {}
-    for key, name, command, note in _offline_steps(args):
-        if keys.index(key) >= keys.index(args.start_at):
-            figures[name] = _step(report, name, command, env, timeout, note=note)
-    (args.work / "floor.pq").unlink(missing_ok=True)
-    if FLOOR in figures:
-        ratio = figures[INGEST].seconds / figures[FLOOR].seconds
-        report.line(f"#   ingest / floor: {ratio:.2f}x wall")
     with serving(report, env, timeout) as (url, app):
         rates = [str(rate) for rate in args.rates]
         load = [
@@ -258,6 +221,51 @@ def main() -> None:
     for name, figures in (("bench/serve.py", served), ("bench/online.py --learn", learnt)):
         report.line(f"\n## {name} output")
         report.line(figures.output.strip())
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    resuming = args.start_at != "ingest"
+    report = Report(args.result, args.work.with_name(args.work.name + "-logs"), append=resuming)
+    report.line(
+        f"# bench/scale.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {args.ratings:,} ratings, "
+        f"{args.users:,} users, {args.items:,} items (synthetic, {args.data})"
+        + (f"; from {args.start_at} on, in the home of the run above" if resuming else "")
+    )
+    report.line(machine_line())
+    synth_started = time.perf_counter()
+    ensure_data(args)
+    report.line(f"# the synthetic set: ready in {time.perf_counter() - synth_started:.0f} s")
+    if not resuming:
+        shutil.rmtree(args.work, ignore_errors=True)
+        shutil.rmtree(report.logs, ignore_errors=True)
+    report.logs.mkdir(parents=True, exist_ok=True)
+    home = args.work / "home"
+    args.work.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "STARLING_HOME": str(home),
+        "STARLING_HTTP_PORT": str(args.port),
+        "STARLING_RANK__EPOCHS": str(args.rank_epochs),
+        "STARLING_WRITE_API_KEYS": json.dumps([WRITE_KEY]),
+        "STARLING_ADMIN_API_KEYS": json.dumps([ADMIN_KEY]),
+    }
+    env.pop("RAY_ADDRESS", None)
+    timeout = args.step_timeout
+    report.line(
+        f"{'step':<34} {'wall s':>9} {'CPU s':>9} {'PSS GiB':>9} {'RSS GiB':>9}"
+        "  (CPU: the step's process tree; PSS splits shared pages among processes)"
+    )
+    keys = [*(key for key, *_ in _offline_steps(args)), "serve"]
+    figures: dict[str, RunFigures] = {}
+    for key, name, command, note in _offline_steps(args):
+        if keys.index(key) >= keys.index(args.start_at):
+            figures[name] = _step(report, name, command, env, timeout, note=note)
+    (args.work / "floor.pq").unlink(missing_ok=True)
+    if FLOOR in figures:
+        ratio = figures[INGEST].seconds / figures[FLOOR].seconds
+        report.line(f"#   ingest / floor: {ratio:.2f}x wall")
+    _serve_and_load(report, args, env, home)
     report.line(f"\n# load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
