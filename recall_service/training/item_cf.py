@@ -33,7 +33,7 @@ def fit_item_cf(
 
     users, items: (N,) the user and item row of every rated (user, item) pair; repeats count
     once. The Gram matrix of the kept items is inverted densely, which is what bounds
-    `max_items` (20,000 items take 3.2 GB and minutes on 2 cores); rarer items get empty rows
+    `max_items` (20,000 items take 1.6 GB a matrix and minutes on 2 cores); rarer items get empty rows
     and are left to the item bag. Keeping the negative weights matters: kept by value alone,
     the top 200 of each row lost 0.01 of Recall@50 on the validation carve, by magnitude the top
     500 lost nothing.
@@ -47,13 +47,24 @@ def fit_item_cf(
     pairs = pairs[:, column[pairs[1]] >= 0]
     gram = _gram(pairs[0], column[pairs[1]], len(kept))
     gram[np.diag_indices_from(gram)] += regularisation
-    inverse = np.linalg.inv(gram)
+    weights = _inverse(gram)
     del gram
-    inverse /= -np.diag(inverse).copy()
-    weights = inverse.astype(np.float32)
-    del inverse
+    weights /= -np.diag(weights).copy()
     np.fill_diagonal(weights, 0.0)
     return _strongest(weights, kept, num_items, neighbours)
+
+
+def _inverse(gram: np.ndarray) -> np.ndarray:
+    """The inverse (K, K) of the symmetric positive definite `gram`, float32 through its
+    Cholesky factor.
+
+    The ridge penalty keeps the condition number small (44 on ml-latest-small), so float32
+    loses nothing that matters: the weights differed from a float64 LU inverse's by 1.4e-6 of
+    their largest, where the Cholesky route took 13 s against 44 s and half the memory (at
+    20,000 items, 1.6 GB a matrix instead of 3.2).
+    """
+    factor = torch.linalg.cholesky(torch.from_numpy(gram))
+    return torch.cholesky_inverse(factor).numpy()
 
 
 def _gram(users: np.ndarray, columns: np.ndarray, width: int) -> np.ndarray:
@@ -68,7 +79,7 @@ def _gram(users: np.ndarray, columns: np.ndarray, width: int) -> np.ndarray:
     _, rows = np.unique(users, return_inverse=True)
     height = int(rows.max(initial=-1)) + 1
     transposed = _sparse(columns, rows, (width, height))
-    gram = np.zeros((width, width), dtype=np.float64)
+    gram = np.zeros((width, width), dtype=np.float32)
     for start in range(0, width, COLUMN_BLOCK):
         end = min(start + COLUMN_BLOCK, width)
         inside = (columns >= start) & (columns < end)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recall_service.training import transitions
 from recall_service.training.transitions import fit_transitions
 from tests.support.item_weights import dense
 
@@ -43,3 +44,17 @@ def test_each_item_keeps_its_strongest_followers_only() -> None:
     weights = _fit(rows, window=1, keep=2)
 
     assert np.flatnonzero(weights[0]).tolist() == [1, 2]
+
+
+def test_counting_the_pairs_in_many_blocks_of_source_items_gives_the_same_weights(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(1)
+    rows = [(int(u), int(rng.integers(5)), int(t)) for u in range(30) for t in range(8)]
+    whole = _fit(rows, window=3, decay=0.7, keep=3)
+
+    monkeypatch.setattr(transitions, "PAIR_BLOCK", 4)
+    blocked = _fit(rows, window=3, decay=0.7, keep=3)
+
+    assert np.count_nonzero(whole) > 5
+    np.testing.assert_array_equal(blocked, whole)
