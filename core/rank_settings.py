@@ -42,6 +42,13 @@ class RankSettings(BaseModel):
         "the same with the sampled negatives' logits lowered by log(V q(item)) (V items in the "
         "encoder's vocabulary), so that often-drawn popular items are not over-penalised",
     )
+    max_sample_rows: int = Field(
+        5_000_000,
+        ge=1,
+        description="training and evaluation read a uniform sample of at most this many of "
+        "the train samples and as many of the test samples (ml-25m's ~60M train samples do not "
+        "fit 24 GiB as tensors, and one epoch over them takes ~30 min on 2 cores)",
+    )
     ndcg_users: int = Field(
         500,
         ge=0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
@@ -24,3 +25,27 @@ def read_folder(folder: StoragePath, columns: list[str] | None = None) -> pa.Tab
     """All rows of a Parquet folder as one table, with only `columns` when given."""
     files, fs = parquet_files(folder)
     return ds.dataset(files, filesystem=fs, format="parquet").to_table(columns=columns)
+
+
+def read_sample(folder: StoragePath, columns: list[str], max_rows: int, seed: int) -> pa.Table:
+    """A uniform sample of at most `max_rows` rows of a Parquet folder, in the folder's order;
+    every row when it holds no more.
+
+    Read batch by batch, so the whole folder is never in memory: at ml-25m's size the samples
+    are ~60M rows, more than a 2-core, 24 GiB machine can train on or hold as tensors.
+    """
+    files, fs = parquet_files(folder)
+    dataset = ds.dataset(files, filesystem=fs, format="parquet")
+    total = dataset.count_rows()
+    if total <= max_rows:
+        return dataset.to_table(columns=columns)
+    chosen = np.sort(np.random.default_rng(seed).choice(total, size=max_rows, replace=False))
+    parts: list[pa.RecordBatch] = []
+    start = 0
+    for batch in dataset.to_batches(columns=columns):
+        end = start + batch.num_rows
+        inside = chosen[np.searchsorted(chosen, start) : np.searchsorted(chosen, end)]
+        parts.append(batch.take(pa.array(inside - start)))
+        start = end
+    schema = pa.schema([dataset.schema.field(name) for name in columns])
+    return pa.Table.from_batches(parts, schema=schema)

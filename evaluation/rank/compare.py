@@ -22,7 +22,7 @@ from core.settings import RankSettings, Settings
 from core.storage import write_json_atomic
 from evaluation.rank.roc_plot import write_roc_png
 from rank_service.models import BASELINE, MODELS
-from rank_service.parquet import read_folder
+from rank_service.parquet import read_folder, read_sample
 from rank_service.serving.scorer import ITEM_COLUMNS
 from rank_service.training.catalogue import SCORING_COLUMNS, rated
 from rank_service.training.holdout import local_device, random_split_metrics, train_and_score
@@ -118,11 +118,11 @@ def compare_rank_models(
         raise ValueError(f"unknown rank models {unknown}; known: {sorted(MODELS)}")
     columns = [*RANK_FEATURES.columns(), *SCORING_COLUMNS, RANK_FEATURES.label, TIME_COLUMN]
     columns += [NEGATIVE, LOGQ]
-    train = read_folder(paths.train_samples, columns)
-    test = read_folder(paths.test_samples, columns)
+    rank, seed = settings.rank, settings.train.seed
+    train = read_sample(paths.train_samples, columns, rank.max_sample_rows, seed)
+    test = read_sample(paths.test_samples, columns, rank.max_sample_rows, seed)
     items = read_folder(paths.item_features, ITEM_COLUMNS)
     rated_rows = rated(test).num_rows
-    rank, seed = settings.rank, settings.train.seed
     device = local_device(settings.train.use_gpu)
     everything = pa.concat_tables([train, test])
     rows: list[RankRow] = []

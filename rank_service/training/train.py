@@ -26,7 +26,7 @@ from core.train_progress import report_callbacks
 from rank_service.artifacts import MODEL_FILE, RankArtifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
-from rank_service.parquet import read_folder
+from rank_service.parquet import read_folder, read_sample
 from rank_service.serving.scorer import ITEM_COLUMNS
 from rank_service.training.catalogue import SCORING_COLUMNS, catalogue_ndcg, ndcg_key, rated
 from rank_service.training.holdout import local_device, model_config, random_split_metrics
@@ -107,9 +107,9 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     """
     columns = [*RANK_FEATURES.columns(), *SCORING_COLUMNS, RANK_FEATURES.label, TIME_COLUMN]
     columns += [NEGATIVE, LOGQ]
-    all_train = read_folder(paths.train_samples, columns)
-    test_table = read_folder(paths.test_samples, columns)
-    rank = settings.rank
+    rank, seed = settings.rank, settings.train.seed
+    all_train = read_sample(paths.train_samples, columns, rank.max_sample_rows, seed)
+    test_table = read_sample(paths.test_samples, columns, rank.max_sample_rows, seed)
     cutoff = tail_cutoff(all_train, rank.validation_fraction)
     train_table = before(all_train, cutoff)
     encoder = FeatureEncoder.fit(train_table)
@@ -134,9 +134,7 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
     artifacts = RankArtifacts(config=config, encoder=encoder, model=model)
     metrics = _test_metrics(artifacts, run, test_table, train_table.num_rows)
     items = read_folder(paths.item_features, ITEM_COLUMNS)
-    ndcg = catalogue_ndcg(
-        artifacts, items, all_train, test_table, rank.ndcg_users, seed=settings.train.seed
-    )
+    ndcg = catalogue_ndcg(artifacts, items, all_train, test_table, rank.ndcg_users, seed=seed)
     if ndcg is not None:
         metrics[ndcg_key(10)] = ndcg
     metrics.update(
@@ -144,7 +142,7 @@ def train_rank(settings: Settings, paths: StarlingPaths) -> ModelManifest:
             rank.model,
             pa.concat_tables([all_train, test_table]),
             rank,
-            settings.train.seed,
+            seed,
             local_device(settings.train.use_gpu),
         )
     )

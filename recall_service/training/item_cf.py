@@ -33,10 +33,10 @@ def fit_item_cf(
 
     users, items: (N,) the user and item row of every rated (user, item) pair; repeats count
     once. The Gram matrix of the kept items is inverted densely, which is what bounds
-    `max_items` (20,000 items take 1.6 GB a matrix and minutes on 2 cores); rarer items get empty rows
-    and are left to the item bag. Keeping the negative weights matters: kept by value alone,
-    the top 200 of each row lost 0.01 of Recall@50 on the validation carve, by magnitude the top
-    500 lost nothing.
+    `max_items` (20,000 items take 1.6 GB a matrix and minutes on 2 cores); rarer items get
+    empty rows and are left to the item bag. Keeping the negative weights matters: kept by
+    value alone, the top 200 of each row lost 0.01 of Recall@50 on the validation carve, by
+    magnitude the top 500 lost nothing.
     """
     pairs = np.unique(np.stack([users, items]).astype(np.int64), axis=1)
     counts = np.bincount(pairs[1], minlength=num_items)
