@@ -38,7 +38,7 @@ from recall_service.index.exact import ExactIndex
 from recall_service.index.files import COLLECTION
 from recall_service.index.item_attributes import ItemAttributes, ItemFilter
 from recall_service.index.milvus import VectorIndex, l2_normalise
-from recall_service.index.plan import IndexPlan
+from recall_service.index.plan import HNSW_EF_PER_K, IndexPlan
 
 COMEDY = ItemFilter(genre="Comedy", min_year=2000)
 
@@ -55,14 +55,18 @@ class Workload:
     truth: list[list[tuple[int, float]]]
 
 
+@dataclass(frozen=True)
+class Server:
+    """A Milvus server to measure beside the embedded side: its address, the credentials it
+    is sent when it has authorization on, and the HNSW ef-per-k values to search it with."""
+
+    uri: str
+    credentials: SecretStr | None
+    ef_per_k: list[int]
+
+
 def bench_size(
-    n: int,
-    work: Path,
-    ivf_max: int,
-    quick: bool,
-    milvus_uri: str | None = None,
-    milvus_credentials: SecretStr | None = None,
-    lite: bool = True,
+    n: int, work: Path, ivf_max: int, quick: bool, server: Server | None, lite: bool = True
 ) -> list[Timing]:
     ids, vectors, attributes = synthetic(n, seed=n)
     rng = np.random.default_rng(1)
@@ -92,35 +96,41 @@ def bench_size(
         finally:
             index.close()
             shutil.rmtree(folder, ignore_errors=True)
-    if milvus_uri:
-        results += _server_rows(
-            milvus_uri, ids, vectors, attributes, exact, load, milvus_credentials
-        )
+    if server:
+        results += _server_rows(server, ids, vectors, attributes, exact, load)
     return results
 
 
 def _server_rows(
-    uri: str,
+    server: Server,
     ids: np.ndarray,
     vectors: np.ndarray,
     attributes: ItemAttributes,
     exact: ExactIndex,
     load: Workload,
-    credentials: SecretStr | None,
 ) -> list[Timing]:
     """The same workload on a Milvus server, with the index Starling chooses there (HNSW),
-    built, sealed and indexed before the clock starts; a server with authorization on is sent
-    `credentials`."""
+    built, sealed and indexed before the clock starts, once for every ef-per-k value (one
+    build: ef is a search parameter, and a build of 1M items takes 10-15 minutes here)."""
     collection = f"bench_{load.n}"
     began = time.perf_counter()
-    index = VectorIndex.build(uri, collection, ids, vectors, attributes, credentials=credentials)
+    index = VectorIndex.build(
+        server.uri, collection, ids, vectors, attributes, credentials=server.credentials
+    )
     print(
         f"# milvus-server {load.n:,} items: built, sealed and indexed in"
         f" {time.perf_counter() - began:.1f} s ({index.plan.index_type})",
         flush=True,
     )
     try:
-        return _index_rows(f"milvus-server {index.plan.index_type}", index, exact, load)
+        results: list[Timing] = []
+        for ef_per_k in server.ef_per_k:
+            index.plan = index.plan.model_copy(update={"ef_per_k": ef_per_k})
+            side = f"milvus-server {index.plan.index_type}"
+            if len(server.ef_per_k) > 1:
+                side += f" ef {ef_per_k}k"
+            results += _index_rows(side, index, exact, load)
+        return results
     finally:
         index.client.drop_collection(collection)
         index.close()
@@ -238,6 +248,13 @@ def main() -> None:
     parser.add_argument(
         "--no-lite", action="store_true", help="skip Milvus Lite (13 minutes to build at 1M)"
     )
+    parser.add_argument(
+        "--ef-per-k",
+        type=int,
+        nargs="+",
+        default=[HNSW_EF_PER_K],
+        help="the server's HNSW ef as multiples of k, each measured on one build",
+    )
     args = parser.parse_args()
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     print(
@@ -245,15 +262,17 @@ def main() -> None:
         f" load average before {' '.join(load)}, python {sys.version.split()[0]}"
     )
     # A server with authorization on is signed in to as Starling would (STARLING_MILVUS__*).
-    credentials = Settings().milvus.credentials()
+    server = (
+        Server(args.milvus_uri, Settings().milvus.credentials(), args.ef_per_k)
+        if args.milvus_uri
+        else None
+    )
     work = args.work or Path(tempfile.mkdtemp(prefix="starling-recall-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         results = []
         for n in args.sizes:
-            results += bench_size(
-                n, work, args.ivf_max, args.quick, args.milvus_uri, credentials, not args.no_lite
-            )
+            results += bench_size(n, work, args.ivf_max, args.quick, server, not args.no_lite)
         if not args.no_serve:
             calls = 20 if args.quick else args.serve_calls
             results += bench_deployment(args.serve_items, work, calls)

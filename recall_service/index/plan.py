@@ -34,10 +34,11 @@ class IndexPlan(BaseModel):
     search_defaults: dict[str, Any] = Field(
         default_factory=dict, description="e.g. IVF's nprobe; HNSW's ef follows k"
     )
+    ef_per_k: int = Field(HNSW_EF_PER_K, ge=1, description="HNSW's search ef for a top-k")
 
     def search_params(self, k: int) -> dict[str, Any]:
         if self.index_type == "HNSW":
-            return {**self.search_defaults, "ef": max(HNSW_MIN_EF, HNSW_EF_PER_K * k)}
+            return {**self.search_defaults, "ef": max(HNSW_MIN_EF, self.ef_per_k * k)}
         return dict(self.search_defaults)
 
 
