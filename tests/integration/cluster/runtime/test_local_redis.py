@@ -95,3 +95,26 @@ def test_a_live_owner_or_another_homes_server_is_never_taken_over(tmp_path: Path
         assert _answers(port)
     finally:
         running.stop()
+
+
+def test_a_home_whose_data_takes_long_to_load_still_starts(tmp_path: Path) -> None:
+    # A large home: millions of keys, rewritten into the AOF the next start reads.
+    data, port = tmp_path / "home", free_port()
+    first = LocalRedis(data, port)
+    first.start()
+    client = redis.Redis.from_url(first.url)
+    client.execute_command("DEBUG", "POPULATE", 3_000_000, "key", 64)
+    client.bgrewriteaof()
+    while client.info("persistence")["aof_rewrite_in_progress"]:
+        time.sleep(0.1)
+    first.stop()
+
+    # Loading takes seconds: far more than a silent server is given.
+    second = LocalRedis(data, port)
+    began = time.monotonic()
+    second.start(timeout_s=0.5)
+    try:
+        assert time.monotonic() - began > 0.5
+        assert redis.Redis.from_url(second.url).dbsize() == 3_000_000
+    finally:
+        second.stop()
