@@ -249,6 +249,8 @@ def main() -> None:
         "STARLING_RANK__EPOCHS": str(args.rank_epochs),
         "STARLING_WRITE_API_KEYS": json.dumps([WRITE_KEY]),
         "STARLING_ADMIN_API_KEYS": json.dumps([ADMIN_KEY]),
+        # `starling learn` reaches the app through its Ray, whose token auth wants this.
+        "RAY_AUTH_MODE": "token",
     }
     env.pop("RAY_ADDRESS", None)
     timeout = args.step_timeout

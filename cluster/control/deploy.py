@@ -16,6 +16,7 @@ from cluster.app.build import serving_refs
 from cluster.control.deployment_changes import AppNotRunningError, apply_config
 from cluster.control.serve_config import declarative_config
 from cluster.names import APP_NAME, DEPLOYMENTS
+from cluster.runtime.local_ray import use_token_auth_of_local_ray
 from core.errors import AppStateError
 from core.paths import StarlingPaths
 from core.settings import Settings
@@ -151,6 +152,8 @@ def connected(settings: Settings) -> Iterator[bool]:
     if address is None or not _reachable(address):
         yield False
         return
+    if not settings.ray_address:
+        use_token_auth_of_local_ray()
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError) as error:

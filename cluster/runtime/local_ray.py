@@ -36,6 +36,23 @@ TRAIN_POLL_VARIABLE = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
 TRAIN_POLL_S = "0.5"
 
 
+def use_token_auth_of_local_ray() -> None:
+    """Sign this process in with the local token (~/.ray/auth_token) when one exists and
+    RAY_AUTH_MODE does not say otherwise, before it connects to a Ray `starling up` started.
+
+    Such a Ray has token auth on (a new local Ray's default), but Ray turns a client's token
+    auth on by itself only for a cluster it finds on its own (`ray.init()`), never for an
+    address it is given: without this, `starling learn`, `scale` and `models promote` from a
+    second terminal stopped with "cannot reach the Ray cluster" unless RAY_AUTH_MODE=token was
+    exported. Ray's own function for its own case, so that the token is read as Ray reads it.
+    """
+    from ray._private.authentication.authentication_token_setup import (
+        maybe_enable_token_auth_if_token_available,
+    )
+
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
 def start_gcs_patiently(settings: Settings) -> None:
     """Give a local Ray's GCS `settings.gcs_start_timeout_s` to start (Ray's default is 30 s).
 

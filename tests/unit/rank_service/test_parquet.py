@@ -3,9 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rank_service.parquet import read_sample
+from rank_service.parquet import count_rows, read_folder, read_sample
 
 
 def _folder(tmp_path: Path) -> Path:
@@ -35,3 +36,17 @@ def test_a_folder_within_the_cap_is_read_whole(tmp_path: Path) -> None:
     sample = read_sample(_folder(tmp_path), ["row", "label"], max_rows=120, seed=0)
 
     assert sample.column("row").to_pylist() == list(range(120))
+
+
+def test_a_sample_of_the_rows_matching_a_filter_draws_from_those_rows_only(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    old = pc.field("row") < 100
+
+    sample = read_sample(folder, ["row"], max_rows=30, seed=1, where=old)
+
+    rows = sample.column("row").to_pylist()
+    assert len(rows) == 30 and max(rows) < 100
+    assert count_rows(folder, ~old) == 20
+    assert read_folder(folder, ["row"], where=~old).column("row").to_pylist() == list(
+        range(100, 120)
+    )
