@@ -47,7 +47,8 @@ class RankSettings(BaseModel):
         ge=1,
         description="training and evaluation read a uniform sample of at most this many of "
         "the train samples and as many of the test samples (ml-25m's ~60M train samples do not "
-        "fit 24 GiB as tensors, and one epoch over them takes ~30 min on 2 cores)",
+        "fit 24 GiB as tensors, and one epoch over them takes ~30 min on 2 cores); an online "
+        "update reads at most this many: the newest new samples and their replay",
     )
     ndcg_users: int = Field(
         500,

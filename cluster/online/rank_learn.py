@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,6 +29,7 @@ from cluster.online.common import (
 )
 from core.decisions import Decision, WindowMetrics
 from core.feature_schema import RANK_FEATURES
+from core.filesystem import StoragePath
 from core.paths import StarlingPaths
 from core.registry import ModelManifest, ModelRef, Registry
 from core.settings import Settings
@@ -49,16 +51,23 @@ COLUMNS = [*RANK_FEATURES.columns(), RANK_FEATURES.label, TIME_COLUMN, NEGATIVE,
 
 
 def _samples(
-    paths: StarlingPaths, trained_until_ms: int, replay_ratio: float, seed: int
+    paths: StarlingPaths, trained_until_ms: int, replay_ratio: float, most: int, seed: int
 ) -> pa.Table:
-    """Every train and test sample newer than `trained_until_ms`, and a uniform sample of the
-    older ones, `replay_ratio` of them for each new one: all that `online_split` draws from.
+    """The train and test samples newer than `trained_until_ms` (the newest of them, when with
+    their replay they would pass `most` rows), and a uniform sample of the older ones,
+    `replay_ratio` of them for each new one: all that `online_split` draws from.
 
-    Reading every sample instead held ~75M rows at ml-25m's size and filled 24 GiB.
+    Reading every sample instead held ~75M rows at ml-25m's size and filled 24 GiB; and the
+    first update after `train rank` finds the whole test split (~15M rows there) new.
     """
     folders = [paths.train_samples, paths.test_samples]
-    newer = pc.field(TIME_COLUMN).cast(pa.int64()) > trained_until_ms
-    new = [read_folder(folder, COLUMNS, where=newer) for folder in folders]
+    time_ms = pc.field(TIME_COLUMN).cast(pa.int64())
+    newer = time_ms > trained_until_ms
+    cutoff = _newest_rows_from(folders, newer, math.floor(most / (1.0 + replay_ratio)))
+    new = [
+        read_folder(folder, COLUMNS, where=newer if cutoff is None else time_ms >= cutoff)
+        for folder in folders
+    ]
     older = [count_rows(folder, ~newer) for folder in folders]
     budget = math.ceil(replay_ratio * sum(table.num_rows for table in new))
     seen = [
@@ -66,6 +75,24 @@ def _samples(
         for folder, rows in zip(folders, older, strict=True)
     ]
     return pa.concat_tables([*seen, *new], promote_options="default")
+
+
+def _newest_rows_from(folders: list[StoragePath], where: pc.Expression, rows: int) -> int | None:
+    """The time (ms) from which the newest `rows` of the rows matching `where` begin; None
+    when no more than `rows` match."""
+    times = np.concatenate(
+        [np.zeros(0, dtype=np.int64)]
+        + [
+            read_folder(folder, [TIME_COLUMN], where=where)
+            .column(TIME_COLUMN)
+            .cast(pa.int64())
+            .to_numpy()
+            for folder in folders
+        ]
+    )
+    if len(times) <= rows:
+        return None
+    return int(np.partition(times, len(times) - rows)[len(times) - rows])
 
 
 def _check_news(registry: Registry, serving: ModelRef, samples: pa.Table) -> None:
@@ -143,7 +170,13 @@ def learn_rank(
         manifest.params.get(TRAINED_UNTIL)
         or newest_ms(read_folder(paths.train_samples, [TIME_COLUMN]))
     )
-    samples = _samples(paths, trained_until, online.replay_ratio, settings.train.seed)
+    samples = _samples(
+        paths,
+        trained_until,
+        online.replay_ratio,
+        settings.rank.max_sample_rows,
+        settings.train.seed,
+    )
     _check_news(registry, ref, samples)
     split = online_split(
         samples,
