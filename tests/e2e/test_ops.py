@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -144,26 +142,6 @@ def test_scaling_rank_while_requests_flow_drops_none_and_persists(
     assert traffic.sent > 5
     assert traffic.failures == []
     assert _file_replicas(app, "Rank") == {"min_replicas": 2, "max_replicas": 2}
-
-
-def test_starling_scale_from_a_second_terminal_reaches_the_app_without_ray_settings(
-    app: RunningApp, one_rank_replica: None
-) -> None:
-    # A user's second shell: the home, nothing of Ray's (the app's Ray has token auth on).
-    env = {k: v for k, v in app.env.items() if not k.startswith("RAY_")}
-    env["STARLING_HOME"] = str(app.home)
-
-    done = subprocess.run(
-        [sys.executable, "-m", "cluster.cli.main", "scale", "Rank", "--replicas", "2"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-    assert done.returncode == 0, done.stderr[-2000:]
-    status = httpx.get(f"{app.url}/admin/status", headers=_admin(), timeout=30).json()
-    assert _rank(status)["target_replicas"] == 2
 
 
 @contextmanager
