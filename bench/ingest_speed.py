@@ -25,23 +25,19 @@ table shows each step's median run and the ratio is the median of the rounds' ra
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 from process_tree import RunFigures, run_measured
+from ray_nodes import free_port, ray_nodes
 
 BENCH = Path(__file__).resolve().parent
 STARLING = [sys.executable, "-m", "cluster.cli.main"]
@@ -72,12 +68,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def ensure_data(args: argparse.Namespace) -> None:
     """Generate the synthetic set unless --data already holds it (written aside, then renamed)."""
     if (args.data / "ratings.csv").is_file():
@@ -88,43 +78,6 @@ def ensure_data(args: argparse.Namespace) -> None:
     command = [*STARLING, "data", "synth", *sizes, "--ratings", str(args.ratings)]
     subprocess.run([*command, "--out", str(staging)], check=True)
     staging.rename(args.data)
-
-
-@contextlib.contextmanager
-def running_cluster(env: dict[str, str]) -> Iterator[tuple[str, psutil.Process]]:
-    """A `ray start --head` cluster of 2 CPUs on a free port: (its address, its root process).
-
-    Stopped by signalling its `--block` process group: a plain `ray stop` would stop every Ray
-    on the machine."""
-    port = _free_port()
-    temp = tempfile.mkdtemp(prefix="bench-ray-", dir="/tmp")
-    command = [
-        str(Path(sys.executable).with_name("ray")),
-        *("start", "--head", "--block", "--port", str(port), "--num-cpus", "2"),
-        *("--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", temp),
-    ]
-    log = Path(temp) / "ray_start.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    address = f"127.0.0.1:{port}"
-    status = [str(Path(sys.executable).with_name("ray")), "status", "--address", address]
-    try:
-        deadline = time.monotonic() + 120
-        while subprocess.run(status, env=env, capture_output=True).returncode != 0:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"ray start failed:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
-        yield address, psutil.Process(process.pid)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _tiny_source(work: Path) -> Path:
@@ -242,10 +195,10 @@ def main() -> None:
         shutil.rmtree(cluster_home, ignore_errors=True)
         rounds[FLOOR].append(_measured(FLOOR, floor, env))
         # A port picked per step: one picked minutes earlier may be someone else's by now.
-        step_env = {**env, "STARLING_REDIS_PORT": str(_free_port())}
+        step_env = {**env, "STARLING_REDIS_PORT": str(free_port())}
         rounds[COLD_INGEST].append(_measured(COLD_INGEST, ingest, step_env))
         # The cluster runs only for its own step, so that it costs the other steps nothing.
-        with running_cluster(cluster_env) as (address, root):
+        with ray_nodes(cluster_env, [2]) as (address, (root,)):
             warm = [*STARLING, "ingest", "--source", str(_tiny_source(args.work))]
             warm_env = {**cluster_env, "STARLING_HOME": str(args.work / "home-warm-up")}
             _checked("warm-up", run_measured([*warm, "--address", address], env=warm_env))
@@ -253,7 +206,7 @@ def main() -> None:
             command = [*ingest, "--address", address]
             figures = _measured(CLUSTER_INGEST, command, cluster_env, cluster=root)
             rounds[CLUSTER_INGEST].append(figures)
-    step_env = {**env, "STARLING_REDIS_PORT": str(_free_port())}
+    step_env = {**env, "STARLING_REDIS_PORT": str(free_port())}
     features = _measured(
         FEATURES, [*STARLING, "features"], step_env, timeout_s=args.features_timeout
     )

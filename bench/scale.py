@@ -38,6 +38,7 @@ import psutil
 from ingest_speed import ensure_data
 from machine import machine_line
 from process_tree import RunFigures, run_measured
+from ray_nodes import stop_group
 
 BENCH = Path(__file__).resolve().parent
 STARLING = [sys.executable, "-m", "cluster.cli.main"]
@@ -144,12 +145,7 @@ def serving(
         report.line(f"{'serve until it answers':<34} {time.perf_counter() - started:>9.1f}")
         yield f"http://127.0.0.1:{env['STARLING_HTTP_PORT']}", psutil.Process(process.pid)
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, signal.SIGINT, 60)
 
 
 def _offline_steps(args: argparse.Namespace) -> list[tuple[str, str, list[str], str]]:

@@ -21,17 +21,7 @@ from core.recall_model_settings import (
 )
 from core.site_settings import SiteSettings
 from core.stream_settings import StreamSettings
-
-
-class TrainSettings(BaseModel):
-    """How Ray Train runs a job (shared by recall and rank training)."""
-
-    workers: int = Field(1, ge=1, description="Ray Train workers")
-    cpus_per_worker: float = Field(
-        0.5, gt=0, description="CPUs per worker; below 1 so Ray Data can still read on 2 cores"
-    )
-    use_gpu: bool = Field(False, description="train on GPU workers when a GPU exists")
-    seed: int = 42
+from core.train_settings import TrainSettings
 
 
 class RecallSettings(BaseModel):

@@ -10,16 +10,17 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import ray.data
 import torch
-from ray.train import CheckpointConfig, DataConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, DataConfig, RunConfig
 from ray.train.torch import TorchTrainer
 
 from core.paths import StarlingPaths
 from core.rank_settings import RankLoss
 from core.settings import Settings
+from core.train_scaling import scaling_config
 from rank_service.artifacts import RankArtifacts
 from rank_service.models import RankModel, build_model
 from rank_service.training.loss import LossSpec
-from rank_service.training.train import TrainRun, _use_gpu, fit_trainer
+from rank_service.training.train import TrainRun, fit_trainer
 from rank_service.training.train_loop import loop_config, train_loop
 
 logger = logging.getLogger(__name__)
@@ -89,11 +90,7 @@ def fine_tune(
             LossSpec.for_encoder(loss, grown.encoder),
             initial_weights=_as_bytes(grown.model.state_dict()),
         ),
-        scaling_config=ScalingConfig(
-            num_workers=settings.train.workers,
-            use_gpu=_use_gpu(settings),
-            resources_per_worker={"CPU": settings.train.cpus_per_worker},
-        ),
+        scaling_config=scaling_config(settings, f"rank {grown.config.name} online"),
         run_config=RunConfig(
             storage_path=str((paths.runtime / "ray_train").resolve()),
             name=f"rank-{grown.config.name}-online-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",

@@ -14,7 +14,7 @@ import ray
 import ray.data
 import torch
 from ray.data import Dataset
-from ray.train import Checkpoint, CheckpointConfig, DataConfig, RunConfig, ScalingConfig
+from ray.train import Checkpoint, CheckpointConfig, DataConfig, RunConfig
 from ray.train.torch import TorchTrainer
 
 from core.feature_schema import RANK_FEATURES
@@ -23,6 +23,7 @@ from core.registry import ModelManifest, Registry
 from core.settings import RankSettings, Settings
 from core.storage import fingerprint
 from core.train_progress import report_callbacks
+from core.train_scaling import scaling_config
 from rank_service.artifacts import MODEL_FILE, RankArtifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import RankModelConfig, build_model
@@ -47,16 +48,6 @@ from rank_service.training.splits import (
 from rank_service.training.train_loop import loop_config, train_loop
 
 logger = logging.getLogger(__name__)
-
-
-def _use_gpu(settings: Settings) -> bool:
-    """GPU workers when asked for and the Ray cluster has a GPU; the driver may well have none."""
-    if not settings.train.use_gpu:
-        return False
-    if ray.cluster_resources().get("GPU", 0) >= 1:
-        return True
-    logger.warning("train.use_gpu is set but the Ray cluster has no GPU: training on CPU")
-    return False
 
 
 def _load_state(checkpoint: Checkpoint | None) -> dict[str, torch.Tensor]:
@@ -181,11 +172,7 @@ def _trainer(
             rank.patience,
             LossSpec.for_encoder(rank.loss, encoder),
         ),
-        scaling_config=ScalingConfig(
-            num_workers=settings.train.workers,
-            use_gpu=_use_gpu(settings),
-            resources_per_worker={"CPU": settings.train.cpus_per_worker},
-        ),
+        scaling_config=scaling_config(settings, f"rank {rank.model}"),
         run_config=RunConfig(
             storage_path=str((paths.runtime / "ray_train").resolve()),
             name=f"rank-{rank.model}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",

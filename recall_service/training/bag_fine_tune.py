@@ -15,12 +15,13 @@ from ray.train.torch import TorchTrainer
 
 from core.paths import StarlingPaths
 from core.settings import Settings
+from core.train_scaling import scaling_config
 from recall_service.models.item_bag import ItemBag
 from recall_service.training.bag_online_data import BagUpdateSplit
 from recall_service.training.bag_version import BagVersion, grow
 from recall_service.training.item_bag_data import BagHistories, target_counts
 from recall_service.training.item_bag_loop import item_bag_loop
-from recall_service.training.ray_train import final_state, run_config, scaling_config
+from recall_service.training.ray_train import final_state, run_config
 from recall_service.training.vocab import ItemVocab
 
 MODEL = "item_bag"

@@ -17,6 +17,7 @@ from core.paths import StarlingPaths
 from core.registry import ModelManifest
 from core.settings import Settings
 from core.storage import fingerprint, parquet_dataset
+from core.train_scaling import scaling_config
 from recall_service.models.item_bag import ItemBag
 from recall_service.models.item_bag_files import BagParams
 from recall_service.models.item_cf import ItemCFWeights
@@ -26,7 +27,7 @@ from recall_service.training.item_bag_data import BagHistories, target_counts
 from recall_service.training.item_bag_loop import item_bag_loop
 from recall_service.training.item_cf import fit_item_cf
 from recall_service.training.publish import publish_item_vectors
-from recall_service.training.ray_train import final_state, run_config, scaling_config
+from recall_service.training.ray_train import final_state, run_config
 from recall_service.training.transitions import fit_transitions
 from recall_service.training.validation import hit_rates
 from recall_service.training.vocab import ItemVocab

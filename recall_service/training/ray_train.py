@@ -1,31 +1,18 @@
-"""What every recall model's TorchTrainer shares: workers, GPU choice, run folder, checkpoint."""
+"""What every recall model's TorchTrainer shares beside its scaling (core.train_scaling): run
+folder, checkpoint."""
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from pathlib import Path
 
-import ray
 import torch
-from ray.train import CheckpointConfig, Result, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, Result, RunConfig
 
 from core.paths import StarlingPaths
-from core.settings import Settings
 from core.train_progress import report_callbacks
 from recall_service.training.skipgram_loop import CHECKPOINT_FILE
-
-logger = logging.getLogger(__name__)
-
-
-def scaling_config(settings: Settings, model: str) -> ScalingConfig:
-    """`settings.train.workers` workers, on GPUs when asked for and available."""
-    return ScalingConfig(
-        num_workers=settings.train.workers,
-        use_gpu=_use_gpu(settings, model),
-        resources_per_worker={"CPU": settings.train.cpus_per_worker},
-    )
 
 
 def run_config(paths: StarlingPaths, model: str) -> RunConfig:
@@ -46,14 +33,3 @@ def final_state(result: Result, model: str) -> tuple[dict[str, torch.Tensor], di
     with result.checkpoint.as_directory() as folder:
         state = torch.load(Path(folder) / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
     return state, dict(result.metrics)
-
-
-def _use_gpu(settings: Settings, model: str) -> bool:
-    """GPU workers when asked for and the cluster has a GPU (the driver itself may lack one)."""
-    if not settings.train.use_gpu:
-        return False
-    # Only the cluster's resources count: the driver's own CUDA says nothing about the workers.
-    if ray.cluster_resources().get("GPU", 0) >= 1:
-        return True
-    logger.warning("a GPU was asked for but none exists: training %s on CPU", model)
-    return False

@@ -15,11 +15,12 @@ from core.paths import StarlingPaths
 from core.registry import ModelManifest
 from core.settings import Item2VecSettings, Settings
 from core.storage import fingerprint
+from core.train_scaling import scaling_config
 from recall_service.index.milvus import l2_normalise
 from recall_service.models.skipgram import SkipGram
 from recall_service.training.pairs import negative_table
 from recall_service.training.publish import publish_item_vectors
-from recall_service.training.ray_train import final_state, run_config, scaling_config
+from recall_service.training.ray_train import final_state, run_config
 from recall_service.training.sequences import ItemSequences, read_sequences
 from recall_service.training.skipgram_loop import train_loop
 from recall_service.training.validation import next_item_hit_rates

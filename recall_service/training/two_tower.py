@@ -16,11 +16,12 @@ from core.paths import StarlingPaths
 from core.registry import ModelManifest
 from core.settings import Settings
 from core.storage import fingerprint
+from core.train_scaling import scaling_config
 from recall_service.models.two_tower import TwoTower
 from recall_service.models.two_tower_encoder import ENCODER_FILE, TwoTowerEncoder
 from recall_service.models.two_tower_params import MODEL_FILE, MODEL_PARAMS_FILE, TowerParams
 from recall_service.training.publish import publish_item_vectors
-from recall_service.training.ray_train import final_state, run_config, scaling_config
+from recall_service.training.ray_train import final_state, run_config
 from recall_service.training.two_tower_data import PositiveRows
 from recall_service.training.two_tower_loop import two_tower_loop
 from recall_service.training.validation import hit_rates

@@ -2,15 +2,13 @@ import json
 
 import numpy as np
 import pytest
-import ray
 
 from core.registry import MANIFEST, ModelManifest, Registry
-from core.settings import RankSettings, Settings, TrainSettings
+from core.settings import RankSettings
 from rank_service.artifacts import RankArtifacts
 from rank_service.encoding import FeatureEncoder
 from rank_service.models import build_model
 from rank_service.serving.scorer import ITEM_COLUMNS
-from rank_service.training import train
 from rank_service.training.catalogue import _ndcg, _recall, catalogue_ndcg, ndcg_key
 from rank_service.training.holdout import model_config, train_and_score
 from rank_service.training.report import (
@@ -20,7 +18,6 @@ from rank_service.training.report import (
     publish_rank,
 )
 from rank_service.training.synthetic import synthetic_items, synthetic_samples
-from recall_service.training import ray_train
 
 RANK = RankSettings(epochs=2, batch_size=64, lr=2e-2, hidden=[16], ndcg_users=20)
 
@@ -91,16 +88,3 @@ def test_a_published_ranker_carries_its_curves_and_their_png(tmp_path) -> None:
     old = json.loads((folder / MANIFEST).read_text())
     del old["curves"]
     assert ModelManifest.model_validate(old).curves == {}
-
-
-@pytest.mark.parametrize("cluster_gpus", [0, 1])
-def test_gpu_training_follows_the_cluster_not_the_driver(
-    monkeypatch: pytest.MonkeyPatch, cluster_gpus: int
-) -> None:
-    # The driver claims a GPU either way: only the cluster's resources may decide.
-    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
-    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 4.0, "GPU": float(cluster_gpus)})
-    asked = Settings(train=TrainSettings(use_gpu=True))
-    assert train._use_gpu(asked) is bool(cluster_gpus)
-    assert ray_train._use_gpu(asked, "item2vec") is bool(cluster_gpus)
-    assert train._use_gpu(Settings()) is False
