@@ -5,7 +5,7 @@ that it does not forget them) are trained on with the loss of full training."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +21,7 @@ from recall_service.training.bag_online_data import BagUpdateSplit
 from recall_service.training.bag_version import BagVersion, grow
 from recall_service.training.item_bag_data import BagHistories, target_counts
 from recall_service.training.item_bag_loop import item_bag_loop
+from recall_service.training.item_item import fit_item_item
 from recall_service.training.ray_train import final_state, run_config
 from recall_service.training.vocab import ItemVocab
 
@@ -58,7 +59,8 @@ def fine_tune_bag(
 ) -> tuple[BagVersion, BagRun]:
     """Train a copy of `serving`, grown to the split's new items, for
     `settings.online.recall_steps` steps at `settings.online.recall_lr` with Ray Train (Ray
-    must be initialised by the caller)."""
+    must be initialised by the caller); its item-CF weights and transitions are refitted on the
+    split's history (`online.recall_item_item`) or kept from `serving`, new items getting none."""
     started = time.perf_counter()
     grown = grow(serving, split.learnt_items)
     vocab = ItemVocab(item_ids=grown.item_ids, counts=np.ones(len(grown.item_ids), np.int64))
@@ -102,6 +104,9 @@ def fine_tune_bag(
     candidate = grown.with_weights(
         model.input_vectors().numpy().copy(), model.item_vectors().numpy().copy()
     )
+    if settings.online.recall_item_item:
+        item_cf, transitions = fit_item_item(settings, split.history, vocab)
+        candidate = replace(candidate, item_cf=item_cf, transitions=transitions)
     run = BagRun(
         users=len(split.learnt_users),
         replayed_users=len(users) - len(split.learnt_users),

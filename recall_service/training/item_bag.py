@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -20,15 +19,13 @@ from core.storage import fingerprint, parquet_dataset
 from core.train_scaling import scaling_config
 from recall_service.models.item_bag import ItemBag
 from recall_service.models.item_bag_files import BagParams
-from recall_service.models.item_cf import ItemCFWeights
 from recall_service.training.bag_online_data import times_ms
 from recall_service.training.bag_version import TRAINED_UNTIL, BagVersion
 from recall_service.training.item_bag_data import BagHistories, target_counts
 from recall_service.training.item_bag_loop import item_bag_loop
-from recall_service.training.item_cf import fit_item_cf
+from recall_service.training.item_item import fit_item_item
 from recall_service.training.publish import publish_item_vectors
 from recall_service.training.ray_train import final_state, run_config
-from recall_service.training.transitions import fit_transitions
 from recall_service.training.validation import hit_rates
 from recall_service.training.vocab import ItemVocab
 
@@ -73,9 +70,7 @@ def train_item_bag(settings: Settings, paths: StarlingPaths) -> ModelManifest:
 
     rates = _held_out_hit_rates(model, histories, vocab, held, vectors)
     started = time.perf_counter()
-    known = _KnownRows.of(rated, vocab)
-    item_cf = _fit_item_cf(settings, known)
-    transitions = _fit_transitions(settings, known)
+    item_cf, transitions = fit_item_item(settings, rated, vocab)
     item_cf_seconds = time.perf_counter() - started
     metrics = {
         "train_loss": float(reported["loss"]),
@@ -150,63 +145,6 @@ def _fit(
         datasets={"train": users},
     )
     return final_state(trainer.fit(), MODEL)
-
-
-@dataclass(frozen=True)
-class _KnownRows:
-    """The rated rows whose item the bag's vocabulary holds: users, item rows and times (N,),
-    and the vocabulary's size."""
-
-    users: np.ndarray
-    items: np.ndarray
-    times: np.ndarray
-    num_items: int
-
-    @classmethod
-    def of(cls, rated: pa.Table, vocab: ItemVocab) -> _KnownRows:
-        items = vocab.encode(rated["item_id"].to_numpy())
-        known = items >= 0
-        return cls(
-            users=rated["user_id"].to_numpy()[known],
-            items=items[known],
-            times=rated["ts"].to_numpy()[known],
-            num_items=len(vocab),
-        )
-
-
-def _fit_item_cf(settings: Settings, rows: _KnownRows) -> ItemCFWeights | None:
-    """Item-CF weights over every rated (user, item) pair, rows in the bag's vocabulary; None
-    when switched off (`item_cf_items` 0)."""
-    params = settings.item_bag
-    if params.item_cf_items == 0:
-        return None
-    weights = fit_item_cf(
-        rows.users,
-        rows.items,
-        rows.num_items,
-        params.item_cf_items,
-        params.item_cf_regularisation,
-        params.item_cf_neighbours,
-    )
-    logger.info("item_cf: weights for %d items", np.count_nonzero(np.diff(weights.indptr)))
-    return weights
-
-
-def _fit_transitions(settings: Settings, rows: _KnownRows) -> ItemCFWeights | None:
-    """Item transitions over every rated row in time order, rows in the bag's vocabulary; None
-    when switched off (`transition_window` 0)."""
-    params = settings.item_bag
-    if params.transition_window == 0:
-        return None
-    return fit_transitions(
-        rows.users,
-        rows.items,
-        rows.times,
-        rows.num_items,
-        params.transition_window,
-        params.transition_decay,
-        params.transition_neighbours,
-    )
 
 
 def rated_rows(paths: StarlingPaths, test: bool = True) -> pa.Table:

@@ -1,7 +1,7 @@
 """`starling learn` updates the recall model too: the serving item bag, which has not learnt the
 newest rated rows nor some items, is fine-tuned with Ray Train, grown to those items, judged by
-Recall@50 on the held-out window, registered with its index, and served only if the gate
-accepts it; `models list` shows the decision."""
+Recall@50 on the held-out window, registered with its index and refitted item-item models, and
+served only if the gate accepts it; `models list` shows the decision."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from core.paths import StarlingPaths
 from core.registry import Registry
 from core.settings import Settings
 from recall_service.index.files import ITEM_IDS
-from recall_service.training.bag_version import TRAINED_UNTIL
+from recall_service.training.bag_version import TRAINED_UNTIL, BagVersion
 from tests.support.older_bag import publish_older_bag
 from tests.support.trained_home import SMALL_HOME, fill_small_home
 
@@ -67,6 +67,13 @@ def test_learn_fine_tunes_the_item_bag_grows_it_and_records_the_gate_decision(
     indexed = np.load(registry.path(decision.candidate) / ITEM_IDS)
     assert set(lacking.tolist()) <= set(indexed.tolist())
     assert len(indexed) == len(np.load(registry.path(older.ref()) / ITEM_IDS)) + len(lacking)
+    # Refitted on the rows before the window, the item-item models cover those items too (a
+    # grown bag alone leaves their rows empty until the next full training).
+    version = BagVersion.load(registry.path(decision.candidate))
+    rows = np.searchsorted(version.item_ids, lacking)
+    assert version.item_cf is not None and (np.diff(version.item_cf.indptr)[rows] > 0).all()
+    assert version.transitions is not None
+    assert (np.diff(version.transitions.indptr)[rows] > 0).any()
     served = decision.candidate if decision.action == "promoted" else older.ref()
     assert serving_ref(settings, "recall") == served
 
