@@ -26,6 +26,7 @@ from ingest_speed import ensure_data
 from machine import machine_line
 from process_tree import RunFigures, run_measured
 from ray_nodes import NodeCpu, free_port, ray_nodes
+from scale import Report
 
 BENCH = Path(__file__).resolve().parent
 STARLING = [sys.executable, "-m", "cluster.cli.main"]
@@ -54,19 +55,6 @@ def _steps(data: Path) -> list[tuple[str, list[str]]]:
         ("train recall", [*STARLING, "train", "recall"]),
         ("train rank", [*STARLING, "train", "rank"]),
     ]
-
-
-class Report:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("")
-        self.path = path
-
-    def line(self, text: str = "") -> None:
-        with self.path.open("a") as out:
-            out.write(text + "\n")
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
 
 
 def _row(side: str, step: str, figures: RunFigures, nodes: NodeCpu) -> str:
@@ -114,7 +102,7 @@ def _side(args: argparse.Namespace, report: Report, name: str, cpus: list[int]) 
 
 def main() -> None:
     args = _parser().parse_args()
-    report = Report(args.result)
+    report = Report(args.result, args.work, append=False)
     report.line(
         f"# bench/two_nodes.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {args.ratings:,} ratings, "
         f"{args.users:,} users, {args.items:,} items (synthetic, {args.data}); {args.cpus} CPUs "

@@ -110,6 +110,7 @@ def _metrics(window: WindowMetrics, run: BagRun, version: BagVersion) -> dict[st
         "window_users": float(window.rows),
         "train_loss": run.loss,
         "train_seconds": run.seconds,
+        "item_item_seconds": run.item_item_seconds,
         "learnt_users": float(run.users),
         "replayed_users": float(run.replayed_users),
         "items": float(len(version.item_ids)),
