@@ -29,6 +29,9 @@ pytestmark = pytest.mark.integration
 RATE = 15
 SECONDS = 48
 P99_LIMIT_MS = 6000
+# A kill lands after its scheduled second (a scan of every process comes first): a request sent
+# in between still reaches the dying Gateway (seen in CI: one, 67 ms after the scheduled kill).
+KILL_LAG_S = 0.5
 
 
 def _kill_one(deployment: str) -> None:
@@ -52,7 +55,8 @@ def test_killing_a_replica_of_each_deployment_under_load(app: RunningApp) -> Non
     answering = [
         o
         for o in report.failed()
-        if at["Gateway"] - 2 <= o.started_s <= at["Gateway"] and "disconnected" in o.error
+        if at["Gateway"] - 2 <= o.started_s <= at["Gateway"] + KILL_LAG_S
+        and "disconnected" in o.error
     ]
     others = [o for o in report.failed() if o not in answering]
     first_failures = "\n".join(str(outcome) for outcome in report.failed()[:10])
