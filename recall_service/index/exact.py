@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from recall_service.index.files import ITEM_ATTRIBUTES, ITEM_IDS, VECTORS
 from recall_service.index.item_attributes import ItemAttributes, ItemFilter
+
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 class ExactIndex:
@@ -51,19 +54,41 @@ class ExactIndex:
         """For each query row (Q, D), up to k (item_id, score) pairs, best first; only items
         that pass `where` when it is given."""
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        keep = self.attributes.mask(where) if where is not None else None
-        k = min(k, len(self.ids) if keep is None else int(keep.sum()))
+        excluded = self._rows_of(where.exclude) if where is not None else _NO_ROWS
+        keep = None
+        if where is not None and where.uses_attributes:
+            keep = self.attributes.mask(where.model_copy(update={"exclude": frozenset()}))
+            keep[excluded] = False
+        available = len(self.ids) - len(excluded) if keep is None else int(keep.sum())
+        k = min(k, available)
         if k <= 0:
             return [[] for _ in range(len(queries))]
-        scores = queries @ self.matrix.T
-        if keep is not None:
+        scores = self._scores(queries)
+        # Seen items are a few hundred rows: assigning to them costs microseconds where a mask
+        # over the whole catalogue (np.isin) cost a millisecond a search at 62k items.
+        if keep is None:
+            scores[:, excluded] = -np.inf
+        else:
             scores[:, ~keep] = -np.inf
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        results = []
-        for row, candidates in enumerate(top):
-            ordered = candidates[np.argsort(-scores[row, candidates], kind="stable")]
-            # Whole-array conversions: a Python int and float per element cost a third of a
-            # search at a few hundred hits.
-            ids, values = self.ids[ordered].tolist(), scores[row, ordered].tolist()
-            results.append(list(zip(ids, values, strict=True)))
-        return results
+        # torch's top-k selects the best k of 62k scores in a fifth of numpy's argpartition's
+        # time, and returns them sorted.
+        best, positions = torch.topk(torch.from_numpy(scores), k, dim=1)
+        # Whole-array conversions: a Python int and float per element cost a third of a
+        # search at a few hundred hits.
+        return [
+            list(zip(self.ids[row].tolist(), values.tolist(), strict=True))
+            for row, values in zip(positions.numpy(), best.numpy(), strict=True)
+        ]
+
+    def _rows_of(self, items: frozenset[int]) -> np.ndarray:
+        """Rows (unique) of the `items` this index holds."""
+        rows = self._rows
+        return np.fromiter((rows[i] for i in items if i in rows), dtype=np.int64)
+
+    def _scores(self, queries: np.ndarray) -> np.ndarray:
+        """Inner products (Q, V), C-ordered. Several queries are multiplied as matrix @
+        queries.T: OpenBLAS's queries @ matrix.T packs the whole (V, D) matrix first, which at
+        62k x 64 cost three times the multiplication."""
+        if len(queries) == 1:
+            return (self.matrix @ queries[0])[None, :]
+        return np.ascontiguousarray((self.matrix @ queries.T).T)

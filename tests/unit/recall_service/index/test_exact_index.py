@@ -33,3 +33,28 @@ def test_filtered_exact_search_only_returns_matching_unexcluded_items() -> None:
     assert [item for item, _ in recent] == [8, 9]
     assert [item for item, _ in unseen] == [8, 9]
     assert index.search(np.array([[1.0, 0.0]]), 10, ItemFilter(genre="Western")) == [[]]
+
+
+def test_several_queries_find_what_a_full_sort_finds_without_the_excluded_items() -> None:
+    rng = np.random.default_rng(3)
+    ids = np.arange(100, 300)
+    vectors = l2_normalise(rng.standard_normal((len(ids), 8)))
+    genres = [["Drama"] if i % 2 else ["Comedy"] for i in range(len(ids))]
+    attributes = ItemAttributes(ids, genres, np.full(len(ids), 2000), np.zeros(len(ids)))
+    index = ExactIndex(ids, vectors, attributes)
+    queries = rng.standard_normal((3, 8))
+    seen = frozenset(int(i) for i in ids[::3])
+
+    for where in (ItemFilter(exclude=seen), ItemFilter(genre="Drama", exclude=seen)):
+        hits = index.search(queries, 20, where)
+
+        allowed = [
+            row
+            for row, item in enumerate(ids)
+            if item not in seen and (where.genre is None or where.genre in genres[row])
+        ]
+        for query, found in zip(queries, hits, strict=True):
+            scores = vectors[allowed] @ query
+            best = ids[np.array(allowed)[np.argsort(-scores)[:20]]].tolist()
+            assert [item for item, _ in found] == best
+            assert np.allclose([s for _, s in found], np.sort(scores)[::-1][:20], atol=1e-6)
