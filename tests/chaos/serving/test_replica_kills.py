@@ -10,6 +10,11 @@ for beside a replacement's start-up: 25 a second passed here in three runs on 20
 1.2, 3.3 and 0.6 s), but CI on 2026-12-07, on a machine that ran the same commit's pipeline
 at half that day's speed (bench/results/serve.txt), never drained its backlog at 25 (p50 0.7 s,
 p99 10.2 s). p99 is held to 6 s, which a backlog that never drained would soon exceed.
+
+The issue's own figures run with `CHAOS_KILL_RATE=50 CHAOS_KILL_P99_MS=1000 make chaos`. On
+2026-12-08, a day this machine ran twice as fast as on 12-07 (bench/machine.py), that passed
+three times out of three: 2,400 requests, 1 failed (the killed Gateway's), 0 degraded, p99 138,
+207 and 399 ms (the last on the commit before hiredis and the cheaper exact search).
 """
 
 from __future__ import annotations
@@ -26,9 +31,9 @@ from tests.support.running_app import RunningApp
 
 pytestmark = pytest.mark.integration
 
-RATE = 15
+RATE = int(os.environ.get("CHAOS_KILL_RATE", "15"))
 SECONDS = 48
-P99_LIMIT_MS = 6000
+P99_LIMIT_MS = int(os.environ.get("CHAOS_KILL_P99_MS", "6000"))
 # A kill lands after its scheduled second (a scan of every process comes first): a request sent
 # in between still reaches the dying Gateway (seen in CI: one, 67 ms after the scheduled kill).
 KILL_LAG_S = 0.5
